@@ -1,0 +1,81 @@
+"""In-situ training throughput against float per-sample PyTorch SGD of the same network, same process.
+
+    python bench/train_throughput.py [--samples 2000] [--hidden 256] [-k 1] [--threads N]
+
+Data: the first samples of ../shared/data/mnist-train10k when present (784 inputs), else the embedded
+digits set upsampled to 28x28 so the network keeps its 784-256-10 shape. Both methods see the same
+samples in the same order; each is timed over the same number of per-sample steps after a warm-up.
+Ends with one line per headline figure: ``bench <name> <value> <unit>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from mtjxbar.experiments.config import ExperimentConfig
+from mtjxbar.experiments.datasets import load_dataset
+from mtjxbar.rng import generator
+from mtjxbar.training import InSituNetwork, SoftwareMLP, build_architecture, train_insitu, train_software_epoch
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-train10k"
+
+
+def _data(n: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    if MNIST.is_dir():
+        d = load_dataset("mnist", MNIST, max_train=n, max_test=1)
+        return d.train_x, d.train_y, "mnist-train10k"
+    d = load_dataset("digits")
+    x = F.interpolate(d.train_x.view(-1, 1, 8, 8), size=(28, 28), mode="bilinear").flatten(1)
+    reps = -(-n // len(x))
+    return x.repeat(reps, 1)[:n], d.train_y.repeat(reps)[:n], "digits upsampled to 28x28"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("-k", "--mtjs-per-synapse", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    x, y, source = _data(args.samples)
+    config = ExperimentConfig()
+    from mtjxbar.config import replace_path
+
+    config = replace_path(config, "hardware.mapping.mtjs_per_synapse", args.mtjs_per_synapse)
+    arch = build_architecture(x, 10, (args.hidden,), config.training)
+    net = InSituNetwork(arch, config.hardware)
+    for i, layer in enumerate(net.layers):
+        layer.randomize(generator(0, f"init.layer{i}"))
+    gens = [generator(0, f"write.layer{i}") for i in range(len(net.layers))]
+    model = SoftwareMLP(arch, net.weights(), config.hardware.converters.input_range)
+    order = torch.arange(len(x))
+    warm = order[: min(100, len(x))]
+    train_insitu(net, x, y, config.training, 0, warm, gens)
+    train_software_epoch(model, x, y, warm, 0.01, clip=False)
+
+    t0 = time.perf_counter()
+    train_software_epoch(model, x, y, order, 0.01, clip=False)
+    float_rate = len(order) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    train_insitu(net, x, y, config.training, 0, order, gens)
+    insitu_rate = len(order) / (time.perf_counter() - t0)
+
+    sizes = "-".join(map(str, arch.sizes))
+    print(f"network {sizes}, k = {args.mtjs_per_synapse}, {len(order)} per-sample steps on {source}, "
+          f"{torch.get_num_threads()} torch threads")
+    print(f"float PyTorch SGD (batch 1): {float_rate:10.0f} samples/s")
+    print(f"in-situ MTJ (1T1MTJ):        {insitu_rate:10.0f} samples/s")
+    print(f"bench float_samples_per_s {float_rate:.0f} samples/s")
+    print(f"bench insitu_samples_per_s {insitu_rate:.0f} samples/s")
+    print(f"bench insitu_vs_float_ratio {insitu_rate / float_rate:.3f} x")
+
+
+if __name__ == "__main__":
+    main()

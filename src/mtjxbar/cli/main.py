@@ -1,0 +1,203 @@
+"""The ``mtjxbar`` command: ``train`` (in-situ MTJ training and its baselines) and ``device``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..config import ConfigError, replace_path
+from ..experiments.config import ExperimentConfig, load_config, save_config
+from ..experiments.datasets import DATASETS, DataError
+
+__all__ = ["main", "build_parser"]
+
+# flag -> dotted config path (value type is taken from the config field)
+TRAIN_FLAGS = {
+    "dataset": "data.dataset",
+    "data_dir": "data.data_dir",
+    "max_train": "data.max_train",
+    "max_test": "data.max_test",
+    "hidden": "hidden",
+    "epochs": "training.epochs",
+    "lr": "training.lr",
+    "lr_decay": "training.lr_decay",
+    "margin": "training.margin",
+    "outputs_per_class": "training.outputs_per_class",
+    "center_inputs": "training.center_inputs",
+    "seed": "seed",
+    "device": "device",
+    "mtjs_per_synapse": "hardware.mapping.mtjs_per_synapse",
+    "scheme": "hardware.mapping.scheme",
+    "float_lr": "baselines.float_lr",
+    "binary_lr": "baselines.binary_lr",
+    "methods": "baselines.methods",
+    "r_p": "hardware.device.r_p",
+    "tmr0": "hardware.device.tmr0",
+    "delta": "hardware.device.delta",
+    "ic0_p2ap": "hardware.device.ic0_p2ap",
+    "ic0_ap2p": "hardware.device.ic0_ap2p",
+    "r_access": "hardware.array.r_access",
+    "pulse_width": "hardware.encoder.pulse_width",
+    "p_max": "hardware.encoder.p_max",
+    "adc_bits": "hardware.converters.adc_bits",
+    "dac_bits": "hardware.converters.dac_bits",
+}
+
+
+def _parse_value(text: str):
+    """A --set value: TOML-like literals (numbers, true/false, [lists]) or a plain string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mtjxbar", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mtjxbar {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train on a simulated MTJ crossbar and compare with software",
+                           description="Per-sample in-situ training on 1T1MTJ crossbars, with float, "
+                           "software-binary and ex-situ baselines on the same network, data and seed.")
+    train.add_argument("--config", type=Path, help="TOML (or JSON) experiment config; flags override it")
+    train.add_argument("--out", type=Path, default=Path("runs/latest"), help="output directory")
+    train.add_argument("--dataset", help=f"one of {', '.join(DATASETS)} (default digits, embedded)")
+    train.add_argument("--data-dir", help="directory with MNIST-format IDX files")
+    train.add_argument("--max-train", type=int, help="use only the first N training samples")
+    train.add_argument("--max-test", type=int, help="use only the first N test samples")
+    train.add_argument("--hidden", type=int, nargs="+", help="hidden layer sizes, e.g. --hidden 256")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--lr", type=float, help="in-situ learning rate")
+    train.add_argument("--lr-decay", type=float, help="learning-rate factor per epoch")
+    train.add_argument("--margin", type=float, help="stop-learning margin on the class scores")
+    train.add_argument("--outputs-per-class", type=int, help="output neurons per class")
+    train.add_argument("--center-inputs", action="store_const", const=True, help="subtract the input mean")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="cpu or cuda")
+    train.add_argument("--mtjs-per-synapse", "-k", type=int, help="MTJs per synapse (k)")
+    train.add_argument("--scheme", help="reference or differential")
+    train.add_argument("--float-lr", type=float, help="learning rate of the float baseline")
+    train.add_argument("--binary-lr", type=float, help="learning rate of the BinaryConnect baseline")
+    train.add_argument("--methods", nargs="+", help="baselines: float binary_software exsitu")
+    group = train.add_argument_group("device and circuit (SI units)")
+    group.add_argument("--r-p", type=float, help="parallel resistance, ohm")
+    group.add_argument("--tmr0", type=float, help="zero-bias TMR ratio (1.24 = 124 %%)")
+    group.add_argument("--delta", type=float, help="thermal stability factor")
+    group.add_argument("--ic0-p2ap", type=float, help="critical current P->AP, A")
+    group.add_argument("--ic0-ap2p", type=float, help="critical current AP->P, A")
+    group.add_argument("--r-access", type=float, help="access transistor on-resistance, ohm")
+    group.add_argument("--pulse-width", type=float, help="longest write pulse, s")
+    group.add_argument("--p-max", type=float, help="largest switching probability asked of a cell")
+    group.add_argument("--adc-bits", type=int, help="ADC resolution (default ideal)")
+    group.add_argument("--dac-bits", type=int, help="DAC resolution (default ideal)")
+    train.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                       help="set any config field, e.g. --set hardware.device.v_h=0.4 (repeatable)")
+    train.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    device = sub.add_parser("device", help="print the MTJ's key figures; --plot draws switching curves")
+    device.add_argument("--config", type=Path, help="experiment config whose hardware.device to show")
+    device.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                        help="override a device field, e.g. --set delta=60")
+    device.add_argument("--plot", type=Path, help="write switching probability vs current to this PNG")
+    device.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return parser
+
+
+def _train_config(args: argparse.Namespace) -> ExperimentConfig:
+    config = load_config(args.config) if args.config else ExperimentConfig()
+    for flag, path in TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            if isinstance(value, list):
+                value = tuple(value)
+            config = replace_path(config, path, value)
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. hardware.device.delta=45")
+        path, value = item.split("=", 1)
+        config = replace_path(config, path.strip(), _parse_value(value))
+    return config
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ..experiments.progress import ProgressPrinter
+    from ..experiments.runner import run_experiment, write_results
+    from ..plots.history import plot_history
+
+    config = _train_config(args)
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    progress = ProgressPrinter(quiet=args.quiet)
+    results = run_experiment(config, progress)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.toml")
+    path = write_results(results, out)
+    plot_history(results, out / "accuracy.png")
+    _print_table(results)
+    print(f"results: {path}\nplot:    {out / 'accuracy.png'}\nconfig:  {out / 'config.toml'}")
+    return 0
+
+
+def _print_table(results: dict) -> None:
+    names = {"insitu": "in-situ MTJ", "float": "float (software)", "binary_software": "binary (software)",
+             "exsitu": "ex-situ (programmed)"}
+    secs = results["train_seconds"]
+    print(f"\n{results['dataset']}, sizes {'-'.join(map(str, results['sizes']))}, {results['epochs']} epochs, "
+          f"seed {results['seed']}")
+    print(f"{'method':<22}{'test accuracy':>14}{'train time':>12}")
+    for key, acc in results["accuracy"].items():
+        t = f"{secs[key]:.1f} s" if key in secs else "-"
+        print(f"{names.get(key, key):<22}{acc * 100:>13.2f}%{t:>12}")
+
+
+def _cmd_device(args: argparse.Namespace) -> int:
+    from ..device import MTJParams
+    from ..device.figures import device_figures
+
+    params = load_config(args.config).hardware.device if args.config else MTJParams()
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected NAME=VALUE, e.g. delta=45")
+        name, value = item.split("=", 1)
+        params = replace_path(params, name.strip().removeprefix("hardware.device."), _parse_value(value))
+    figures = device_figures(params)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for key, value in figures.items():
+            print(f"{key:<40} {value:.6g}" if isinstance(value, float) else f"{key:<40} {value}")
+    if args.plot:
+        from ..plots.device_curves import plot_switching_curves
+
+        plot_switching_curves(params, args.plot, direction="both")
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return _cmd_train(args)
+        return _cmd_device(args)
+    except (ConfigError, DataError, ValueError) as err:
+        print(f"mtjxbar: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mtjxbar: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Experiment drivers: data sets, training runs and sweeps."""

@@ -1,0 +1,80 @@
+"""The experiment configuration: one tree of frozen dataclasses; each component gets its own branch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import ConfigError, from_dict, param, to_dict, validate
+from ..nn import HardwareConfig
+from ..training import BaselineConfig, TrainingConfig
+from .datasets import DATASETS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["DataConfig", "ExperimentConfig", "load_config", "save_config"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data set, from where, and how much of it."""
+
+    dataset: str = param("digits", "", "data set name", choices=DATASETS)
+    data_dir: str | None = param(None, "", "directory of IDX files (mnist; fashion-mnist defaults to "
+                                 "Debian's /usr/share/datasets/fashion-mnist)")
+    max_train: int | None = param(None, "1", "use only the first N training samples", lo=1)
+    max_test: int | None = param(None, "1", "use only the first N test samples", lo=1)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment: data, network, hardware, in-situ training and baselines, one seed."""
+
+    seed: int = param(0, "1", "experiment seed; every random generator is derived from it", lo=0,
+                      hi=2**63 - 1)
+    hidden: tuple[int, ...] = param((64,), "1", "hidden layer sizes", lo=1, hi=65536)
+    device: str = param("cpu", "", "torch device for the simulation", choices=("cpu", "cuda"))
+    data: DataConfig = field(default_factory=DataConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read an ExperimentConfig from a TOML or JSON file (unknown keys are errors)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config file ({err.strerror})") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {err}") from None
+    try:
+        return from_dict(ExperimentConfig, data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def save_config(config: ExperimentConfig, path: str | Path) -> None:
+    """Write a config as TOML (or JSON when the name ends in .json)."""
+    path = Path(path)
+    data = to_dict(config)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(data, indent=2) + "\n")
+    else:
+        import tomli_w
+
+        path.write_text(tomli_w.dumps(data))

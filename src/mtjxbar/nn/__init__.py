@@ -1,0 +1,6 @@
+"""Neural-network layers backed by MTJ crossbars (activation and loss stay in the periphery)."""
+
+from .config import HardwareConfig
+from .linear import MTJLinear
+
+__all__ = ["HardwareConfig", "MTJLinear"]

@@ -1,0 +1,88 @@
+"""A fully connected layer whose weights are binary MTJs in a 1T1MTJ crossbar.
+
+Forward: inputs -> DAC -> row voltages -> column currents -> signed logical currents (mapping, against
+the reference) -> ADC -> ``y = gain * D / (v_read * k * g_unit)``, which is ``gain * x @ W / input_range``
+for an ideal array (``W`` the logical weights in [-1, 1]). Backward: the error is driven onto the columns
+(scaled to the DAC range per sample and scaled back digitally), the rows are sensed: the transposed read
+``gain * W @ delta / input_range``. Update: a rank-1 request goes through the pulse encoder to a write plan
+that the array applies with its stochastic device physics.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..crossbar import Crossbar, UpdatePlan, WriteResult
+from ..periphery import PulseEncoder, SynapseMapping, adc, dac
+from .config import HardwareConfig
+
+__all__ = ["MTJLinear"]
+
+
+class MTJLinear(torch.nn.Module):
+    """``in_features -> out_features`` on one crossbar of ``in_features x mapping.physical_cols`` cells."""
+
+    def __init__(self, in_features: int, out_features: int, hardware: HardwareConfig, gain: float,
+                 *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"layer size {in_features}x{out_features}: sizes must be >= 1")
+        if not gain > 0:
+            raise ValueError(f"gain = {gain}: must be > 0")
+        self.in_features, self.out_features, self.gain = in_features, out_features, float(gain)
+        self.hardware = hardware
+        self.mapping = SynapseMapping(out_features, hardware.mapping, device=device)
+        self.crossbar = Crossbar(in_features, self.mapping.physical_cols, hardware.device, hardware.array,
+                                 hardware.solver, dtype=dtype, device=device)
+        self.encoder = PulseEncoder(hardware.encoder, hardware.device)
+        r_on, dev = hardware.array.r_access, hardware.device
+        g_p, g_ap = 1.0 / (dev.r_p + r_on), 1.0 / (dev.r_ap + r_on)
+        self.g_ref = 0.5 * (g_p + g_ap)
+        self.g_unit = self.mapping.unit_conductance(g_p, g_ap)
+        conv = hardware.converters
+        self._scale = conv.v_read * self.mapping.k * self.g_unit  # signed current of one unit of x.W
+        self._adc_fs = conv.adc_full_scale * in_features * self._scale  # forward: sums over rows
+        self._adc_fs_t = conv.adc_full_scale * out_features * self._scale  # transposed: over outputs
+
+    # ------------------------------------------------------------------------------------------- state
+    def randomize(self, generator: torch.Generator) -> None:
+        """Random initial states: each MTJ parallel with probability 1/2."""
+        draw = torch.rand(self.crossbar.rows, self.crossbar.cols, generator=generator,
+                          device=self.crossbar.device)
+        self.crossbar.set_states(draw < 0.5)
+
+    def program(self, weights: torch.Tensor) -> None:
+        """Set the states to hold the nearest representable weights (ideal write-verify programming)."""
+        if weights.shape != (self.in_features, self.out_features):
+            raise ValueError(f"weights of shape {tuple(weights.shape)}: expected "
+                             f"({self.in_features}, {self.out_features})")
+        self.crossbar.set_states(self.mapping.states_for(weights.to(self.crossbar.device)))
+
+    def weights(self) -> torch.Tensor:
+        """Logical weights in [-1, 1] that the states hold, shape (in_features, out_features)."""
+        return self.mapping.weights(self.crossbar.parallel)
+
+    # --------------------------------------------------------------------------------------- compute
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.hardware.converters
+        v = dac(x, conv.input_range, conv.v_read, conv.dac_bits)
+        signed = self.mapping.combine(self.crossbar.read(v), v, self.g_ref)
+        signed = adc(signed, self._adc_fs, conv.adc_bits)
+        return signed * (self.gain / self._scale)
+
+    def backward(self, delta: torch.Tensor) -> torch.Tensor:
+        """Error at the inputs, ``gain * W @ delta / input_range``, by a transposed read."""
+        conv = self.hardware.converters
+        scale = delta.abs().amax(dim=-1, keepdim=True).clamp(min=torch.finfo(delta.dtype).tiny)
+        u = dac(delta / scale, 1.0, conv.v_read, conv.dac_bits)
+        rows = self.crossbar.read_transposed(self.mapping.expand(u))
+        signed = adc(self.mapping.combine_transposed(rows, u, self.g_ref), self._adc_fs_t, conv.adc_bits)
+        return signed * (scale * self.gain / (self._scale * conv.input_range))
+
+    # ---------------------------------------------------------------------------------------- update
+    def plan(self, row_factor: torch.Tensor, col_factor: torch.Tensor) -> UpdatePlan:
+        """Write plan for the requested change ``dW = outer(row_factor, col_factor)`` (logical W)."""
+        return self.encoder.encode(row_factor, self.mapping.expand(col_factor), self.mapping.full_swing)
+
+    def apply(self, plan: UpdatePlan, generator: torch.Generator) -> WriteResult:
+        return self.crossbar.write(plan, generator)

@@ -1,0 +1,101 @@
+"""In-situ training: forward on the crossbars, errors in the periphery, stochastic writes per sample."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from ..nn import HardwareConfig, MTJLinear
+from .architecture import Architecture, class_scores, margin_met, output_error
+from .config import TrainingConfig
+from .rules import sgd_request
+
+__all__ = ["InSituNetwork", "EpochStats", "train_insitu", "evaluate"]
+
+Progress = Callable[[int, int], None]
+
+
+class InSituNetwork:
+    """An MLP of :class:`MTJLinear` layers with tanh hidden units (computed in the periphery)."""
+
+    def __init__(self, arch: Architecture, hardware: HardwareConfig, *, device: str = "cpu") -> None:
+        self.arch = arch
+        self.input_range = hardware.converters.input_range
+        self.layers = [MTJLinear(n_in, n_out, hardware, gain, device=device)
+                       for n_in, n_out, gain in zip(arch.sizes[:-1], arch.sizes[1:], arch.gains, strict=True)]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Activations of every layer: ``[x, h1, ..., z_out]`` (``z_out`` before the head)."""
+        acts = [self.arch.prepare(x)]
+        for i, layer in enumerate(self.layers):
+            z = layer(acts[-1])
+            acts.append(torch.tanh(z) if i < len(self.layers) - 1 else z)
+        return acts
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return class_scores(self.forward(x)[-1], self.arch).argmax(dim=-1)
+
+    def weights(self) -> list[torch.Tensor]:
+        return [layer.weights() for layer in self.layers]
+
+
+@dataclass
+class EpochStats:
+    """What one epoch of in-situ training did."""
+
+    train_accuracy: float = 0.0
+    updates: int = 0  # samples that caused a write (margin not met)
+    flips: int = 0
+    phases: int = 0
+    flips_per_layer: list[int] = field(default_factory=list)
+
+
+def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, config: TrainingConfig,
+               generators: list[torch.Generator], stats: EpochStats) -> bool:
+    """One per-sample in-situ step; returns whether the sample was classified right before the update."""
+    acts = net.forward(x)
+    z = acts[-1]
+    correct = int(class_scores(z, net.arch).argmax()) == label
+    if margin_met(z, label, net.arch, config.margin):
+        return correct
+    deltas = [output_error(z, label, net.arch)]
+    for layer, h in zip(reversed(net.layers[1:]), reversed(acts[1:-1]), strict=True):
+        deltas.insert(0, layer.backward(deltas[0]) * (1.0 - h * h))
+    for i, (layer, h, d) in enumerate(zip(net.layers, acts[:-1], deltas, strict=True)):
+        row, col = sgd_request(h, d, lr, layer.gain, net.input_range)
+        plan = layer.plan(row, col)
+        result = layer.apply(plan, generators[i])
+        n = result.flips_to_p + result.flips_to_ap
+        stats.flips += n
+        stats.flips_per_layer[i] += n
+        stats.phases += len(plan)
+    stats.updates += 1
+    return correct
+
+
+def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: TrainingConfig, epoch: int,
+                 order: torch.Tensor, generators: list[torch.Generator],
+                 progress: Progress | None = None) -> EpochStats:
+    """One epoch of per-sample in-situ training over ``order``; the learning rate decays per epoch."""
+    lr = config.lr * config.lr_decay**epoch
+    stats = EpochStats(flips_per_layer=[0] * len(net.layers))
+    correct = 0
+    labels = y.tolist()
+    for n, idx in enumerate(order.tolist()):
+        correct += train_step(net, x[idx], labels[idx], lr, config, generators, stats)
+        if progress is not None and (n + 1) % 500 == 0:
+            progress(n + 1, len(order))
+    stats.train_accuracy = correct / max(len(order), 1)
+    return stats
+
+
+def evaluate(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+             batch: int) -> float:
+    """Accuracy of ``predict`` over a data set, in batches."""
+    right = 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch):
+            right += int((predict(x[start:start + batch]) == y[start:start + batch]).sum())
+    return right / len(x)

@@ -1,0 +1,109 @@
+"""The command line: one-line errors for bad input, and an end-to-end run on the embedded data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mtjxbar.cli.main import main
+
+
+def _err(capsys, argv: list[str]) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1, f"expected a one-line error, got:\n{err}"
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["train", "--r-p", "-5"], ["hardware.device.r_p", "-5", "(0, inf) ohm"]),
+        (["train", "--p-max", "1.5"], ["hardware.encoder.p_max", "1.5"]),
+        (["train", "--dataset", "cifar"], ["data.dataset", "'cifar'", "'digits'", "'mnist'"]),
+        (["train", "--hidden", "0"], ["hidden[0]", "0"]),
+        (["train", "--hidden", "64", "0"], ["hidden[1]"]),
+        (["train", "--epochs", "0"], ["training.epochs", "0"]),
+        (["train", "-k", "0"], ["hardware.mapping.mtjs_per_synapse"]),
+        (["train", "--scheme", "triple"], ["hardware.mapping.scheme", "'reference'", "'differential'"]),
+        (["train", "--set", "hardware.device.tmr=1"], ["'hardware.device.tmr'", "did you mean 'tmr0'"]),
+        (["train", "--set", "hardware.device.delta"], ["PATH=VALUE"]),
+        (["train", "--dataset", "mnist"], ["--data-dir"]),
+        (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/dir"], ["/nonexistent/dir"]),
+        (["device", "--set", "ic0_ap2p=-1"], ["ic0_ap2p", "-1"]),
+    ],
+)
+def test_bad_input_gives_one_line_error(capsys, argv, needles):
+    err = _err(capsys, argv)
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in {err!r}"
+
+
+def test_bad_config_file(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[training]\nepochz = 3\n")
+    err = _err(capsys, ["train", "--config", str(cfg)])
+    assert "epochz" in err and "did you mean 'epochs'" in err and str(cfg) in err
+    cfg.write_text("[training\n")
+    assert "not valid TOML" in _err(capsys, ["train", "--config", str(cfg)])
+    assert "cannot read" in _err(capsys, ["train", "--config", str(tmp_path / "missing.toml")])
+
+
+def test_wrong_shape_data_file(tmp_path, capsys):
+    import gzip
+    import struct
+
+    def idx(path: Path, magic: int, dims: tuple[int, ...]) -> None:
+        body = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in dims)
+        n = 1
+        for d in dims:
+            n *= d
+        path.write_bytes(gzip.compress(body + bytes(n)))
+
+    for split in ("train", "t10k"):
+        idx(tmp_path / f"{split}-images-idx3-ubyte.gz", 0x803, (3, 8, 8))
+        idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", 0x801, (3,))
+    err = _err(capsys, ["train", "--dataset", "mnist", "--data-dir", str(tmp_path)])
+    assert "images" in err and "28" in err
+
+
+def test_train_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--hidden", "16", "--epochs", "2", "--max-train", "300", "--max-test", "200",
+                 "--seed", "3", "--out", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "in-situ MTJ" in printed and "ex-situ" in printed
+    results = json.loads((out / "results.json").read_text())
+    for key in ("dataset", "seed", "epochs", "hidden", "config", "accuracy", "history", "train_seconds"):
+        assert key in results
+    assert set(results["accuracy"]) == {"insitu", "float", "binary_software", "exsitu"}
+    assert all(len(h) == 2 for h in results["history"].values())
+    assert results["hidden"] == [16] and results["seed"] == 3
+    assert (out / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
+    # the saved config reruns to the same results (same seed, same result)
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(out / "config.toml"), "--out", str(again), "--quiet"]) == 0
+    assert json.loads((again / "results.json").read_text())["history"] == results["history"]
+
+
+def test_device_command(tmp_path, capsys):
+    png = tmp_path / "curves.png"
+    assert main(["device", "--json", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    figures = json.loads(out[: out.rindex("}") + 1])
+    assert figures["ic0_p2ap_uA"] == pytest.approx(60.0)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_console_script_runs():
+    proc = subprocess.run([sys.executable, "-m", "mtjxbar.cli.main", "train", "--delta", "0"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("mtjxbar: error: hardware.device.delta = 0.0")
