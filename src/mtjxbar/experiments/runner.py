@@ -84,7 +84,8 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
                 continue
             progress.start(f"{tag} {name}")
             t0 = time.perf_counter()
-            acc = train_software_epoch(software[name], train_x, train_y, order, lr, clip, progress.update)
+            acc = train_software_epoch(software[name], train_x, train_y, order, lr * tcfg.lr_decay**epoch, clip,
+                                       progress.update)
             seconds[name] += time.perf_counter() - t0
             history[name].append(evaluate(software[name].predict, test_x, test_y, tcfg.eval_batch))
             train_hist[name].append(acc)

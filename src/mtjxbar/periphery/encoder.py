@@ -1,12 +1,11 @@
 """The pulse encoder: a rank-1 weight update request -> row pulse widths and column currents.
 
 The training rule asks for ``dW_ij = r_i * c_j`` (signed; for SGD ``r = x``, ``c = -lr * gain * delta``).
-A cell can only flip; every MTJ of a synapse sees
-the same pulses, and all of them flipping moves the weight by ``swing`` (``SynapseMapping.full_swing``,
-2 for both schemes), so the target switching probability of each MTJ is
-``p_ij = min(|r_i c_j| / swing, p_max)`` toward the side of ``sign(r_i c_j)``: the expected change of the
-synapse equals the request while all its MTJs can still move that way (for k = 1 this is the request
-divided by the change one flip makes).
+A cell can only flip; every MTJ of a synapse sees the same
+pulses, and all of them flipping moves the weight by ``swing`` (``SynapseMapping.full_swing``, 2 for both
+schemes), so the target switching probability of each MTJ is ``p_ij = min(|r_i c_j| / swing, p_max)``
+toward the side of ``sign(r_i c_j)``: the expected change of the synapse equals the request while all its
+MTJs can still move that way (for k = 1 this is the request divided by the change one flip makes).
 
 Encoding (every cell of the array at once, 4 phases at most whatever the array size: rows split by
 the sign of ``r``, times the two polarities):
@@ -19,8 +18,9 @@ the sign of ``r``, times the two polarities):
 The row holding the largest ``|r|`` therefore gets exactly its target. In the thermal regime a cell on
 another row switches with ``1 - (1 - q_j)^(a_i)`` instead of ``a_i q_j``: exact as ``q_j -> 0``,
 over-shooting by a relative ``(1 - a) q / 2`` to first order (below 1 % for q < 0.02, the bulk of
-training; +17 % at q = 0.5, a = 0.5, and up to 2 ln 2 - 1 = +39 % as a -> 0 at q = 0.5). Requests above ``p_max`` are clipped per column. The error is
-measured by ``tests/periphery/test_encoder.py`` and in the README.
+training; +17 % at q = 0.5, a = 0.5, and up to 2 ln 2 - 1 = +39 % as a -> 0 at q = 0.5). Requests above
+``p_max`` are clipped per column. The error is measured by ``tests/periphery/test_encoder.py`` and in
+the README.
 """
 
 from __future__ import annotations

@@ -14,15 +14,16 @@ class TrainingConfig:
     """Per-sample (online) in-situ training on the crossbars."""
 
     epochs: int = param(5, "1", "passes over the training set", lo=1, hi=1000)
-    lr: float = param(0.05, "1", "learning rate of the in-situ rule (on logical weights in [-1, 1])",
+    lr: float = param(0.3, "1", "learning rate of the in-situ rule (on logical weights in [-1, 1])",
                       lo=0.0, lo_open=True, hi=100.0)
-    lr_decay: float = param(1.0, "1", "learning rate multiplied by this after every epoch", lo=0.0,
+    lr_decay: float = param(0.7, "1", "every learning rate (in-situ and baselines) is multiplied by this "
+                            "after every epoch", lo=0.0,
                             lo_open=True, hi=1.0)
     margin: float | None = param(None, "1", "stop-learning: no update once the true class's score beats "
                                  "every other by this (None: always update)", lo=0.0)
-    outputs_per_class: int = param(1, "1", "output neurons per class (population coding; the class score "
+    outputs_per_class: int = param(8, "1", "output neurons per class (population coding; the class score "
                                    "is their mean)", lo=1, hi=64)
-    center_inputs: bool = param(False, "", "subtract the training-set mean from the inputs (signed inputs)")
+    center_inputs: bool = param(True, "", "subtract the training-set mean from the inputs (signed inputs)")
     gain_scales: tuple[float, ...] = param((1.0, 4.0), "1", "gain of layer l = scale_l / sqrt(E|x_l|^2) "
                                            "(first layer, from the data) or scale_l / sqrt(fan-in) "
                                            "(later layers); the last value repeats", lo=0.0, lo_open=True)
@@ -36,9 +37,9 @@ class TrainingConfig:
 class BaselineConfig:
     """Software baselines on the same architecture, data, epochs and seed."""
 
-    float_lr: float = param(0.01, "1", "learning rate of float per-sample SGD", lo=0.0, lo_open=True,
+    float_lr: float = param(0.1, "1", "learning rate of float per-sample SGD", lo=0.0, lo_open=True,
                             hi=100.0)
-    binary_lr: float = param(0.01, "1", "learning rate of the binary (BinaryConnect) shadow weights",
+    binary_lr: float = param(0.03, "1", "learning rate of the binary (BinaryConnect) shadow weights",
                              lo=0.0, lo_open=True, hi=100.0)
     methods: tuple[str, ...] = param(("float", "binary_software", "exsitu"), "", "baselines to run "
                                      "(exsitu needs binary_software)",
