@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                        help="set any config field, e.g. --set hardware.device.v_h=0.4 (repeatable)")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
+    train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; 1 is as fast "
+                       "for per-sample training and safer on a busy machine)")
 
     device = sub.add_parser("device", help="print the MTJ's key figures; --plot draws switching curves")
     device.add_argument("--config", type=Path, help="experiment config whose hardware.device to show")
@@ -134,6 +136,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ..plots.history import plot_history
 
     config = _train_config(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads {args.threads}: must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")
@@ -149,11 +157,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_table(results: dict) -> None:
+    from ..plots.history import network_label
+
     names = {"insitu": "in-situ MTJ", "float": "float (software)", "binary_software": "binary (software)",
              "exsitu": "ex-situ (programmed)"}
     secs = results["train_seconds"]
-    print(f"\n{results['dataset']}, sizes {'-'.join(map(str, results['sizes']))}, {results['epochs']} epochs, "
-          f"seed {results['seed']}")
+    print(f"\n{results['dataset']}, {network_label(results)}, {results['epochs']} epochs, seed {results['seed']}")
     print(f"{'method':<22}{'test accuracy':>14}{'train time':>12}")
     for key, acc in results["accuracy"].items():
         t = f"{secs[key]:.1f} s" if key in secs else "-"

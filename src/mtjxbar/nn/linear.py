@@ -47,9 +47,8 @@ class MTJLinear(torch.nn.Module):
     # ------------------------------------------------------------------------------------------- state
     def randomize(self, generator: torch.Generator) -> None:
         """Random initial states: each MTJ parallel with probability 1/2."""
-        draw = torch.rand(self.crossbar.rows, self.crossbar.cols, generator=generator,
-                          device=self.crossbar.device)
-        self.crossbar.set_states(draw < 0.5)
+        draw = torch.rand(self.crossbar.rows, self.crossbar.cols, generator=generator, device=generator.device)
+        self.crossbar.set_states((draw < 0.5).to(self.crossbar.device))
 
     def program(self, weights: torch.Tensor) -> None:
         """Set the states to hold the nearest representable weights (ideal write-verify programming)."""

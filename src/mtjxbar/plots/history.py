@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["plot_history", "LABELS"]
+__all__ = ["plot_history", "network_label", "LABELS"]
 
 LABELS = {"insitu": "in-situ MTJ", "float": "float (software)", "binary_software": "binary (software)",
           "exsitu": "ex-situ (programmed)"}
+
+
+def network_label(results: dict) -> str:
+    """``784-256-10 (x8 outputs per class), k = 1`` from a results record."""
+    config = results.get("config", {})
+    per_class = config.get("training", {}).get("outputs_per_class", 1)
+    sizes = list(results.get("sizes", []))
+    if sizes and per_class > 1:
+        sizes[-1] = f"{sizes[-1] // per_class} (x{per_class} outputs per class)"
+    k = config.get("hardware", {}).get("mapping", {}).get("mtjs_per_synapse", "?")
+    return "-".join(str(s) for s in sizes) + f", k = {k}"
 
 
 def plot_history(results: dict, path: str | Path) -> None:
@@ -16,6 +27,7 @@ def plot_history(results: dict, path: str | Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for method, hist in results["history"].items():
@@ -23,9 +35,8 @@ def plot_history(results: dict, path: str | Path) -> None:
         ax.plot(epochs, [100 * a for a in hist], marker="o", label=LABELS.get(method, method))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%)")
-    sizes = "-".join(str(s) for s in results.get("sizes", []))
-    k = results.get("config", {}).get("hardware", {}).get("mapping", {}).get("mtjs_per_synapse", "?")
-    ax.set_title(f"{results['dataset']} {sizes}, k = {k}, seed {results['seed']}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"{results['dataset']}: {network_label(results)}, seed {results['seed']}")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
