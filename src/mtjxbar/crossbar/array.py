@@ -11,6 +11,9 @@ TMR roll-off is smooth and the divider damps it) to ``BiasSolverConfig.tolerance
 Writes: during a phase, cell (i, j) sees the column current ``I_j`` for the row's pulse width ``t_i``
 (the transistor is on for ``t_i``); cells whose state the polarity can change switch with the device
 model's probability, sampled with the caller's ``torch.Generator``.
+
+Events: set ``events`` to a sink (anything with ``append``, e.g. a list) and the array reports every
+read, write phase and write outcome (:mod:`.events`) for the cost model; ``None`` (default) costs nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 
 from ..device import MTJParams, resistance_ap, switching_probability
 from .config import ArrayConfig, BiasSolverConfig
+from .events import EventSink, WriteEvent, phase_event, read_event
 from .plan import TO_P, UpdatePlan
 
 __all__ = ["Crossbar", "WriteResult", "CELL_PARAMETERS"]
@@ -79,6 +83,7 @@ class Crossbar:
         self._nominal = {k: float(v.flatten()[0]) for k, v in self.params.items()} if self._uniform else {}
         self._state_float: torch.Tensor | None = None
         self._g_ap_table: tuple[float, torch.Tensor] | None = None
+        self.events: EventSink | None = None  # optional sink of read / phase / write events (cost model)
 
     # ----------------------------------------------------------------------------------------- states
     def set_states(self, parallel: torch.Tensor) -> None:
@@ -157,13 +162,21 @@ class Crossbar:
         """Column currents (A) for row voltages ``v_rows`` (V), shape (rows,) or (batch, rows)."""
         if v_rows.shape[-1] != self.rows:
             raise ValueError(f"read: {v_rows.shape[-1]} row voltages for an array of {self.rows} rows")
-        return self._drive(v_rows.to(self.dtype), transposed=False)
+        v = v_rows.to(self.dtype)
+        out = self._drive(v, transposed=False)
+        if self.events is not None:
+            self.events.append(read_event(self, v, out, transposed=False))
+        return out
 
     def read_transposed(self, v_cols: torch.Tensor) -> torch.Tensor:
         """Row currents (A) for column voltages ``v_cols`` (V): drive columns, sense rows."""
         if v_cols.shape[-1] != self.cols:
             raise ValueError(f"read_transposed: {v_cols.shape[-1]} column voltages for {self.cols} columns")
-        return self._drive(v_cols.to(self.dtype), transposed=True)
+        v = v_cols.to(self.dtype)
+        out = self._drive(v, transposed=True)
+        if self.events is not None:
+            self.events.append(read_event(self, v, out, transposed=True))
+        return out
 
     def conductances(self, voltage: float = 0.0) -> torch.Tensor:
         """Cell conductances (S, MTJ + transistor) at a uniform applied ``voltage`` (for inspection)."""
@@ -268,6 +281,9 @@ class Crossbar:
         counts = {True: 0, False: 0}
         for group in self._groups(plan):
             rows = torch.nonzero(group[0].row_widths > 0).flatten()
+            if self.events is not None:
+                for phase in group:
+                    self.events.append(phase_event(self, phase, rows))
             if rows.numel() == 0:
                 continue
             p = self._group_probability(group, rows)
@@ -284,5 +300,8 @@ class Crossbar:
         if flipped:
             self._state_float = None
         cells = torch.cat(flipped) if flipped else torch.zeros(0, dtype=torch.long, device=self.device)
+        if self.events is not None:
+            self.events.append(WriteEvent(rows=self.rows, cols=self.cols, phases=len(plan.phases),
+                                          flips_to_p=counts[True], flips_to_ap=counts[False]))
         return WriteResult(flipped_cells=cells, flips_to_p=counts[True], flips_to_ap=counts[False],
                            phases=len(plan.phases))

@@ -12,6 +12,7 @@ import torch
 
 from .. import __version__
 from ..config import to_dict
+from ..hardware import attach_meter
 from ..periphery import SynapseMapping
 from ..rng import generator
 from ..training import InSituNetwork, SoftwareMLP, build_architecture, evaluate, train_insitu, train_software_epoch
@@ -33,8 +34,12 @@ def _load(config: ExperimentConfig) -> Dataset:
 
 
 def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = None,
-                   data: Dataset | None = None) -> dict:
-    """Train every method of ``config`` and return the results record (see README for its keys)."""
+                   data: Dataset | None = None, meter: bool = True) -> dict:
+    """Train every method of ``config`` and return the results record (see README for its keys).
+
+    With ``meter`` the in-situ arrays report their events to the cost model (``mtjxbar.hardware``) and the
+    record gets the hardware totals under ``"hardware"``.
+    """
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device = 'cuda': no CUDA device is available here; use --device cpu")
     progress = progress or ProgressPrinter(quiet=True)
@@ -49,6 +54,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         layer.randomize(generator(config.seed, f"init.layer{i}", device="cpu"))
     initial = net.weights()
     write_gens = [generator(config.seed, f"write.layer{i}", device=config.device) for i in range(len(net.layers))]
+    hardware_meter = attach_meter(net, hw) if meter else None
     methods = ["insitu", *config.baselines.methods]
     history: dict[str, list[float]] = {m: [] for m in methods}
     train_hist: dict[str, list[float]] = {m: [] for m in methods if m != "exsitu"}
@@ -70,7 +76,11 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         tag = f"epoch {epoch + 1}/{tcfg.epochs}"
         progress.start(f"{tag} insitu")
         t0 = time.perf_counter()
-        stats = train_insitu(net, train_x, train_y, tcfg, epoch, order, write_gens, progress.update)
+        if hardware_meter is not None:
+            with hardware_meter.epoch():
+                stats = train_insitu(net, train_x, train_y, tcfg, epoch, order, write_gens, progress.update)
+        else:
+            stats = train_insitu(net, train_x, train_y, tcfg, epoch, order, write_gens, progress.update)
         seconds["insitu"] += time.perf_counter() - t0
         history["insitu"].append(evaluate(net.predict, test_x, test_y, tcfg.eval_batch))
         train_hist["insitu"].append(stats.train_accuracy)
@@ -96,7 +106,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
             history["exsitu"].append(evaluate(exsitu_net.predict, test_x, test_y, tcfg.eval_batch))
             progress.start(f"{tag} exsitu")
             progress.finish(f"test {history['exsitu'][-1]:.4f} (binary_software weights programmed)")
-    return {
+    results = {
         "dataset": data.name,
         "seed": config.seed,
         "epochs": tcfg.epochs,
@@ -116,6 +126,9 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         "torch": torch.__version__,
         "platform": platform.platform(),
     }
+    if hardware_meter is not None:
+        results["hardware"] = hardware_meter.summary()
+    return results
 
 
 def write_results(results: dict, out_dir: Path) -> Path:

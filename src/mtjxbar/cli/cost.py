@@ -1,0 +1,142 @@
+"""``mtjxbar cost``: latency and energy per training sample of in-situ (parallel and row-by-row update)
+and ex-situ training, for an array (``--rows``, ``--cols``) or a network (``--layers 784,256,10``).
+
+Registered by :mod:`mtjxbar.cli.main` with :func:`add_parser` and dispatched to :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import ConfigError, replace_path
+from ..hardware import ActivityConfig, CostConfig, ScheduleConfig, estimate, format_table
+from ..hardware.report import si
+from ..nn import HardwareConfig
+
+__all__ = ["add_parser", "run", "main"]
+
+# flag -> dotted path in the setup tree below
+FLAGS = {
+    "samples": "activity.samples",
+    "update_probability": "activity.update_probability",
+    "input_density": "activity.input_density",
+    "seed": "activity.seed",
+    "training_samples": "schedule.training_samples",
+    "program_current_ratio": "schedule.program_current_ratio",
+    "lines_per_adc": "schedule.lines_per_adc",
+    "ref_mac_energy": "cost.reference_mac_energy",
+    "ref_mac_time": "cost.reference_mac_time",
+}
+
+
+@dataclass(frozen=True)
+class CostSetup:
+    """Everything ``mtjxbar cost`` is configured by (the target of ``--set PATH=VALUE``)."""
+
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    activity: ActivityConfig = field(default_factory=ActivityConfig)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``cost`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
+    p = subparsers.add_parser("cost", help="latency and energy per training sample: in-situ vs ex-situ",
+                              description=__doc__.split("\n\n")[0])
+    size = p.add_argument_group("size (an array, or a network)")
+    size.add_argument("--rows", type=int, help="array rows (inputs)")
+    size.add_argument("--cols", type=int, help="array columns (one MTJ per weight, reference column)")
+    size.add_argument("--layers", help="layer sizes of a network, e.g. 784,256,10 (mapping from the config)")
+    p.add_argument("--config", type=Path, help="experiment config (TOML/JSON) whose hardware section to use")
+    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                   help="set any field under hardware., cost., schedule. or activity., e.g. "
+                        "--set cost.adc_bits=6 (repeatable)")
+    act = p.add_argument_group("representative activity and schedule")
+    act.add_argument("--samples", type=int, help="random training samples simulated (default 4)")
+    act.add_argument("--update-probability", type=float, help="mean switching probability asked per update")
+    act.add_argument("--input-density", type=float, help="fraction of non-zero inputs")
+    act.add_argument("--seed", type=int)
+    act.add_argument("--training-samples", type=int, help="samples the ex-situ programming is amortised over")
+    act.add_argument("--program-current-ratio", type=float, help="write-verify current / Ic0")
+    act.add_argument("--lines-per-adc", type=int, help="sensed lines sharing one ADC")
+    act.add_argument("--ref-mac-energy", type=float, help="reference processor energy per MAC, J")
+    act.add_argument("--ref-mac-time", type=float, help="reference processor time per MAC, s")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return p
+
+
+def _value(text: str):
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _setup(args: argparse.Namespace) -> CostSetup:
+    setup = CostSetup()
+    if args.config:
+        from ..experiments.config import load_config
+
+        setup = CostSetup(hardware=load_config(args.config).hardware)
+    for flag, path in FLAGS.items():
+        if getattr(args, flag) is not None:
+            setup = replace_path(setup, path, getattr(args, flag))
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. cost.adc_bits=6")
+        path, value = item.split("=", 1)
+        setup = replace_path(setup, path.strip(), _value(value))
+    return setup
+
+
+def _layers(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(t) for t in text.replace(",", " ").split()]
+    except ValueError:
+        raise ConfigError(f"--layers {text!r}: expected sizes separated by commas, e.g. 784,256,10") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the cost table (or JSON); errors are one line on stderr and exit status 2."""
+    try:
+        setup = _setup(args)
+        layers = _layers(args.layers)
+        summary = estimate(setup.hardware, layers=layers, rows=args.rows, cols=args.cols, cost=setup.cost,
+                           schedule=setup.schedule, activity=setup.activity)
+    except (ConfigError, ValueError) as err:
+        print(f"mtjxbar: error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    net, act = summary["network"], summary["activity"]
+    shape = "-".join(map(str, net["sizes"])) if net["kind"] == "network" else "x".join(map(str, net["sizes"]))
+    print(f"{net['kind']} {shape}: arrays {', '.join(f'{r}x{c}' for r, c in net['arrays'])}; activity: "
+          f"{act['samples']} random samples, input density {act['input_density']:g}, "
+          f"mean update probability {act['update_probability']:g}")
+    print(format_table(summary))
+    par = summary["insitu_parallel"]["energy_breakdown_j"]
+    print("  in-situ parallel energy: " + ", ".join(f"{k} {si(v, 'J')}" for k, v in par.items()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m mtjxbar.cli.cost``) until ``mtjxbar cost`` is registered."""
+    parser = argparse.ArgumentParser(prog="mtjxbar")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(["cost", *(sys.argv[1:] if argv is None else argv)]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Latency and energy of each event an array reports, under the two in-situ schedules.
+
+* **Read** (forward or transposed), the same under both schedules. Latency: DAC settling, line settling,
+  the read pulse, the conversions of one ADC (``lines_per_adc`` of them one after the other; ADCs work in
+  parallel) and ``read_ops_per_line`` digital operations (a digital unit per line). Energy: the cells'
+  ``sum_i v_i I_i t_read`` from the actual driver currents (and the reference column's
+  ``g_ref sum_i v_i^2 t_read`` on forward reads of arrays that have one), a DAC conversion per driven
+  line, an ADC conversion and the digital operations per digitised line, and ``C V^2`` per driven line.
+  The ADC digitises the signed current of a logical output (forward) or of a row (transposed), as
+  ``nn/linear.py`` does, so an array of ``k`` MTJs per synapse converts ``out_features`` lines forward.
+* **Write phase.** Energy ``sum t_i I_j^2 R_ij`` over every cell that sees current, switched or not;
+  a DAC conversion per driven column (its current); ``C V_g^2`` per gated word line and ``C V^2`` per
+  driven bit line, ``V`` the mean voltage across the column's gated cells (``I_j R_ij``). Parallel:
+  every gated row at once, latency ``t_dac + t_settle + max t_i``. Row by row: one gated row at a time,
+  latency ``t_dac + sum_i (t_settle + t_i)``, each row a write of its own that charges the driven bit
+  lines again (to ``I_j R_ij`` of that row's cells).
+* **Write** (once per update, either schedule): ``encode_ops_per_line`` digital operations on every row
+  and column (pulse widths and currents), in parallel across lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..crossbar.events import PhaseEvent, ReadEvent, WriteEvent
+from .config import CostConfig, ScheduleConfig
+
+__all__ = ["COMPONENTS", "Tally", "ArraySpec", "read_cost", "phase_cost", "write_cost"]
+
+COMPONENTS = ("cells_read", "cells_write", "dac", "adc", "lines", "digital", "software", "programming")
+
+
+@dataclass
+class Tally:
+    """Latency (s) and energy (J, by component) of some operations."""
+
+    latency: float = 0.0
+    energy: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, 0.0))
+
+    @property
+    def energy_total(self) -> float:
+        return sum(self.energy.values())
+
+    def add(self, other: Tally, scale: float = 1.0) -> None:
+        self.latency += scale * other.latency
+        for key, value in other.energy.items():
+            self.energy[key] += scale * value
+
+    def as_dict(self, per: float = 1.0) -> dict:
+        return {"latency_s": self.latency / per, "energy_j": self.energy_total / per,
+                "energy_breakdown_j": {k: v / per for k, v in self.energy.items() if v}}
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """What the cost model needs to know of one array beyond its events."""
+
+    rows: int  # physical rows (= logical inputs)
+    cols: int  # physical columns
+    in_features: int
+    out_features: int
+    reference_conductance: float = 0.0  # S per cell of a reference column read on forward reads (0: none)
+    backward: bool = True  # the layer propagates errors to its inputs (a transposed read per update)
+    adc_bits: int | None = None  # ADC resolution (None: CostConfig.adc_bits)
+
+    def digitised_lines(self, transposed: bool) -> int:
+        """Lines one read converts: a row each (transposed) or a logical output each (forward)."""
+        return self.rows if transposed else self.out_features
+
+
+def _energy(**parts: float) -> dict[str, float]:
+    out = dict.fromkeys(COMPONENTS, 0.0)
+    out.update(parts)
+    return out
+
+
+def read_cost(event: ReadEvent, spec: ArraySpec, cost: CostConfig, schedule: ScheduleConfig) -> Tally:
+    """Cost of one read event (one vector or a batch, read one after the other)."""
+    n = event.vectors
+    lines = spec.digitised_lines(event.transposed)
+    v = event.voltages.double()
+    v2 = float((v * v).sum())
+    cells = float((v * event.driver_currents.double()).sum())
+    if not event.transposed and spec.reference_conductance > 0:
+        cells += spec.reference_conductance * v2
+    latency = n * (cost.dac_time + cost.line_settle_time + cost.read_pulse_width
+                   + min(schedule.lines_per_adc, lines) * cost.adc_time + cost.read_ops_per_line * cost.digital_op_time)
+    energy = _energy(cells_read=cells * cost.read_pulse_width,
+                     dac=n * event.driven * cost.dac_energy,
+                     adc=n * lines * cost.adc_energy(spec.adc_bits),
+                     lines=cost.line_capacitance_per_cell * event.sensed * v2,
+                     digital=n * lines * cost.read_ops_per_line * cost.digital_op_energy)
+    return Tally(latency, energy)
+
+
+def phase_cost(event: PhaseEvent, spec: ArraySpec, cost: CostConfig) -> tuple[Tally, Tally]:
+    """Cost of one write phase: (parallel schedule, row-by-row schedule)."""
+    rows, cols = event.active_rows, event.active_cols
+    if rows == 0 or cols == 0:
+        return Tally(), Tally()
+    resistance = event.resistance  # (gated rows, cols), the array's dtype: matrix-vector products only
+    widths = event.row_widths.index_select(0, event.rows).to(resistance.dtype)
+    current = event.col_currents.to(resistance.dtype)
+    i2 = current * current
+    cells = float(widths @ (resistance @ i2))  # sum_k t_k sum_j I_j^2 R_kj
+    c_word = cost.line_capacitance_per_cell * spec.cols  # a word line crosses every column
+    c_bit = cost.line_capacitance_per_cell * spec.rows  # a bit line crosses every row
+    word = rows * c_word * cost.gate_voltage**2
+    # bit lines charged to the voltage across their gated cells, I_j R_kj: once at the mean (parallel),
+    # or once per row (row by row)
+    bit_parallel = c_bit * float((current * resistance.mean(dim=0)).square().sum())
+    bit_rowwise = c_bit * float((resistance * resistance).sum(dim=0) @ i2)
+    dac = cols * cost.dac_energy
+    parallel = Tally(cost.dac_time + cost.line_settle_time + float(widths.max()),
+                     _energy(cells_write=cells, dac=dac, lines=word + bit_parallel))
+    rowwise = Tally(cost.dac_time + rows * cost.line_settle_time + float(widths.sum()),
+                    _energy(cells_write=cells, dac=dac, lines=word + bit_rowwise))
+    return parallel, rowwise
+
+
+def write_cost(event: WriteEvent, cost: CostConfig) -> Tally:
+    """Digital encoding of one update (pulse widths of the rows, currents of the columns)."""
+    return Tally(cost.encode_ops_per_line * cost.digital_op_time,
+                 _energy(digital=(event.rows + event.cols) * cost.encode_ops_per_line * cost.digital_op_energy))
+

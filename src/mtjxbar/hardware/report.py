@@ -1,0 +1,37 @@
+"""Plain-text table of a cost summary (``CostMeter.summary`` or ``estimate``), in engineering units."""
+
+from __future__ import annotations
+
+__all__ = ["format_table", "si"]
+
+NAMES = {"insitu_parallel": "in-situ, parallel update", "insitu_rowwise": "in-situ, row-by-row update",
+         "exsitu": "ex-situ (software + program)"}
+
+
+def si(value: float, unit: str) -> str:
+    """``value`` with an SI prefix, e.g. ``si(2.5e-9, 's') == '2.50 ns'``."""
+    if value == 0:
+        return f"0 {unit}"
+    for factor, prefix in ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, ""),
+                           (1e3, "k"), (1e6, "M")):
+        if abs(value) < factor * 1000:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def format_table(summary: dict) -> str:
+    """Per-sample latency, energy, phases and flips of the three schedules, then the programming."""
+    lines = [f"{'schedule (per training sample)':<32}{'latency':>12}{'energy':>12}{'phases':>10}{'flips':>10}"]
+    for key, name in NAMES.items():
+        row = summary[key]
+        phases = f"{row['phases']:.1f}" if "phases" in row else "-"
+        flips = f"{row['flips']:.1f}" if "flips" in row else "-"
+        lines.append(f"{name:<32}{si(row['latency_s'], 's'):>12}{si(row['energy_j'], 'J'):>12}{phases:>10}"
+                     f"{flips:>10}")
+    ex, prog = summary["exsitu"], summary["programming"]
+    lines.append(f"  ex-situ software: {si(ex['software_latency_s'], 's')}, {si(ex['software_energy_j'], 'J')} "
+                 f"per sample ({ex['software_macs']:,} MACs)")
+    lines.append(f"  ex-situ programming once: {si(prog['latency_s'], 's')}, {si(prog['energy_j'], 'J')}; "
+                 f"{prog['pulses_per_changed_cell']:.6g} pulses per changed cell (switching model), "
+                 f"{prog['pulses_per_cell']:.6g} per cell; amortised over {ex['amortised_over_samples']:,} samples")
+    return "\n".join(lines)
