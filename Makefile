@@ -13,7 +13,7 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/mtjxbar train --out runs/digits
+	$(BIN)/mtjxbar train --out runs/digits --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -151,7 +151,14 @@ def to_dict(obj: Any) -> dict[str, Any]:
 
 
 def _unknown_key_error(path: str, key: str, known: list[str]) -> ConfigError:
-    guess = difflib.get_close_matches(key, known, n=1)
+    def norm(name: str) -> str:
+        return str(name).lower().replace("-", "_")
+
+    by_norm = {norm(k): k for k in known}
+    guess = [by_norm[norm(key)]] if norm(key) in by_norm else difflib.get_close_matches(key, known, n=1)
+    if not guess:
+        close = difflib.get_close_matches(norm(key), list(by_norm), n=1)
+        guess = [by_norm[close[0]]] if close else []
     hint = f"; did you mean {guess[0]!r}?" if guess else f"; known keys: {', '.join(sorted(known))}"
     return ConfigError(f"unknown key {path + key!r}{hint}")
 
@@ -175,6 +182,9 @@ def _coerce(path: str, value: Any, tp: Any) -> Any:
 
 def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     """Build (and so validate) a config dataclass from a plain dict; unknown keys are errors."""
+    if not isinstance(data, dict):
+        where = prefix.rstrip(".") or "the configuration"
+        raise ConfigError(f"{where}: expected a table of settings, got {data!r:.60}")
     hints = _resolved_types(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}

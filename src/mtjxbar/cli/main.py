@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import ConfigError, replace_path
 from ..experiments.config import ExperimentConfig, load_config, save_config
-from ..experiments.datasets import DATASETS, DataError
+from ..experiments.datasets import DATASETS, DataError, load_dataset
 from . import cost as cost_cli
 
 __all__ = ["main", "build_parser"]
@@ -70,7 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Per-sample in-situ training on 1T1MTJ crossbars, with float, "
                            "software-binary and ex-situ baselines on the same network, data and seed.")
     train.add_argument("--config", type=Path, help="TOML (or JSON) experiment config; flags override it")
-    train.add_argument("--out", type=Path, default=Path("runs/latest"), help="output directory")
+    train.add_argument("--out", type=Path, help="output directory (default runs/latest); refused if it holds "
+                       "files, unless --overwrite")
+    train.add_argument("--overwrite", action="store_true", help="replace the run in an existing --out directory")
+    train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its last "
+                       "checkpoint (its config; other settings must match it, except --epochs, which may grow)")
+    train.add_argument("--checkpoint-every", type=int, default=10000, metavar="N",
+                       help="checkpoint every N in-situ samples of an epoch (default 10000; 0: only at the end "
+                       "of each epoch's in-situ part and of each epoch, which always happens)")
     train.add_argument("--dataset", help=f"one of {', '.join(DATASETS)} (default digits, embedded)")
     train.add_argument("--data-dir", help="directory with MNIST-format IDX files")
     train.add_argument("--max-train", type=int, help="use only the first N training samples")
@@ -118,8 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train_config(args: argparse.Namespace) -> ExperimentConfig:
-    config = load_config(args.config) if args.config else ExperimentConfig()
+def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None) -> ExperimentConfig:
+    """The config of a run: ``--config`` (else ``base``, else the defaults), then the flags and ``--set``."""
+    config = load_config(args.config) if args.config else (base or ExperimentConfig())
     for flag, path in TRAIN_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
@@ -134,29 +142,68 @@ def _train_config(args: argparse.Namespace) -> ExperimentConfig:
     return config
 
 
+def _resume_config(args: argparse.Namespace, out: Path) -> ExperimentConfig:
+    """The config to resume ``out`` with: the checkpoint's, overridden by any flags, checked against it."""
+    from ..config import from_dict
+    from ..experiments.checkpoint import Checkpoint
+    from ..experiments.state import check_config
+
+    if args.out is not None and args.out.resolve() != out.resolve():
+        raise ConfigError(f"--out {args.out} and --resume {out}: a resumed run writes into the directory it "
+                          "resumes; drop --out")
+    if args.overwrite:
+        raise ConfigError("--overwrite and --resume: choose one (replace the run, or continue it)")
+    ckpt = Checkpoint(out)
+    record = ckpt.load_meta()
+    try:
+        stored = from_dict(ExperimentConfig, record["config"])
+    except ConfigError as err:
+        raise ConfigError(f"{ckpt.json_path}: config: {err}") from None
+    config = _train_config(args, base=stored)
+    check_config(ckpt.json_path, record, config)
+    if record.get("version") != __version__:
+        print(f"mtjxbar: note: the checkpoint was written by mtjxbar {record.get('version')}, this is "
+              f"{__version__}; the resumed run may differ from an uninterrupted one", file=sys.stderr)
+    return config
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    from ..experiments.files import atomic_path, prepare_output_dir
     from ..experiments.progress import ProgressPrinter
     from ..experiments.runner import run_experiment, write_results
     from ..plots.history import plot_history
 
-    config = _train_config(args)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: must be >= 1")
+    if args.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every {args.checkpoint_every}: must be >= 0 (0: only at epoch ends)")
+    resume = args.resume is not None
+    if resume:
+        out: Path = args.resume
+        prepare_output_dir(out, resume=True)
+        config = _resume_config(args, out)
+    else:
+        out = args.out if args.out is not None else Path("runs/latest")
+        config = _train_config(args)
+    d = config.data  # data problems are reported before the output directory is touched
+    data = load_dataset(d.dataset, d.data_dir, max_train=d.max_train, max_test=d.max_test)
+    if not resume:
+        prepare_output_dir(out, overwrite=args.overwrite)
     if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads {args.threads}: must be >= 1")
         import torch
 
         torch.set_num_threads(args.threads)
-    out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
+    with atomic_path(out, "config.toml") as tmp:
+        save_config(config, tmp)
     progress = ProgressPrinter(quiet=args.quiet)
-    results = run_experiment(config, progress, meter=not args.no_cost)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.toml")
+    results = run_experiment(config, progress, data=data, meter=not args.no_cost, out_dir=out,
+                             checkpoint_every=args.checkpoint_every, resume=resume)
     path = write_results(results, out)
-    plot_history(results, out / "accuracy.png")
+    with atomic_path(out, "accuracy.png") as tmp:
+        plot_history(results, tmp)
     _print_table(results)
-    print(f"results: {path}\nplot:    {out / 'accuracy.png'}\nconfig:  {out / 'config.toml'}")
+    print(f"results: {path}\nplot:    {out / 'accuracy.png'}\nconfig:  {out / 'config.toml'}\n"
+          f"states:  {out / 'final_states.safetensors'}")
     return 0
 
 
@@ -209,8 +256,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, ValueError) as err:
         print(f"mtjxbar: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"mtjxbar: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("mtjxbar: interrupted", file=sys.stderr)
+        hint = ""
+        if args.command == "train":
+            out = args.resume or args.out or Path("runs/latest")
+            if (out / "checkpoint" / "state.json").exists():
+                hint = f"; continue from the last checkpoint with: mtjxbar train --resume {out}"
+        print(f"mtjxbar: interrupted{hint}", file=sys.stderr)
         return 130
 
 

@@ -25,7 +25,7 @@ import torch
 
 from ..device import MTJParams, resistance_ap, switching_probability
 from .config import ArrayConfig, BiasSolverConfig
-from .events import EventSink, WriteEvent, phase_event, read_event
+from .events import EventSink, WriteEvent, phase_event, read_event, rebuild_resistance_table, resistance_table_span
 from .plan import TO_P, UpdatePlan
 
 __all__ = ["Crossbar", "WriteResult", "CELL_PARAMETERS"]
@@ -93,6 +93,34 @@ class Crossbar:
         self.parallel = parallel.to(dtype=torch.bool, device=self.device).clone()
         self._state_float = None
 
+    def state_dict(self) -> dict:
+        """Everything that decides this array's future behaviour, for checkpoints: ``states`` (bool),
+        ``params`` (per-cell tensors) and ``table_spans``, the spans of the interpolation tables of the
+        uniform array's reads and write-event resistances (they grow with the largest voltage / current
+        seen, so they depend on history; None where not built yet)."""
+        read_span = None if self._g_ap_table is None else self._g_ap_table[0]
+        return {"states": self.parallel.clone(), "params": {k: v.clone() for k, v in self.params.items()},
+                "table_spans": {"read": read_span, "write": resistance_table_span(self)}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned (shapes must match; tables are rebuilt at their spans)."""
+        params = state["params"]
+        if set(params) != set(CELL_PARAMETERS):
+            raise ValueError(f"cell parameters {sorted(params)}: expected {sorted(CELL_PARAMETERS)}")
+        for name, value in params.items():
+            if tuple(value.shape) != (self.rows, self.cols):
+                raise ValueError(f"cell parameter {name} of shape {tuple(value.shape)}: expected "
+                                 f"({self.rows}, {self.cols})")
+        self.set_states(state["states"])
+        self.params = {n: params[n].to(dtype=self.dtype, device=self.device).clone() for n in CELL_PARAMETERS}
+        self._uniform = all(bool((v == v.flatten()[0]).all()) for v in self.params.values())
+        self._nominal = {k: float(v.flatten()[0]) for k, v in self.params.items()} if self._uniform else {}
+        spans = state.get("table_spans", {})
+        self._g_ap_table = None
+        if spans.get("read") is not None and self._uniform:
+            self._build_g_ap_table(float(spans["read"]))
+        rebuild_resistance_table(self, spans.get("write") if self._uniform else None)
+
     def _states_as_float(self) -> torch.Tensor:
         if self._state_float is None:
             self._state_float = self.parallel.to(self.dtype)
@@ -111,16 +139,18 @@ class Crossbar:
         """
         vmax = float(v.abs().max()) if v.numel() else 0.0
         if self._g_ap_table is None or vmax > self._g_ap_table[0]:
-            span = max(1.05 * vmax, 1e-3)
-            grid = torch.linspace(-span, span, 32769, dtype=torch.float64, device=self.device)
-            exact = self._ap_conductance(grid, self._scalar("r_p"), self._scalar("tmr0"), self._scalar("v_h"))
-            self._g_ap_table = (span, exact.to(self.dtype))
+            self._build_g_ap_table(max(1.05 * vmax, 1e-3))
         span, table = self._g_ap_table
         pos = (v + span) * ((table.numel() - 1) / (2.0 * span))
         lo = pos.floor().clamp(0, table.numel() - 2)
         frac = pos - lo
         lo = lo.long()
         return torch.lerp(table[lo], table[lo + 1], frac)
+
+    def _build_g_ap_table(self, span: float) -> None:
+        grid = torch.linspace(-span, span, 32769, dtype=torch.float64, device=self.device)
+        exact = self._ap_conductance(grid, self._scalar("r_p"), self._scalar("tmr0"), self._scalar("v_h"))
+        self._g_ap_table = (span, exact.to(self.dtype))
 
     def _ap_conductance(self, v: torch.Tensor, r_p, tmr0, v_h) -> torch.Tensor:
         """Conductance of AP junction + transistor at applied voltage ``v`` (self-consistent)."""

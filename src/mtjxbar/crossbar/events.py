@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from .array import Crossbar
     from .plan import WritePhase
 
-__all__ = ["EventSink", "ReadEvent", "PhaseEvent", "WriteEvent", "ap_resistance_at_current"]
+__all__ = ["EventSink", "ReadEvent", "PhaseEvent", "WriteEvent", "ap_resistance_at_current",
+           "resistance_table_span", "rebuild_resistance_table"]
 
 
 class EventSink(Protocol):
@@ -132,6 +133,27 @@ _TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # crossbar -> 
 _TABLE_POINTS = 8193
 
 
+def _build_table(xb: Crossbar, span: float) -> tuple[float, torch.Tensor]:
+    grid = torch.linspace(0.0, span, _TABLE_POINTS, dtype=torch.float64, device=xb.device)
+    exact = ap_resistance_at_current(grid, r_p=xb._scalar("r_p"), tmr0=xb._scalar("tmr0"), v_h=xb._scalar("v_h"))
+    entry = (span, exact.to(xb.dtype))
+    _TABLES[xb] = entry
+    return entry
+
+
+def resistance_table_span(xb: Crossbar) -> float | None:
+    """Span (A) of ``xb``'s write-event resistance table, None when not built (for checkpoints)."""
+    entry = _TABLES.get(xb)
+    return None if entry is None else entry[0]
+
+
+def rebuild_resistance_table(xb: Crossbar, span: float | None) -> None:
+    """Set ``xb``'s write-event resistance table to the one built at ``span`` (None: no table yet)."""
+    _TABLES.pop(xb, None)
+    if span is not None:
+        _build_table(xb, float(span))
+
+
 def _uniform_ap_resistance(xb: Crossbar, current: torch.Tensor) -> torch.Tensor:
     """:func:`ap_resistance_at_current` of a uniform array, interpolated from a table of the exact solve.
 
@@ -141,12 +163,7 @@ def _uniform_ap_resistance(xb: Crossbar, current: torch.Tensor) -> torch.Tensor:
     imax = float(current.abs().max()) if current.numel() else 0.0
     entry = _TABLES.get(xb)
     if entry is None or imax > entry[0]:
-        span = max(1.05 * imax, 1e-6)
-        grid = torch.linspace(0.0, span, _TABLE_POINTS, dtype=torch.float64, device=xb.device)
-        exact = ap_resistance_at_current(grid, r_p=xb._scalar("r_p"), tmr0=xb._scalar("tmr0"),
-                                         v_h=xb._scalar("v_h"))
-        entry = (span, exact.to(xb.dtype))
-        _TABLES[xb] = entry
+        entry = _build_table(xb, max(1.05 * imax, 1e-6))
     span, table = entry
     pos = current.abs() * ((_TABLE_POINTS - 1) / span)
     lo = pos.floor().clamp(0, _TABLE_POINTS - 2)

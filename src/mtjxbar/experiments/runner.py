@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from .. import __version__
 from ..config import to_dict
-from ..hardware import attach_meter
-from ..periphery import SynapseMapping
 from ..rng import generator
-from ..training import InSituNetwork, SoftwareMLP, build_architecture, evaluate, train_insitu, train_software_epoch
+from ..training import EpochStats, evaluate, train_insitu, train_software_epoch
+from .checkpoint import Checkpoint, config_sha256, save_tensors
 from .config import ExperimentConfig
 from .datasets import Dataset, load_dataset
+from .files import write_json
 from .progress import ProgressPrinter
+from .state import Position, RunState, check_resumable, data_sha256
 
 __all__ = ["run_experiment", "epoch_order", "write_results"]
 
@@ -34,78 +34,128 @@ def _load(config: ExperimentConfig) -> Dataset:
 
 
 def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = None,
-                   data: Dataset | None = None, meter: bool = True) -> dict:
+                   data: Dataset | None = None, meter: bool = True, *, out_dir: Path | None = None,
+                   checkpoint_every: int = 0, resume: bool = False) -> dict:
     """Train every method of ``config`` and return the results record (see README for its keys).
 
     With ``meter`` the in-situ arrays report their events to the cost model (``mtjxbar.hardware``) and the
     record gets the hardware totals under ``"hardware"``.
+
+    With ``out_dir`` the run checkpoints into ``out_dir/checkpoint`` (:mod:`.checkpoint`) after every
+    ``checkpoint_every`` in-situ samples of an epoch (0: never mid-epoch), after the in-situ part of each
+    epoch and at the end of each epoch, and writes the final cell states and software weights to
+    ``out_dir/final_states.safetensors``. With ``resume`` it continues from that checkpoint instead of
+    starting afresh; the config may differ only in ``training.epochs`` (see :func:`.state.check_resumable`).
+    On CPU a resumed run ends bit for bit where the uninterrupted one does (wall-clock times aside).
     """
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device = 'cuda': no CUDA device is available here; use --device cpu")
+    if checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every = {checkpoint_every}: must be >= 0")
+    if resume and out_dir is None:
+        raise ValueError("resume needs the run's out_dir")
     progress = progress or ProgressPrinter(quiet=True)
     data = data or _load(config)
     dev = torch.device(config.device)
     train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
     test_x, test_y = data.test_x.to(dev), data.test_y.to(dev)
-    tcfg, hw = config.training, config.hardware
-    arch = build_architecture(train_x, data.n_classes, config.hidden, tcfg)
-    net = InSituNetwork(arch, hw, device=config.device)
-    for i, layer in enumerate(net.layers):
-        layer.randomize(generator(config.seed, f"init.layer{i}", device="cpu"))
-    initial = net.weights()
-    write_gens = [generator(config.seed, f"write.layer{i}", device=config.device) for i in range(len(net.layers))]
-    hardware_meter = attach_meter(net, hw) if meter else None
-    methods = ["insitu", *config.baselines.methods]
-    history: dict[str, list[float]] = {m: [] for m in methods}
-    train_hist: dict[str, list[float]] = {m: [] for m in methods if m != "exsitu"}
-    seconds = {m: 0.0 for m in methods if m != "exsitu"}
-    insitu_stats = []
-    levels = SynapseMapping(1, hw.mapping).levels
-    # Software baselines start from shadow weights uniform in [-1, 1] (BinaryConnect's shadow weights
-    # must not start saturated at +-1, or no sign can change for many steps); the same start for both.
-    shadow = [torch.rand(w.shape, generator=generator(config.seed, f"init.shadow{i}")) * 2.0 - 1.0
-              for i, w in enumerate(initial)]
-    software = {
-        "float": SoftwareMLP(arch, shadow, hw.converters.input_range).to(dev),
-        "binary_software": SoftwareMLP(arch, shadow, hw.converters.input_range, quantizer=levels).to(dev),
-    }
-    exsitu_net = InSituNetwork(arch, hw, device=config.device) if "exsitu" in methods else None
+    tcfg = config.training
+    state = RunState(config, train_x, data.n_classes, meter)
+    ckpt = Checkpoint(Path(out_dir)) if out_dir is not None else None
+    data_hash = data_sha256(data) if ckpt is not None else ""
+    if ckpt is not None and resume:
+        record, tensors = ckpt.load()
+        check_resumable(ckpt.json_path, record, config, data_hash, meter)
+        state.restore(record, tensors, ckpt.directory / record["tensors"], ckpt.json_path)
+        pos = state.position
+        where = f"epoch {pos.epoch + 1}, sample {pos.sample}" if pos.phase == "insitu" else \
+            f"epoch {pos.epoch + 1}, after its in-situ part"
+        progress.start("resume")
+        progress.finish(f"continuing from the checkpoint at {where}")
+
+    def save(extra: dict[str, float] | None = None) -> None:
+        if ckpt is None:
+            return
+        seconds = {m: s + (extra or {}).get(m, 0.0) for m, s in state.seconds.items()}
+        meta = {"config": to_dict(config), "config_sha256": config_sha256(to_dict(config)),
+                "data_sha256": data_hash, "metered": meter, **state.meta(seconds)}
+        ckpt.save(meta, state.tensors())
+
     n_train = len(train_x)
-    for epoch in range(tcfg.epochs):
+    for epoch in range(state.position.epoch, tcfg.epochs):
         order = epoch_order(config.seed, epoch, n_train).to(dev)
         tag = f"epoch {epoch + 1}/{tcfg.epochs}"
-        progress.start(f"{tag} insitu")
+        if state.position.phase == "insitu":
+            _insitu_phase(state, epoch, order, tag, train_x, train_y, test_x, test_y, progress, save,
+                          checkpoint_every)
+            save()
+        _baseline_phase(state, epoch, order, tag, train_x, train_y, test_x, test_y, progress)
+        state.position = Position(epoch + 1, "insitu", 0)
+        save()
+    if ckpt is not None:
+        save_tensors(ckpt.root, "final_states.safetensors", state.final_tensors(), {"format": "mtjxbar-final-states"})
+    return _results(state, data, n_train, len(test_x))
+
+
+def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, train_x, train_y, test_x, test_y,
+                  progress: ProgressPrinter, save: Callable, every: int) -> None:
+    """The in-situ part of one epoch (or its rest, after a resume), then its test evaluation."""
+    tcfg, net = state.config.training, state.net
+    start = state.position.sample
+    progress.start(f"{tag} insitu")
+    t0 = time.perf_counter()
+
+    def checkpoint(done: int, stats: EpochStats) -> None:
+        state.position, state.partial = Position(epoch, "insitu", done), stats
+        save({"insitu": time.perf_counter() - t0})
+
+    def train() -> EpochStats:
+        return train_insitu(net, train_x, train_y, tcfg, epoch, order, state.write_gens, progress.update,
+                            start=start, stats=state.partial, checkpoint=checkpoint, checkpoint_every=every)
+
+    if state.meter is not None:
+        with state.meter.epoch():
+            stats = train()
+    else:
+        stats = train()
+    state.seconds["insitu"] += time.perf_counter() - t0
+    state.partial = None
+    state.history["insitu"].append(evaluate(net.predict, test_x, test_y, tcfg.eval_batch))
+    state.train_hist["insitu"].append(stats.train_accuracy)
+    state.insitu_stats.append({"updates": stats.updates, "flips": stats.flips, "phases": stats.phases,
+                               "flips_per_layer": stats.flips_per_layer})
+    state.position = Position(epoch, "baselines", 0)
+    progress.finish(f"test {state.history['insitu'][-1]:.4f}, train {stats.train_accuracy:.4f}, "
+                    f"{stats.flips:,} flips")
+
+
+def _baseline_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, train_x, train_y, test_x, test_y,
+                    progress: ProgressPrinter) -> None:
+    """The software baselines of one epoch over the same order, then the ex-situ programming."""
+    config, tcfg = state.config, state.config.training
+    for name, lr, clip in (("float", config.baselines.float_lr, False),
+                           ("binary_software", config.baselines.binary_lr, True)):
+        if name not in state.methods:
+            continue
+        progress.start(f"{tag} {name}")
         t0 = time.perf_counter()
-        if hardware_meter is not None:
-            with hardware_meter.epoch():
-                stats = train_insitu(net, train_x, train_y, tcfg, epoch, order, write_gens, progress.update)
-        else:
-            stats = train_insitu(net, train_x, train_y, tcfg, epoch, order, write_gens, progress.update)
-        seconds["insitu"] += time.perf_counter() - t0
-        history["insitu"].append(evaluate(net.predict, test_x, test_y, tcfg.eval_batch))
-        train_hist["insitu"].append(stats.train_accuracy)
-        insitu_stats.append({"updates": stats.updates, "flips": stats.flips, "phases": stats.phases,
-                             "flips_per_layer": stats.flips_per_layer})
-        progress.finish(f"test {history['insitu'][-1]:.4f}, train {stats.train_accuracy:.4f}, "
-                        f"{stats.flips:,} flips")
-        for name, lr, clip in (("float", config.baselines.float_lr, False),
-                               ("binary_software", config.baselines.binary_lr, True)):
-            if name not in methods:
-                continue
-            progress.start(f"{tag} {name}")
-            t0 = time.perf_counter()
-            acc = train_software_epoch(software[name], train_x, train_y, order, lr * tcfg.lr_decay**epoch, clip,
-                                       progress.update)
-            seconds[name] += time.perf_counter() - t0
-            history[name].append(evaluate(software[name].predict, test_x, test_y, tcfg.eval_batch))
-            train_hist[name].append(acc)
-            progress.finish(f"test {history[name][-1]:.4f}, train {acc:.4f}")
-        if exsitu_net is not None:
-            for layer, w in zip(exsitu_net.layers, software["binary_software"].quantized_weights(), strict=True):
-                layer.program(w)
-            history["exsitu"].append(evaluate(exsitu_net.predict, test_x, test_y, tcfg.eval_batch))
-            progress.start(f"{tag} exsitu")
-            progress.finish(f"test {history['exsitu'][-1]:.4f} (binary_software weights programmed)")
+        model = state.software[name]
+        acc = train_software_epoch(model, train_x, train_y, order, lr * tcfg.lr_decay**epoch, clip, progress.update)
+        state.seconds[name] += time.perf_counter() - t0
+        state.history[name].append(evaluate(model.predict, test_x, test_y, tcfg.eval_batch))
+        state.train_hist[name].append(acc)
+        progress.finish(f"test {state.history[name][-1]:.4f}, train {acc:.4f}")
+    if state.exsitu_net is not None:
+        weights = state.software["binary_software"].quantized_weights()
+        for layer, w in zip(state.exsitu_net.layers, weights, strict=True):
+            layer.program(w)
+        state.history["exsitu"].append(evaluate(state.exsitu_net.predict, test_x, test_y, tcfg.eval_batch))
+        progress.start(f"{tag} exsitu")
+        progress.finish(f"test {state.history['exsitu'][-1]:.4f} (binary_software weights programmed)")
+
+
+def _results(state: RunState, data: Dataset, n_train: int, n_test: int) -> dict:
+    config, tcfg, arch = state.config, state.config.training, state.arch
     results = {
         "dataset": data.name,
         "seed": config.seed,
@@ -114,32 +164,25 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         "sizes": list(arch.sizes),
         "gains": list(arch.gains),
         "config": to_dict(config),
-        "accuracy": {m: h[-1] for m, h in history.items()},
-        "history": history,
-        "train_accuracy": train_hist,
-        "train_seconds": seconds,
-        "samples_per_second": {m: tcfg.epochs * n_train / s for m, s in seconds.items() if s > 0},
-        "insitu_epochs": insitu_stats,
+        "accuracy": {m: h[-1] for m, h in state.history.items()},
+        "history": state.history,
+        "train_accuracy": state.train_hist,
+        "train_seconds": state.seconds,
+        "samples_per_second": {m: tcfg.epochs * n_train / s for m, s in state.seconds.items() if s > 0},
+        "insitu_epochs": state.insitu_stats,
         "n_train": n_train,
-        "n_test": len(test_x),
+        "n_test": n_test,
         "version": __version__,
         "torch": torch.__version__,
         "platform": platform.platform(),
     }
-    if hardware_meter is not None:
-        results["hardware"] = hardware_meter.summary()
+    if state.meter is not None:
+        results["hardware"] = state.meter.summary()
     return results
 
 
 def write_results(results: dict, out_dir: Path) -> Path:
     """Write ``results.json`` atomically (temporary file, fsync, rename) and return its path."""
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "results.json"
-    tmp = out_dir / ".results.json.tmp"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return write_json(out_dir, "results.json", results)

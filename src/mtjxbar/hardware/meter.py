@@ -45,6 +45,22 @@ class _Counts:
         self.row_phases += other.row_phases
         self.flips += other.flips
 
+    def to_dict(self) -> dict:
+        """JSON-ready (floats round-trip exactly through JSON)."""
+        return {"samples": self.samples, "phases": self.phases, "row_phases": self.row_phases, "flips": self.flips,
+                "tallies": {s: {"latency": t.latency, "energy": dict(t.energy)} for s, t in self.tallies.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> _Counts:
+        tallies = {}
+        for s in INSITU:
+            t = data["tallies"][s]
+            tally = Tally(latency=float(t["latency"]))
+            tally.energy.update({k: float(v) for k, v in t["energy"].items()})
+            tallies[s] = tally
+        return cls(samples=int(data["samples"]), tallies=tallies, phases=int(data["phases"]),
+                   row_phases=int(data["row_phases"]), flips=int(data["flips"]))
+
 
 class _Sink:
     """The ``events`` sink of one array: forwards to the meter with the array's index."""
@@ -70,6 +86,7 @@ class CostMeter:
         self.epochs: list[_Counts] = []
         self._epoch: _Counts | None = None
         self._sample: dict | None = None
+        self._resume: _Counts | None = None  # a part-done epoch from load_state_dict, continued by epoch()
 
     # ------------------------------------------------------------------------------------- wiring
     def attach(self, crossbars: Sequence[Any]) -> None:
@@ -82,7 +99,8 @@ class CostMeter:
     @contextmanager
     def epoch(self) -> Iterator[None]:
         """Record the events of one training epoch (or of any run of training samples)."""
-        self._epoch, self.recording = _Counts(), True
+        self._epoch, self.recording = self._resume if self._resume is not None else _Counts(), True
+        self._resume = None
         try:
             yield
         finally:
@@ -90,6 +108,21 @@ class CostMeter:
             self.recording = False
             self.epochs.append(self._epoch)
             self._epoch = None
+
+    def state_dict(self) -> dict:
+        """The accumulators, JSON-ready, for checkpoints: the finished epochs and, when called inside
+        :meth:`epoch` between two samples, the epoch so far (the last sample is complete, so it is
+        closed first; closing it now or at the next sample's first read adds the same numbers)."""
+        self._close_sample()
+        current = self._epoch if self._epoch is not None else self._resume
+        return {"epochs": [e.to_dict() for e in self.epochs],
+                "current": None if current is None else current.to_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s accumulators; a part-done epoch continues at the next :meth:`epoch`."""
+        self.epochs = [_Counts.from_dict(e) for e in state["epochs"]]
+        self._resume = None if state.get("current") is None else _Counts.from_dict(state["current"])
+        self._epoch, self._sample, self.recording = None, None, False
 
     # ----------------------------------------------------------------------------------- recording
     def _open_sample(self) -> dict:

@@ -15,6 +15,7 @@ from .rules import sgd_request
 __all__ = ["InSituNetwork", "EpochStats", "train_insitu", "evaluate"]
 
 Progress = Callable[[int, int], None]
+Checkpoint = Callable[[int, "EpochStats"], None]
 
 
 class InSituNetwork:
@@ -50,6 +51,7 @@ class EpochStats:
     flips: int = 0
     phases: int = 0
     flips_per_layer: list[int] = field(default_factory=list)
+    correct: int = 0  # samples classified right before their update, so far
 
 
 def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, config: TrainingConfig,
@@ -76,18 +78,28 @@ def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, confi
 
 
 def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: TrainingConfig, epoch: int,
-                 order: torch.Tensor, generators: list[torch.Generator],
-                 progress: Progress | None = None) -> EpochStats:
-    """One epoch of per-sample in-situ training over ``order``; the learning rate decays per epoch."""
+                 order: torch.Tensor, generators: list[torch.Generator], progress: Progress | None = None, *,
+                 start: int = 0, stats: EpochStats | None = None, checkpoint: Checkpoint | None = None,
+                 checkpoint_every: int = 0) -> EpochStats:
+    """One epoch of per-sample in-situ training over ``order``; the learning rate decays per epoch.
+
+    To continue an interrupted epoch, pass the samples already done as ``start`` and their ``stats``.
+    With ``checkpoint`` and ``checkpoint_every`` > 0, ``checkpoint(done, stats)`` is called after every
+    ``checkpoint_every``-th sample of the epoch (counted from its first sample, never after its last).
+    """
     lr = config.lr * config.lr_decay**epoch
-    stats = EpochStats(flips_per_layer=[0] * len(net.layers))
-    correct = 0
+    stats = stats if stats is not None else EpochStats(flips_per_layer=[0] * len(net.layers))
     labels = y.tolist()
-    for n, idx in enumerate(order.tolist()):
-        correct += train_step(net, x[idx], labels[idx], lr, config, generators, stats)
+    indices = order.tolist()
+    for n in range(start, len(indices)):
+        idx = indices[n]
+        stats.correct += train_step(net, x[idx], labels[idx], lr, config, generators, stats)
         if progress is not None and (n + 1) % 500 == 0:
-            progress(n + 1, len(order))
-    stats.train_accuracy = correct / max(len(order), 1)
+            progress(n + 1, len(indices))
+        if checkpoint is not None and checkpoint_every > 0 and (n + 1) % checkpoint_every == 0 \
+                and n + 1 < len(indices):
+            checkpoint(n + 1, stats)
+    stats.train_accuracy = stats.correct / max(len(indices), 1)
     return stats
 
 
