@@ -147,7 +147,7 @@ def test_plan_then_apply_moves_weights_toward_the_request():
     layer = layer_for(1, "reference", n_in=40, n_out=30)
     layer.program(torch.full((40, 30), -1.0))
     plan = layer.plan(torch.ones(40), torch.full((30,), 10.0))
-    result = layer.apply(plan, torch.Generator().manual_seed(8))
+    result = layer.write(plan, torch.Generator().manual_seed(8))
     dw = layer.weights() + 1.0
     assert bool((dw >= 0).all())
     steps = dw / layer.mapping.flip_step

@@ -71,7 +71,7 @@ def sampled_updates(k: int, scheme: str, direction: float) -> dict:
     scale = direction * m.flip_step / torch.tensor(PER_P, dtype=F64)[:, None]
     for _ in range(DRAWS):
         xb.set_states(start)
-        cells = layer.apply(plan, gen).flipped_cells
+        cells = layer.write(plan, gen).flipped_cells
         # every flip moves the weight by flip_step toward the request (all MTJs start on the far side)
         group = torch.bucketize(cells % xb.cols, col_edges, right=True)
         per_row = torch.bincount(group * ROWS + cells // xb.cols, minlength=len(P_GRID) * ROWS)

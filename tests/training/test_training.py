@@ -82,6 +82,11 @@ def test_margin_stops_learning(digits):
     right = sum(train_step(net, digits.train_x[i], int(digits.train_y[i]), 1e-9,
                            TrainingConfig(margin=0.0), gens, stats) for i in range(100))
     assert stats.updates == 100 - right
+    unreachable = EpochStats(flips_per_layer=[0, 0])
+    for i in range(100):
+        train_step(net, digits.train_x[i], int(digits.train_y[i]), 1e-9, TrainingConfig(margin=1e9), gens,
+                   unreachable)
+    assert unreachable.updates == 100
 
 
 def test_output_error_is_the_cross_entropy_gradient():

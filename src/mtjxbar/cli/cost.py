@@ -17,7 +17,7 @@ from ..hardware import ActivityConfig, CostConfig, ScheduleConfig, estimate, for
 from ..hardware.report import si
 from ..nn import HardwareConfig
 
-__all__ = ["add_parser", "run", "main"]
+__all__ = ["add_parser", "run"]
 
 # flag -> dotted path in the setup tree below
 FLAGS = {
@@ -130,13 +130,3 @@ def run(args: argparse.Namespace) -> int:
     print("  in-situ parallel energy: " + ", ".join(f"{k} {si(v, 'J')}" for k, v in par.items()))
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m mtjxbar.cli.cost``) until ``mtjxbar cost`` is registered."""
-    parser = argparse.ArgumentParser(prog="mtjxbar")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(["cost", *(sys.argv[1:] if argv is None else argv)]))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr-decay", type=float, help="learning-rate factor per epoch")
     train.add_argument("--margin", type=float, help="stop-learning margin on the class scores")
     train.add_argument("--outputs-per-class", type=int, help="output neurons per class")
-    train.add_argument("--center-inputs", action="store_const", const=True, help="subtract the input mean")
+    train.add_argument("--center-inputs", action=argparse.BooleanOptionalAction,
+                       help="subtract the training mean from the inputs (default on; --no-center-inputs: off)")
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="cpu or cuda")
     train.add_argument("--mtjs-per-synapse", "-k", type=int, help="MTJs per synapse (k)")
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "cost":
             return cost_cli.run(args)
         return _cmd_device(args)
-    except (ConfigError, DataError, ValueError) as err:
+    except (ConfigError, DataError, ValueError, MemoryError) as err:
         print(f"mtjxbar: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:

@@ -43,6 +43,11 @@ class WriteResult:
     phases: int
 
 
+def _same_rows(a, b) -> bool:
+    """Whether two phases gate the same rows for the same widths (same tensor, or equal values)."""
+    return a.row_widths is b.row_widths or torch.equal(a.row_widths, b.row_widths)
+
+
 class Crossbar:
     """State of one array: ``parallel`` (bool per cell) and per-cell parameters (float tensors).
 
@@ -264,7 +269,7 @@ class Crossbar:
                              f"{phase.col_currents.numel()} columns for a {self.rows}x{self.cols} array")
 
     def _groups(self, plan: UpdatePlan) -> list[list]:
-        """Consecutive phases that gate the same rows (one row-width tensor) and drive disjoint columns.
+        """Consecutive phases that gate the same rows with the same widths and drive disjoint columns.
 
         Every cell of a group sees current from at most one of its phases, so one draw per cell
         samples the whole group exactly as separate phases would.
@@ -274,7 +279,7 @@ class Crossbar:
         for phase in plan.phases:
             self._check_phase(phase)
             cols = phase.col_currents > 0
-            if groups and phase.row_widths is groups[-1][0].row_widths and not bool((cols & union).any()):
+            if groups and _same_rows(phase, groups[-1][0]) and not bool((cols & union).any()):
                 groups[-1].append(phase)
                 union = union | cols
             else:

@@ -90,7 +90,7 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
         maps.append(mapping)
         xbs.append(xb)
         specs.append(ArraySpec(rows=n_in, cols=xb.cols, in_features=n_in, out_features=n_out,
-                               reference_conductance=0.0 if mapping.differential else 0.5 * (g_p + g_ap),
+                               reference_conductance=0.0 if mapping.differential else mapping.k * 0.5 * (g_p + g_ap),
                                backward=i > 0 or not is_network, adc_bits=conv.adc_bits))
     meter = CostMeter(specs, hardware, cost, schedule)
     meter.attach(xbs)

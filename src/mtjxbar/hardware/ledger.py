@@ -59,7 +59,7 @@ class ArraySpec:
     cols: int  # physical columns
     in_features: int
     out_features: int
-    reference_conductance: float = 0.0  # S per cell of a reference column read on forward reads (0: none)
+    reference_conductance: float = 0.0  # S per row of the reference column(s), k x g_ref, forward reads (0: none)
     backward: bool = True  # the layer propagates errors to its inputs (a transposed read per update)
     adc_bits: int | None = None  # ADC resolution (None: CostConfig.adc_bits)
 

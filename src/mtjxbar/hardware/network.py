@@ -23,7 +23,8 @@ def network_specs(net: Any, adc_bits: int | None = None) -> list[ArraySpec]:
         xb = layer.crossbar
         specs.append(ArraySpec(rows=xb.rows, cols=xb.cols, in_features=layer.in_features,
                                out_features=layer.out_features,
-                               reference_conductance=0.0 if layer.mapping.differential else float(layer.g_ref),
+                               reference_conductance=0.0 if layer.mapping.differential
+                               else layer.mapping.k * float(layer.g_ref),
                                backward=i > 0, adc_bits=adc_bits))
     return specs
 

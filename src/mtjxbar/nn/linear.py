@@ -83,5 +83,6 @@ class MTJLinear(torch.nn.Module):
         """Write plan for the requested change ``dW = outer(row_factor, col_factor)`` (logical W)."""
         return self.encoder.encode(row_factor, self.mapping.expand(col_factor), self.mapping.full_swing)
 
-    def apply(self, plan: UpdatePlan, generator: torch.Generator) -> WriteResult:
+    def write(self, plan: UpdatePlan, generator: torch.Generator) -> WriteResult:
+        """Apply ``plan`` to the array: flips sampled from the device model with ``generator``."""
         return self.crossbar.write(plan, generator)

@@ -1,10 +1,11 @@
 """Software baselines on the same architecture: float SGD, and binary weights with float shadow weights.
 
 Both train per sample (batch size 1, plain SGD, softmax cross-entropy on the class scores), from the
-same initial weights as the in-situ network. The binary baseline (BinaryConnect: Courbariaux, Bengio &
-David, NeurIPS 2015) keeps float shadow weights clipped to [-1, 1], computes forward and backward with
-the nearest weights the MTJ synapse can hold (``levels``: sign for k = 1) and passes the gradient
-straight through to the shadow weights. Its quantised weights are what ex-situ programming writes.
+same shadow weights (uniform in [-1, 1], drawn from the experiment seed). The binary baseline
+(BinaryConnect: Courbariaux, Bengio & David, NeurIPS 2015) keeps float shadow weights clipped to
+[-1, 1], computes forward and backward with the nearest weights the MTJ synapse can hold (``levels``:
+sign for k = 1) and passes the gradient straight through to the shadow weights. Its quantised weights
+are what ex-situ programming writes.
 """
 
 from __future__ import annotations

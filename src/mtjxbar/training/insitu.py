@@ -68,7 +68,7 @@ def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, confi
     for i, (layer, h, d) in enumerate(zip(net.layers, acts[:-1], deltas, strict=True)):
         row, col = sgd_request(h, d, lr, layer.gain, net.input_range)
         plan = layer.plan(row, col)
-        result = layer.apply(plan, generators[i])
+        result = layer.write(plan, generators[i])
         n = result.flips_to_p + result.flips_to_ap
         stats.flips += n
         stats.flips_per_layer[i] += n
