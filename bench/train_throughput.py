@@ -3,7 +3,8 @@
     python bench/train_throughput.py [--samples 2000] [--hidden 256] [-k 1] [--threads N]
 
 Data: the first samples of ../shared/data/mnist-train10k when present (784 inputs), else the embedded
-digits set upsampled to 28x28 so the network keeps its 784-256-10 shape. Both methods see the same
+digits set upsampled to 28x28 so the network keeps its 784-256-10 shape (8 output neurons per class
+by default: 784-256-80 arrays). Both methods see the same
 samples in the same order; each is timed over the same number of per-sample steps after a warm-up.
 Ends with one line per headline figure: ``bench <name> <value> <unit>``.
 """
