@@ -75,20 +75,35 @@ class Crossbar:
         self.solver = solver or BiasSolverConfig()
         self.dtype, self.device = dtype, torch.device(device)
         self.parallel = torch.zeros(rows, cols, dtype=torch.bool, device=self.device)
-        self.params: dict[str, torch.Tensor] = {}
-        for name in CELL_PARAMETERS:
-            given = None if cell_params is None else cell_params.get(name)
-            if given is None:
-                value = torch.full((rows, cols), float(getattr(device_params, name)), dtype=dtype,
-                                   device=self.device)
-            else:
-                value = given.to(dtype=dtype, device=self.device).expand(rows, cols).clone()
-            self.params[name] = value
-        self._uniform = all(bool((v == v.flatten()[0]).all()) for v in self.params.values())
-        self._nominal = {k: float(v.flatten()[0]) for k, v in self.params.items()} if self._uniform else {}
         self._state_float: torch.Tensor | None = None
         self._g_ap_table: tuple[float, torch.Tensor] | None = None
         self.events: EventSink | None = None  # optional sink of read / phase / write events (cost model)
+        given = cell_params or {}
+        self.set_cell_params({name: given[name] if given.get(name) is not None
+                              else torch.tensor(float(getattr(device_params, name)), dtype=torch.float64)
+                              for name in CELL_PARAMETERS})
+
+    def set_cell_params(self, params: dict[str, torch.Tensor]) -> None:
+        """Set the per-cell device parameters (each broadcast to the array's shape) and drop everything
+        derived from them (the uniform-array fast path and its tables). Change parameters only here."""
+        if set(params) != set(CELL_PARAMETERS):
+            raise ValueError(f"cell parameters {sorted(params)}: expected {sorted(CELL_PARAMETERS)}")
+        values = {}
+        for name in CELL_PARAMETERS:
+            value = params[name]
+            if not isinstance(value, torch.Tensor):
+                value = torch.tensor(value, dtype=torch.float64)
+            try:
+                value = value.to(dtype=self.dtype, device=self.device).expand(self.rows, self.cols).clone()
+            except RuntimeError:
+                raise ValueError(f"cell parameter {name} of shape {tuple(value.shape)}: expected "
+                                 f"({self.rows}, {self.cols}) or broadcastable to it") from None
+            values[name] = value
+        self.params = values
+        self._uniform = all(bool((v == v.flatten()[0]).all()) for v in self.params.values())
+        self._nominal = {k: float(v.flatten()[0]) for k, v in self.params.items()} if self._uniform else {}
+        self._g_ap_table = None
+        rebuild_resistance_table(self, None)
 
     # ----------------------------------------------------------------------------------------- states
     def set_states(self, parallel: torch.Tensor) -> None:
@@ -110,18 +125,13 @@ class Crossbar:
     def load_state_dict(self, state: dict) -> None:
         """Restore what :meth:`state_dict` returned (shapes must match; tables are rebuilt at their spans)."""
         params = state["params"]
-        if set(params) != set(CELL_PARAMETERS):
-            raise ValueError(f"cell parameters {sorted(params)}: expected {sorted(CELL_PARAMETERS)}")
         for name, value in params.items():
             if tuple(value.shape) != (self.rows, self.cols):
                 raise ValueError(f"cell parameter {name} of shape {tuple(value.shape)}: expected "
                                  f"({self.rows}, {self.cols})")
         self.set_states(state["states"])
-        self.params = {n: params[n].to(dtype=self.dtype, device=self.device).clone() for n in CELL_PARAMETERS}
-        self._uniform = all(bool((v == v.flatten()[0]).all()) for v in self.params.values())
-        self._nominal = {k: float(v.flatten()[0]) for k, v in self.params.items()} if self._uniform else {}
+        self.set_cell_params(params)
         spans = state.get("table_spans", {})
-        self._g_ap_table = None
         if spans.get("read") is not None and self._uniform:
             self._build_g_ap_table(float(spans["read"]))
         rebuild_resistance_table(self, spans.get("write") if self._uniform else None)
