@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import types
 import typing
 from typing import Any
 
-__all__ = ["ConfigError", "param", "validate", "to_dict", "from_dict", "describe", "replace_path"]
+__all__ = ["ConfigError", "param", "validate", "to_dict", "from_dict", "describe", "replace_path", "parse_value",
+           "apply_overrides"]
 
 
 class ConfigError(ValueError):
@@ -219,6 +221,33 @@ def replace_path(obj: Any, path: str, value: Any, _prefix: str = "") -> Any:
         if _prefix and not str(err).startswith(_prefix):
             raise ConfigError(f"{_prefix}{err}") from None
         raise
+
+
+def parse_value(text: str) -> Any:
+    """A command-line override value: true/false, none/null, JSON literals (numbers, [lists]) or a string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(obj: Any, items: list[str], *, strip_prefix: str = "", example: str = "delta=45") -> Any:
+    """Apply ``PATH=VALUE`` overrides (``--set``) to a nested config, each validated; ``strip_prefix`` is
+    removed from paths that start with it (so a device-only command accepts ``hardware.device.delta``)."""
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. {example}")
+        path, value = item.split("=", 1)
+        path = path.strip()
+        if strip_prefix and path.startswith(strip_prefix):
+            path = path[len(strip_prefix):]
+        obj = replace_path(obj, path, parse_value(value))
+    return obj
 
 
 def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import ConfigError, replace_path
+from ..config import ConfigError, apply_overrides, replace_path
 from ..hardware import ActivityConfig, CostConfig, ScheduleConfig, estimate, format_table
 from ..hardware.report import si
 from ..nn import HardwareConfig
@@ -69,18 +69,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _value(text: str):
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def _setup(args: argparse.Namespace) -> CostSetup:
     setup = CostSetup()
     if args.config:
@@ -90,12 +78,7 @@ def _setup(args: argparse.Namespace) -> CostSetup:
     for flag, path in FLAGS.items():
         if getattr(args, flag) is not None:
             setup = replace_path(setup, path, getattr(args, flag))
-    for item in args.set:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. cost.adc_bits=6")
-        path, value = item.split("=", 1)
-        setup = replace_path(setup, path.strip(), _value(value))
-    return setup
+    return apply_overrides(setup, args.set, example="cost.adc_bits=6")
 
 
 def _layers(text: str | None) -> list[int] | None:

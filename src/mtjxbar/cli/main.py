@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..config import ConfigError, replace_path
+from ..config import ConfigError, apply_overrides, replace_path
 from ..experiments.config import ExperimentConfig, load_config, save_config
 from ..experiments.datasets import DATASETS, DataError, load_dataset
 from . import cost as cost_cli
@@ -46,19 +46,6 @@ TRAIN_FLAGS = {
     "adc_bits": "hardware.converters.adc_bits",
     "dac_bits": "hardware.converters.dac_bits",
 }
-
-
-def _parse_value(text: str):
-    """A --set value: TOML-like literals (numbers, true/false, [lists]) or a plain string."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,12 +122,7 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
             if isinstance(value, list):
                 value = tuple(value)
             config = replace_path(config, path, value)
-    for item in args.set:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. hardware.device.delta=45")
-        path, value = item.split("=", 1)
-        config = replace_path(config, path.strip(), _parse_value(value))
-    return config
+    return apply_overrides(config, args.set, example="hardware.device.delta=45")
 
 
 def _resume_config(args: argparse.Namespace, out: Path) -> ExperimentConfig:
@@ -226,11 +208,7 @@ def _cmd_device(args: argparse.Namespace) -> int:
     from ..device.figures import device_figures
 
     params = load_config(args.config).hardware.device if args.config else MTJParams()
-    for item in args.set:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected NAME=VALUE, e.g. delta=45")
-        name, value = item.split("=", 1)
-        params = replace_path(params, name.strip().removeprefix("hardware.device."), _parse_value(value))
+    params = apply_overrides(params, args.set, strip_prefix="hardware.device.")
     figures = device_figures(params)
     if args.json:
         print(json.dumps(figures, indent=2))
