@@ -31,17 +31,15 @@ def _point(args: tuple[str, str, int, int, str]) -> dict:
     torch.set_num_threads(1)
     from mtjxbar.config import replace_path
     from mtjxbar.experiments.config import load_config
-    from mtjxbar.experiments.runner import run_experiment, write_results
+    from mtjxbar.experiments.files import write_json
+    from mtjxbar.experiments.runner import run_experiment
 
     config = load_config(config_path)
     config = replace_path(config, "data.data_dir", data_dir)
     config = replace_path(config, "hardware.mapping.mtjs_per_synapse", k)
     config = replace_path(config, "seed", seed)
     results = run_experiment(config)
-    tmp = Path(out) / f".k{k}_seed{seed}"
-    write_results(results, tmp)
-    (tmp / "results.json").replace(Path(out) / f"k{k}_seed{seed}.json")
-    tmp.rmdir()
+    write_json(Path(out), f"k{k}_seed{seed}.json", results)
     print(f"k={k} seed={seed}: " + ", ".join(f"{m} {a:.4f}" for m, a in results["accuracy"].items()),
           flush=True)
     return results

@@ -98,13 +98,17 @@ def _header(path: Path, data: bytes) -> dict:
 
 def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read a safetensors file: ``(tensors, metadata)``; every problem is a :class:`CheckpointError`."""
+    return _parse_tensors(path, _read_bytes(path))
+
+
+def _read_bytes(path: Path, named_by: Path | None = None) -> bytes:
+    """The file's bytes; a missing or unreadable file is a :class:`CheckpointError` naming it."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing") from None
+        raise CheckpointError(f"{path}: missing" + (f" (named by {named_by})" if named_by else "")) from None
     except OSError as err:
         raise CheckpointError(f"{path}: cannot read ({err.strerror})") from None
-    return _parse_tensors(path, data)
 
 
 def _parse_tensors(path: Path, data: bytes) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -207,12 +211,7 @@ class Checkpoint:
         if not isinstance(name, str) or "/" in name or not name.startswith(_TENSORS_PREFIX):
             raise CheckpointError(f"{self.json_path}: corrupted checkpoint (bad tensor file name {name!r})")
         path = self.directory / name
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise CheckpointError(f"{path}: missing (named by {self.json_path})") from None
-        except OSError as err:
-            raise CheckpointError(f"{path}: cannot read ({err.strerror})") from None
+        data = _read_bytes(path, named_by=self.json_path)
         if len(data) != record.get("tensors_bytes"):
             raise CheckpointError(f"{path}: truncated or altered: {len(data)} bytes, the checkpoint recorded "
                                   f"{record.get('tensors_bytes')}")

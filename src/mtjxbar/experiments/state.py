@@ -104,7 +104,6 @@ class RunState:
         self.net = InSituNetwork(self.arch, hw, device=config.device)
         for i, layer in enumerate(self.net.layers):
             layer.randomize(generator(config.seed, f"init.layer{i}", device="cpu"))
-        initial = self.net.weights()
         self.write_gens = [generator(config.seed, f"write.layer{i}", device=config.device)
                            for i in range(len(self.net.layers))]
         self.meter = attach_meter(self.net, hw) if meter else None
@@ -118,8 +117,9 @@ class RunState:
         levels = SynapseMapping(1, hw.mapping).levels
         # Software baselines start from shadow weights uniform in [-1, 1] (BinaryConnect's shadow weights
         # must not start saturated at +-1, or no sign can change for many steps); the same start for both.
-        shadow = [torch.rand(w.shape, generator=generator(config.seed, f"init.shadow{i}")) * 2.0 - 1.0
-                  for i, w in enumerate(initial)]
+        shapes = zip(self.arch.sizes[:-1], self.arch.sizes[1:], strict=True)
+        shadow = [torch.rand(shape, generator=generator(config.seed, f"init.shadow{i}")) * 2.0 - 1.0
+                  for i, shape in enumerate(shapes)]
         dev, rng = torch.device(config.device), hw.converters.input_range
         self.software = {
             "float": SoftwareMLP(self.arch, shadow, rng).to(dev),
