@@ -9,6 +9,7 @@ from .switching import (
     thermal_tau,
     width_for_probability,
 )
+from .variation import VariationConfig, sample_cell_params, sample_ic0_c2c, sample_stuck
 
 __all__ = [
     "DIRECTIONS",
@@ -20,4 +21,8 @@ __all__ = [
     "width_for_probability",
     "retention_flip_probability",
     "thermal_tau",
+    "VariationConfig",
+    "sample_cell_params",
+    "sample_stuck",
+    "sample_ic0_c2c",
 ]

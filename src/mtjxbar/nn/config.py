@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..config import validate
 from ..crossbar import ArrayConfig, BiasSolverConfig
-from ..device import MTJParams
+from ..device import MTJParams, VariationConfig
 from ..periphery import ConverterConfig, EncoderConfig, MappingConfig
 
 __all__ = ["HardwareConfig"]
@@ -17,6 +17,7 @@ class HardwareConfig:
     """Everything physical and peripheral about a layer's arrays; each part goes to its own component."""
 
     device: MTJParams = field(default_factory=MTJParams)
+    variation: VariationConfig = field(default_factory=VariationConfig)  # spreads and faults (default: none)
     array: ArrayConfig = field(default_factory=ArrayConfig)
     solver: BiasSolverConfig = field(default_factory=BiasSolverConfig)
     converters: ConverterConfig = field(default_factory=ConverterConfig)
