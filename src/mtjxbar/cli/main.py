@@ -12,6 +12,7 @@ from ..config import ConfigError, apply_overrides, replace_path
 from ..experiments.config import ExperimentConfig, load_config, save_config
 from ..experiments.datasets import DATASETS, DataError, load_dataset
 from . import cost as cost_cli
+from . import sweep as sweep_cli
 
 __all__ = ["main", "build_parser"]
 
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_argument("--plot", type=Path, help="write switching probability vs current to this PNG")
     device.add_argument("--json", action="store_true", help="print the figures as JSON")
     cost_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
     return parser
 
 
@@ -231,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_train(args)
         if args.command == "cost":
             return cost_cli.run(args)
+        if args.command in sweep_cli.COMMANDS:
+            return sweep_cli.run(args)
         return _cmd_device(args)
     except (ConfigError, DataError, ValueError, MemoryError) as err:
         print(f"mtjxbar: error: {err}", file=sys.stderr)

@@ -1,0 +1,177 @@
+"""Run a sweep (:mod:`.sweep_config`), resumably: in-process, or on Ray (:mod:`.sweep_ray`).
+
+Each point x seed is one :func:`.runner.run_experiment` (no cost metering). The process that runs the sweep
+stores every finished run as ``OUT/points/<key>.json`` the moment it arrives (atomic: temporary file,
+fsync, rename), where ``key`` is a digest of the run's whole config, and rewrites ``OUT/results.csv``
+(:mod:`.sweep_table`) from everything stored. A rerun of the same sweep skips the stored runs, so a sweep
+killed at any moment (even with SIGKILL) loses only the runs in flight, and a finished rerun writes exactly
+the table an uninterrupted run writes. Changing the base config or a swept value changes the keys of the
+runs it affects, and only those run again. ``OUT/sweep.toml`` is the sweep as parsed (rerun it with
+``mtjxbar sweep OUT/sweep.toml --out OUT``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..config import ConfigError
+from .config import DataConfig, ExperimentConfig
+from .datasets import Dataset, load_dataset
+from .files import OutputError, write_json, write_text
+from .progress import ProgressPrinter
+from .sweep_config import Sweep, Task, expand, sweep_to_dict
+from .sweep_table import format_table
+
+__all__ = ["SweepError", "SweepRun", "run_sweep", "run_task", "prepare_sweep_dir", "table_rows", "POINT_FORMAT"]
+
+POINT_FORMAT = "mtjxbar-sweep-point"
+TABLE_NAME = "results.csv"
+
+
+class SweepError(ValueError):
+    """A sweep cannot run or a run of it failed; the message names the run or the path."""
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What :func:`run_sweep` did: every task, how many were already stored, and the table's path."""
+
+    tasks: tuple[Task, ...]
+    reused: int
+    table: Path
+
+
+def _with_absolute_data_dir(config: ExperimentConfig) -> ExperimentConfig:
+    """Workers may start elsewhere: resolve a relative data directory against this process's directory."""
+    data_dir = config.data.data_dir
+    if data_dir is None or Path(data_dir).is_absolute():
+        return config
+    return replace(config, data=replace(config.data, data_dir=str(Path(data_dir).resolve())))
+
+
+def run_task(config: ExperimentConfig, threads: int = 1, progress: ProgressPrinter | None = None,
+             data: Dataset | None = None) -> dict:
+    """Train and evaluate one run (``threads`` torch CPU threads); its results record."""
+    import torch
+
+    from .runner import run_experiment
+
+    torch.set_num_threads(threads)
+    return run_experiment(config, progress, data=data, meter=False)
+
+
+def prepare_sweep_dir(out: Path) -> None:
+    """Create ``out``, or accept it if it holds a sweep (resume); refuse any other non-empty directory."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / "sweep.toml").is_file():
+        raise OutputError(f"{out}: the directory is not empty and holds no sweep (no sweep.toml); choose "
+                          "another --out")
+    (out / "points").mkdir(parents=True, exist_ok=True)
+
+
+def _point_name(task: Task) -> str:
+    return f"points/{task.key}.json"
+
+
+def _stored(out: Path, task: Task, methods: tuple[str, ...]) -> dict | None:
+    """The stored record of ``task``, or None if absent or unusable (then the run is done again)."""
+    path = out / _point_name(task)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(record, dict) and record.get("format") == POINT_FORMAT and record.get("key") == task.key \
+        and isinstance(record.get("accuracy"), dict) and all(m in record["accuracy"] for m in methods)
+    return record if ok else None
+
+
+def _store(out: Path, task: Task, results: dict) -> dict:
+    record = {"format": POINT_FORMAT, "key": task.key, "point": task.point, "seed": task.seed,
+              "values": dict(task.values), "accuracy": results["accuracy"], "version": __version__,
+              "results": results}
+    write_json(out, _point_name(task), record)
+    return record
+
+
+def table_rows(tasks: list[Task], records: dict[str, dict], methods: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows of the results table for the tasks that have a record, in task order then method order."""
+    rows = []
+    for task in tasks:
+        record = records.get(task.key)
+        if record is None:
+            continue
+        for method in methods:
+            rows.append({"method": method, "seed": task.seed, "accuracy": float(record["accuracy"][method]),
+                         **dict(task.values)})
+    return rows
+
+
+def _summary(task: Task, record: dict, methods: tuple[str, ...]) -> str:
+    return ", ".join(f"{m} {record['accuracy'][m]:.4f}" for m in methods)
+
+
+def _local_results(todo: list[Task], threads: int, progress: ProgressPrinter | None) -> Iterator[tuple[Task, dict]]:
+    data: dict[DataConfig, Dataset] = {}
+    for task in todo:
+        d = task.config.data
+        if d not in data:
+            data[d] = load_dataset(d.dataset, d.data_dir, max_train=d.max_train, max_test=d.max_test)
+        if progress is not None:
+            progress.start(task.label())
+        yield task, run_task(task.config, threads, progress, data[d])
+
+
+def run_sweep(sweep: Sweep, out: Path, *, local: bool = False, address: str | None = None,
+              workers: int | None = None, threads: int = 1, log: Callable[[str], None] = lambda line: None,
+              progress: ProgressPrinter | None = None) -> SweepRun:
+    """Run every task of ``sweep`` not yet stored in ``out``; returns what was done.
+
+    ``local``: in this process, one run after another (``progress`` shows each run's epochs). Otherwise on
+    Ray: a local Ray instance with ``workers`` CPUs (default all), or the cluster at ``address``, at most
+    ``workers`` runs at a time. ``log`` gets one line per finished run.
+    """
+    if threads < 1:
+        raise ConfigError(f"--threads {threads}: must be >= 1")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: must be >= 1")
+    if local and address:
+        raise ConfigError("--local and --address: choose one (in this process, or on the Ray cluster)")
+    tasks = expand(sweep)
+    out = Path(out)
+    prepare_sweep_dir(out)
+    import tomli_w
+
+    write_text(out, "sweep.toml", tomli_w.dumps(sweep_to_dict(sweep)))
+    records = {t.key: r for t in tasks if (r := _stored(out, t, sweep.methods)) is not None}
+    todo = [t for t in tasks if t.key not in records]
+    points = len({t.point for t in tasks})
+    where = "in this process" if local else f"on Ray ({address or 'local instance'})"
+    log(f"sweep: {points} points x {len(sweep.seeds)} seeds = {len(tasks)} runs; {len(records)} already done, "
+        f"{len(todo)} to run {where}")
+
+    def write_table() -> Path:
+        return write_text(out, TABLE_NAME, format_table(sweep.fields, table_rows(tasks, records, sweep.methods)))
+
+    reused = len(records)
+    if todo:
+        if local:
+            results = _local_results(todo, threads, progress)
+        else:
+            from .sweep_ray import ray_results
+
+            ray_todo = [replace(t, config=_with_absolute_data_dir(t.config)) for t in todo]
+            results = ray_results(ray_todo, threads, address=address, workers=workers)
+        started = time.perf_counter()
+        for done, (task, result) in enumerate(results, start=1):
+            records[task.key] = _store(out, task, result)
+            write_table()
+            log(f"[{reused + done}/{len(tasks)}] {task.label()}: {_summary(task, records[task.key], sweep.methods)} "
+                f"({time.perf_counter() - started:.0f} s elapsed)")
+    return SweepRun(tuple(tasks), reused, write_table())

@@ -1,0 +1,58 @@
+"""Sweep runs on Ray: a local Ray instance, or an existing cluster (``address``).
+
+Imported only when a sweep runs on Ray, so mtjxbar works without Ray installed. Each run is a Ray task of
+one CPU that returns its results record; the driver stores it (workers need not share a file system with
+the driver, but every node needs mtjxbar installed and the data set at the same path).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from .sweep_config import Task
+
+__all__ = ["ray_results"]
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        from .sweep import SweepError
+
+        raise SweepError("Ray is not installed here: pip install ray (or run the sweep with --local)") from None
+    return ray
+
+
+def ray_results(tasks: list[Task], threads: int, *, address: str | None = None,
+                workers: int | None = None) -> Iterator[tuple[Task, dict]]:
+    """Run ``tasks`` on Ray, at most ``workers`` at a time (default: the cluster's CPUs); yield each task and
+    its results record as it finishes. Ray is shut down (or disconnected from) when the iteration ends."""
+    ray = _import_ray()
+    from .sweep import SweepError, run_task
+
+    kwargs = {"address": address} if address else {"num_cpus": workers}
+    try:
+        ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False, **kwargs)
+    except (ConnectionError, ValueError, RuntimeError) as err:
+        raise SweepError(f"cannot start or join Ray{f' at {address}' if address else ''}: {err}") from None
+    try:
+        limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
+        queue = list(reversed(tasks))
+        running: dict = {}
+        while queue or running:
+            while queue and len(running) < limit:
+                task = queue.pop()
+                running[remote.remote(task.config, threads)] = task
+            (ref,), _ = ray.wait(list(running), num_returns=1)
+            task = running.pop(ref)
+            try:
+                result = ray.get(ref)
+            except ray.exceptions.RayTaskError as err:
+                cause = getattr(err, "cause", None) or err
+                raise SweepError(f"{task.label()}: {cause}") from None
+            yield task, result
+    finally:
+        ray.shutdown()
