@@ -26,9 +26,14 @@ import torch
 from ..device import MTJParams, resistance_ap, switching_probability
 from .config import ArrayConfig, BiasSolverConfig
 from .events import EventSink, WriteEvent, phase_event, read_event, rebuild_resistance_table, resistance_table_span
-from .plan import TO_P, UpdatePlan
+from .plan import TO_P, OuterPlan, UpdatePlan
+from .sampling import poisson_outer_events, thermal_rate, uniform_cell_events
 
-__all__ = ["Crossbar", "WriteResult", "CELL_PARAMETERS"]
+__all__ = ["Crossbar", "WriteResult", "CELL_PARAMETERS", "SAMPLERS"]
+
+SAMPLERS = ("sparse", "dense")
+# the sparse sampler runs while it expects at most this many switching attempts per cell of the array
+SPARSE_MAX_EVENTS_PER_CELL = 0.05
 
 CELL_PARAMETERS = ("r_p", "tmr0", "v_h", "delta", "ic0_p2ap", "ic0_ap2p", "tau0_p2ap", "tau0_ap2p")
 
@@ -64,11 +69,15 @@ class Crossbar:
         solver: BiasSolverConfig | None = None,
         *,
         cell_params: dict[str, torch.Tensor] | None = None,
+        sampler: str = "sparse",
         dtype: torch.dtype = torch.float32,
         device: str | torch.device = "cpu",
     ) -> None:
         if rows < 1 or cols < 1:
             raise ValueError(f"array size {rows}x{cols}: rows and cols must be >= 1")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler = {sampler!r}: must be one of {SAMPLERS}")
+        self.sampler = sampler  # "sparse": exact event sampling of outer-product plans where it pays
         self.rows, self.cols = rows, cols
         self.device_params = device_params
         self.array = array or ArrayConfig()
@@ -103,7 +112,20 @@ class Crossbar:
         self._uniform = all(bool((v == v.flatten()[0]).all()) for v in self.params.values())
         self._nominal = {k: float(v.flatten()[0]) for k, v in self.params.items()} if self._uniform else {}
         self._g_ap_table = None
+        self._prepare_write_bounds()
         rebuild_resistance_table(self, None)
+
+    def _prepare_write_bounds(self) -> None:
+        """Per-polarity parameter stacks (TO_P first) and their per-column extremes, for sparse writes."""
+        p = self.params
+        ic0 = torch.stack([p["ic0_ap2p"], p["ic0_p2ap"]])  # (2, rows, cols)
+        tau0 = torch.stack([p["tau0_ap2p"], p["tau0_p2ap"]])
+        self._pol_ic0, self._pol_tau0 = ic0.flatten(1), tau0.flatten(1)  # (2, cells): gathered per event
+        self._col_ic0_max, self._col_ic0_min = ic0.amax(1), ic0.amin(1)  # (2, cols)
+        self._col_tau0_min = tau0.amin(1)
+        self._col_delta_min = p["delta"].amin(0)  # (cols,)
+        # bound of the precessional-floor hazard -ln(1 - exp(-pi^2 Delta / 4)) over all cells
+        self._floor_bound = -math.log1p(-math.exp(-(math.pi**2 / 4.0) * float(p["delta"].min())))
 
     # ----------------------------------------------------------------------------------------- states
     def set_states(self, parallel: torch.Tensor) -> None:
@@ -145,27 +167,29 @@ class Crossbar:
     def _scalar(self, name: str) -> float:
         return self._nominal[name]
 
-    def _uniform_ap_conductance(self, v: torch.Tensor) -> torch.Tensor:
+    def _uniform_ap_conductance(self, v: torch.Tensor, v_max: float | None = None) -> torch.Tensor:
         """G_AP(v) of the uniform array, from a table of the exact solve (linear interpolation).
 
-        The table spans +-1.05 times the largest |v| seen so far on 32769 points; the function is smooth
-        (relative interpolation error below 2e-9 up to |v| = 1 V, checked in tests) and is rebuilt when
-        |v| outgrows it.
+        The table spans +-1.05 times the largest |v| seen so far (or the bound ``v_max`` the caller
+        guarantees, e.g. the DAC's full scale, which saves a reduction per read) on 32769 points; the
+        function is smooth (relative interpolation error below 2e-9 up to |v| = 1 V, checked in tests)
+        and the table is rebuilt when |v| outgrows it.
         """
-        vmax = float(v.abs().max()) if v.numel() else 0.0
-        if self._g_ap_table is None or vmax > self._g_ap_table[0]:
-            self._build_g_ap_table(max(1.05 * vmax, 1e-3))
-        span, table = self._g_ap_table
-        pos = (v + span) * ((table.numel() - 1) / (2.0 * span))
-        lo = pos.floor().clamp(0, table.numel() - 2)
-        frac = pos - lo
-        lo = lo.long()
-        return torch.lerp(table[lo], table[lo + 1], frac)
+        if v_max is None:
+            v_max = float(v.abs().max()) if v.numel() else 0.0
+        if self._g_ap_table is None or v_max > self._g_ap_table[0]:
+            self._build_g_ap_table(max(1.05 * v_max, 1e-3))
+        span, table, slope, scale = self._g_ap_table
+        pos = (v + span) * scale
+        lo = pos.long().clamp_(max=table.numel() - 2)  # pos >= 0, so truncation is floor
+        return torch.addcmul(table[lo], pos - lo, slope[lo])
 
     def _build_g_ap_table(self, span: float) -> None:
         grid = torch.linspace(-span, span, 32769, dtype=torch.float64, device=self.device)
         exact = self._ap_conductance(grid, self._scalar("r_p"), self._scalar("tmr0"), self._scalar("v_h"))
-        self._g_ap_table = (span, exact.to(self.dtype))
+        table = exact.to(self.dtype)
+        slope = torch.cat([table[1:] - table[:-1], table[-1:] * 0])
+        self._g_ap_table = (span, table, slope, (table.numel() - 1) / (2.0 * span))
 
     def _ap_conductance(self, v: torch.Tensor, r_p, tmr0, v_h) -> torch.Tensor:
         """Conductance of AP junction + transistor at applied voltage ``v`` (self-consistent)."""
@@ -181,16 +205,18 @@ class Crossbar:
                 break
         return 1.0 / (resistance_ap(vm, r_p=r_p, tmr0=tmr0, v_h=v_h) + r_on)
 
-    def _drive(self, v: torch.Tensor, transposed: bool) -> torch.Tensor:
+    def _drive(self, v: torch.Tensor, transposed: bool, v_max: float | None) -> torch.Tensor:
         """Sum of cell currents on the sensed lines for driven-line voltages ``v`` (..., driven)."""
         states = self._states_as_float()
         if transposed:
             states = states.T
         if self._uniform:
             g_p = 1.0 / (self._scalar("r_p") + self.array.r_access)
-            g_ap = self._uniform_ap_conductance(v)  # per driven line
-            base = (v * g_ap).sum(dim=-1, keepdim=True)
-            return base + (v * (g_p - g_ap)) @ states
+            i_ap = v * self._uniform_ap_conductance(v, v_max)  # each cell's current if it were AP
+            base, extra = i_ap.sum(dim=-1, keepdim=True), v * g_p - i_ap
+            if v.dim() == 1:
+                return torch.addmv(base, states.T, extra)
+            return torch.addmm(base, extra, states) if v.dim() == 2 else base + extra @ states
         # per-cell parameters: conductance of every cell at its own line voltage
         r_p, tmr0, v_h = (self.params[n].T if transposed else self.params[n] for n in ("r_p", "tmr0", "v_h"))
         batch = v.reshape(-1, v.shape[-1])
@@ -203,22 +229,23 @@ class Crossbar:
             out.append(vb @ g)
         return torch.stack(out).reshape(*v.shape[:-1], -1)
 
-    def read(self, v_rows: torch.Tensor) -> torch.Tensor:
-        """Column currents (A) for row voltages ``v_rows`` (V), shape (rows,) or (batch, rows)."""
+    def read(self, v_rows: torch.Tensor, v_max: float | None = None) -> torch.Tensor:
+        """Column currents (A) for row voltages ``v_rows`` (V), shape (rows,) or (batch, rows); ``v_max``
+        optionally bounds |v_rows| (the DAC's full scale)."""
         if v_rows.shape[-1] != self.rows:
             raise ValueError(f"read: {v_rows.shape[-1]} row voltages for an array of {self.rows} rows")
         v = v_rows.to(self.dtype)
-        out = self._drive(v, transposed=False)
+        out = self._drive(v, transposed=False, v_max=v_max)
         if self.events is not None:
             self.events.append(read_event(self, v, out, transposed=False))
         return out
 
-    def read_transposed(self, v_cols: torch.Tensor) -> torch.Tensor:
+    def read_transposed(self, v_cols: torch.Tensor, v_max: float | None = None) -> torch.Tensor:
         """Row currents (A) for column voltages ``v_cols`` (V): drive columns, sense rows."""
         if v_cols.shape[-1] != self.cols:
             raise ValueError(f"read_transposed: {v_cols.shape[-1]} column voltages for {self.cols} columns")
         v = v_cols.to(self.dtype)
-        out = self._drive(v, transposed=True)
+        out = self._drive(v, transposed=True, v_max=v_max)
         if self.events is not None:
             self.events.append(read_event(self, v, out, transposed=True))
         return out
@@ -274,9 +301,11 @@ class Crossbar:
         return -torch.expm1(floor - widths * rate[None, :])
 
     def _check_phase(self, phase) -> None:
-        if phase.row_widths.numel() != self.rows or phase.col_currents.numel() != self.cols:
-            raise ValueError(f"write: a phase of {phase.row_widths.numel()} rows x "
-                             f"{phase.col_currents.numel()} columns for a {self.rows}x{self.cols} array")
+        self._check_phase_shapes(phase.row_widths.numel(), phase.col_currents.numel())
+
+    def _check_phase_shapes(self, rows: int, cols: int) -> None:
+        if rows != self.rows or cols != self.cols:
+            raise ValueError(f"write: a phase of {rows} rows x {cols} columns for a {self.rows}x{self.cols} array")
 
     def _groups(self, plan: UpdatePlan) -> list[list]:
         """Consecutive phases that gate the same rows with the same widths and drive disjoint columns.
@@ -316,12 +345,98 @@ class Crossbar:
                 return torch.where(can_flip, p, torch.zeros_like(p))
         return torch.stack([self._phase_probability(ph, rows) for ph in group]).sum(0)
 
-    def write(self, plan: UpdatePlan, generator: torch.Generator) -> WriteResult:
+    def write(self, plan: UpdatePlan | OuterPlan, generator: torch.Generator) -> WriteResult:
         """Apply every phase of ``plan``; sample each cell's flip from the device model; return flips.
 
-        One uniform draw per reached cell per group of phases that share rows and drive disjoint
-        columns (the dense reference sampler).
+        An :class:`OuterPlan` is sampled by the exact sparse sampler (:mod:`.sampling`) when
+        ``sampler == "sparse"``, every current is in the thermal regime and few switching attempts are
+        expected; otherwise (and for any :class:`UpdatePlan`) by the dense reference sampler: one uniform
+        draw per reached cell per group of phases that share rows and drive disjoint columns.
         """
+        if isinstance(plan, OuterPlan) and self.sampler == "sparse":
+            result = self._write_outer(plan, generator)
+            if result is not None:
+                if self.events is not None:
+                    self._report_write(plan, result)
+                return result
+        return self._write_dense(plan, generator)
+
+    def _report_write(self, plan, result: WriteResult) -> None:
+        """Phase events (cell resistances before the write, as the dense path reports them) and the outcome.
+        The states are already updated here, so the flipped cells are set back for the phase events."""
+        self.parallel.view(-1)[result.flipped_cells] ^= True
+        for phase in plan.phases:
+            self.events.append(phase_event(self, phase, torch.nonzero(phase.row_widths > 0).flatten()))
+        self.parallel.view(-1)[result.flipped_cells] ^= True
+        self.events.append(WriteEvent(rows=self.rows, cols=self.cols, phases=result.phases,
+                                      flips_to_p=result.flips_to_p, flips_to_ap=result.flips_to_ap))
+
+    def _write_outer(self, plan: OuterPlan, generator: torch.Generator) -> WriteResult | None:
+        """Sparse exact sampling of an outer-product plan (see :mod:`.sampling`); None where the dense
+        sampler must run instead: some current above a cell's Ic0 of its polarity (the precessional
+        switching probability is not of product form) or too many expected switching attempts."""
+        self._check_phase_shapes(plan.row_widths.numel(), plan.col_sign.numel())
+        currents = plan.col_currents.to(self.dtype)
+        if bool((currents > self._col_ic0_min).any()):
+            return None
+        n_exp = self.device_params.n_exponent
+        # per-column bound of the thermal rate over both polarities (the exact rate on a uniform array)
+        rate_pol = thermal_rate(currents, self._col_ic0_max, self._col_tau0_min, self._col_delta_min, n_exp)
+        bound = torch.where(plan.col_sign != 0, rate_pol.amax(0), torch.zeros_like(rate_pol[0]))
+        widths = torch.where(plan.row_sign != 0, plan.row_widths.to(self.dtype), torch.zeros_like(currents[0, :1]))
+        lam = float(widths.sum(dtype=torch.float64)) * float(bound.sum(dtype=torch.float64))
+        if lam > SPARSE_MAX_EVENTS_PER_CELL * self.rows * self.cols:
+            return None
+        means = torch.tensor([lam, self._floor_bound * self.rows * self.cols], dtype=torch.float64,
+                             device=self.device)
+        n_main, n_floor = (int(c) for c in torch.poisson(means, generator=generator).tolist())
+        cells, targets = [], []
+        if n_main:
+            r, c = poisson_outer_events(widths, bound, n_main, generator)
+            to_p = (plan.row_sign[r] * plan.col_sign[c]) > 0
+            pol = (~to_p).long()
+            rate = rate_pol[pol, c] if self._uniform else self._cell_rate(currents, pol, r, c)
+            u = torch.rand(n_main, generator=generator, dtype=self.dtype, device=self.device)
+            keep = u * bound[c] < rate
+            cells.append((r * self.cols + c)[keep])
+            targets.append(to_p[keep])
+        if n_floor:  # precessional-floor switching: ~1e-43 per cell at Delta = 40, kept for exactness
+            r, c = uniform_cell_events(self.rows, self.cols, n_floor, generator, self.device)
+            to_p = (plan.row_sign[r] * plan.col_sign[c]) > 0
+            pol = (~to_p).long()
+            hazard = -torch.log1p(-torch.exp(-(math.pi**2 / 4.0) * self.params["delta"][r, c]))
+            u = torch.rand(n_floor, generator=generator, dtype=self.dtype, device=self.device)
+            keep = (widths[r] > 0) & (plan.col_sign[c] != 0) & (currents[pol, c] > 0) \
+                & (u * self._floor_bound < hazard)
+            cells.append((r * self.cols + c)[keep])
+            targets.append(to_p[keep])
+        return self._apply_flips(cells, targets, plan)
+
+    def _cell_rate(self, currents: torch.Tensor, pol: torch.Tensor, r: torch.Tensor, c: torch.Tensor):
+        """Thermal rate of cells (r, c) under their column's current of polarity ``pol`` (own parameters)."""
+        flat = r * self.cols + c
+        return thermal_rate(currents[pol, c], self._pol_ic0[pol, flat], self._pol_tau0[pol, flat],
+                            self.params["delta"].view(-1)[flat], self.device_params.n_exponent)
+
+    def _apply_flips(self, cells: list, targets: list, plan) -> WriteResult:
+        """Switch the cells of the kept events whose state the polarity can change (duplicates: once)."""
+        if cells:
+            cell, to_p = (cells[0], targets[0]) if len(cells) == 1 else (torch.cat(cells), torch.cat(targets))
+        else:
+            cell = torch.zeros(0, dtype=torch.long, device=self.device)
+            to_p = torch.zeros(0, dtype=torch.bool, device=self.device)
+        flat = self.parallel.view(-1)
+        change = flat[cell] != to_p
+        cell, to_p = cell[change], to_p[change]
+        flat[cell] = to_p  # duplicates of a cell carry the same target
+        if self._state_float is not None:
+            self._state_float.view(-1)[cell] = to_p.to(self.dtype)
+        flipped = torch.unique(cell)
+        n_to_p = int(flat[flipped].sum())
+        return WriteResult(flipped_cells=flipped, flips_to_p=n_to_p, flips_to_ap=flipped.numel() - n_to_p,
+                           phases=len(plan))
+
+    def _write_dense(self, plan, generator: torch.Generator) -> WriteResult:
         flipped = []
         counts = {True: 0, False: 0}
         for group in self._groups(plan):

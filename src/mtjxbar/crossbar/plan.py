@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
-__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan"]
+__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan", "OuterPlan"]
 
 TO_P = "to_p"  # current direction that switches AP -> P (raises conductance)
 TO_AP = "to_ap"  # current direction that switches P -> AP (lowers conductance)
@@ -61,3 +62,73 @@ class UpdatePlan:
     def __repr__(self) -> str:
         inner = ", ".join(repr(p) for p in self.phases)
         return f"UpdatePlan([{inner}])"
+
+
+@dataclass(frozen=True, eq=False)
+class OuterPlan:
+    """The signed outer-product update of in-situ training, held compactly (at most 4 phases).
+
+    Row ``i`` is gated for ``row_widths[i]`` s during the phases of its sign ``row_sign[i]`` (+1 or -1;
+    0: the row stays off). Column ``j`` (sign ``col_sign[j]``, 0: idle) drives ``col_currents[0, j]`` A
+    in the ``TO_P`` polarity to the rows of its own sign, and ``col_currents[1, j]`` A in the ``TO_AP``
+    polarity to the rows of the opposite sign. So cell (i, j) is reached by exactly one phase: towards P
+    when ``row_sign[i] * col_sign[j] > 0``, towards AP when it is < 0; this is what lets an array sample
+    all phases in one pass. :attr:`phases` spells the same plan out as :class:`WritePhase` s (rows split
+    by sign, times the two polarities; phases that reach no cell left out), in that order.
+    """
+
+    row_widths: torch.Tensor  # (rows,) s, >= 0
+    row_sign: torch.Tensor  # (rows,) +1, -1 or 0
+    col_sign: torch.Tensor  # (cols,) +1, -1 or 0
+    col_currents: torch.Tensor  # (2, cols) A: [TO_P, TO_AP]
+
+    def __post_init__(self) -> None:
+        rows, cols = self.row_widths.shape, self.col_sign.shape
+        if self.row_widths.dim() != 1 or self.row_sign.shape != rows or self.col_sign.dim() != 1 \
+                or self.col_currents.shape != (2, *cols):
+            raise ValueError(f"OuterPlan: row_widths and row_sign must be (rows,), col_sign (cols,) and "
+                             f"col_currents (2, cols); got {tuple(self.row_widths.shape)}, "
+                             f"{tuple(self.row_sign.shape)}, {tuple(self.col_sign.shape)}, "
+                             f"{tuple(self.col_currents.shape)}")
+
+    @cached_property
+    def phases(self) -> tuple[WritePhase, ...]:
+        zero_rows, zero_cols = torch.zeros_like(self.row_widths), torch.zeros_like(self.col_currents[0])
+        out = []
+        for row_sign in (1.0, -1.0):
+            rows_on = (self.row_sign == row_sign) & (self.row_widths > 0)
+            if not bool(rows_on.any()):
+                continue
+            widths = torch.where(rows_on, self.row_widths, zero_rows)
+            for k, polarity in enumerate(POLARITIES):
+                col_sign = row_sign if polarity == TO_P else -row_sign
+                cols_on = (self.col_sign == col_sign) & (self.col_currents[k] > 0)
+                if bool(cols_on.any()):
+                    out.append(WritePhase(row_widths=widths, col_currents=torch.where(cols_on, self.col_currents[k],
+                                                                                      zero_cols),
+                                          polarity=polarity))
+        return tuple(out)
+
+    @cached_property
+    def phase_count(self) -> int:
+        """``len(self.phases)`` without building them: the (row sign, column sign, polarity) classes that
+        reach at least one cell (a few tensor operations; the training loop counts phases per sample)."""
+        rows = torch.bincount((self.row_sign * (self.row_widths > 0) + 1).long(), minlength=3).tolist()
+        driven = self.col_sign * (self.col_currents > 0)  # (2, cols): column sign where the polarity drives
+        cols = torch.bincount((driven + self._offsets(driven)).long().flatten(), minlength=6).tolist()
+        # TO_P reaches rows of the column's sign, TO_AP rows of the opposite sign (bins: sign + 1 + 3 * pol)
+        count = 0
+        for row_bin in (2, 0):  # rows of sign +1, then -1
+            if rows[row_bin]:
+                count += bool(cols[row_bin]) + bool(cols[3 + 2 - row_bin])
+        return count
+
+    @staticmethod
+    def _offsets(like: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([[1.0], [4.0]], dtype=like.dtype, device=like.device)
+
+    def __len__(self) -> int:
+        return self.phase_count
+
+    def __repr__(self) -> str:
+        return "Outer" + repr(UpdatePlan(self.phases))

@@ -27,6 +27,8 @@ __all__ = [
     "thermal_tau",
     "switching_probability",
     "current_for_probability",
+    "thermal_current_for_probability",
+    "thermal_reach",
     "width_for_probability",
     "retention_flip_probability",
 ]
@@ -113,6 +115,27 @@ def current_for_probability(p, width, *, ic0, tau0, delta, n, tau_d) -> torch.Te
     current = torch.where(thermal_needed <= at_ic0, i_thermal, i_prec)
     current = torch.where(thermal_needed <= 0, torch.zeros_like(current), current)
     return torch.where(p >= 1, torch.full_like(current, math.inf), current)
+
+
+def thermal_reach(width: float, *, tau0: float, delta: float) -> float:
+    """The largest switching probability a pulse of ``width`` reaches in the thermal regime (at Ic0)."""
+    return -math.expm1(-width / tau0 + math.log1p(-math.exp(-(math.pi**2 / 4.0) * delta)))
+
+
+def thermal_current_for_probability(p: torch.Tensor, width: float, *, ic0, tau0, delta: float,
+                                    n: float) -> torch.Tensor:
+    """:func:`current_for_probability` where every ``p`` is at most :func:`thermal_reach` (the current is
+    then at most Ic0, closed form, a handful of tensor operations): the fast path of the pulse encoder.
+
+    ``ic0`` and ``tau0`` may be tensors that broadcast against ``p`` (e.g. one row per polarity); ``p``
+    at or below the zero-current (retention) probability gives 0 A, like the general inverse.
+    """
+    floor = math.log1p(-math.exp(-(math.pi**2 / 4.0) * delta))
+    needed = floor - torch.log1p(-p)  # thermal hazard the pulse must supply
+    log_ratio = torch.clamp(torch.log(width / tau0) - torch.log(needed), min=0.0)
+    u = (log_ratio / delta) ** (1.0 / n) if n != 2 else torch.sqrt(log_ratio / delta)
+    current = torch.clamp(ic0 - ic0 * u, min=0.0)
+    return torch.where(needed > 0, current, torch.zeros_like(current))
 
 
 def width_for_probability(p, current, *, ic0, tau0, delta, n, tau_d, iterations: int = 100) -> torch.Tensor:

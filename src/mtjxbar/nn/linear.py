@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from ..crossbar import Crossbar, UpdatePlan, WriteResult
+from ..crossbar.plan import OuterPlan
 from ..periphery import PulseEncoder, SynapseMapping, adc, dac
 from .config import HardwareConfig
 
@@ -65,7 +66,7 @@ class MTJLinear(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = self.hardware.converters
         v = dac(x, conv.input_range, conv.v_read, conv.dac_bits)
-        signed = self.mapping.combine(self.crossbar.read(v), v, self.g_ref)
+        signed = self.mapping.combine(self.crossbar.read(v, conv.v_read), v, self.g_ref)
         signed = adc(signed, self._adc_fs, conv.adc_bits)
         return signed * (self.gain / self._scale)
 
@@ -74,15 +75,15 @@ class MTJLinear(torch.nn.Module):
         conv = self.hardware.converters
         scale = delta.abs().amax(dim=-1, keepdim=True).clamp(min=torch.finfo(delta.dtype).tiny)
         u = dac(delta / scale, 1.0, conv.v_read, conv.dac_bits)
-        rows = self.crossbar.read_transposed(self.mapping.expand(u))
+        rows = self.crossbar.read_transposed(self.mapping.expand(u), conv.v_read)
         signed = adc(self.mapping.combine_transposed(rows, u, self.g_ref), self._adc_fs_t, conv.adc_bits)
         return signed * (scale * self.gain / (self._scale * conv.input_range))
 
     # ---------------------------------------------------------------------------------------- update
-    def plan(self, row_factor: torch.Tensor, col_factor: torch.Tensor) -> UpdatePlan:
+    def plan(self, row_factor: torch.Tensor, col_factor: torch.Tensor) -> OuterPlan:
         """Write plan for the requested change ``dW = outer(row_factor, col_factor)`` (logical W)."""
         return self.encoder.encode(row_factor, self.mapping.expand(col_factor), self.mapping.full_swing)
 
-    def write(self, plan: UpdatePlan, generator: torch.Generator) -> WriteResult:
+    def write(self, plan: UpdatePlan | OuterPlan, generator: torch.Generator) -> WriteResult:
         """Apply ``plan`` to the array: flips sampled from the device model with ``generator``."""
         return self.crossbar.write(plan, generator)

@@ -27,54 +27,58 @@ from __future__ import annotations
 
 import torch
 
-from ..crossbar import TO_AP, TO_P, UpdatePlan, WritePhase
+from ..crossbar.plan import OuterPlan
 from ..device import MTJParams, current_for_probability
+from ..device.switching import thermal_current_for_probability, thermal_reach
 from .config import EncoderConfig
 
 __all__ = ["PulseEncoder"]
 
 
 class PulseEncoder:
-    """Turns update requests into :class:`UpdatePlan` s for one array (nominal device parameters)."""
+    """Turns update requests into :class:`OuterPlan` s for one array (nominal device parameters)."""
 
     def __init__(self, config: EncoderConfig, device_params: MTJParams) -> None:
         self.config = config
         self.device_params = device_params
+        dev = device_params
+        # Whether every current the encoder can ask for stays at or below Ic0 (then a closed form suffices)
+        reach = min(thermal_reach(config.pulse_width, tau0=t, delta=dev.delta) for t in (dev.tau0_ap2p, dev.tau0_p2ap))
+        self.thermal_only = config.p_max <= reach
+        self._pol = {}  # per device: (ic0, tau0) as (2, 1) float64 tensors, TO_P row first
 
-    def column_currents(self, q: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Currents (A) per polarity that switch with probability ``q`` over the full pulse width
-        (0 where ``q < p_min``): both polarities in one evaluation of the exact device inverse."""
-        dev = self.device_params
-        q = torch.clamp(q, max=self.config.p_max).double()
-        ic0 = torch.tensor([[dev.ic0_ap2p], [dev.ic0_p2ap]], dtype=torch.float64, device=q.device)
-        tau0 = torch.tensor([[dev.tau0_ap2p], [dev.tau0_p2ap]], dtype=torch.float64, device=q.device)
-        both = current_for_probability(q.expand(2, -1), self.config.pulse_width, ic0=ic0, tau0=tau0,
-                                       delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d)
-        both = torch.where(q >= max(self.config.p_min, 1e-300), both, torch.zeros_like(both))
-        return {TO_P: both[0], TO_AP: both[1]}
+    def _polarity_params(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        if device not in self._pol:
+            dev = self.device_params
+            self._pol[device] = tuple(torch.tensor([[a], [b]], dtype=torch.float64, device=device)
+                                      for a, b in ((dev.ic0_ap2p, dev.ic0_p2ap), (dev.tau0_ap2p, dev.tau0_p2ap)))
+        return self._pol[device]
 
-    def encode(self, row_factor: torch.Tensor, col_factor: torch.Tensor, swing: float) -> UpdatePlan:
+    def column_currents(self, q: torch.Tensor) -> torch.Tensor:
+        """Currents (A), shape (2, cols): row 0 for ``TO_P``, row 1 for ``TO_AP``, that switch with probability
+        ``q`` over the full pulse width (0 where ``q < p_min``); both polarities in one evaluation of the
+        exact device inverse."""
+        dev, cfg = self.device_params, self.config
+        q = torch.clamp(q.double(), max=cfg.p_max)
+        ic0, tau0 = self._polarity_params(q.device)
+        if self.thermal_only:
+            both = thermal_current_for_probability(q, cfg.pulse_width, ic0=ic0, tau0=tau0, delta=dev.delta,
+                                                   n=dev.n_exponent)
+        else:
+            both = current_for_probability(q.expand(2, -1), cfg.pulse_width, ic0=ic0, tau0=tau0,
+                                           delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d)
+        return torch.where(q >= max(cfg.p_min, 1e-300), both, torch.zeros_like(both))
+
+    def encode(self, row_factor: torch.Tensor, col_factor: torch.Tensor, swing: float) -> OuterPlan:
         """Plan for ``dW_ij = row_factor[i] * col_factor[j]``; ``col_factor`` is per physical column with
         the column sign already applied (a positive value asks the column's conductance to rise)."""
-        r_max = row_factor.abs().max()
-        zero_rows = torch.zeros_like(row_factor)
-        zero_cols = torch.zeros_like(col_factor)
-        if r_max <= 0 or not bool((col_factor != 0).any()):
-            return UpdatePlan(phases=())
-        widths = self.config.pulse_width * row_factor.abs() / r_max
-        q = (r_max * col_factor.abs()) / swing
-        currents = {pol: c.to(col_factor.dtype) for pol, c in self.column_currents(q).items()}
-        phases = []
-        for row_sign in (1.0, -1.0):
-            rows_on = torch.sign(row_factor) == row_sign
-            if not bool(rows_on.any()):
-                continue
-            row_widths = torch.where(rows_on, widths, zero_rows)
-            for polarity, col_sign in ((TO_P, row_sign), (TO_AP, -row_sign)):
-                cols_on = torch.sign(col_factor) == col_sign
-                if not bool(cols_on.any()):
-                    continue
-                phases.append(WritePhase(row_widths=row_widths,
-                                         col_currents=torch.where(cols_on, currents[polarity], zero_cols),
-                                         polarity=polarity))
-        return UpdatePlan(phases=tuple(phases))
+        r_abs = row_factor.abs()
+        r_max = float(r_abs.max()) if r_abs.numel() else 0.0
+        if not r_max > 0:
+            zeros = torch.zeros_like(col_factor)
+            return OuterPlan(row_widths=torch.zeros_like(row_factor), row_sign=torch.zeros_like(row_factor),
+                             col_sign=zeros, col_currents=torch.stack([zeros, zeros]))
+        widths = r_abs * (self.config.pulse_width / r_max)
+        currents = self.column_currents(col_factor.abs() * (r_max / swing)).to(col_factor.dtype)
+        return OuterPlan(row_widths=widths, row_sign=torch.sign(row_factor), col_sign=torch.sign(col_factor),
+                         col_currents=currents)

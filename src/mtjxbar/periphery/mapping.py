@@ -64,6 +64,8 @@ class SynapseMapping:
         return (g_p - g_ap) if self.differential else 0.5 * (g_p - g_ap)
 
     def _group(self, per_col: torch.Tensor) -> torch.Tensor:
+        if self.per_output == 1:  # one plain column per output: nothing to combine
+            return per_col
         return (per_col * self.col_sign.to(per_col.dtype)).unflatten(-1, (self.n_out, self.per_output)).sum(-1)
 
     def combine(self, col_currents: torch.Tensor, v_rows: torch.Tensor, g_ref: float) -> torch.Tensor:
@@ -75,6 +77,8 @@ class SynapseMapping:
 
     def expand(self, per_output: torch.Tensor) -> torch.Tensor:
         """A signed value per logical output -> per physical column, times the column's sign."""
+        if self.per_output == 1:
+            return per_output
         return per_output.repeat_interleave(self.per_output, dim=-1) * self.col_sign.to(per_output.dtype)
 
     def combine_transposed(self, row_currents: torch.Tensor, u_out: torch.Tensor, g_ref: float) -> torch.Tensor:
