@@ -1,22 +1,75 @@
-"""Configuration of an array (physical) and of its bias solver (numerical), kept apart."""
+"""Configuration of an array (physical) and of its solvers (numerical), kept apart.
+
+Physical: :class:`ArrayConfig` (kind, access transistor, wires, drivers, sense side, tiles, write scheme)
+with its :class:`CircuitConfig` (the resistances the circuit solver sees). Numerical:
+:class:`BiasSolverConfig` (the per-cell bias solve of the 1T1MTJ array without wires) and
+:class:`CircuitSolverConfig` (the nodal-analysis solve of :mod:`.circuit`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..config import param, validate
+from ..config import ConfigError, param, validate
 
-__all__ = ["ArrayConfig", "BiasSolverConfig"]
+__all__ = ["ArrayConfig", "BiasSolverConfig", "CircuitConfig", "CircuitSolverConfig", "ARRAY_KINDS", "FIDELITIES",
+           "WRITE_SCHEMES", "LINE_ENDS"]
+
+ARRAY_KINDS = ("1t1mtj", "passive")
+FIDELITIES = ("ideal", "lumped", "exact")
+WRITE_SCHEMES = ("v2", "v3")
+LINE_ENDS = ("near", "far")
+
+
+@dataclass(frozen=True)
+class CircuitConfig:
+    """Resistances around the cells: wires, drivers and the sense side (what :mod:`.circuit` solves).
+
+    A row line has one wire segment before each of its cells counted from its ``near`` end (column 0) and
+    one after its last cell toward the ``far`` end; columns likewise from row 0. The periphery of a line
+    (driver and sense amplifier) sits at one end (``row_port``, ``col_port``); the other end is open.
+    """
+
+    r_wire_row: float = param(0.0, "ohm", "wire resistance of one row segment (between adjacent cells)", lo=0.0)
+    r_wire_col: float = param(0.0, "ohm", "wire resistance of one column segment (between adjacent cells)",
+                              lo=0.0)
+    r_driver: float = param(0.0, "ohm", "output resistance of a line driver (DAC buffer, write driver)", lo=0.0)
+    r_sense: float = param(0.0, "ohm", "input resistance of the sense side (0: virtual ground of a TIA)", lo=0.0)
+    row_port: str = param("near", "", "end of the rows where drivers and sense amplifiers sit",
+                          choices=LINE_ENDS)
+    col_port: str = param("far", "", "end of the columns where drivers and sense amplifiers sit",
+                          choices=LINE_ENDS)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if (self.r_wire_row == 0.0) != (self.r_wire_col == 0.0):
+            raise ConfigError(f"r_wire_row = {self.r_wire_row!r}, r_wire_col = {self.r_wire_col!r}: must be both "
+                              "0 ohm (ideal wires) or both > 0 ohm")
+
+    @property
+    def ideal_wires(self) -> bool:
+        return self.r_wire_row == 0.0
 
 
 @dataclass(frozen=True)
 class ArrayConfig:
     """Physical description of a crossbar array of MTJ cells."""
 
-    kind: str = param("1t1mtj", "", "array kind: one access transistor in series with each MTJ",
-                      choices=("1t1mtj",))
+    kind: str = param("1t1mtj", "", "array kind: 1t1mtj (an access transistor in series with each MTJ) or "
+                      "passive (0T1MTJ: the MTJ alone between its row and column line)", choices=ARRAY_KINDS)
     r_access: float = param(2.0e3, "ohm", "on-resistance of the access transistor in series with each MTJ "
                             "(a minimum-size NMOS in the triode region: 1-3 kOhm is typical)", lo=0.0)
+    circuit: CircuitConfig = field(default_factory=CircuitConfig)
+    fidelity: str = param("exact", "", "read model of passive arrays: ideal (G V, wires ignored), lumped "
+                          "(each cell in series with the wire and port resistance of its path), exact "
+                          "(nodal analysis)", choices=FIDELITIES)
+    write_scheme: str = param("v2", "", "half-select scheme of passive writes: v2 (unselected lines at V/2) "
+                              "or v3 (unselected rows at V/3, unselected columns at 2V/3)", choices=WRITE_SCHEMES)
+    write_voltage_max: float = param(1.5, "V", "largest cell voltage a passive write may ask for (driver "
+                                     "compliance)", lo=0.0, lo_open=True)
+    tile_rows: int = param(256, "1", "largest number of rows of one physical tile (larger layers are split)",
+                           lo=1, hi=1 << 20)
+    tile_cols: int = param(256, "1", "largest number of columns of one physical tile", lo=1, hi=1 << 20)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -29,6 +82,29 @@ class BiasSolverConfig:
     tolerance: float = param(1e-9, "V", "stop when the junction voltage changes less than this", lo=0.0,
                              lo_open=True)
     max_iterations: int = param(30, "1", "fixed-point iterations at most", lo=1, hi=1000)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class CircuitSolverConfig:
+    """Numerical settings of the nodal-analysis solve (:class:`~mtjxbar.crossbar.circuit.CircuitSolver`).
+
+    Linear solves: conjugate gradients preconditioned by exact per-line tridiagonal solves plus a coarse
+    correction with one unknown per line, to ``rtol`` in relative residual. Bias-dependent TMR: Newton's
+    method on the nodal equations until no node voltage moves more than ``newton_tolerance``.
+    """
+
+    bias_dependent: bool = param(True, "", "model the TMR roll-off with bias (Newton iterations); false: cells "
+                                 "at their zero-bias resistance (one linear solve, factorisation reused)")
+    rtol: float = param(1e-11, "1", "relative residual at which a linear solve stops", lo=0.0, lo_open=True,
+                        hi=1e-3)
+    max_cg_iterations: int = param(500, "1", "conjugate-gradient iterations per linear solve at most", lo=1,
+                                   hi=100000)
+    newton_tolerance: float = param(1e-10, "V", "Newton stops when no node voltage changes more than this",
+                                    lo=0.0, lo_open=True)
+    max_newton_iterations: int = param(30, "1", "Newton iterations at most", lo=1, hi=1000)
 
     def __post_init__(self) -> None:
         validate(self)

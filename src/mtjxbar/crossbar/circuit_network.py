@@ -1,0 +1,238 @@
+"""The nodal equations of an N x M crossbar with resistive wires, and their preconditioned CG solve (numpy).
+
+Unknowns: the voltage of every row-line node ``r[i, j]`` and column-line node ``c[i, j]`` (where row ``i``
+crosses column ``j``), packed as ``X[b, 0] = r`` in row-major order (each row line contiguous) and
+``X[b, 1] = c`` in column-major order (each column line contiguous); ``b`` indexes a batch of right-hand
+sides. Row nodes ``j`` and ``j+1`` are joined by ``w_r = 1/r_wire_row``, column nodes likewise by ``w_c``;
+cell ``(i, j)`` joins ``r[i, j]`` and ``c[i, j]``; line ends connect through an end conductance to a source
+voltage (driver, grounded or sense side), or are open.
+
+Preconditioner: balancing Neumann-Neumann (BNN) two-level, built from the zero-bias conductances:
+fine level = exact tridiagonal solves of every line on its own (the wire conductance, ~1 S per ohm, dwarfs
+a cell's, ~1e-4 S, so each line is almost decoupled), coarse level = one unknown per line (the ideal-wire
+circuit, N + M unknowns, dense Cholesky) that removes the slow modes of whole lines floating together. It
+is symmetric positive definite, so it also preconditions the Newton Jacobian of bias-dependent cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+from scipy.linalg.lapack import dpttrf, dpttrs
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+__all__ = ["LineNetwork", "laplacian_1d", "unfed_islands"]
+
+PIN_CONDUCTANCE = 1.0  # S: ties a part of the circuit that has no connection to any source to 0 V
+
+
+def laplacian_1d(x: np.ndarray) -> np.ndarray:
+    """``(L x)[j] = sum over neighbours k of (x[j] - x[k])`` along the last axis (a chain of unit links)."""
+    out = np.zeros_like(x)
+    if x.shape[-1] > 1:
+        d = np.diff(x, axis=-1)
+        out[..., :-1] -= d
+        out[..., 1:] += d
+    return out
+
+
+def unfed_islands(g: np.ndarray, fed_r: np.ndarray, fed_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One line (row or column mask) per connected part of the line graph that reaches no source.
+
+    Lines are joined by cells of nonzero conductance ``g`` (N, M); ``fed_r`` / ``fed_c`` mark lines with a
+    source. Pinning the returned lines to 0 V makes the nodal matrix non-singular and changes nothing else.
+    """
+    n, m = g.shape
+    ii, jj = np.nonzero(g > 0)
+    graph = coo_matrix((np.ones(ii.size), (ii, n + jj)), shape=(n + m, n + m))
+    count, label = connected_components(graph, directed=False)
+    fed = np.zeros(count, dtype=bool)
+    np.logical_or.at(fed, label, np.concatenate([fed_r, fed_c]))
+    pin = np.zeros(n + m, dtype=bool)
+    loose = np.nonzero(~fed[label])[0]
+    _, first = np.unique(label[loose], return_index=True)
+    pin[loose[first]] = True
+    return pin[:n], pin[n:]
+
+
+class LineNetwork:
+    """Nodal matrix of one crossbar (wires, terminations, zero-bias cell conductances) and its BNN solver.
+
+    ``g`` (N, M): cell conductances of the matrix; ``ends_r`` (N, 2) / ``ends_c`` (M, 2): conductance of the
+    near and far end of each row / column to its source (0: open). Lines in a part of the circuit that
+    reaches no source are tied to 0 V at their near end (``pinned_r`` / ``pinned_c``) so the system is
+    non-singular; their voltages are a convention (a floating island has no defined potential).
+    """
+
+    def __init__(self, g: np.ndarray, w_r: float, w_c: float, ends_r: np.ndarray, ends_c: np.ndarray) -> None:
+        self.n, self.m = g.shape
+        self.w_r, self.w_c = float(w_r), float(w_c)
+        self.ends_r, self.ends_c = ends_r.astype(np.float64).copy(), ends_c.astype(np.float64).copy()
+        self.pinned_r = np.zeros(self.n, dtype=bool)
+        self.pinned_c = np.zeros(self.m, dtype=bool)
+        self._pin_islands(g)
+        self.endr = self._end_field(self.ends_r, self.m)  # (N, M)
+        self.endc = self._end_field(self.ends_c, self.n)  # (M, N)
+        self.set_conductances(g)
+
+    # ------------------------------------------------------------------------------------------ set-up
+    @staticmethod
+    def _end_field(ends: np.ndarray, length: int) -> np.ndarray:
+        out = np.zeros((ends.shape[0], length))
+        out[:, 0] += ends[:, 0]
+        out[:, -1] += ends[:, 1]
+        return out
+
+    def _pin_islands(self, g: np.ndarray) -> None:
+        """Tie every connected part without a source (floating lines joined only by cells) to 0 V."""
+        pin_r, pin_c = unfed_islands(g, self.ends_r.sum(1) > 0, self.ends_c.sum(1) > 0)
+        self.pinned_r, self.pinned_c = pin_r, pin_c
+        self.ends_r[pin_r, 0] = PIN_CONDUCTANCE
+        self.ends_c[pin_c, 0] = PIN_CONDUCTANCE
+
+    def set_conductances(self, g: np.ndarray) -> None:
+        """(Re)build both levels of the preconditioner for cell conductances ``g`` (after flips): O(N M)
+        for the line factorisations plus a dense Cholesky of the (N + M) coarse matrix."""
+        n, m = self.n, self.m
+        self.g = np.ascontiguousarray(g, dtype=np.float64)
+        self.gt = np.ascontiguousarray(self.g.T)
+        self._line_factors = (self._tridiagonal(self.g, self.w_r, self.endr),
+                              self._tridiagonal(self.gt, self.w_c, self.endc))
+        coarse = np.zeros((n + m, n + m))
+        coarse[:n, n:] = -self.g
+        coarse[n:, :n] = -self.gt
+        idx_r, idx_c = np.arange(n), n + np.arange(m)
+        coarse[idx_r, idx_r] = self.g.sum(1) + self.ends_r.sum(1)
+        coarse[idx_c, idx_c] = self.g.sum(0) + self.ends_c.sum(1)
+        self._coarse = scipy.linalg.cho_factor(coarse, lower=True, check_finite=False)
+
+    @staticmethod
+    def _tridiagonal(g: np.ndarray, w: float, end: np.ndarray):
+        lines, length = g.shape
+        degree = np.full(length, 2.0)
+        degree[[0, -1]] = 1.0
+        if length == 1:
+            degree[:] = 0.0
+        d = (g + end + w * degree).ravel()
+        e = np.full((lines, length), -w)
+        e[:, -1] = 0.0  # no coupling from the end of one line to the start of the next
+        d_f, e_f, info = dpttrf(d, e.ravel()[:-1])
+        if info != 0:
+            raise np.linalg.LinAlgError(f"line factorisation failed (dpttrf info {info})")
+        return d_f, e_f
+
+    # -------------------------------------------------------------------------------------- operators
+    def split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Views (B, N, M) of the row nodes and (B, M, N) of the column nodes of a packed (B, 2, N M)."""
+        b = x.shape[0]
+        return x[:, 0].reshape(b, self.n, self.m), x[:, 1].reshape(b, self.m, self.n)
+
+    def wires(self, x: np.ndarray) -> np.ndarray:
+        """Currents leaving each node through wires and terminations (sources at 0 V)."""
+        xr, xc = self.split(x)
+        out = np.empty_like(x)
+        out_r, out_c = self.split(out)
+        out_r[...] = self.w_r * laplacian_1d(xr) + self.endr * xr
+        out_c[...] = self.w_c * laplacian_1d(xc) + self.endc * xc
+        return out
+
+    def cell_voltages(self, x: np.ndarray) -> np.ndarray:
+        """Voltage of every cell, row node minus column node, (B, N, M)."""
+        xr, xc = self.split(x)
+        return xr - xc.transpose(0, 2, 1)
+
+    def add_cell_currents(self, out: np.ndarray, current: np.ndarray) -> None:
+        """Add the cells' currents ``current`` (B, N, M), flowing row -> column, to the node balances."""
+        out_r, out_c = self.split(out)
+        out_r += current
+        out_c -= current.transpose(0, 2, 1)
+
+    def matvec(self, x: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
+        """Nodal matrix times ``x`` with cell conductances ``g`` ((B, N, M) or None: the network's own)."""
+        out = self.wires(x)
+        self.add_cell_currents(out, (self.g if g is None else g) * self.cell_voltages(x))
+        return out
+
+    def rhs(self, source_r: np.ndarray, source_c: np.ndarray) -> np.ndarray:
+        """Right-hand side of sources ``source_r`` (B, N) and ``source_c`` (B, M) behind the line ends."""
+        b = source_r.shape[0]
+        out = np.zeros((b, 2, self.n * self.m))
+        out_r, out_c = self.split(out)
+        sr = np.where(self.pinned_r, 0.0, source_r)
+        sc = np.where(self.pinned_c, 0.0, source_c)
+        out_r[...] = self.endr * sr[:, :, None]
+        out_c[...] = self.endc * sc[:, :, None]
+        return out
+
+    # ------------------------------------------------------------------------------- preconditioner
+    def _restrict(self, r: np.ndarray) -> np.ndarray:
+        rr, rc = self.split(r)
+        return np.concatenate([rr.sum(-1), rc.sum(-1)], axis=1)  # (B, N + M)
+
+    def _coarse_solve(self, r: np.ndarray) -> np.ndarray:
+        return scipy.linalg.cho_solve(self._coarse, self._restrict(r).T, check_finite=False).T
+
+    def _prolong(self, y: np.ndarray) -> np.ndarray:
+        b = y.shape[0]
+        out = np.empty((b, 2, self.n * self.m))
+        out_r, out_c = self.split(out)
+        out_r[...] = y[:, :self.n, None]
+        out_c[...] = y[:, self.n:, None]
+        return out
+
+    def _a_prolong(self, y: np.ndarray) -> np.ndarray:
+        """``A Z y`` in O(N M): wires carry no current when every line is at one voltage."""
+        yr, yc = y[:, :self.n], y[:, self.n:]
+        b = y.shape[0]
+        out = np.empty((b, 2, self.n * self.m))
+        out_r, out_c = self.split(out)
+        cur = self.g * (yr[:, :, None] - yc[:, None, :])
+        out_r[...] = self.endr * yr[:, :, None] + cur
+        out_c[...] = self.endc * yc[:, :, None] - cur.transpose(0, 2, 1)
+        return out
+
+    def _line_solve(self, r: np.ndarray) -> np.ndarray:
+        out = np.empty_like(r)
+        for part, (d, e) in enumerate(self._line_factors):
+            sol, info = dpttrs(d, e, r[:, part].T)
+            out[:, part] = sol.T
+        return out
+
+    def precondition(self, r: np.ndarray) -> np.ndarray:
+        """BNN: ``z = Q r + (I - Q A) P^-1 (I - A Q) r`` with ``Q`` the coarse and ``P`` the line solve."""
+        y = self._coarse_solve(r)
+        z = self._line_solve(r - self._a_prolong(y))
+        z -= self._prolong(self._coarse_solve(self.matvec(z)))
+        z += self._prolong(y)
+        return z
+
+    # ----------------------------------------------------------------------------------------- solve
+    def cg(self, b: np.ndarray, x0: np.ndarray, rtol: float, max_iterations: int,
+           g: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Preconditioned CG for ``A(g) x = b`` (batch), from ``x0``, until every ``|r| <= rtol |b|``."""
+        x = x0.copy()
+        r = b - self.matvec(x, g)
+        target = rtol * np.sqrt(np.einsum("bij,bij->b", b, b))
+        z = self.precondition(r)
+        p = z.copy()
+        rz = np.einsum("bij,bij->b", r, z)
+        for it in range(max_iterations + 1):
+            res = np.sqrt(np.einsum("bij,bij->b", r, r))
+            if np.all(res <= target):
+                return x, it
+            if it == max_iterations:
+                break
+            q = self.matvec(p, g)
+            pq = np.einsum("bij,bij->b", p, q)
+            alpha = np.divide(rz, pq, out=np.zeros_like(rz), where=pq > 0)[:, None, None]
+            x += alpha * p
+            r -= alpha * q
+            z = self.precondition(r)
+            rz_new = np.einsum("bij,bij->b", r, z)
+            beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0)[:, None, None]
+            rz = rz_new
+            p = z + beta * p
+        worst = float(np.max(res / np.maximum(target / rtol, 1e-300)))
+        raise np.linalg.LinAlgError(f"circuit CG: relative residual {worst:.3g} after {max_iterations} "
+                                    f"iterations (rtol {rtol:g})")
