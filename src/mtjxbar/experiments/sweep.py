@@ -117,15 +117,22 @@ def _summary(task: Task, record: dict, methods: tuple[str, ...]) -> str:
     return ", ".join(f"{m} {record['accuracy'][m]:.4f}" for m in methods)
 
 
-def _local_results(todo: list[Task], threads: int, progress: ProgressPrinter | None) -> Iterator[tuple[Task, dict]]:
+def _load_data(tasks: list[Task]) -> dict[DataConfig, Dataset]:
+    """Every data set the tasks use, loaded once (a missing or bad file fails here, before any run)."""
     data: dict[DataConfig, Dataset] = {}
-    for task in todo:
+    for task in tasks:
         d = task.config.data
         if d not in data:
             data[d] = load_dataset(d.dataset, d.data_dir, max_train=d.max_train, max_test=d.max_test)
+    return data
+
+
+def _local_results(todo: list[Task], data: dict[DataConfig, Dataset], threads: int,
+                   progress: ProgressPrinter | None) -> Iterator[tuple[Task, dict]]:
+    for task in todo:
         if progress is not None:
             progress.start(task.label())
-        yield task, run_task(task.config, threads, progress, data[d])
+        yield task, run_task(task.config, threads, progress, data[task.config.data])
 
 
 def run_sweep(sweep: Sweep, out: Path, *, local: bool = False, address: str | None = None,
@@ -145,12 +152,14 @@ def run_sweep(sweep: Sweep, out: Path, *, local: bool = False, address: str | No
         raise ConfigError("--local and --address: choose one (in this process, or on the Ray cluster)")
     tasks = expand(sweep)
     out = Path(out)
+    stored = {t.key: r for t in tasks if (r := _stored(out, t, sweep.methods)) is not None}
+    todo = [t for t in tasks if t.key not in stored]
+    data = _load_data(todo)  # data problems are reported before the output directory is touched
     prepare_sweep_dir(out)
     import tomli_w
 
     write_text(out, "sweep.toml", tomli_w.dumps(sweep_to_dict(sweep)))
-    records = {t.key: r for t in tasks if (r := _stored(out, t, sweep.methods)) is not None}
-    todo = [t for t in tasks if t.key not in records]
+    records = stored
     points = len({t.point for t in tasks})
     where = "in this process" if local else f"on Ray ({address or 'local instance'})"
     log(f"sweep: {points} points x {len(sweep.seeds)} seeds = {len(tasks)} runs; {len(records)} already done, "
@@ -162,8 +171,9 @@ def run_sweep(sweep: Sweep, out: Path, *, local: bool = False, address: str | No
     reused = len(records)
     if todo:
         if local:
-            results = _local_results(todo, threads, progress)
+            results = _local_results(todo, data, threads, progress)
         else:
+            data.clear()  # the workers load their own
             from .sweep_ray import ray_results
 
             ray_todo = [replace(t, config=_with_absolute_data_dir(t.config)) for t in todo]
