@@ -165,6 +165,7 @@ class CircuitSolver:
         x = np.zeros_like(b)
         if self._warm is not None and self._warm[0].shape == b.shape and np.array_equal(self._warm[0], b):
             x = self._warm[1].copy()
+        scale = np.sqrt(np.einsum("bij,bij->b", b, b))
         cg_total = steps = 0
         for steps in range(1, cfg.max_newton_iterations + 1):  # noqa: B007 (steps is reported)
             current, slope = self._cells(net.cell_voltages(x))
@@ -172,7 +173,7 @@ class CircuitSolver:
             net.add_cell_currents(residual, current)
             residual = b - residual
             delta, its = net.cg(residual, np.zeros_like(b), cfg.rtol, cfg.max_cg_iterations,
-                                g=slope if cfg.bias_dependent else None)
+                                g=slope if cfg.bias_dependent else None, scale=scale)
             cg_total += its
             x += delta
             if not cfg.bias_dependent or np.abs(delta).max(initial=0.0) <= cfg.newton_tolerance:

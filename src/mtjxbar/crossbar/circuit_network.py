@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 from scipy.linalg.lapack import dpttrf, dpttrs
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 __all__ = ["LineNetwork", "laplacian_1d", "unfed_islands"]
@@ -165,6 +165,30 @@ class LineNetwork:
         out_c[...] = self.endc * sc[:, :, None]
         return out
 
+    def sparse_matrix(self) -> csr_matrix:
+        """The nodal matrix as a scipy sparse matrix in the packed ordering (for direct solvers, tests)."""
+        n, m = self.n, self.m
+        size = n * m
+        rows_idx = np.arange(size).reshape(n, m)  # r[i, j]
+        cols_idx = size + np.arange(size).reshape(m, n).T  # c[i, j] (column-major block)
+        ii, jj, vv = [], [], []
+
+        def link(a, b, w):
+            a, b, w = a.ravel(), b.ravel(), np.broadcast_to(w, a.shape).ravel()
+            ii.extend([a, b, a, b])
+            jj.extend([a, b, b, a])
+            vv.extend([w, w, -w, -w])
+
+        link(rows_idx[:, :-1], rows_idx[:, 1:], self.w_r)
+        link(cols_idx[:-1, :], cols_idx[1:, :], self.w_c)
+        link(rows_idx, cols_idx, self.g)
+        diag = np.concatenate([self.endr.ravel(), self.endc.ravel()])
+        ii.append(np.arange(2 * size))
+        jj.append(np.arange(2 * size))
+        vv.append(diag)
+        return coo_matrix((np.concatenate(vv), (np.concatenate(ii), np.concatenate(jj))),
+                          shape=(2 * size, 2 * size)).tocsr()
+
     # ------------------------------------------------------------------------------- preconditioner
     def _restrict(self, r: np.ndarray) -> np.ndarray:
         rr, rc = self.split(r)
@@ -209,11 +233,13 @@ class LineNetwork:
 
     # ----------------------------------------------------------------------------------------- solve
     def cg(self, b: np.ndarray, x0: np.ndarray, rtol: float, max_iterations: int,
-           g: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-        """Preconditioned CG for ``A(g) x = b`` (batch), from ``x0``, until every ``|r| <= rtol |b|``."""
+           g: np.ndarray | None = None, scale: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Preconditioned CG for ``A(g) x = b`` (batch), from ``x0``, until every ``|r| <= rtol * scale``
+        (``scale``: per batch entry, default ``|b|``; pass the sources' norm when ``b`` is a Newton residual
+        or ``x0`` a warm start, so that the work is proportional to what is left to solve)."""
         x = x0.copy()
         r = b - self.matvec(x, g)
-        target = rtol * np.sqrt(np.einsum("bij,bij->b", b, b))
+        target = rtol * (np.sqrt(np.einsum("bij,bij->b", b, b)) if scale is None else scale)
         z = self.precondition(r)
         p = z.copy()
         rz = np.einsum("bij,bij->b", r, z)
