@@ -179,3 +179,28 @@ def test_ray_runs_give_the_local_table(tmp_path):
     on_ray = run_sweep(sweep, tmp_path / "ray", workers=2)
     local = run_sweep(sweep, tmp_path / "local", local=True)
     assert on_ray.table.read_text() == local.table.read_text()
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "variation_sweep.toml"
+
+
+def test_the_variation_study_parses_and_one_point_of_it_runs(tmp_path):
+    from dataclasses import replace
+
+    from mtjxbar.config import apply_overrides
+    from mtjxbar.experiments.sweep_config import Axis
+
+    sweep = load_sweep(EXAMPLE)
+    tasks = expand(sweep)
+    assert len(tasks) == (5 + 4 - 1) * 3 and sweep.methods == ("insitu", "exsitu")
+    assert len(sweep.grids) == 2 and len(sweep.grids[0][0].paths) == 4
+    data_dir = EXAMPLE.parents[1] / sweep.base.data.data_dir
+    if not data_dir.is_dir():
+        pytest.skip(f"{data_dir} is not here")
+    small = apply_overrides(sweep.base, [f"data.data_dir={data_dir}", "data.max_train=100", "data.max_test=200",
+                                         "training.epochs=1"])
+    smoke = replace(sweep, base=small, grids=((Axis(sweep.grids[0][0].paths, (0.2,)),),), seeds=(0,))
+    result = run_sweep(smoke, tmp_path / "smoke", local=True)
+    fields, rows = read_table(result.table)
+    assert fields == sweep.grids[0][0].paths and [r["method"] for r in rows] == ["insitu", "exsitu"]
+    assert rows[0][f"{V}ic0_ap2p_dtod"] == 0.2

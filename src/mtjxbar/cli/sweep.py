@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from ..config import ConfigError
+from ..config import ConfigError, apply_overrides
 from ..experiments.datasets import DataError
 from ..experiments.files import OutputError
 from ..experiments.sweep_table import TableError
@@ -34,6 +35,9 @@ def add_parser(subparsers) -> None:
     where.add_argument("--address", help="join the Ray cluster at this address (e.g. auto, or ray://host:10001)")
     p.add_argument("--workers", type=int, help="runs at a time (default: all CPUs of the Ray instance/cluster)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (default 1)")
+    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                   help="change the base config, e.g. --set data.max_train=100 (repeatable; swept fields "
+                        "keep their grid values)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
     plot = subparsers.add_parser("plot", help="redraw a sweep's accuracy plots from its results table",
@@ -57,10 +61,13 @@ def _print_means(rows: list[dict], fields: tuple[str, ...]) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from ..experiments.progress import ProgressPrinter
     from ..experiments.sweep import run_sweep
-    from ..experiments.sweep_config import load_sweep
+    from ..experiments.sweep_config import expand, load_sweep
     from ..plots.sweep import plot_sweep_table
 
     sweep = load_sweep(args.config)
+    if args.set:
+        sweep = replace(sweep, base=apply_overrides(sweep.base, args.set, example="data.max_train=100"))
+        expand(sweep)  # every point must still be valid
     out = args.out if args.out is not None else Path("runs") / args.config.stem
 
     def log(line: str) -> None:
