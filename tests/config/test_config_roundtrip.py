@@ -24,8 +24,13 @@ def test_round_trip(tmp_path, suffix):
 def test_examples_load():
     from pathlib import Path
 
+    from mtjxbar.experiments.sweep_config import load_sweep
+
     for file in (Path(__file__).resolve().parents[2] / "examples").glob("*.toml"):
-        load_config(file)
+        if "\n[sweep" in "\n" + file.read_text():  # a sweep file: an experiment config plus [sweep]
+            load_sweep(file)
+        else:
+            load_config(file)
 
 
 @pytest.mark.parametrize(
