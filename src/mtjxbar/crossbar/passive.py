@@ -1,0 +1,236 @@
+"""A passive (0T1MTJ) crossbar: reads through the circuit (sneak paths, wires), half-select writes, tiles.
+
+:class:`PassiveCrossbar` keeps :class:`~mtjxbar.crossbar.array.Crossbar`'s public interface (states and
+per-cell parameters, ``read``, ``read_transposed``, ``write(plan, generator)``, ``switching_probabilities``,
+``state_dict`` / ``load_state_dict``, ``events``), so a layer can hold either by ``ArrayConfig.kind``.
+
+Tiles: a logical array larger than ``tile_rows x tile_cols`` is split into tiles, each its own circuit
+with its own drivers and sense amplifiers; the periphery adds the partial column sums of the tiles that
+share columns (and the partial row sums of a transposed read).
+
+Reads (``ArrayConfig.fidelity``): ``ideal`` sums ``I(v_i)`` of every cell at its row voltage (wires
+ignored); ``lumped`` puts the driver, sense and wire resistance of each cell's own path in series with it
+(:func:`~mtjxbar.crossbar.circuit.lumped_series`); ``exact`` solves the tile's circuit (rows driven,
+columns at the sense side; bias-dependent TMR per :class:`CircuitSolverConfig`).
+
+Writes: each phase of the plan becomes one half-select pattern (:mod:`.passive_scheme`). Every cell with a
+voltage across it gets the device model's switching probability for that voltage's direction; a cell sees
+its pattern with the selected rows held (``on``) for its row's width ``t_i`` (for the whole phase length
+``T = max t`` if its row is unselected) and the pattern with every row released (``off``) for ``T - t_i``;
+the hazards of the two intervals add (exact in the thermal regime; the precessional term is treated as a
+memoryless hazard too). With wires the two patterns are solved as circuits (all lines driven through
+``r_driver``): the ``on`` solve holds every selected row at once, an upper bound on the IR drop that rows
+released early see. Cells flip with one uniform draw per cell per phase; flips of selected cells that the
+phase's polarity aims at are ``intended``, all others (half-selected and unselected cells) ``disturb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..device import MTJParams, switching_probability
+from .array import Crossbar, WriteResult
+from .circuit import DRIVEN, SENSED, CircuitSolver, lumped_series
+from .circuit_cells import cell_current
+from .config import ArrayConfig, CircuitConfig, CircuitSolverConfig
+from .events import ReadEvent, WriteEvent
+from .passive_scheme import column_write_voltages, ideal_cell_voltages, phase_levels
+from .plan import TO_P, UpdatePlan, WritePhase
+
+__all__ = ["PassiveCrossbar", "PassiveWriteResult", "tile_slices"]
+
+
+@dataclass(frozen=True)
+class PassiveWriteResult(WriteResult):
+    """A :class:`WriteResult` that also tells intended flips from half-select (disturb) flips."""
+
+    intended_flips: int = 0
+    disturb_flips: int = 0
+
+
+def tile_slices(size: int, tile: int) -> list[slice]:
+    """Consecutive slices of at most ``tile`` lines covering ``size`` lines."""
+    return [slice(start, min(start + tile, size)) for start in range(0, size, tile)]
+
+
+class PassiveCrossbar(Crossbar):
+    """A passive MTJ array (possibly several tiles) read and written through its circuit."""
+
+    def __init__(self, rows: int, cols: int, device_params: MTJParams, array: ArrayConfig | None = None,
+                 solver: CircuitSolverConfig | None = None, **kwargs) -> None:
+        array = array or ArrayConfig(kind="passive")
+        if array.kind != "passive":
+            raise ValueError(f"array.kind = {array.kind!r}: a PassiveCrossbar needs kind 'passive'")
+        super().__init__(rows, cols, device_params, array, **kwargs)
+        self.circuit_solver = solver or CircuitSolverConfig()
+        self.row_tiles = tile_slices(rows, array.tile_rows)
+        self.col_tiles = tile_slices(cols, array.tile_cols)
+        self._solvers: dict[tuple, tuple[torch.Tensor, CircuitSolver]] = {}
+
+    # ------------------------------------------------------------------------------------- circuits
+    def _np(self, name: str, rs: slice, cs: slice) -> np.ndarray:
+        return self.params[name][rs, cs].double().cpu().numpy()
+
+    def _tile_solver(self, rs: slice, cs: slice, purpose: str, circuit: CircuitConfig) -> CircuitSolver:
+        """The tile's solver for ``purpose`` (read / transposed / write), refreshed if its states changed."""
+        states = self.parallel[rs, cs]
+        key = (rs.start, cs.start, purpose)
+        cached = self._solvers.get(key)
+        if cached is not None and cached[1].circuit is circuit:
+            if not torch.equal(cached[0], states):
+                cached[1].set_states(states.cpu().numpy())
+                self._solvers[key] = (states.clone(), cached[1])
+            return cached[1]
+        modes = {"read": (DRIVEN, SENSED), "transposed": (SENSED, DRIVEN), "write": (DRIVEN, DRIVEN)}[purpose]
+        solver = CircuitSolver(states.cpu().numpy(), r_p=self._np("r_p", rs, cs), tmr0=self._np("tmr0", rs, cs),
+                               v_h=self._np("v_h", rs, cs), circuit=circuit, solver=self.circuit_solver,
+                               row_modes=modes[0], col_modes=modes[1])
+        self._solvers[key] = (states.clone(), solver)
+        return solver
+
+    def _tile_cells(self, rs: slice, cs: slice, v: np.ndarray, series) -> np.ndarray:
+        """Currents of the tile's cells at voltages ``v`` with ``series`` ohm in front of each."""
+        i, _ = cell_current(v, self.parallel[rs, cs].cpu().numpy(), self._np("r_p", rs, cs),
+                            self._np("tmr0", rs, cs), self._np("v_h", rs, cs), series)
+        return i
+
+    def _read(self, v: torch.Tensor, transposed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sensed-line currents and driver currents for driven-line voltages ``v`` (..., driven)."""
+        batch = v.reshape(-1, v.shape[-1]).double().cpu().numpy()
+        sensed = np.zeros((batch.shape[0], self.rows if transposed else self.cols))
+        drivers = np.zeros_like(batch)
+        fidelity, circuit = self.array.fidelity, self.array.circuit
+        for rs in self.row_tiles:
+            for cs in self.col_tiles:
+                drive, sense = (cs, rs) if transposed else (rs, cs)
+                vd = batch[:, drive]
+                if fidelity == "exact" and not self._ideal_circuit():
+                    sol = self._tile_solver(rs, cs, "transposed" if transposed else "read", circuit).solve(
+                        np.zeros((vd.shape[0], rs.stop - rs.start)) if transposed else vd,
+                        vd if transposed else None)
+                    sensed[:, sense] += sol.row_currents if transposed else sol.col_currents
+                    drivers[:, drive] -= sol.col_currents if transposed else sol.row_currents
+                    continue
+                series = 0.0 if fidelity != "lumped" else lumped_series(circuit, rs.stop - rs.start,
+                                                                       cs.stop - cs.start)
+                volts = -vd[:, None, :] if transposed else vd[:, :, None]
+                cells = self._tile_cells(rs, cs, volts * np.ones((1, rs.stop - rs.start, cs.stop - cs.start)),
+                                         series)
+                if transposed:
+                    sensed[:, sense] -= cells.sum(-1)
+                    drivers[:, drive] -= cells.sum(-2)
+                else:
+                    sensed[:, sense] += cells.sum(-2)
+                    drivers[:, drive] += cells.sum(-1)
+        shape = (*v.shape[:-1], sensed.shape[-1])
+        return (torch.from_numpy(sensed).to(self.dtype).reshape(shape),
+                torch.from_numpy(drivers).to(self.dtype).reshape(v.shape))
+
+    def _ideal_circuit(self) -> bool:
+        c = self.array.circuit
+        return c.ideal_wires and c.r_driver == 0 and c.r_sense == 0
+
+    def _check_phase_size(self, phase: WritePhase) -> None:
+        if phase.row_widths.numel() != self.rows or phase.col_currents.numel() != self.cols:
+            raise ValueError(f"phase of {phase.row_widths.numel()} rows x {phase.col_currents.numel()} columns "
+                             f"for an array of {self.rows} x {self.cols}")
+
+    # -------------------------------------------------------------------------------------------- reads
+    def read(self, v_rows: torch.Tensor) -> torch.Tensor:
+        """Column currents (A) for row voltages ``v_rows`` (V), shape (rows,) or (batch, rows)."""
+        if v_rows.shape[-1] != self.rows:
+            raise ValueError(f"read: {v_rows.shape[-1]} row voltages for an array of {self.rows} rows")
+        out, drivers = self._read(v_rows, transposed=False)
+        if self.events is not None:
+            self.events.append(ReadEvent(False, v_rows.detach().to(self.dtype), out, drivers))
+        return out
+
+    def read_transposed(self, v_cols: torch.Tensor) -> torch.Tensor:
+        """Row currents (A) for column voltages ``v_cols`` (V): drive columns, sense rows."""
+        if v_cols.shape[-1] != self.cols:
+            raise ValueError(f"read_transposed: {v_cols.shape[-1]} column voltages for {self.cols} columns")
+        out, drivers = self._read(v_cols, transposed=True)
+        if self.events is not None:
+            self.events.append(ReadEvent(True, v_cols.detach().to(self.dtype), out, drivers))
+        return out
+
+    # ------------------------------------------------------------------------------------------- writes
+    def phase_cell_voltages(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cell voltages (N, M) while the selected rows are held and after they are released."""
+        nominal = {k: float(self.params[k].double().mean()) for k in ("r_p", "tmr0", "v_h")}
+        v_cols = column_write_voltages(phase, v_max=self.array.write_voltage_max, **nominal)
+        on, off, cols = phase_levels(self.array.write_scheme, phase.row_widths > 0, v_cols, phase.polarity)
+        circuit = self.array.circuit
+        if self._ideal_circuit():
+            return ideal_cell_voltages(on, cols), ideal_cell_voltages(off, cols)
+        out = np.zeros((2, self.rows, self.cols))
+        rows = torch.stack([on, off]).numpy()
+        for rs in self.row_tiles:
+            for cs in self.col_tiles:
+                sol = self._tile_solver(rs, cs, "write", circuit).solve(
+                    rows[:, rs], np.repeat(cols.numpy()[None, cs], 2, axis=0))
+                out[:, rs, cs] = sol.cell_voltage
+        return torch.from_numpy(out[0]), torch.from_numpy(out[1])
+
+    def _phase_log_survival(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
+        """log P(no flip) of every cell over the phase, and the mask of the cells the phase aims at."""
+        self._check_phase_size(phase)
+        v_on, v_off = self.phase_cell_voltages(phase)
+        widths = phase.row_widths.double().cpu()
+        selected = widths > 0
+        length = float(widths.max()) if widths.numel() else 0.0
+        on_time = torch.where(selected, widths, torch.full_like(widths, length))[:, None].expand(-1, self.cols)
+        off_time = (length - on_time).clamp(min=0.0)
+        parallel = self.parallel.cpu()
+        p = {k: v.double().cpu() for k, v in self.params.items()}
+        log_s = torch.zeros(self.rows, self.cols, dtype=torch.float64)
+        for volts, duration in ((v_on, on_time), (v_off, off_time)):
+            current, _ = cell_current(volts.numpy(), parallel.numpy(), p["r_p"].numpy(), p["tmr0"].numpy(),
+                                      p["v_h"].numpy(), 0.0)
+            current = torch.from_numpy(np.ascontiguousarray(current))
+            to_p = current > 0
+            prob = switching_probability(
+                current.abs(), duration, ic0=torch.where(to_p, p["ic0_ap2p"], p["ic0_p2ap"]),
+                tau0=torch.where(to_p, p["tau0_ap2p"], p["tau0_p2ap"]), delta=p["delta"],
+                n=self.device_params.n_exponent, tau_d=self.device_params.tau_d)
+            can_flip = torch.where(to_p, ~parallel, parallel) & (current != 0)
+            log_s += torch.where(can_flip, torch.log1p(-prob), torch.zeros_like(prob))
+        aimed = selected[:, None] & (phase.col_currents.cpu() > 0)[None, :]
+        aimed &= ~parallel if phase.polarity == TO_P else parallel
+        return log_s, aimed
+
+    def switching_probabilities(self, plan: UpdatePlan) -> torch.Tensor:
+        """Per-cell flip probability of each phase in the current states (phases, rows, cols), disturbs
+        included (each phase evaluated on the states before the write)."""
+        out = [(-torch.expm1(self._phase_log_survival(ph)[0])) for ph in plan.phases]
+        if not out:
+            return torch.zeros(0, self.rows, self.cols, dtype=self.dtype, device=self.device)
+        return torch.stack(out).to(self.dtype).to(self.device)
+
+    def write(self, plan: UpdatePlan, generator: torch.Generator) -> PassiveWriteResult:
+        """Apply the phases in order (each on the states the previous left); one draw per cell per phase."""
+        flipped, to_p_count, intended, disturb = [], 0, 0, 0
+        for phase in plan.phases:
+            log_s, aimed = self._phase_log_survival(phase)
+            draw = torch.rand(log_s.shape, generator=generator, dtype=torch.float64, device=generator.device)
+            flips = draw.cpu() < -torch.expm1(log_s)
+            if not bool(flips.any()):
+                continue
+            cells = torch.nonzero(flips.flatten()).flatten()
+            to_p_count += int((~self.parallel.cpu().flatten()[cells]).sum())
+            intended += int((flips & aimed).sum())
+            disturb += int((flips & ~aimed).sum())
+            self.parallel.view(-1)[cells.to(self.device)] ^= True
+            self._state_float = None
+            flipped.append(cells)
+        cells = torch.cat(flipped).to(self.device) if flipped else torch.zeros(0, dtype=torch.long,
+                                                                               device=self.device)
+        n_flips = int(cells.numel())
+        if self.events is not None:
+            self.events.append(WriteEvent(rows=self.rows, cols=self.cols, phases=len(plan.phases),
+                                          flips_to_p=to_p_count, flips_to_ap=n_flips - to_p_count))
+        return PassiveWriteResult(flipped_cells=cells, flips_to_p=to_p_count, flips_to_ap=n_flips - to_p_count,
+                                  phases=len(plan.phases), intended_flips=intended, disturb_flips=disturb)
