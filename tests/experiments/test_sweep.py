@@ -204,3 +204,16 @@ def test_the_variation_study_parses_and_one_point_of_it_runs(tmp_path):
     fields, rows = read_table(result.table)
     assert fields == sweep.grids[0][0].paths and [r["method"] for r in rows] == ["insitu", "exsitu"]
     assert rows[0][f"{V}ic0_ap2p_dtod"] == 0.2
+
+
+def test_an_unreachable_ray_address_fails_fast_with_a_clear_message():
+    import socket
+
+    from mtjxbar.experiments.sweep_ray import check_reachable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    with pytest.raises(SweepError, match=f"--address 127.0.0.1:{port}: no Ray cluster answers there"):
+        check_reachable(f"127.0.0.1:{port}", timeout=2)
+    check_reachable("auto")  # left to Ray

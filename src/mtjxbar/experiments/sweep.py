@@ -130,8 +130,6 @@ def _load_data(tasks: list[Task]) -> dict[DataConfig, Dataset]:
 def _local_results(todo: list[Task], data: dict[DataConfig, Dataset], threads: int,
                    progress: ProgressPrinter | None) -> Iterator[tuple[Task, dict]]:
     for task in todo:
-        if progress is not None:
-            progress.start(task.label())
         yield task, run_task(task.config, threads, progress, data[task.config.data])
 
 

@@ -8,6 +8,7 @@ the driver, but every node needs mtjxbar installed and the data set at the same 
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 
 from .sweep_config import Task
@@ -25,6 +26,21 @@ def _import_ray():
     return ray
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast, with a clear message, when a ``host:port`` (or ``ray://host:port``) address does not answer
+    (Ray itself would retry for minutes); ``auto`` and other forms are left to Ray."""
+    from .sweep import SweepError
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise SweepError(f"--address {address}: no Ray cluster answers there ({err.strerror or err}); start one "
+                         "with `ray start --head`, or drop --address for a local Ray instance") from None
+
+
 def ray_results(tasks: list[Task], threads: int, *, address: str | None = None,
                 workers: int | None = None) -> Iterator[tuple[Task, dict]]:
     """Run ``tasks`` on Ray, at most ``workers`` at a time (default: the cluster's CPUs); yield each task and
@@ -32,6 +48,8 @@ def ray_results(tasks: list[Task], threads: int, *, address: str | None = None,
     ray = _import_ray()
     from .sweep import SweepError, run_task
 
+    if address:
+        check_reachable(address)
     kwargs = {"address": address} if address else {"num_cpus": workers}
     try:
         ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False, **kwargs)
