@@ -102,6 +102,8 @@ def test_a_sweep_killed_halfway_and_restarted_gives_the_uninterrupted_table(swee
     (["--local"], SWEEP.replace("0.2]", "0.9]"), "hardware.variation.r_p_dtod = 0.9: must be in [0, 0.5]"),
     (["--local"], SWEEP.replace('"digits"', '"mnist"'), "mnist"),
     (["--local", "--workers", "0"], SWEEP, "--workers 0"),
+    (["--local", "--set", "training.lr=-1"], SWEEP, "training.lr = -1"),
+    (["--local", "--set", "training.lr"], SWEEP, "expected PATH=VALUE"),
 ])
 def test_bad_input_is_one_line_without_traceback(tmp_path, capsys, args, content, needle):
     path = tmp_path / "s.toml"
