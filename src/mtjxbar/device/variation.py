@@ -30,6 +30,13 @@ fresh factor of the same family (:func:`sample_ic0_c2c`).
 **Faults**: each cell is independently stuck at P with probability ``stuck_p_rate`` and stuck at AP with
 ``stuck_ap_rate`` (disjoint; one uniform draw per cell, so the faulty cells at 1 % are among those at 5 %
 for the same seed). Faults are not spatially correlated.
+
+**Wiring** (the array's side, to keep runs comparable): sample once per array with generators derived from
+the experiment seed, e.g. ``rng.generator(seed, f"variation.layer{i}")`` for :func:`sample_cell_params` and
+``rng.generator(seed, f"faults.layer{i}")`` for :func:`sample_stuck` (the same names for the in-situ and the
+ex-situ network, so both methods meet the same chip); store the masks with the array (state_dict). Stuck
+cells hold their state through every write and every programming; draw :func:`sample_ic0_c2c` inside the
+write from the write generator, only when ``ic0_c2c > 0``.
 """
 
 from __future__ import annotations
