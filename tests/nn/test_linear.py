@@ -163,3 +163,22 @@ def test_invalid_sizes_and_gain():
         MTJLinear(0, 3, hw, gain=1.0)
     with pytest.raises(ValueError, match="gain"):
         MTJLinear(3, 3, hw, gain=0.0)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_prepared_forward_equals_forward(k, scheme):
+    """The batch-prepared read terms (DAC, G_AP(v), reference and scale folded in) give forward()."""
+    layer = layer_for(k, scheme, device=MTJParams())  # bias roll-off on: G_AP depends on v
+    x = inputs(5, 48, seed=3)
+    base, extra, ref = layer.prepare(x)
+    for n in range(len(x)):
+        got = layer.forward_prepared(base[n], extra[n], None if ref is None else ref[n])
+        assert_normwise_close(got, layer(x[n]), 1e-5)
+
+
+def test_prepare_declines_where_the_read_cannot_be_folded():
+    assert layer_for(1, "reference", adc_bits=6).prepare(inputs(2, 48, seed=4)) is None
+    layer = layer_for(1, "reference")
+    layer.crossbar.events = []
+    assert layer.prepare(inputs(2, 48, seed=4)) is None

@@ -111,21 +111,21 @@ class OuterPlan:
 
     @cached_property
     def phase_count(self) -> int:
-        """``len(self.phases)`` without building them: the (row sign, column sign, polarity) classes that
-        reach at least one cell (a few tensor operations; the training loop counts phases per sample)."""
-        rows = torch.bincount((self.row_sign * (self.row_widths > 0) + 1).long(), minlength=3).tolist()
-        driven = self.col_sign * (self.col_currents > 0)  # (2, cols): column sign where the polarity drives
-        cols = torch.bincount((driven + self._offsets(driven)).long().flatten(), minlength=6).tolist()
-        # TO_P reaches rows of the column's sign, TO_AP rows of the opposite sign (bins: sign + 1 + 3 * pol)
-        count = 0
-        for row_bin in (2, 0):  # rows of sign +1, then -1
-            if rows[row_bin]:
-                count += bool(cols[row_bin]) + bool(cols[3 + 2 - row_bin])
-        return count
-
-    @staticmethod
-    def _offsets(like: torch.Tensor) -> torch.Tensor:
-        return torch.tensor([[1.0], [4.0]], dtype=like.dtype, device=like.device)
+        """``len(self.phases)`` without building them: which of the four (row sign, polarity) classes
+        reach at least one cell (TO_P: rows of the column's sign; TO_AP: rows of the opposite sign)."""
+        if self.row_widths.device.type == "cpu":  # NumPy views: a few microseconds, it runs every sample
+            on, rs = self.row_widths.numpy() > 0, self.row_sign.numpy()
+            cs, driven = self.col_sign.numpy(), self.col_currents.numpy() > 0
+            rows = ((rs > 0) & on).any(), ((rs < 0) & on).any()
+            to_p = (driven[0] & (cs > 0)).any(), (driven[0] & (cs < 0)).any()
+            to_ap = (driven[1] & (cs < 0)).any(), (driven[1] & (cs > 0)).any()
+            return int(sum(int(rows[k]) * (int(to_p[k]) + int(to_ap[k])) for k in (0, 1)))
+        on = self.row_widths > 0
+        cs, driven = self.col_sign, self.col_currents > 0
+        flags = torch.stack([((self.row_sign > 0) & on).any(), ((self.row_sign < 0) & on).any(),
+                             (driven[0] & (cs > 0)).any(), (driven[0] & (cs < 0)).any(),
+                             (driven[1] & (cs < 0)).any(), (driven[1] & (cs > 0)).any()]).tolist()
+        return int(sum(flags[k] * (flags[2 + k] + flags[4 + k]) for k in (0, 1)))
 
     def __len__(self) -> int:
         return self.phase_count

@@ -28,14 +28,27 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["thermal_rate", "poisson_outer_events", "uniform_cell_events"]
+__all__ = ["thermal_rate", "RateConstants", "poisson_outer_events", "uniform_cell_events"]
 
 
-def thermal_rate(current: torch.Tensor, ic0, tau0, delta, n: float) -> torch.Tensor:
-    """Thermal switching rate (1/s) at ``current`` <= Ic0, 0 where the current is 0 (the line is idle)."""
-    u = torch.clamp(1.0 - current / ic0, min=0.0)
-    rate = torch.exp(-delta * u**n) / tau0
-    return torch.where(current > 0, rate, torch.zeros_like(rate))
+class RateConstants:
+    """``1/Ic0``, ``-ln tau0`` and ``-Delta`` (tensors or floats that broadcast with the currents), so that
+    :func:`thermal_rate` is a few in-place operations: it runs twice per training sample."""
+
+    def __init__(self, ic0, tau0, delta) -> None:
+        self.inv_ic0 = 1.0 / ic0
+        self.neg_log_tau0 = -torch.log(torch.as_tensor(tau0, dtype=torch.float64)).to(
+            ic0.dtype if isinstance(ic0, torch.Tensor) else torch.float64)
+        self.neg_delta = -delta
+
+
+def thermal_rate(current: torch.Tensor, constants: RateConstants, n: float) -> torch.Tensor:
+    """Thermal switching rate ``exp(-Delta (1 - I/Ic0)^n) / tau0`` (1/s) at ``current`` <= Ic0, and 0 where
+    the current is 0 (the line is idle)."""
+    u = (current * constants.inv_ic0).neg_().add_(1.0).clamp_(min=0.0)
+    u = u.mul_(u) if n == 2 else u.pow_(n)
+    rate = u.mul_(constants.neg_delta).add_(constants.neg_log_tau0).exp_()
+    return rate.mul_(current > 0)
 
 
 def poisson_outer_events(widths: torch.Tensor, rates: torch.Tensor, count: int,

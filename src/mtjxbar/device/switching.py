@@ -123,19 +123,23 @@ def thermal_reach(width: float, *, tau0: float, delta: float) -> float:
 
 
 def thermal_current_for_probability(p: torch.Tensor, width: float, *, ic0, tau0, delta: float,
-                                    n: float) -> torch.Tensor:
+                                    n: float, log_reach: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`current_for_probability` where every ``p`` is at most :func:`thermal_reach` (the current is
     then at most Ic0, closed form, a handful of tensor operations): the fast path of the pulse encoder.
 
     ``ic0`` and ``tau0`` may be tensors that broadcast against ``p`` (e.g. one row per polarity); ``p``
     at or below the zero-current (retention) probability gives 0 A, like the general inverse.
+    ``log_reach``, if given, is ``log(width / tau0)`` computed once by the caller.
     """
     floor = math.log1p(-math.exp(-(math.pi**2 / 4.0) * delta))
-    needed = floor - torch.log1p(-p)  # thermal hazard the pulse must supply
-    log_ratio = torch.clamp(torch.log(width / tau0) - torch.log(needed), min=0.0)
-    u = (log_ratio / delta) ** (1.0 / n) if n != 2 else torch.sqrt(log_ratio / delta)
-    current = torch.clamp(ic0 - ic0 * u, min=0.0)
-    return torch.where(needed > 0, current, torch.zeros_like(current))
+    needed = torch.log1p(-p).neg_().add_(floor)  # thermal hazard the pulse must supply
+    reachable = needed > 0
+    if log_reach is None:
+        log_reach = torch.log(width / torch.as_tensor(tau0, dtype=p.dtype))
+    u = (log_reach - needed.log_()).clamp_(min=0.0).mul_(1.0 / delta)
+    u = u.sqrt_() if n == 2 else u.pow_(1.0 / n)
+    current = u.mul_(-ic0).add_(ic0).clamp_(min=0.0)
+    return torch.where(reachable, current, 0.0)
 
 
 def width_for_probability(p, current, *, ic0, tau0, delta, n, tau_d, iterations: int = 100) -> torch.Tensor:

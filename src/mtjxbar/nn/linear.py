@@ -66,9 +66,35 @@ class MTJLinear(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = self.hardware.converters
         v = dac(x, conv.input_range, conv.v_read, conv.dac_bits)
-        signed = self.mapping.combine(self.crossbar.read(v, conv.v_read), v, self.g_ref)
+        signed = self.mapping.group(self.crossbar.read(v, conv.v_read)) - self.mapping.reference_current(v, self.g_ref)
         signed = adc(signed, self._adc_fs, conv.adc_bits)
         return signed * (self.gain / self._scale)
+
+    def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+        """Everything of :meth:`forward` that depends on the inputs only, for a batch of inputs ``x``
+        (batch, in_features) at once: terms with ``forward(x[n]) == forward_prepared(*terms[n])`` up to
+        float rounding. The DAC, the voltage-dependent AP conductance, the reference column and the output
+        scale are folded in (all linear in the column currents); the states are not. None where it does
+        not apply (cells with their own parameters, a quantising ADC, a reporting array): use
+        :meth:`forward` there."""
+        conv = self.hardware.converters
+        if conv.adc_bits is not None or self.crossbar.events is not None:
+            return None
+        v = dac(x, conv.input_range, conv.v_read, conv.dac_bits)
+        terms = self.crossbar.drive_terms(v, conv.v_read)
+        if terms is None:
+            return None
+        scale = self.gain / self._scale
+        base, extra = terms
+        ref = self.mapping.reference_current(v, self.g_ref)
+        if self.mapping.per_output == 1:  # one column per output: the reference folds into the base
+            return (base - ref) * scale, extra * scale, None
+        return base * scale, extra * scale, ref * scale
+
+    def forward_prepared(self, base: torch.Tensor, extra: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`forward` of one input from its :meth:`prepare` terms: one matrix-vector product."""
+        out = self.crossbar.read_terms(base, extra)
+        return out if ref is None else self.mapping.group(out) - ref
 
     def backward(self, delta: torch.Tensor) -> torch.Tensor:
         """Error at the inputs, ``gain * W @ delta / input_range``, by a transposed read."""
@@ -80,9 +106,10 @@ class MTJLinear(torch.nn.Module):
         return signed * (scale * self.gain / (self._scale * conv.input_range))
 
     # ---------------------------------------------------------------------------------------- update
-    def plan(self, row_factor: torch.Tensor, col_factor: torch.Tensor) -> OuterPlan:
-        """Write plan for the requested change ``dW = outer(row_factor, col_factor)`` (logical W)."""
-        return self.encoder.encode(row_factor, self.mapping.expand(col_factor), self.mapping.full_swing)
+    def plan(self, row_factor: torch.Tensor, col_factor: torch.Tensor, rows=None) -> OuterPlan:
+        """Write plan for the requested change ``dW = outer(row_factor, col_factor)`` (logical W); ``rows``:
+        the row pulses of ``row_factor`` if already computed (:meth:`PulseEncoder.row_pulses`)."""
+        return self.encoder.encode(row_factor, self.mapping.expand(col_factor), self.mapping.full_swing, rows)
 
     def write(self, plan: UpdatePlan | OuterPlan, generator: torch.Generator) -> WriteResult:
         """Apply ``plan`` to the array: flips sampled from the device model with ``generator``."""

@@ -47,11 +47,12 @@ class PulseEncoder:
         self.thermal_only = config.p_max <= reach
         self._pol = {}  # per device: (ic0, tau0) as (2, 1) float64 tensors, TO_P row first
 
-    def _polarity_params(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    def _polarity_params(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if device not in self._pol:
             dev = self.device_params
-            self._pol[device] = tuple(torch.tensor([[a], [b]], dtype=torch.float64, device=device)
-                                      for a, b in ((dev.ic0_ap2p, dev.ic0_p2ap), (dev.tau0_ap2p, dev.tau0_p2ap)))
+            ic0, tau0 = (torch.tensor([[a], [b]], dtype=torch.float64, device=device)
+                         for a, b in ((dev.ic0_ap2p, dev.ic0_p2ap), (dev.tau0_ap2p, dev.tau0_p2ap)))
+            self._pol[device] = (ic0, tau0, torch.log(self.config.pulse_width / tau0))
         return self._pol[device]
 
     def column_currents(self, q: torch.Tensor) -> torch.Tensor:
@@ -60,25 +61,38 @@ class PulseEncoder:
         exact device inverse."""
         dev, cfg = self.device_params, self.config
         q = torch.clamp(q.double(), max=cfg.p_max)
-        ic0, tau0 = self._polarity_params(q.device)
+        ic0, tau0, log_reach = self._polarity_params(q.device)
         if self.thermal_only:
             both = thermal_current_for_probability(q, cfg.pulse_width, ic0=ic0, tau0=tau0, delta=dev.delta,
-                                                   n=dev.n_exponent)
+                                                   n=dev.n_exponent, log_reach=log_reach)
         else:
             both = current_for_probability(q.expand(2, -1), cfg.pulse_width, ic0=ic0, tau0=tau0,
                                            delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d)
-        return torch.where(q >= max(cfg.p_min, 1e-300), both, torch.zeros_like(both))
+        return torch.where(q >= max(cfg.p_min, 1e-300), both, 0.0)
 
-    def encode(self, row_factor: torch.Tensor, col_factor: torch.Tensor, swing: float) -> OuterPlan:
-        """Plan for ``dW_ij = row_factor[i] * col_factor[j]``; ``col_factor`` is per physical column with
-        the column sign already applied (a positive value asks the column's conductance to rise)."""
+    def row_pulses(self, row_factor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The row half of :meth:`encode` for one request or a batch (rows last): widths (s), signs and
+        ``max |r|`` (shape (..., 1)); computed for a batch of inputs at once by the training loop."""
         r_abs = row_factor.abs()
-        r_max = float(r_abs.max()) if r_abs.numel() else 0.0
+        r_max = r_abs.amax(dim=-1, keepdim=True)
+        widths = r_abs * (self.config.pulse_width / torch.clamp(r_max, min=torch.finfo(r_abs.dtype).tiny))
+        return widths, torch.sign(row_factor), r_max
+
+    def encode(self, row_factor: torch.Tensor, col_factor: torch.Tensor, swing: float,
+               rows: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> OuterPlan:
+        """Plan for ``dW_ij = row_factor[i] * col_factor[j]``; ``col_factor`` is per physical column with
+        the column sign already applied (a positive value asks the column's conductance to rise).
+        ``rows``: this request's :meth:`row_pulses` if already computed (``row_factor`` is then unused),
+        with ``max |r|`` as a float."""
+        if rows is None:
+            widths, row_sign, r_max = self.row_pulses(row_factor)
+            r_max = float(r_max)
+        else:
+            widths, row_sign, r_max = rows
         if not r_max > 0:
             zeros = torch.zeros_like(col_factor)
-            return OuterPlan(row_widths=torch.zeros_like(row_factor), row_sign=torch.zeros_like(row_factor),
+            return OuterPlan(row_widths=torch.zeros_like(widths), row_sign=torch.zeros_like(widths),
                              col_sign=zeros, col_currents=torch.stack([zeros, zeros]))
-        widths = r_abs * (self.config.pulse_width / r_max)
         currents = self.column_currents(col_factor.abs() * (r_max / swing)).to(col_factor.dtype)
-        return OuterPlan(row_widths=widths, row_sign=torch.sign(row_factor), col_sign=torch.sign(col_factor),
+        return OuterPlan(row_widths=widths, row_sign=row_sign, col_sign=torch.sign(col_factor),
                          col_currents=currents)

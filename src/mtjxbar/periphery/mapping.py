@@ -63,6 +63,16 @@ class SynapseMapping:
         """Signed conductance (S) of one unit of W per MTJ (or pair)."""
         return (g_p - g_ap) if self.differential else 0.5 * (g_p - g_ap)
 
+    def reference_current(self, v_rows: torch.Tensor, g_ref: float) -> torch.Tensor:
+        """Current (A) of the reference column for row voltages ``v_rows``, shape (..., 1); 0 for pairs."""
+        if self.differential:
+            return torch.zeros_like(v_rows[..., :1])
+        return (self.k * g_ref) * v_rows.sum(dim=-1, keepdim=True)
+
+    def group(self, per_col: torch.Tensor) -> torch.Tensor:
+        """Signed sum of each output's physical columns (``per_col`` currents), shape (..., n_out)."""
+        return self._group(per_col)
+
     def _group(self, per_col: torch.Tensor) -> torch.Tensor:
         if self.per_output == 1:  # one plain column per output: nothing to combine
             return per_col

@@ -15,6 +15,7 @@ from .rules import sgd_request
 __all__ = ["InSituNetwork", "EpochStats", "train_insitu", "evaluate"]
 
 Progress = Callable[[int, int], None]
+PREPARE_BATCH = 256  # inputs whose first-layer read terms and row pulses are computed together
 Checkpoint = Callable[[int, "EpochStats"], None]
 
 
@@ -27,19 +28,43 @@ class InSituNetwork:
         self.layers = [MTJLinear(n_in, n_out, hardware, gain, device=device)
                        for n_in, n_out, gain in zip(arch.sizes[:-1], arch.sizes[1:], arch.gains, strict=True)]
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Activations of every layer: ``[x, h1, ..., z_out]`` (``z_out`` before the head)."""
-        acts = [self.arch.prepare(x)]
+    def forward(self, x: torch.Tensor, prepared: PreparedInput | None = None) -> list[torch.Tensor]:
+        """Activations of every layer: ``[x, h1, ..., z_out]`` (``z_out`` before the head); ``prepared``:
+        this input's :meth:`prepare_inputs` entry (the first layer then reads from it)."""
+        acts = [self.arch.prepare(x) if prepared is None else prepared.x]
         for i, layer in enumerate(self.layers):
-            z = layer(acts[-1])
+            z = layer(acts[-1]) if i or prepared is None else layer.forward_prepared(*prepared.terms)
             acts.append(torch.tanh(z) if i < len(self.layers) - 1 else z)
         return acts
+
+    def prepare_inputs(self, x: torch.Tensor) -> list[PreparedInput] | None:
+        """What the first layer's read and write need of a batch of raw inputs, computed for the batch at
+        once (input conditioning, DAC, voltage-dependent read terms, row pulses); None where the first
+        layer cannot fold its read (:meth:`MTJLinear.prepare`)."""
+        x0 = self.arch.prepare(x)
+        first = self.layers[0]
+        terms = first.prepare(x0)
+        if terms is None:
+            return None
+        widths, signs, r_max = first.encoder.row_pulses(x0)
+        base, extra, ref = terms
+        return [PreparedInput(x=x0[n], terms=(base[n], extra[n], None if ref is None else ref[n]),
+                              rows=(widths[n], signs[n], m)) for n, m in enumerate(r_max.flatten().tolist())]
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return class_scores(self.forward(x)[-1], self.arch).argmax(dim=-1)
 
     def weights(self) -> list[torch.Tensor]:
         return [layer.weights() for layer in self.layers]
+
+
+@dataclass(frozen=True)
+class PreparedInput:
+    """One input as the first layer sees it, computed in a batch (:meth:`InSituNetwork.prepare_inputs`)."""
+
+    x: torch.Tensor  # conditioned input (the first layer's row factor)
+    terms: tuple  # MTJLinear.prepare terms of this input
+    rows: tuple  # PulseEncoder.row_pulses of this input: widths, signs, max |x| (float)
 
 
 @dataclass
@@ -55,9 +80,10 @@ class EpochStats:
 
 
 def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, config: TrainingConfig,
-               generators: list[torch.Generator], stats: EpochStats) -> bool:
-    """One per-sample in-situ step; returns whether the sample was classified right before the update."""
-    acts = net.forward(x)
+               generators: list[torch.Generator], stats: EpochStats, prepared: PreparedInput | None = None) -> bool:
+    """One per-sample in-situ step; returns whether the sample was classified right before the update.
+    ``prepared``: the input's :meth:`InSituNetwork.prepare_inputs` entry, if computed (same result)."""
+    acts = net.forward(x, prepared)
     z = acts[-1]
     correct = int(class_scores(z, net.arch).argmax()) == label
     if margin_met(z, label, net.arch, config.margin):
@@ -67,7 +93,7 @@ def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, confi
         deltas.insert(0, layer.backward(deltas[0]) * (1.0 - h * h))
     for i, (layer, h, d) in enumerate(zip(net.layers, acts[:-1], deltas, strict=True)):
         row, col = sgd_request(h, d, lr, layer.gain, net.input_range)
-        plan = layer.plan(row, col)
+        plan = layer.plan(row, col, prepared.rows if i == 0 and prepared is not None else None)
         result = layer.write(plan, generators[i])
         n = result.flips_to_p + result.flips_to_ap
         stats.flips += n
@@ -91,9 +117,13 @@ def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: T
     stats = stats if stats is not None else EpochStats(flips_per_layer=[0] * len(net.layers))
     labels = y.tolist()
     indices = order.tolist()
+    batch: list[PreparedInput] | None = None
     for n in range(start, len(indices)):
         idx = indices[n]
-        stats.correct += train_step(net, x[idx], labels[idx], lr, config, generators, stats)
+        if (n - start) % PREPARE_BATCH == 0:
+            batch = net.prepare_inputs(x[order[n:n + PREPARE_BATCH]])
+        prepared = batch[(n - start) % PREPARE_BATCH] if batch is not None else None
+        stats.correct += train_step(net, x[idx], labels[idx], lr, config, generators, stats, prepared)
         if progress is not None and (n + 1) % 500 == 0:
             progress(n + 1, len(indices))
         if checkpoint is not None and checkpoint_every > 0 and (n + 1) % checkpoint_every == 0 \
