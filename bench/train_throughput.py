@@ -13,27 +13,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from _data import bench_data
 
 from mtjxbar.experiments.config import ExperimentConfig
-from mtjxbar.experiments.datasets import load_dataset
 from mtjxbar.rng import generator
 from mtjxbar.training import InSituNetwork, SoftwareMLP, build_architecture, train_insitu, train_software_epoch
-
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-train10k"
-
-
-def _data(n: int) -> tuple[torch.Tensor, torch.Tensor, str]:
-    if MNIST.is_dir():
-        d = load_dataset("mnist", MNIST, max_train=n, max_test=1)
-        return d.train_x, d.train_y, "mnist-train10k"
-    d = load_dataset("digits")
-    x = F.interpolate(d.train_x.view(-1, 1, 8, 8), size=(28, 28), mode="bilinear").flatten(1)
-    reps = -(-n // len(x))
-    return x.repeat(reps, 1)[:n], d.train_y.repeat(reps)[:n], "digits upsampled to 28x28"
 
 
 def main() -> None:
@@ -45,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    x, y, source = _data(args.samples)
+    x, y, source = bench_data(args.samples)
     config = ExperimentConfig()
     from mtjxbar.config import replace_path
 
