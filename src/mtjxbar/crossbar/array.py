@@ -12,6 +12,13 @@ Writes: during a phase, cell (i, j) sees the column current ``I_j`` for the row'
 (the transistor is on for ``t_i``); cells whose state the polarity can change switch with the device
 model's probability, sampled with the caller's ``torch.Generator``.
 
+Variation (:mod:`mtjxbar.device.variation`): per-cell parameters (:meth:`Crossbar.set_cell_params`), stuck
+cells (:meth:`Crossbar.set_stuck`: they keep their state through every write and every programming) and a
+cycle-to-cycle spread of Ic0 (:meth:`Crossbar.set_c2c`: each write multiplies every cell's Ic0 by a fresh
+factor drawn from the write generator; see :meth:`Crossbar._write_outer` for how the sparse sampler stays
+exact). :meth:`Crossbar.manufacture` samples all three from a :class:`~mtjxbar.device.VariationConfig`.
+Reads of an array with per-cell parameters use a per-cell Chebyshev fit of G_AP(v) (:mod:`.cell_reads`).
+
 Events: set ``events`` to a sink (anything with ``append``, e.g. a list) and the array reports every
 read, write phase and write outcome (:mod:`.events`) for the cost model; ``None`` (default) costs nothing.
 """
@@ -23,7 +30,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..device import MTJParams, resistance_ap, switching_probability
+from ..device import MTJParams, VariationConfig, resistance_ap, switching_probability
+from ..device.variation import normal_truncation, sample_cell_params, sample_ic0_c2c, sample_stuck
+from .cell_reads import CellReads
 from .config import ArrayConfig, BiasSolverConfig
 from .events import EventSink, WriteEvent, phase_event, read_event, rebuild_resistance_table, resistance_table_span
 from .plan import TO_P, OuterPlan, UpdatePlan
@@ -91,6 +100,12 @@ class Crossbar:
         self._state_float: torch.Tensor | None = None
         self._g_ap_table: tuple[float, torch.Tensor] | None = None
         self.events: EventSink | None = None  # optional sink of read / phase / write events (cost model)
+        self.stuck_p: torch.Tensor | None = None  # bool masks of the stuck cells (None: no faults)
+        self.stuck_ap: torch.Tensor | None = None
+        self._frozen: torch.Tensor | None = None  # flat bool: stuck_p | stuck_ap
+        self.c2c = VariationConfig()  # only its ic0_c2c and distribution matter here
+        self._c2c_min: float | None = None  # smallest c2c factor (None: unbounded, the dense sampler runs)
+        self._cell_reads: CellReads | None = None
         given = cell_params or {}
         self.set_cell_params({name: given[name] if given.get(name) is not None
                               else torch.tensor(float(getattr(device_params, name)), dtype=torch.float64)
@@ -116,6 +131,7 @@ class Crossbar:
         self._uniform = all(bool((v == v.flatten()[0]).all()) for v in self.params.values())
         self._nominal = {k: float(v.flatten()[0]) for k, v in self.params.items()} if self._uniform else {}
         self._g_ap_table = None
+        self._cell_reads = None
         self._prepare_write_bounds()
         rebuild_resistance_table(self, None)
 
@@ -131,16 +147,68 @@ class Crossbar:
         self._col_tau0_min = tau0.amin(1)
         self._col_delta_min = p["delta"].amin(0)  # (cols,)
         self._bound_constants = RateConstants(self._col_ic0_min, self._col_tau0_min, self._col_delta_min)
+        self._c2c_constants = None if self._c2c_min is None else \
+            RateConstants(self._col_ic0_min * self._c2c_min, self._col_tau0_min, self._col_delta_min)
         # bound of the precessional-floor hazard -ln(1 - exp(-pi^2 Delta / 4)) over all cells
         self._floor_bound = -math.log1p(-math.exp(-(math.pi**2 / 4.0) * float(p["delta"].min())))
 
+    # -------------------------------------------------------------------------------------- variation
+    def manufacture(self, variation: VariationConfig, params_generator: torch.Generator,
+                    faults_generator: torch.Generator) -> None:
+        """Give this array its own chip: per-cell parameters (device-to-device spread, drawn with
+        ``params_generator``), stuck cells (``faults_generator``) and the cycle-to-cycle spread. Draws
+        nothing for what ``variation`` leaves nominal (no spread: uniform parameters; no faults: no masks)."""
+        if variation.has_dtod:
+            gen = params_generator
+            cells = sample_cell_params(self.device_params, variation, self.rows, self.cols, gen)
+            self.set_cell_params(cells)
+        if variation.has_faults:
+            self.set_stuck(*sample_stuck(variation, self.rows, self.cols, faults_generator))
+        self.set_c2c(variation)
+
+    def set_c2c(self, variation: VariationConfig) -> None:
+        """Cycle-to-cycle spread of Ic0 (``variation.ic0_c2c`` and ``distribution``) drawn at every write."""
+        self.c2c = VariationConfig(distribution=variation.distribution, ic0_c2c=variation.ic0_c2c)
+        self._c2c_min = None
+        if variation.ic0_c2c > 0 and variation.distribution == "normal":
+            k, sd = normal_truncation(variation.ic0_c2c)
+            self._c2c_min = 1.0 - variation.ic0_c2c * k / sd  # the truncated normal's smallest factor
+        self._prepare_write_bounds()
+
+    def set_stuck(self, stuck_p: torch.Tensor | None, stuck_ap: torch.Tensor | None) -> None:
+        """Cells stuck at P / at AP (disjoint bool masks, or None for none); they are set to their stuck
+        state now and keep it through every write and :meth:`set_states`."""
+        if stuck_p is None and stuck_ap is None:
+            self.stuck_p = self.stuck_ap = self._frozen = None
+            return
+        masks = []
+        for name, m in (("stuck_p", stuck_p), ("stuck_ap", stuck_ap)):
+            m = torch.zeros(self.rows, self.cols, dtype=torch.bool) if m is None else m
+            if tuple(m.shape) != (self.rows, self.cols):
+                raise ValueError(f"{name} of shape {tuple(m.shape)}: expected ({self.rows}, {self.cols})")
+            masks.append(m.to(dtype=torch.bool, device=self.device).clone())
+        if bool((masks[0] & masks[1]).any()):
+            raise ValueError("a cell cannot be stuck at P and at AP")
+        self.stuck_p, self.stuck_ap = masks
+        self._frozen = (masks[0] | masks[1]).flatten()
+        self.set_states(self.parallel)
+
     # ----------------------------------------------------------------------------------------- states
     def set_states(self, parallel: torch.Tensor) -> None:
-        """Program every cell (True = parallel / low resistance)."""
+        """Program every cell (True = parallel / low resistance); stuck cells keep their stuck state."""
         if parallel.shape != (self.rows, self.cols):
             raise ValueError(f"states of shape {tuple(parallel.shape)}: expected ({self.rows}, {self.cols})")
         self.parallel = parallel.to(dtype=torch.bool, device=self.device).clone()
+        if self._frozen is not None:
+            self.parallel = (self.parallel | self.stuck_p) & ~self.stuck_ap
         self._state_float = None
+        if self._cell_reads is not None:
+            self._cell_reads.set_states(self.parallel)
+
+    def _states_changed(self, cells: torch.Tensor) -> None:
+        """Keep what follows the states in step after a write flipped ``cells`` (flat indices)."""
+        if self._cell_reads is not None:
+            self._cell_reads.refresh(cells.to(self.device), self.parallel.view(-1))
 
     def state_dict(self) -> dict:
         """Everything that decides this array's future behaviour, for checkpoints: ``states`` (bool),
@@ -148,8 +216,9 @@ class Crossbar:
         uniform array's reads and write-event resistances (they grow with the largest voltage / current
         seen, so they depend on history; None where not built yet)."""
         read_span = None if self._g_ap_table is None else self._g_ap_table[0]
+        stuck = None if self.stuck_p is None else {"p": self.stuck_p.clone(), "ap": self.stuck_ap.clone()}
         return {"states": self.parallel.clone(), "params": {k: v.clone() for k, v in self.params.items()},
-                "table_spans": {"read": read_span, "write": resistance_table_span(self)}}
+                "table_spans": {"read": read_span, "write": resistance_table_span(self)}, "stuck": stuck}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what :meth:`state_dict` returned (shapes must match; tables are rebuilt at their spans)."""
@@ -158,8 +227,11 @@ class Crossbar:
             if tuple(value.shape) != (self.rows, self.cols):
                 raise ValueError(f"cell parameter {name} of shape {tuple(value.shape)}: expected "
                                  f"({self.rows}, {self.cols})")
-        self.set_states(state["states"])
+        if "stuck" in state:  # older checkpoints: keep the masks this array was manufactured with
+            stuck = state["stuck"]
+            self.set_stuck(*((None, None) if stuck is None else (stuck["p"], stuck["ap"])))
         self.set_cell_params(params)
+        self.set_states(state["states"])
         spans = state.get("table_spans", {})
         if spans.get("read") is not None and self._uniform:
             self._build_g_ap_table(float(spans["read"]))
@@ -224,7 +296,33 @@ class Crossbar:
             if v.dim() == 1:
                 return torch.addmv(base, states.T, extra)
             return torch.addmm(base, extra, states) if v.dim() == 2 else base + extra @ states
-        # per-cell parameters: conductance of every cell at its own line voltage
+        reads = self._per_cell_reads(v, v_max)
+        if reads is not None:
+            return reads.read_transposed(v) if transposed else reads.read(v)
+        return self._drive_exact(v, transposed)
+
+    def _per_cell_reads(self, v: torch.Tensor, v_max: float | None) -> CellReads | None:
+        """The per-cell Chebyshev read matrices covering |v| (refitted when |v| outgrows them); None where
+        the fit cannot reach its tolerance (the exact loop runs then)."""
+        if v_max is None:
+            v_max = float(v.abs().max()) if v.numel() else 0.0
+        fit = self._cell_reads
+        if fit is None or v_max > fit.span:
+            p = {n: self.params[n].to(torch.float64) for n in ("r_p", "tmr0", "v_h")}
+            tolerance = 1e-12 if self.dtype == torch.float64 else 1e-7
+            fit = CellReads(lambda volts: self._ap_conductance(volts, p["r_p"], p["tmr0"], p["v_h"]),
+                            1.0 / (p["r_p"] + self.array.r_access), max(1.05 * v_max, 1e-3), tolerance, self.dtype)
+            if not fit.ok:
+                return None
+            fit.set_states(self.parallel)
+            self._cell_reads = fit
+        return fit
+
+    def _drive_exact(self, v: torch.Tensor, transposed: bool) -> torch.Tensor:
+        """Per-cell parameters: conductance of every cell at its own line voltage (the exact solve)."""
+        states = self._states_as_float()
+        if transposed:
+            states = states.T
         r_p, tmr0, v_h = (self.params[n].T if transposed else self.params[n] for n in ("r_p", "tmr0", "v_h"))
         batch = v.reshape(-1, v.shape[-1])
         out = []
@@ -298,8 +396,9 @@ class Crossbar:
                 out[k].index_copy_(0, rows, self._phase_probability(phase, rows))
         return out
 
-    def _phase_probability(self, phase, rows: torch.Tensor) -> torch.Tensor:
-        """Switching probability of the cells of the active ``rows`` that the phase can flip."""
+    def _phase_probability(self, phase, rows: torch.Tensor, factor: torch.Tensor | None = None) -> torch.Tensor:
+        """Switching probability of the cells of the active ``rows`` that the phase can flip; ``factor``
+        (rows, cols): this write's cycle-to-cycle factors on Ic0 (None: none). Stuck cells get 0."""
         self._check_phase(phase)
         widths = phase.row_widths.index_select(0, rows).to(self.dtype)[:, None]
         currents = phase.col_currents.to(self.dtype)
@@ -313,13 +412,21 @@ class Crossbar:
             kw = {"ic0": self.params[f"ic0_{suffix}"].index_select(0, rows),
                   "tau0": self.params[f"tau0_{suffix}"].index_select(0, rows),
                   "delta": self.params["delta"].index_select(0, rows)}
-        if self._uniform and not bool((currents > kw["ic0"]).any()):
+        if factor is not None:
+            kw["ic0"] = kw["ic0"] * factor.index_select(0, rows)
+        if self._uniform and factor is None and not bool((currents > kw["ic0"]).any()):
             p = self._thermal_probability(currents, widths, **kw, n=fixed["n"])
         else:
             p = switching_probability(currents[None, :], widths, **kw, **fixed)
         states = self.parallel.index_select(0, rows)
-        can_flip = (~states if to_p else states) & (currents > 0)[None, :]
+        can_flip = (~states if to_p else states) & (currents > 0)[None, :] & self._free_rows(rows)
         return torch.where(can_flip, p, torch.zeros_like(p))
+
+    def _free_rows(self, rows: torch.Tensor) -> torch.Tensor | bool:
+        """Which cells of ``rows`` are not stuck (True where there are no faults)."""
+        if self._frozen is None:
+            return True
+        return ~self._frozen.view(self.rows, self.cols).index_select(0, rows)
 
     @staticmethod
     def _thermal_probability(currents, widths, *, ic0: float, tau0: float, delta: float, n: float):
@@ -356,9 +463,9 @@ class Crossbar:
                 union = cols
         return groups
 
-    def _group_probability(self, group: list, rows: torch.Tensor) -> torch.Tensor:
+    def _group_probability(self, group: list, rows: torch.Tensor, factor: torch.Tensor | None = None) -> torch.Tensor:
         """Switching probability of the cells of ``rows`` under a group of phases (see :meth:`_groups`)."""
-        if len(group) > 1 and self._uniform:
+        if len(group) > 1 and self._uniform and factor is None:
             currents = torch.stack([ph.col_currents for ph in group]).sum(0).to(self.dtype)
             to_p = torch.zeros(self.cols, dtype=torch.bool, device=self.device)
             for ph in group:
@@ -372,8 +479,9 @@ class Crossbar:
                 p = self._thermal_probability(currents, widths, ic0=ic0, tau0=tau0, delta=nominal("delta"),
                                               n=self.device_params.n_exponent)
                 can_flip = (self.parallel.index_select(0, rows) ^ to_p[None, :]) & (currents > 0)[None, :]
+                can_flip &= self._free_rows(rows)
                 return torch.where(can_flip, p, torch.zeros_like(p))
-        return torch.stack([self._phase_probability(ph, rows) for ph in group]).sum(0)
+        return torch.stack([self._phase_probability(ph, rows, factor) for ph in group]).sum(0)
 
     def write(self, plan: UpdatePlan | OuterPlan, generator: torch.Generator) -> WriteResult:
         """Apply every phase of ``plan``; sample each cell's flip from the device model; return flips.
@@ -406,13 +514,27 @@ class Crossbar:
         sampler must run instead: some current above a cell's Ic0 of its polarity (the precessional
         switching probability is not of product form) or too many expected switching attempts.
 
-        Columns of sign 0 and rows of sign 0 are idle (as in :attr:`OuterPlan.phases`)."""
+        Columns of sign 0 and rows of sign 0 are idle (as in :attr:`OuterPlan.phases`).
+
+        Cycle-to-cycle spread: given this write's factors ``f`` on Ic0, cell (i, j) is a Poisson process
+        of rate ``rho_ij(f_ij)``, which grows as ``f`` falls. The truncated normal never gives a factor
+        below ``f_min`` (:attr:`_c2c_min`), so the per-column bound is the rate at ``Ic0_min * f_min`` (and
+        every current must be at most that for the thermal regime); the factors are independent of the
+        bounding process, so drawing ``f`` only for the cells that have candidate events (one per distinct
+        cell, shared by its events) and thinning with ``rho_ij(f_ij) / bound_j`` samples the same
+        distribution as drawing every cell's factor up front. The lognormal family has no smallest factor:
+        the dense sampler runs then. Stuck cells reject every event."""
         self._check_phase_shapes(plan.row_widths.numel(), plan.col_sign.numel())
         currents = plan.col_currents.to(self.dtype)
-        if bool((currents > self._col_ic0_min).any()):
+        c2c = self.c2c.ic0_c2c > 0
+        if c2c and self._c2c_min is None:
+            return None
+        threshold = self._col_ic0_min * self._c2c_min if c2c else self._col_ic0_min
+        if bool((currents > threshold).any()):
             return None
         # per-column bound of the thermal rate over both polarities (the exact rate on a uniform array)
-        rate_pol = thermal_rate(currents, self._bound_constants, self.device_params.n_exponent)
+        constants = self._c2c_constants if c2c else self._bound_constants
+        rate_pol = thermal_rate(currents, constants, self.device_params.n_exponent)
         bound = rate_pol.amax(0).mul_(plan.col_sign != 0)
         widths = plan.row_widths.to(self.dtype) * (plan.row_sign != 0)
         lam = float(widths.sum(dtype=torch.float64)) * float(bound.sum(dtype=torch.float64))
@@ -425,11 +547,15 @@ class Crossbar:
         if n_main:
             r, c = poisson_outer_events(widths, bound, n_main, generator)
             u = torch.rand(n_main, generator=generator, dtype=self.dtype, device=self.device)
-            events.append(("main", r, c, u))
+            factor = None
+            if c2c:  # one factor per distinct cell with candidate events, shared by its events
+                distinct, inverse = torch.unique(r * self.cols + c, return_inverse=True)
+                factor = sample_ic0_c2c(self.c2c, (distinct.numel(),), generator, dtype=self.dtype)[inverse]
+            events.append(("main", r, c, u, factor))
         if n_floor:  # precessional-floor switching: ~1e-43 per cell at Delta = 40, kept for exactness
             r, c = uniform_cell_events(self.rows, self.cols, n_floor, generator, self.device)
             u = torch.rand(n_floor, generator=generator, dtype=self.dtype, device=self.device)
-            events.append(("floor", r, c, u))
+            events.append(("floor", r, c, u, None))
         if not events:
             return WriteResult(flipped_cells=torch.zeros(0, dtype=torch.long, device=self.device), flips_to_p=0,
                                flips_to_ap=0, phases=len(plan))
@@ -437,17 +563,19 @@ class Crossbar:
             return self._apply_events_host(plan, events, currents, widths, rate_pol, bound)
         return self._apply_events(plan, events, currents, widths, rate_pol, bound)
 
-    def _event_rates(self, kind: str, r, c, to_p, currents, widths, rate_pol, bound):
-        """The kept event's intensity and its bound, per event (tensors): see :mod:`.sampling`, step 3."""
+    def _event_rates(self, kind: str, r, c, to_p, currents, widths, rate_pol, bound, factor=None):
+        """The kept event's intensity and its bound, per event (tensors): see :mod:`.sampling`, step 3;
+        ``factor``: the cycle-to-cycle factors on Ic0 of the events' cells (None: none)."""
         pol = (~to_p).long()
         if kind == "floor":
             hazard = -torch.log1p(-torch.exp(-(math.pi**2 / 4.0) * self.params["delta"][r, c]))
             reached = (widths[r] > 0) & (currents[pol, c] > 0)
             return hazard * reached, torch.full_like(hazard, self._floor_bound)
-        if self._uniform:
+        if self._uniform and factor is None:
             return rate_pol.view(-1).take(pol * self.cols + c), bound.take(c)
         flat = r * self.cols + c
-        exact = thermal_rate(currents[pol, c], RateConstants(self._pol_ic0[pol, flat], self._pol_tau0[pol, flat],
+        ic0 = self._pol_ic0[pol, flat] if factor is None else self._pol_ic0[pol, flat] * factor
+        exact = thermal_rate(currents[pol, c], RateConstants(ic0, self._pol_tau0[pol, flat],
                                                             self.params["delta"].view(-1)[flat]),
                              self.device_params.n_exponent)
         return exact, bound.take(c)
@@ -455,10 +583,12 @@ class Crossbar:
     def _apply_events(self, plan, events, currents, widths, rate_pol, bound) -> WriteResult:
         """Thin the events and switch their cells, with tensor operations (any device)."""
         cells, targets = [], []
-        for kind, r, c, u in events:
+        for kind, r, c, u, factor in events:
             to_p = (plan.row_sign.take(r) * plan.col_sign.take(c)) > 0
-            rate, rbound = self._event_rates(kind, r, c, to_p, currents, widths, rate_pol, bound)
+            rate, rbound = self._event_rates(kind, r, c, to_p, currents, widths, rate_pol, bound, factor)
             keep = (u * rbound < rate) & (plan.col_sign.take(c) != 0)
+            if self._frozen is not None:
+                keep &= ~self._frozen.take(r * self.cols + c)
             cells.append((r * self.cols + c)[keep])
             targets.append(to_p[keep])
         cell, to_p = torch.cat(cells), torch.cat(targets)
@@ -469,6 +599,7 @@ class Crossbar:
         if self._state_float is not None:
             self._state_float.view(-1)[cell] = to_p.to(self.dtype)
         flipped = torch.unique(cell)
+        self._states_changed(flipped)
         n_to_p = int(flat.take(flipped).sum())
         return WriteResult(flipped_cells=flipped, flips_to_p=n_to_p, flips_to_ap=flipped.numel() - n_to_p,
                            phases=len(plan))
@@ -479,33 +610,52 @@ class Crossbar:
         row_sign, col_sign = plan.row_sign.numpy(), plan.col_sign.numpy()
         state = self.parallel.numpy().reshape(-1)
         state_float = self._state_float.numpy().reshape(-1) if self._state_float is not None else None
+        frozen = self._frozen.numpy() if self._frozen is not None else None
         flipped, n_to_p = [], 0
-        for kind, r, c, u in events:
+        for kind, r, c, u, factor in events:
             r_l, c_l = r.tolist(), c.tolist()
-            if kind == "main" and self._uniform:
+            if kind == "main" and self._uniform and factor is None:
                 rate, rbound, u_l = rate_pol.numpy(), bound.numpy(), u.numpy()
                 keep = [u_l[e] * rbound[j] < rate[0 if row_sign[i] * col_sign[j] > 0 else 1, j]
                         for e, (i, j) in enumerate(zip(r_l, c_l, strict=True))]
             else:  # per-cell parameters or precessional-floor events: the tensor formulas, then Python
                 to_p = (plan.row_sign.take(r) * plan.col_sign.take(c)) > 0
-                exact, rb = self._event_rates(kind, r, c, to_p, currents, widths, rate_pol, bound)
+                exact, rb = self._event_rates(kind, r, c, to_p, currents, widths, rate_pol, bound, factor)
                 keep = (u * rb < exact).tolist()
             for e, (i, j) in enumerate(zip(r_l, c_l, strict=True)):
                 s = row_sign[i] * col_sign[j]
                 cell = i * self.cols + j
-                if keep[e] and s != 0 and state[cell] != (s > 0):
+                if keep[e] and s != 0 and state[cell] != (s > 0) and (frozen is None or not frozen[cell]):
                     state[cell] = s > 0
                     if state_float is not None:
                         state_float[cell] = 1.0 if s > 0 else 0.0
                     flipped.append(cell)
                     n_to_p += s > 0
         cells = torch.tensor(sorted(flipped), dtype=torch.long)
+        if flipped:
+            self._states_changed(cells)
         return WriteResult(flipped_cells=cells, flips_to_p=int(n_to_p), flips_to_ap=len(flipped) - int(n_to_p),
                            phases=len(plan))
+
+    def _dense_c2c(self, plan, generator: torch.Generator) -> torch.Tensor | None:
+        """This write's cycle-to-cycle factors on Ic0 (rows, cols), drawn for the cells of every reached
+        row (ones elsewhere); None without a cycle-to-cycle spread (nothing drawn)."""
+        if self.c2c.ic0_c2c <= 0:
+            return None
+        reached = torch.zeros(self.rows, dtype=torch.bool, device=self.device)
+        for phase in plan.phases:
+            reached |= phase.row_widths > 0
+        rows = torch.nonzero(reached).flatten()
+        factor = torch.ones(self.rows, self.cols, dtype=self.dtype, device=self.device)
+        if rows.numel():
+            draw = sample_ic0_c2c(self.c2c, (rows.numel(), self.cols), generator, dtype=self.dtype)
+            factor.index_copy_(0, rows, draw.to(self.device))
+        return factor
 
     def _write_dense(self, plan, generator: torch.Generator) -> WriteResult:
         flipped = []
         counts = {True: 0, False: 0}
+        factor = self._dense_c2c(plan, generator)
         for group in self._groups(plan):
             rows = torch.nonzero(group[0].row_widths > 0).flatten()
             if self.events is not None:
@@ -513,7 +663,7 @@ class Crossbar:
                     self.events.append(phase_event(self, phase, rows))
             if rows.numel() == 0:
                 continue
-            p = self._group_probability(group, rows)
+            p = self._group_probability(group, rows, factor)
             draw = torch.rand(p.shape, generator=generator, dtype=self.dtype, device=self.device)
             where = torch.nonzero(draw < p)
             if where.numel():
@@ -524,9 +674,10 @@ class Crossbar:
                 n_to_p = int(to_p.sum())
                 counts[True] += n_to_p
                 counts[False] += cells.numel() - n_to_p
+        cells = torch.cat(flipped) if flipped else torch.zeros(0, dtype=torch.long, device=self.device)
         if flipped:
             self._state_float = None
-        cells = torch.cat(flipped) if flipped else torch.zeros(0, dtype=torch.long, device=self.device)
+            self._states_changed(cells)
         if self.events is not None:
             self.events.append(WriteEvent(rows=self.rows, cols=self.cols, phases=len(plan.phases),
                                           flips_to_p=counts[True], flips_to_ap=counts[False]))

@@ -11,6 +11,7 @@ import torch
 
 from .. import __version__
 from ..config import to_dict
+from ..nn import manufacture_layers
 from ..rng import generator
 from ..training import EpochStats, evaluate, train_insitu, train_software_epoch
 from .checkpoint import Checkpoint, config_sha256, save_tensors
@@ -61,6 +62,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     test_x, test_y = data.test_x.to(dev), data.test_y.to(dev)
     tcfg = config.training
     state = RunState(config, train_x, data.n_classes, meter)
+    _manufacture(state)
     ckpt = Checkpoint(Path(out_dir)) if out_dir is not None else None
     data_hash = data_sha256(data) if ckpt is not None else ""
     if ckpt is not None and resume:
@@ -95,6 +97,14 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     if ckpt is not None:
         save_tensors(ckpt.root, "final_states.safetensors", state.final_tensors(), {"format": "mtjxbar-final-states"})
     return _results(state, data, n_train, len(test_x))
+
+
+def _manufacture(state: RunState) -> None:
+    """Variation and faults (``hardware.variation``): the in-situ and the ex-situ network get the same chip,
+    drawn from the run's seed (before a checkpoint is restored: the masks are derived, not stored)."""
+    for net in (state.net, state.exsitu_net):
+        if net is not None:
+            manufacture_layers(net.layers, state.config.seed)
 
 
 def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, train_x, train_y, test_x, test_y,

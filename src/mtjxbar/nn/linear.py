@@ -15,9 +15,23 @@ import torch
 from ..crossbar import Crossbar, UpdatePlan, WriteResult
 from ..crossbar.plan import OuterPlan
 from ..periphery import PulseEncoder, SynapseMapping, adc, dac
+from ..rng import generator
 from .config import HardwareConfig
 
-__all__ = ["MTJLinear"]
+__all__ = ["MTJLinear", "manufacture_layers"]
+
+
+def manufacture_layers(layers: list[MTJLinear], seed: int) -> None:
+    """Give each layer's array its chip from ``hardware.variation``: layer ``i`` draws its per-cell parameters
+    with ``generator(seed, "variation.layer{i}")`` and its stuck cells with ``"faults.layer{i}"`` (CPU
+    generators, so a CUDA run meets the same chip). Networks built from the same seed (the in-situ and the
+    ex-situ network of a run) get the same chip. Nothing is drawn for a nominal variation."""
+    for i, layer in enumerate(layers):
+        variation = layer.hardware.variation
+        if variation.is_nominal:
+            continue
+        layer.crossbar.manufacture(variation, generator(seed, f"variation.layer{i}"),
+                                   generator(seed, f"faults.layer{i}"))
 
 
 class MTJLinear(torch.nn.Module):
@@ -52,7 +66,8 @@ class MTJLinear(torch.nn.Module):
         self.crossbar.set_states((draw < 0.5).to(self.crossbar.device))
 
     def program(self, weights: torch.Tensor) -> None:
-        """Set the states to hold the nearest representable weights (ideal write-verify programming)."""
+        """Set the states to hold the nearest representable weights (ideal write-verify programming;
+        stuck cells keep their stuck state)."""
         if weights.shape != (self.in_features, self.out_features):
             raise ValueError(f"weights of shape {tuple(weights.shape)}: expected "
                              f"({self.in_features}, {self.out_features})")
