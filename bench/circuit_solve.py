@@ -1,13 +1,21 @@
 """Solve times of the crossbar circuit solver against scipy's sparse direct solver on the same system.
 
-    OMP_NUM_THREADS=1 python bench/circuit_solve.py [--sizes 64 256] [--vectors 5]
+    OMP_NUM_THREADS=1 python bench/circuit_solve.py [--sizes 64 256] [--vectors 20]
 
 Array: N x N cells, half of them parallel (R_P = 5 kOhm, TMR 100 %), 1 ohm wire segments, rows driven at
 their near end (ideal drivers), columns sensed at their far end by TIAs; cells at their zero-bias
-resistance (a linear system, the one ``spsolve`` gets too). Timed: the first solve (building the
-preconditioner included), each further input vector (same states), and the re-solve of the last vector
-after 1 % of the cells flipped (rebuild + warm start). ``spsolve`` (SuperLU) solves the same matrix and
-right-hand side once; the column currents of both are compared. Ends with ``bench <name> <value> ms`` lines.
+resistance (a linear system, the one ``spsolve`` gets too). Timed:
+
+* ``first``: the first solve of a new array (preconditioner built, CG; node voltages and currents);
+* ``transfer``: building the exact port admittance (direct Schur sweep, once per state set);
+* ``next_vector``: the column and driver currents of each further input vector (same states) from the
+  transfer, one matvec (``CircuitSolver.line_currents``); the CG solve per vector is shown for reference;
+* ``after_flips``: 1 % of the cells flipped: ``set_states`` + the CG re-solve of the last vector (warm
+  start); the transfer's rebuild after the flips is shown too;
+* ``spsolve``: SuperLU on the same matrix and right-hand side once.
+
+Column currents of the transfer, the CG solve and spsolve are compared. Ends with ``bench <name> <value> ms``
+lines, the 256 x 256 figures last.
 """
 
 from __future__ import annotations
@@ -28,6 +36,10 @@ def _ms(seconds: float) -> float:
     return 1e3 * seconds
 
 
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
 def bench_size(n: int, vectors: int, rng: np.random.Generator) -> dict[str, float]:
     parallel = rng.random((n, n)) < 0.5
     circuit = CircuitConfig(r_wire_row=1.0, r_wire_col=1.0)
@@ -35,24 +47,41 @@ def bench_size(n: int, vectors: int, rng: np.random.Generator) -> dict[str, floa
     inputs = rng.uniform(0.0, 0.2, (vectors + 1, n))
     t0 = time.perf_counter()
     solver = CircuitSolver(parallel, r_p=R_P, tmr0=TMR0, v_h=V_H, circuit=circuit, solver=config)
+    solver.transfer_after_vectors = 1  # line_currents below: always from the transfer
     first = solver.solve(inputs[0])
     first_s = time.perf_counter() - t0
     print(f"  {n}x{n}: first solve {_ms(first_s):.1f} ms ({first.cg_iterations} CG iterations)", flush=True)
+    cg_times = []
+    for v in inputs[1:4]:
+        t0 = time.perf_counter()
+        sol = solver.solve(v)
+        cg_times.append(time.perf_counter() - t0)
+    print(f"  {n}x{n}: further vectors by CG {', '.join(f'{_ms(t):.1f}' for t in cg_times)} ms "
+          f"({sol.cg_iterations} CG iterations)", flush=True)
+    t0 = time.perf_counter()
+    solver.transfer()
+    transfer_s = time.perf_counter() - t0
     times = []
     for v in inputs[1:]:
         t0 = time.perf_counter()
-        sol = solver.solve(v)
+        _, cols = solver.line_currents(v)
         times.append(time.perf_counter() - t0)
-    print(f"  {n}x{n}: further vectors {', '.join(f'{_ms(t):.1f}' for t in times)} ms "
-          f"({sol.cg_iterations} CG iterations)", flush=True)
+    err_cg = _rel(cols[0], solver.solve(inputs[-1]).col_currents[0])
+    print(f"  {n}x{n}: transfer built in {_ms(transfer_s):.1f} ms; further vectors from it "
+          f"{_ms(float(np.median(times))):.3f} ms each (median of {len(times)}); break-even after "
+          f"{transfer_s / max(np.median(cg_times) - np.median(times), 1e-12):.0f} vectors; agrees with the CG "
+          f"solve to {err_cg:.1e}", flush=True)
     flipped = parallel.copy()
     flipped.flat[rng.choice(n * n, max(1, n * n // 100), replace=False)] ^= True
     t0 = time.perf_counter()
     solver.set_states(flipped)
     after = solver.solve(inputs[-1])
     after_s = time.perf_counter() - t0
-    print(f"  {n}x{n}: after 1 % flips {_ms(after_s):.1f} ms ({after.cg_iterations} CG iterations, warm)",
-          flush=True)
+    t0 = time.perf_counter()
+    _, cols_flipped = solver.line_currents(inputs[-1])
+    rebuild_s = time.perf_counter() - t0
+    print(f"  {n}x{n}: after 1 % flips {_ms(after_s):.1f} ms ({after.cg_iterations} CG iterations, warm); "
+          f"transfer rebuilt in {_ms(rebuild_s):.1f} ms", flush=True)
     net = solver._network
     matrix = net.sparse_matrix()
     b = net.rhs(np.atleast_2d(inputs[-1]), np.zeros((1, n)))[0].ravel()
@@ -62,24 +91,32 @@ def bench_size(n: int, vectors: int, rng: np.random.Generator) -> dict[str, floa
     g = solver.g0
     vr, vc = x[: n * n].reshape(n, n), x[n * n:].reshape(n, n).T
     direct = (g * (vr - vc)).sum(0)
-    err = np.abs(direct - after.col_currents[0]).max() / np.abs(direct).max()
-    print(f"  {n}x{n}: spsolve {_ms(sp_s):.1f} ms; column currents agree to {err:.1e} relative", flush=True)
-    return {"first": _ms(first_s), "next": _ms(float(np.median(times))), "flips": _ms(after_s), "spsolve": _ms(sp_s)}
+    print(f"  {n}x{n}: spsolve {_ms(sp_s):.1f} ms; column currents agree to {_rel(after.col_currents[0], direct):.1e}"
+          f" (CG) and {_rel(cols_flipped[0], direct):.1e} (transfer) relative", flush=True)
+    return {"first": _ms(first_s), "next": _ms(float(np.median(times))), "flips": _ms(after_s),
+            "spsolve": _ms(sp_s), "transfer": _ms(transfer_s), "next_cg": _ms(float(np.median(cg_times))),
+            "transfer_flips": _ms(rebuild_s)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
-    parser.add_argument("--vectors", type=int, default=5)
+    parser.add_argument("--vectors", type=int, default=20)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     results = {}
     for n in args.sizes:
         print(f"solving {n}x{n} ...", flush=True)
         results[n] = bench_size(n, args.vectors, rng)
+    print(f"{'size':>7} {'first':>8} {'transfer':>9} {'next vec':>9} {'next (CG)':>10} {'flips (CG)':>11} "
+          f"{'transfer after flips':>21} {'spsolve':>8}   (ms)")
     for n, r in results.items():
+        print(f"{n:>3}x{n:<3} {r['first']:8.1f} {r['transfer']:9.1f} {r['next']:9.3f} {r['next_cg']:10.1f} "
+              f"{r['flips']:11.1f} {r['transfer_flips']:21.1f} {r['spsolve']:8.1f}")
+    for n, r in sorted(results.items()):
         print(f"bench solve{n}_first_ms {r['first']:.1f} ms")
-        print(f"bench solve{n}_next_vector_ms {r['next']:.1f} ms")
+        print(f"bench transfer{n}_build_ms {r['transfer']:.1f} ms")
+        print(f"bench solve{n}_next_vector_ms {r['next']:.3f} ms")
         print(f"bench solve{n}_after_flips_ms {r['flips']:.1f} ms")
         print(f"bench spsolve{n}_ms {r['spsolve']:.1f} ms")
 

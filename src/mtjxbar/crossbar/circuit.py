@@ -21,6 +21,11 @@ flips it is rebuilt in O(N M) plus one (N + M) dense Cholesky, and a re-solve of
 from the previous solution (warm start). With ideal wires (both segment resistances 0) each line is one
 node and the circuit is solved densely on the N + M line voltages (lines at an ideal source drop out).
 
+Transfer (:meth:`CircuitSolver.transfer`): with the cells at their zero-bias conductances the array is
+linear and its port admittance matrix (every line's current for every source voltage) is computed exactly by
+a direct Schur-complement sweep (:mod:`.circuit_transfer`), once per state set; :meth:`line_currents` then
+reads each further input vector with one matvec (bias-dependent cells: the Newton solve).
+
 Currents: ``row_currents`` / ``col_currents`` are the currents each line delivers to its periphery (a
 sensed column's TIA current; minus a driver's output current), from Kirchhoff's current law on the cells
 of the line (the wires conserve current).
@@ -35,9 +40,11 @@ import scipy.linalg
 
 from .circuit_cells import cell_current, zero_bias_conductance
 from .circuit_network import LineNetwork, unfed_islands
+from .circuit_transfer import port_admittance, woodbury_update
 from .config import CircuitConfig, CircuitSolverConfig
 
-__all__ = ["CircuitSolver", "CircuitSolution", "LINE_MODES", "DRIVEN", "SENSED", "FLOATING", "lumped_series"]
+__all__ = ["CircuitSolver", "CircuitSolution", "CircuitTransfer", "LINE_MODES", "DRIVEN", "SENSED", "FLOATING",
+           "lumped_series"]
 
 DRIVEN, SENSED, FLOATING = "driven", "sensed", "floating"
 LINE_MODES = (DRIVEN, SENSED, FLOATING)
@@ -56,6 +63,44 @@ class CircuitSolution:
     col_currents: np.ndarray  # (B, M)
     newton_iterations: int
     cg_iterations: int
+
+
+@dataclass(frozen=True, eq=False)
+class CircuitTransfer:
+    """The array's exact linear transfer at fixed cell conductances: the port admittance matrix ``y``
+    ((N + M) x (N + M), row sources first): the currents the lines deliver to their periphery are
+    ``-y @ s`` for source voltages ``s`` (every line with a port; lines without one read 0)."""
+
+    y: np.ndarray
+    rows: int
+    cols: int
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """(M, N): column currents (A) per volt on each row source, the other sources at 0 V."""
+        return -self.y[self.rows:, :self.rows]
+
+    #: ``line_currents`` builds the transfer once this many input vectors were read with the same states
+    #: (earlier ones: CG solves). Break-even measured (bench/circuit_solve.py): 3 vectors at 64 x 64, 12 at 256.
+    transfer_after_vectors: int = 4
+
+    def line_currents(self, v_rows, v_cols=None) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column currents into the periphery, (B, N) and (B, M), for source voltages on the rows
+        ((B, N) or (N,)) and columns (None: 0 V)."""
+        v_rows = np.atleast_2d(np.asarray(v_rows, dtype=np.float64))
+        out = -v_rows @ self.y[:self.rows]
+        if v_cols is not None:
+            out -= np.atleast_2d(np.asarray(v_cols, dtype=np.float64)) @ self.y[self.rows:]
+        return out[:, :self.rows], out[:, self.rows:]
+
+    def read(self, v_rows) -> np.ndarray:
+        """Column currents (B, M) for row source voltages (B, N), column sources at 0 V: one matvec."""
+        return np.atleast_2d(np.asarray(v_rows, dtype=np.float64)) @ self.matrix.T
+
+    def read_transposed(self, v_cols) -> np.ndarray:
+        """Row currents (B, N) for column source voltages (B, M), row sources at 0 V (the same circuit read
+        from the columns: each line keeps its port resistance)."""
+        return np.atleast_2d(np.asarray(v_cols, dtype=np.float64)) @ self.matrix
 
 
 def _modes(modes, count: int, what: str) -> np.ndarray:
@@ -98,6 +143,7 @@ class CircuitSolver:
         self.gate = gates[:, None].astype(np.float64) * np.ones((1, self.cols))
         self._network: LineNetwork | None = None
         self._warm: tuple[np.ndarray, np.ndarray] | None = None
+        self._transfer: tuple[np.ndarray, np.ndarray] | None = None  # (g0 it was computed for, Y)
         self.set_states(parallel)
 
     # ------------------------------------------------------------------------------------ structure
@@ -114,6 +160,7 @@ class CircuitSolver:
     def set_states(self, parallel) -> None:
         """New cell states (after flips or programming): rebuild the preconditioner (O(N M) + Cholesky)."""
         self.parallel = np.asarray(parallel, dtype=bool)
+        self._vectors_read = 0
         self.g0 = zero_bias_conductance(self.parallel, self.r_p, self.tmr0, self.r_access) * self.gate
         if self.circuit.ideal_wires:
             return
@@ -143,6 +190,84 @@ class CircuitSolver:
         src_r = np.where(self.row_modes == DRIVEN, v_rows, 0.0)
         src_c = np.where(self.col_modes == DRIVEN, v_cols, 0.0)
         return src_r, src_c, single
+
+    # ------------------------------------------------------------------------------------- transfer
+    #: after flips, update the transfer by Woodbury (one CG solve per changed cell) while at most this many
+    #: cells changed, else a new sweep. Default 0 (always the sweep): measured at 64 x 64 (1 ohm segments),
+    #: Woodbury takes 15 ms for 1 changed cell and 60 ms for 4 (point-source CG solves converge slowly)
+    #: against 11 ms for the whole sweep.
+    woodbury_max_cells: int = 0
+
+    def transfer(self) -> CircuitTransfer:
+        """The exact linear transfer of the array at its cells' zero-bias conductances (what
+        ``bias_dependent = False`` solves; with the TMR roll-off, the small-signal transfer at 0 V).
+
+        Computed once per state set by a direct Schur-complement sweep (:func:`.circuit_transfer.port_admittance`,
+        exact to rounding); after :meth:`set_states`, a new sweep, or (``woodbury_max_cells``) a Woodbury update
+        (:func:`.circuit_transfer.woodbury_update`, to the CG tolerance ``rtol``)."""
+        if self.circuit.ideal_wires:
+            if self._transfer is None or not np.array_equal(self._transfer[0], self.g0):
+                self._transfer = (self.g0.copy(), self._ideal_admittance())
+            return CircuitTransfer(self._transfer[1], self.rows, self.cols)
+        net = self._network
+        if self._transfer is not None and not np.array_equal(self._transfer[0], self.g0):
+            g_old, y = self._transfer
+            cells = np.argwhere(g_old != self.g0)
+            if cells.shape[0] <= self.woodbury_max_cells:
+                delta = (self.g0 - g_old)[cells[:, 0], cells[:, 1]]
+                y = woodbury_update(y, net, cells, delta, self.solver.rtol, self.solver.max_cg_iterations)
+                self._transfer = (self.g0.copy(), y)
+            else:
+                self._transfer = None
+        if self._transfer is None:
+            self._transfer = (self.g0.copy(), port_admittance(net))
+        return CircuitTransfer(self._transfer[1], self.rows, self.cols)
+
+    def _ideal_admittance(self) -> np.ndarray:
+        """Ideal wires: each line one node; lines at an ideal source are their own source node, the others
+        reach theirs through the port resistance; the free lines are eliminated densely."""
+        n, m = self.rows, self.cols
+        modes = np.concatenate([self.row_modes, self.col_modes])
+        r_port = np.concatenate([self._port_resistance(self.row_modes), self._port_resistance(self.col_modes)])
+        fixed = r_port == 0.0
+        g_port = np.where(fixed | ~np.isfinite(r_port), 0.0, 1.0 / np.where(r_port > 0, r_port, 1.0))
+        pin_r, pin_c = unfed_islands(self.g0, (modes != FLOATING)[:n], (modes != FLOATING)[n:])
+        lap = np.zeros((n + m, n + m))
+        lap[:n, n:] = -self.g0
+        lap[n:, :n] = -self.g0.T
+        lap[np.arange(n + m), np.arange(n + m)] = np.concatenate([self.g0.sum(1), self.g0.sum(0)])
+        free = np.nonzero(~fixed)[0]
+        fix = np.nonzero(fixed)[0]
+        a_ee = lap[np.ix_(free, free)] + np.diag(g_port[free] + np.concatenate([pin_r, pin_c])[free])
+        # kept: the fixed lines, then the sources of the free lines
+        a_ke = np.concatenate([lap[np.ix_(fix, free)], -np.diag(g_port[free])])
+        a_kk = scipy.linalg.block_diag(lap[np.ix_(fix, fix)], np.diag(g_port[free]))
+        y_k = a_kk - a_ke @ scipy.linalg.solve(a_ee, a_ke.T, assume_a="pos") if free.size else a_kk
+        order = np.concatenate([fix, free])
+        y = np.zeros((n + m, n + m))
+        y[np.ix_(order, order)] = y_k
+        return 0.5 * (y + y.T)
+
+    #: ``line_currents`` builds the transfer once this many input vectors were read with the same states
+    #: (earlier ones: CG solves). Break-even measured (bench/circuit_solve.py): 3 vectors at 64 x 64, 12 at 256.
+    transfer_after_vectors: int = 4
+
+    def line_currents(self, v_rows, v_cols=None) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column currents into the periphery ((B, N), (B, M)) for the sources of :meth:`solve`,
+        without node voltages: with ``bias_dependent = False`` one matvec with :meth:`transfer` (built once
+        ``transfer_after_vectors`` vectors were read with the same states; before: :meth:`solve`); with the
+        TMR roll-off the full Newton solve."""
+        batch = np.atleast_2d(np.asarray(v_rows)).shape[0]
+        self._vectors_read += batch
+        built = self._transfer is not None and np.array_equal(self._transfer[0], self.g0)
+        if self.solver.bias_dependent or not (built or self._vectors_read >= self.transfer_after_vectors):
+            sol = self.solve(v_rows, v_cols)
+            return sol.row_currents, sol.col_currents
+        src_r, src_c, _ = self._sources(v_rows, v_cols)
+        if not self.circuit.ideal_wires:
+            src_r = np.where(self._network.pinned_r, 0.0, src_r)
+            src_c = np.where(self._network.pinned_c, 0.0, src_c)
+        return self.transfer().line_currents(src_r, src_c)
 
     # ---------------------------------------------------------------------------------------- solve
     def solve(self, v_rows, v_cols=None) -> CircuitSolution:

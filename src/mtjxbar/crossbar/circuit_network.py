@@ -219,7 +219,7 @@ class LineNetwork:
     def _line_solve(self, r: np.ndarray) -> np.ndarray:
         out = np.empty_like(r)
         for part, (d, e) in enumerate(self._line_factors):
-            sol, info = dpttrs(d, e, r[:, part].T)
+            sol, _ = dpttrs(d, e, r[:, part].T)
             out[:, part] = sol.T
         return out
 

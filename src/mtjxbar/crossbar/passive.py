@@ -108,11 +108,12 @@ class PassiveCrossbar(Crossbar):
                 drive, sense = (cs, rs) if transposed else (rs, cs)
                 vd = batch[:, drive]
                 if fidelity == "exact" and not self._ideal_circuit():
-                    sol = self._tile_solver(rs, cs, "transposed" if transposed else "read", circuit).solve(
+                    row_i, col_i = self._tile_solver(rs, cs, "transposed" if transposed else "read",
+                                                     circuit).line_currents(
                         np.zeros((vd.shape[0], rs.stop - rs.start)) if transposed else vd,
-                        vd if transposed else None)
-                    sensed[:, sense] += sol.row_currents if transposed else sol.col_currents
-                    drivers[:, drive] -= sol.col_currents if transposed else sol.row_currents
+                        vd if transposed else None)  # linear cells: one matvec with the tile's transfer
+                    sensed[:, sense] += row_i if transposed else col_i
+                    drivers[:, drive] -= col_i if transposed else row_i
                     continue
                 series = 0.0 if fidelity != "lumped" else lumped_series(circuit, rs.stop - rs.start,
                                                                        cs.stop - cs.start)
