@@ -35,14 +35,16 @@ def param(
     lo_open: bool = False,
     hi_open: bool = False,
     choices: tuple | None = None,
+    allow_empty: bool = False,
 ) -> Any:
     """Declare a configuration field with its SI unit, description and allowed range.
 
     ``lo``/``hi`` bound numeric values (closed unless ``lo_open``/``hi_open``); ``choices`` lists the
-    allowed values of a string field. Use ``unit="1"`` for dimensionless quantities.
+    allowed values of a string field; a tuple field must hold at least one value unless ``allow_empty``.
+    Use ``unit="1"`` for dimensionless quantities.
     """
     meta = {"unit": unit, "doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open,
-            "choices": choices}
+            "choices": choices, "allow_empty": allow_empty}
     if isinstance(default, (list, dict, set)):
         raise TypeError("mutable defaults are not allowed in frozen configs; use a tuple")
     return dataclasses.field(default=default, metadata=meta)
@@ -134,7 +136,7 @@ def validate(obj: Any, prefix: str = "") -> None:
                 for i, item in enumerate(value):
                     if item not in meta["choices"]:
                         raise ConfigError(f"{path}[{i}] = {item!r}: must be {_range_text(meta)}")
-            if not value and meta.get("choices") is None:
+            if not value and meta.get("choices") is None and not meta.get("allow_empty"):
                 raise ConfigError(f"{path} = []: must name at least one value")
 
 

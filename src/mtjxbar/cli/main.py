@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", help="directory with MNIST-format IDX files")
     train.add_argument("--max-train", type=int, help="use only the first N training samples")
     train.add_argument("--max-test", type=int, help="use only the first N test samples")
-    train.add_argument("--hidden", type=int, nargs="+", help="hidden layer sizes, e.g. --hidden 256")
+    train.add_argument("--hidden", type=int, nargs="*", help="hidden layer sizes, e.g. --hidden 256 (--hidden alone: "
+                       "a single-layer network)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--lr", type=float, help="in-situ learning rate")
     train.add_argument("--lr-decay", type=float, help="learning-rate factor per epoch")

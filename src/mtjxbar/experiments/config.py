@@ -40,7 +40,8 @@ class ExperimentConfig:
 
     seed: int = param(0, "1", "experiment seed; every random generator is derived from it", lo=0,
                       hi=2**63 - 1)
-    hidden: tuple[int, ...] = param((128,), "1", "hidden layer sizes", lo=1, hi=65536)
+    hidden: tuple[int, ...] = param((128,), "1", "hidden layer sizes (empty: a single-layer network)", lo=1,
+                                    hi=65536, allow_empty=True)
     device: str = param("cpu", "", "torch device for the simulation", choices=("cpu", "cuda"))
     data: DataConfig = field(default_factory=DataConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)

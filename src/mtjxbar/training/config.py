@@ -27,6 +27,9 @@ class TrainingConfig:
     gain_scales: tuple[float, ...] = param((1.0, 4.0), "1", "gain of layer l = scale_l / sqrt(E|x_l|^2) "
                                            "(first layer, from the data) or scale_l / sqrt(fan-in) "
                                            "(later layers); the last value repeats", lo=0.0, lo_open=True)
+    layer_lr_scales: tuple[float, ...] = param((1.0,), "1", "the in-situ learning rate of layer l is lr times "
+                                               "scale_l (the last value repeats): a slower hidden layer",
+                                               lo=0.0)
     eval_batch: int = param(1000, "1", "test samples evaluated per batch", lo=1)
 
     def __post_init__(self) -> None:

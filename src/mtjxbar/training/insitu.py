@@ -92,7 +92,8 @@ def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, confi
     for layer, h in zip(reversed(net.layers[1:]), reversed(acts[1:-1]), strict=True):
         deltas.insert(0, layer.backward(deltas[0]) * (1.0 - h * h))
     for i, (layer, h, d) in enumerate(zip(net.layers, acts[:-1], deltas, strict=True)):
-        row, col = sgd_request(h, d, lr, layer.gain, net.input_range)
+        scales = config.layer_lr_scales
+        row, col = sgd_request(h, d, lr * scales[min(i, len(scales) - 1)], layer.gain, net.input_range)
         plan = layer.plan(row, col, prepared.rows if i == 0 and prepared is not None else None)
         result = layer.write(plan, generators[i])
         n = result.flips_to_p + result.flips_to_ap

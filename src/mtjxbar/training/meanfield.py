@@ -1,0 +1,68 @@
+"""The mean-field limit of in-situ training: what the rule does with infinitely many MTJs per synapse.
+
+Each synapse of k MTJs holds ``W = mean of its states (+-1)`` (reference scheme). Under a request
+``dW_ij = r_i c_j`` the encoder asks each MTJ that can move toward ``sign(r_i c_j)`` to flip with
+``p_ij = 1 - (1 - q_j)^(a_i)``, ``q_j = min(max|r| |c_j| / 2, p_max)`` and ``a_i = |r_i| / max|r|``
+(thermal regime; see :mod:`mtjxbar.periphery.encoder`); a fraction ``(1 - s W)/2`` of them can, and
+each flip moves W by ``2/k``. So the expected change is
+
+    E[dW_ij] = s_ij * p_ij * (1 - s_ij * W_ij),    s_ij = sign(r_i c_j),
+
+whatever k. As ``k -> infinity`` the realised weight concentrates on this deterministic trajectory (its
+spread around it is ``sqrt((1 - W^2)/k)``), so training a float ``W`` with this update is the in-situ
+rule's ceiling with perfect devices and infinite MTJs: the gap between it and float SGD is the rule's,
+not the sampling's. Its fixed point makes that visible: ``E[s p] = W E[p]`` per synapse, i.e. ``W`` settles
+at the *consistency* ``E[r c] / E|r c|`` of its gradient (for small p), not where the loss gradient
+vanishes.
+
+Forward and backward are the ideal crossbar's (``gain * h @ W / input_range``, the transposed read with
+the same W), the output error and the learning-rate schedule are the in-situ loop's.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .architecture import class_scores, margin_met, output_error
+from .baselines import SoftwareMLP
+from .config import TrainingConfig
+from .rules import sgd_request
+
+__all__ = ["expected_update", "train_meanfield_epoch"]
+
+
+def expected_update(w: torch.Tensor, row: torch.Tensor, col: torch.Tensor, p_max: float) -> torch.Tensor:
+    """E[dW] of one in-situ write of the request ``outer(row, col)`` on weights ``w`` (see module doc)."""
+    r_max = row.abs().max()
+    if not r_max > 0:
+        return torch.zeros_like(w)
+    a = (row.abs() / r_max)[:, None]
+    q = torch.clamp(r_max * col.abs() / 2.0, max=p_max)[None, :]
+    p = -torch.expm1(a * torch.log1p(-q))
+    s = torch.sign(row)[:, None] * torch.sign(col)[None, :]
+    return s * p * (1.0 - s * w)
+
+
+def train_meanfield_epoch(model: SoftwareMLP, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, lr: float,
+                          config: TrainingConfig, p_max: float) -> float:
+    """One epoch of the mean-field in-situ rule on ``model``'s float weights (in [-1, 1]); train accuracy."""
+    arch, weights, gains = model.arch, list(model.weights), model.arch.gains
+    scales = config.layer_lr_scales
+    correct = 0
+    with torch.no_grad():
+        for idx in order.tolist():
+            acts = [arch.prepare(x[idx])]
+            for i, (w, g) in enumerate(zip(weights, gains, strict=True)):
+                z = (g / model.input_range) * (acts[-1] @ w)
+                acts.append(torch.tanh(z) if i < len(weights) - 1 else z)
+            z, label = acts[-1], int(y[idx])
+            correct += int(class_scores(z, arch).argmax()) == label
+            if margin_met(z, label, arch, config.margin):
+                continue
+            deltas = [output_error(z, label, arch)]
+            for w, g, h in zip(reversed(weights[1:]), reversed(gains[1:]), reversed(acts[1:-1]), strict=True):
+                deltas.insert(0, (g / model.input_range) * (w @ deltas[0]) * (1.0 - h * h))
+            for i, (w, g, h, d) in enumerate(zip(weights, gains, acts[:-1], deltas, strict=True)):
+                row, col = sgd_request(h, d, lr * scales[min(i, len(scales) - 1)], g, model.input_range)
+                w.add_(expected_update(w, row, col, p_max))
+    return correct / max(len(order), 1)
