@@ -140,8 +140,9 @@ class PassiveCrossbar(Crossbar):
                              f"for an array of {self.rows} x {self.cols}")
 
     # -------------------------------------------------------------------------------------------- reads
-    def read(self, v_rows: torch.Tensor) -> torch.Tensor:
-        """Column currents (A) for row voltages ``v_rows`` (V), shape (rows,) or (batch, rows)."""
+    def read(self, v_rows: torch.Tensor, v_max: float | None = None) -> torch.Tensor:
+        """Column currents (A) for row voltages ``v_rows`` (V), shape (rows,) or (batch, rows); ``v_max``
+        (the DAC's full scale) is accepted for :class:`Crossbar`'s signature and not needed here."""
         if v_rows.shape[-1] != self.rows:
             raise ValueError(f"read: {v_rows.shape[-1]} row voltages for an array of {self.rows} rows")
         out, drivers = self._read(v_rows, transposed=False)
@@ -149,7 +150,7 @@ class PassiveCrossbar(Crossbar):
             self.events.append(ReadEvent(False, v_rows.detach().to(self.dtype), out, drivers))
         return out
 
-    def read_transposed(self, v_cols: torch.Tensor) -> torch.Tensor:
+    def read_transposed(self, v_cols: torch.Tensor, v_max: float | None = None) -> torch.Tensor:
         """Row currents (A) for column voltages ``v_cols`` (V): drive columns, sense rows."""
         if v_cols.shape[-1] != self.cols:
             raise ValueError(f"read_transposed: {v_cols.shape[-1]} column voltages for {self.cols} columns")
@@ -157,6 +158,11 @@ class PassiveCrossbar(Crossbar):
         if self.events is not None:
             self.events.append(ReadEvent(True, v_cols.detach().to(self.dtype), out, drivers))
         return out
+
+    def drive_terms(self, v_rows: torch.Tensor, v_max: float | None = None) -> None:
+        """Always None: a passive array's read is not ``base + extra @ states`` (sneak paths and wires
+        couple the cells), so layers must call :meth:`read` (:meth:`MTJLinear.prepare` then returns None)."""
+        return None
 
     # ------------------------------------------------------------------------------------------- writes
     def phase_cell_voltages(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
@@ -218,6 +224,8 @@ class PassiveCrossbar(Crossbar):
             log_s, aimed = self._phase_log_survival(phase)
             draw = torch.rand(log_s.shape, generator=generator, dtype=torch.float64, device=generator.device)
             flips = draw.cpu() < -torch.expm1(log_s)
+            if self._frozen is not None:  # stuck cells never flip
+                flips &= ~self._frozen.view(self.rows, self.cols).cpu()
             if not bool(flips.any()):
                 continue
             cells = torch.nonzero(flips.flatten()).flatten()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config import validate
-from ..crossbar import ArrayConfig, BiasSolverConfig
+from ..crossbar import ArrayConfig, BiasSolverConfig, CircuitSolverConfig
 from ..device import MTJParams, VariationConfig
 from ..periphery import ConverterConfig, EncoderConfig, MappingConfig
 
@@ -20,6 +20,7 @@ class HardwareConfig:
     variation: VariationConfig = field(default_factory=VariationConfig)  # spreads and faults (default: none)
     array: ArrayConfig = field(default_factory=ArrayConfig)
     solver: BiasSolverConfig = field(default_factory=BiasSolverConfig)
+    circuit_solver: CircuitSolverConfig = field(default_factory=CircuitSolverConfig)  # passive arrays only
     converters: ConverterConfig = field(default_factory=ConverterConfig)
     mapping: MappingConfig = field(default_factory=MappingConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)

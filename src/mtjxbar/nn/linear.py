@@ -1,4 +1,5 @@
-"""A fully connected layer whose weights are binary MTJs in a 1T1MTJ crossbar.
+"""A fully connected layer whose weights are binary MTJs in a crossbar (1T1MTJ or passive, by
+``hardware.array.kind``).
 
 Forward: inputs -> DAC -> row voltages -> column currents -> signed logical currents (mapping, against
 the reference) -> ADC -> ``y = gain * D / (v_read * k * g_unit)``, which is ``gain * x @ W / input_range``
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from ..crossbar import Crossbar, UpdatePlan, WriteResult
+from ..crossbar import UpdatePlan, WriteResult
+from ..crossbar.factory import make_array, series_resistance
 from ..crossbar.plan import OuterPlan
 from ..periphery import PulseEncoder, SynapseMapping, adc, dac
 from ..rng import generator
@@ -47,10 +49,10 @@ class MTJLinear(torch.nn.Module):
         self.in_features, self.out_features, self.gain = in_features, out_features, float(gain)
         self.hardware = hardware
         self.mapping = SynapseMapping(out_features, hardware.mapping, device=device)
-        self.crossbar = Crossbar(in_features, self.mapping.physical_cols, hardware.device, hardware.array,
-                                 hardware.solver, dtype=dtype, device=device)
+        self.crossbar = make_array(in_features, self.mapping.physical_cols, hardware.device, hardware.array,
+                                   hardware.solver, hardware.circuit_solver, dtype=dtype, device=device)
         self.encoder = PulseEncoder(hardware.encoder, hardware.device)
-        r_on, dev = hardware.array.r_access, hardware.device
+        r_on, dev = series_resistance(hardware.array), hardware.device
         g_p, g_ap = 1.0 / (dev.r_p + r_on), 1.0 / (dev.r_ap + r_on)
         self.g_ref = 0.5 * (g_p + g_ap)
         self.g_unit = self.mapping.unit_conductance(g_p, g_ap)
