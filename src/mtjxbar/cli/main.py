@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..config import ConfigError, apply_overrides, replace_path
+from ..config import ConfigError, apply_overrides, replace_path, to_dict
 from ..experiments.config import ExperimentConfig, load_config, save_config
 from ..experiments.datasets import DATASETS, DataError, load_dataset
 from . import cost as cost_cli
@@ -46,7 +46,16 @@ TRAIN_FLAGS = {
     "p_max": "hardware.encoder.p_max",
     "adc_bits": "hardware.converters.adc_bits",
     "dac_bits": "hardware.converters.dac_bits",
+    "array": "hardware.array.kind",
+    "write_scheme": "hardware.array.write_scheme",
+    "fidelity": "hardware.array.fidelity",
 }
+# flag -> (dotted config section, fields of it the flag sets together, validated as one change)
+TRAIN_GROUP_FLAGS = {
+    "wire_resistance": ("hardware.array.circuit", ("r_wire_row", "r_wire_col")),
+    "tile_size": ("hardware.array", ("tile_rows", "tile_cols")),
+}
+PASSIVE_FLAGS = ("wire_resistance", "tile_size", "write_scheme", "fidelity")  # refused for 1t1mtj arrays
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train on a simulated MTJ crossbar and compare with software",
-                           description="Per-sample in-situ training on 1T1MTJ crossbars, with float, "
+                           description="Per-sample in-situ training on MTJ crossbars (1T1MTJ or passive), with float, "
                            "software-binary and ex-situ baselines on the same network, data and seed.")
     train.add_argument("--config", type=Path, help="TOML (or JSON) experiment config; flags override it")
     train.add_argument("--out", type=Path, help="output directory (default runs/latest); refused if it holds "
@@ -97,13 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--p-max", type=float, help="largest switching probability asked of a cell")
     group.add_argument("--adc-bits", type=int, help="ADC resolution (default ideal)")
     group.add_argument("--dac-bits", type=int, help="DAC resolution (default ideal)")
+    group.add_argument("--array", choices=("1t1mtj", "passive"), help="array kind: 1t1mtj (default, access "
+                       "transistor per cell) or passive (0T1MTJ: sneak paths, half-select writes)")
+    group.add_argument("--wire-resistance", type=float, metavar="OHM", help="passive arrays: resistance of one "
+                       "wire segment between adjacent cells, rows and columns (default 0: ideal wires)")
+    group.add_argument("--tile-size", type=int, metavar="N", help="passive arrays: largest tile, N x N cells "
+                       "(larger layers are split, partial sums added in the periphery; default 256)")
+    group.add_argument("--write-scheme", choices=("v2", "v3"), help="passive arrays: half-select write scheme "
+                       "(default v2)")
+    group.add_argument("--fidelity", choices=("ideal", "lumped", "exact"), help="passive arrays: read model "
+                       "(default exact: nodal analysis of each tile)")
     train.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                        help="set any config field, e.g. --set hardware.device.v_h=0.4 (repeatable)")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.add_argument("--no-cost", action="store_true", help="skip the hardware cost accounting "
                        "(results.json then has no 'hardware'; in-situ training runs about 1.7x faster)")
-    train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; 1 is as fast "
-                       "for per-sample training and safer on a busy machine)")
+    train.add_argument("--threads", type=int, help="torch and BLAS CPU threads (default: the libraries' choice; "
+                       "1 is as fast for per-sample training and much faster on a busy machine)")
 
     device = sub.add_parser("device", help="print the MTJ's key figures; --plot draws switching curves")
     device.add_argument("--config", type=Path, help="experiment config whose hardware.device to show")
@@ -125,6 +144,16 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
             if isinstance(value, list):
                 value = tuple(value)
             config = replace_path(config, path, value)
+    for flag, (section, names) in TRAIN_GROUP_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            current = config
+            for part in section.split("."):
+                current = getattr(current, part)
+            config = replace_path(config, section, {**to_dict(current), **dict.fromkeys(names, value)})
+    given = [f"--{flag.replace('_', '-')}" for flag in PASSIVE_FLAGS if getattr(args, flag, None) is not None]
+    if given and config.hardware.array.kind != "passive":
+        raise ConfigError(f"{', '.join(given)}: only for passive arrays (add --array passive)")
     return apply_overrides(config, args.set, example="hardware.device.delta=45")
 
 
@@ -175,15 +204,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     data = load_dataset(d.dataset, d.data_dir, max_train=d.max_train, max_test=d.max_test)
     if not resume:
         prepare_output_dir(out, overwrite=args.overwrite)
+    blas = None
     if args.threads is not None:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(args.threads)
+        blas = threadpool_limits(args.threads)  # numpy / scipy BLAS too (the passive arrays' circuit solves)
     with atomic_path(out, "config.toml") as tmp:
         save_config(config, tmp)
     progress = ProgressPrinter(quiet=args.quiet)
-    results = run_experiment(config, progress, data=data, meter=not args.no_cost, out_dir=out,
-                             checkpoint_every=args.checkpoint_every, resume=resume)
+    try:
+        results = run_experiment(config, progress, data=data, meter=not args.no_cost, out_dir=out,
+                                 checkpoint_every=args.checkpoint_every, resume=resume)
+    finally:
+        if blas is not None:
+            blas.restore_original_limits()
     path = write_results(results, out)
     with atomic_path(out, "accuracy.png") as tmp:
         plot_history(results, tmp)

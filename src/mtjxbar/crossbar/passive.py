@@ -175,10 +175,13 @@ class PassiveCrossbar(Crossbar):
             return ideal_cell_voltages(on, cols), ideal_cell_voltages(off, cols)
         out = np.zeros((2, self.rows, self.cols))
         rows = torch.stack([on, off]).numpy()
+        col_sources = cols.numpy()
         for rs in self.row_tiles:
             for cs in self.col_tiles:
+                if not (rows[:, rs].any() or col_sources[cs].any()):
+                    continue  # every source of the tile at 0 V (V/2: no selected line here): no voltage
                 sol = self._tile_solver(rs, cs, "write", circuit).solve(
-                    rows[:, rs], np.repeat(cols.numpy()[None, cs], 2, axis=0))
+                    rows[:, rs], np.repeat(col_sources[None, cs], 2, axis=0))
                 out[:, rs, cs] = sol.cell_voltage
         return torch.from_numpy(out[0]), torch.from_numpy(out[1])
 

@@ -132,11 +132,22 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
     state.partial = None
     state.history["insitu"].append(evaluate(net.predict, test_x, test_y, tcfg.eval_batch))
     state.train_hist["insitu"].append(stats.train_accuracy)
+    samples = max(len(order), 1)
     state.insitu_stats.append({"updates": stats.updates, "flips": stats.flips, "phases": stats.phases,
-                               "flips_per_layer": stats.flips_per_layer})
+                               "flips_per_layer": stats.flips_per_layer,
+                               "intended_flips": stats.flips - stats.disturb_flips,
+                               "disturb_flips": stats.disturb_flips,
+                               "disturb_flips_per_sample": stats.disturb_flips / samples})
     state.position = Position(epoch, "baselines", 0)
+    disturbs = f" ({stats.disturb_flips:,} disturb, {stats.disturb_flips / samples:.3g}/sample)" \
+        if _passive(state) else ""
     progress.finish(f"test {state.history['insitu'][-1]:.4f}, train {stats.train_accuracy:.4f}, "
-                    f"{stats.flips:,} flips")
+                    f"{stats.flips:,} flips{disturbs}")
+
+
+def _passive(state: RunState) -> bool:
+    """Whether the run's arrays are passive (their writes can disturb half-selected cells)."""
+    return state.config.hardware.array.kind == "passive"
 
 
 def _baseline_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, train_x, train_y, test_x, test_y,

@@ -74,6 +74,7 @@ class EpochStats:
     train_accuracy: float = 0.0
     updates: int = 0  # samples that caused a write (margin not met)
     flips: int = 0
+    disturb_flips: int = 0  # of ``flips``: half-select disturbs of passive arrays (cells the write did not aim at)
     phases: int = 0
     flips_per_layer: list[int] = field(default_factory=list)
     correct: int = 0  # samples classified right before their update, so far
@@ -98,6 +99,7 @@ def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, confi
         result = layer.write(plan, generators[i])
         n = result.flips_to_p + result.flips_to_ap
         stats.flips += n
+        stats.disturb_flips += getattr(result, "disturb_flips", 0)  # a PassiveWriteResult tells them apart
         stats.flips_per_layer[i] += n
         stats.phases += len(plan)
     stats.updates += 1
