@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["CellReads", "MAX_DEGREE"]
+__all__ = ["CellReads", "MAX_DEGREE", "fit_ap_conductance", "chebyshev_weights", "chebyshev_terms"]
 
 MAX_DEGREE = 24
 
@@ -29,7 +29,7 @@ def _chebyshev_nodes(n: int) -> torch.Tensor:
     return torch.cos(math.pi * (k + 0.5) / n)  # in (-1, 1)
 
 
-def _chebyshev_terms(x: torch.Tensor, degree: int) -> torch.Tensor:
+def chebyshev_terms(x: torch.Tensor, degree: int) -> torch.Tensor:
     """T_0..T_degree at ``x`` stacked on a new dimension -2: shape (..., degree + 1, n)."""
     terms = [torch.ones_like(x), x]
     for _ in range(degree - 1):
@@ -37,28 +37,45 @@ def _chebyshev_terms(x: torch.Tensor, degree: int) -> torch.Tensor:
     return torch.stack(terms[:degree + 1], dim=-2)
 
 
+def fit_ap_conductance(exact: Callable[[torch.Tensor], torch.Tensor], span: float,
+                       tolerance: float) -> torch.Tensor | None:
+    """Chebyshev coefficients (degree + 1, *cells) of every cell's G_AP on ``|v| <= span`` (float64), of the
+    lowest degree that meets ``tolerance``; None if none up to :data:`MAX_DEGREE` does.
+
+    ``exact(v)``: G_AP of every cell at each of the voltages ``v`` (n,) -> (n, *cells), float64."""
+    for degree in (4, 6, 8, 12, 16, MAX_DEGREE):
+        n = degree + 1
+        x = _chebyshev_nodes(n)
+        values = exact(_voltages(x, span))  # (n, *cells)
+        coef = (2.0 / n) * torch.tensordot(chebyshev_terms(x, degree), values, dims=([1], [0]))
+        coef[0] *= 0.5
+        # check between the nodes (and at both ends of the interval)
+        xc = torch.cat([torch.tensor([-1.0, 1.0], dtype=torch.float64), 0.5 * (x[1:] + x[:-1])])
+        fit = torch.tensordot(chebyshev_terms(xc, degree).T, coef, dims=([1], [0]))
+        truth = exact(_voltages(xc, span))
+        if float(((fit - truth) / truth).abs().max()) <= tolerance:
+            return coef
+    return None
+
+
+def _voltages(x: torch.Tensor, span: float) -> torch.Tensor:
+    return span * torch.sqrt((x + 1.0) / 2.0)
+
+
+def chebyshev_weights(v: torch.Tensor, span: float, degree: int) -> torch.Tensor:
+    """``v * T_k(2 (v / span)^2 - 1)`` for line voltages ``v`` (..., lines): shape (..., degree + 1, lines)."""
+    x = (v / span).square().mul_(2.0).sub_(1.0)
+    return chebyshev_terms(x, degree) * v.unsqueeze(-2)
+
+
 class CellReads:
     """Per-cell Chebyshev fit of G_AP on ``|v| <= span`` and the read matrices for the current states."""
 
     def __init__(self, exact: Callable[[torch.Tensor], torch.Tensor], g_p: torch.Tensor, span: float,
                  tolerance: float, dtype: torch.dtype) -> None:
-        """``exact(v)``: G_AP of every cell at line voltages ``v`` of shape (n, 1, 1) -> (n, rows, cols)."""
+        """``exact(v)``: G_AP of every cell at each of the line voltages ``v`` (n,) -> (n, rows, cols)."""
         self.span, self.dtype = span, dtype
-        self.coefficients: torch.Tensor | None = None
-        for degree in (4, 6, 8, 12, 16, MAX_DEGREE):
-            n = degree + 1
-            x = _chebyshev_nodes(n)
-            values = exact((span * torch.sqrt((x + 1.0) / 2.0))[:, None, None])  # (n, rows, cols), float64
-            basis = _chebyshev_terms(x, degree)  # (degree + 1, n)
-            coef = (2.0 / n) * torch.einsum("kn,nrc->krc", basis, values)
-            coef[0] *= 0.5
-            # check between the nodes (and at both ends of the interval)
-            xc = torch.cat([torch.tensor([-1.0, 1.0], dtype=torch.float64), 0.5 * (x[1:] + x[:-1])])
-            fit = torch.einsum("km,krc->mrc", _chebyshev_terms(xc, degree), coef)
-            truth = exact((span * torch.sqrt((xc + 1.0) / 2.0))[:, None, None])
-            if float(((fit - truth) / truth).abs().max()) <= tolerance:
-                self.coefficients = coef
-                break
+        self.coefficients = fit_ap_conductance(exact, span, tolerance)
         self.degree = 0 if self.coefficients is None else self.coefficients.shape[0] - 1
         self._g_p = g_p
         self.matrices: torch.Tensor | None = None  # (degree + 1, rows, cols) in dtype
@@ -85,8 +102,7 @@ class CellReads:
 
     def weights(self, v: torch.Tensor) -> torch.Tensor:
         """``v * T_k(x)`` for line voltages ``v`` (..., lines): shape (..., degree + 1, lines)."""
-        x = (v / self.span).square().mul_(2.0).sub_(1.0)
-        return _chebyshev_terms(x, self.degree) * v.unsqueeze(-2)
+        return chebyshev_weights(v, self.span, self.degree)
 
     def read(self, v: torch.Tensor) -> torch.Tensor:
         """Column currents for row voltages ``v`` (..., rows)."""

@@ -1,0 +1,96 @@
+"""K chips trained in one batch (training/chips.py) against K sequential single-chip runs, same process.
+
+    python bench/batched_chips.py [--chips 8] [--samples 500] [--spread 0.0] [--stuck 0.05] [--threads 1]
+
+Data: the first ``--samples`` training samples of ../shared/data/mnist-train10k (784 inputs; the embedded
+digits set upsampled to 28x28 where that folder is missing), the default 784-256-80 network
+(``ExperimentConfig`` defaults, 8 output neurons per class). Both sides train K chips (seeds 0..K-1, each
+manufactured with ``--spread`` relative device-to-device spread on R_P, TMR0 and Ic0 and ``--stuck`` stuck
+cells, half at P and half at AP) for one epoch over the same samples in the same order; the sequential side
+is the production per-sample loop (``train_insitu``) run K times. Each side is timed after a short warm-up
+on other chips. The final line is the headline: ``bench batched_vs_sequential_ratio <x> x``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from mtjxbar.device import VariationConfig
+from mtjxbar.experiments.config import ExperimentConfig
+from mtjxbar.experiments.datasets import load_dataset
+from mtjxbar.nn import manufacture_layers
+from mtjxbar.rng import generator
+from mtjxbar.training import InSituNetwork, build_architecture, train_insitu
+from mtjxbar.training.chips import ChipNetwork, train_chips
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-train10k"
+
+
+def _data(n: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    if MNIST.is_dir():
+        d = load_dataset("mnist", MNIST, max_train=n, max_test=1)
+        return d.train_x, d.train_y, "mnist-train10k"
+    d = load_dataset("digits")
+    x = F.interpolate(d.train_x.view(-1, 1, 8, 8), size=(28, 28), mode="bilinear").flatten(1)
+    reps = -(-n // len(x))
+    return x.repeat(reps, 1)[:n], d.train_y.repeat(reps)[:n], "digits upsampled to 28x28"
+
+
+def _sequential(arch, config, seeds, x, y, order) -> float:
+    t0 = time.perf_counter()
+    for seed in seeds:
+        net = InSituNetwork(arch, config.hardware)
+        for i, layer in enumerate(net.layers):
+            layer.randomize(generator(seed, f"init.layer{i}"))
+        manufacture_layers(net.layers, seed)
+        gens = [generator(seed, f"write.layer{i}") for i in range(len(net.layers))]
+        train_insitu(net, x, y, config.training, 0, order, gens)
+    return time.perf_counter() - t0
+
+
+def _batched(arch, config, seeds, x, y, order) -> float:
+    t0 = time.perf_counter()
+    net = ChipNetwork(arch, config.hardware, seeds)
+    train_chips(net, x, y, config.training, 0, order)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chips", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--spread", type=float, default=0.0, help="relative d2d spread of R_P, TMR0, Ic0")
+    parser.add_argument("--stuck", type=float, default=0.05, help="fraction of stuck cells (half P, half AP)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    x, y, source = _data(args.samples)
+    s = args.spread
+    variation = VariationConfig(r_p_dtod=s, tmr0_dtod=s, ic0_p2ap_dtod=s, ic0_ap2p_dtod=s,
+                                stuck_p_rate=args.stuck / 2, stuck_ap_rate=args.stuck / 2)
+    config = ExperimentConfig()
+    config = replace(config, hardware=replace(config.hardware, variation=variation))
+    arch = build_architecture(x, 10, (256,), config.training)
+    order = torch.arange(len(x))
+    seeds = list(range(args.chips))
+    warm = order[:20]
+    _sequential(arch, config, [1000], x, y, warm)
+    _batched(arch, config, [1000 + k for k in seeds], x, y, warm)
+    seq = _sequential(arch, config, seeds, x, y, order)
+    bat = _batched(arch, config, seeds, x, y, order)
+    sizes = "-".join(map(str, arch.sizes))
+    print(f"network {sizes}, {args.chips} chips, {len(order)} samples of {source}, spread {s:g}, stuck "
+          f"{args.stuck:g}, {torch.get_num_threads()} torch threads")
+    print(f"sequential: {seq:8.2f} s ({args.chips * len(order) / seq:8.0f} chip-samples/s)")
+    print(f"batched:    {bat:8.2f} s ({args.chips * len(order) / bat:8.0f} chip-samples/s)")
+    print(f"bench batched_vs_sequential_ratio {seq / bat:.2f} x")
+
+
+if __name__ == "__main__":
+    main()
