@@ -213,6 +213,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         blas = threadpool_limits(args.threads)  # numpy / scipy BLAS too (the passive arrays' circuit solves)
     with atomic_path(out, "config.toml") as tmp:
         save_config(config, tmp)
+    if config.hardware.array.kind == "passive" and not args.no_cost:
+        print("mtjxbar: note: the hardware cost model assumes 1T1MTJ arrays (passive writes report no phase "
+              "events, so write energy and latency are missing); --no-cost skips it", file=sys.stderr)
     progress = ProgressPrinter(quiet=args.quiet)
     try:
         results = run_experiment(config, progress, data=data, meter=not args.no_cost, out_dir=out,
