@@ -33,7 +33,6 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "no-decay": ("constant learning rate (no per-epoch decay)", {"training.lr_decay": 1.0, **INSITU_ONLY}),
     "no-output-gain": ("output-layer gain scale 1 instead of 4", {"training.gain_scales": [1.0, 1.0],
                                                                   **INSITU_ONLY}),
-    "hidden-256": ("256 hidden units instead of 512", {"hidden": [256], **INSITU_ONLY}),
     "k2": ("k = 2 MTJs per synapse", {"hardware.mapping.mtjs_per_synapse": 2, **INSITU_ONLY}),
     "k4": ("k = 4 MTJs per synapse", {"hardware.mapping.mtjs_per_synapse": 4, **INSITU_ONLY}),
     "k8": ("k = 8 MTJs per synapse", {"hardware.mapping.mtjs_per_synapse": 8, **INSITU_ONLY}),
@@ -42,8 +41,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "meanfield": ("k -> infinity: the rule's expected update on float weights (training/meanfield.py)",
                   {"meanfield": True}),
     "meanfield-single-layer": ("k -> infinity, one layer", {"meanfield": True, "hidden": []}),
-    "float-256": ("the recipe at 256 hidden units, float baseline included (must reach 94 %)",
-                  {"hidden": [256], "baselines.methods": ["float"]}),
+    "hidden-256": ("256 hidden units instead of 512; float at 256 included (it must reach 94 %)",
+                   {"hidden": [256], "baselines.methods": ["float"]}),
 }
 METHODS = ("insitu", "float", "binary_software", "exsitu")
 
