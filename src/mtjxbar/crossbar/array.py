@@ -484,7 +484,36 @@ class Crossbar:
                 can_flip = (self.parallel.index_select(0, rows) ^ to_p[None, :]) & (currents > 0)[None, :]
                 can_flip &= self._free_rows(rows)
                 return torch.where(can_flip, p, torch.zeros_like(p))
+        if not self._uniform or factor is not None:  # one evaluation for the group, each cell its polarity's
+            return self._merged_probability(group, rows, factor)
         return torch.stack([self._phase_probability(ph, rows, factor) for ph in group]).sum(0)
+
+    def _merged_probability(self, group: list, rows: torch.Tensor, factor: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`_group_probability` with per-cell parameters: the phases of a group drive disjoint columns,
+        so each cell takes the parameters of the polarity its column is driven with and the device formula
+        runs once over the rows (not once per phase over every column)."""
+        for phase in group:
+            self._check_phase(phase)
+        currents = torch.stack([ph.col_currents for ph in group]).sum(0).to(self.dtype)
+        to_p = torch.zeros(self.cols, dtype=torch.bool, device=self.device)
+        for ph in group:
+            if ph.polarity == TO_P:
+                to_p |= ph.col_currents > 0
+
+        def pick(a: str, b: str) -> torch.Tensor:
+            params = self.params
+            return torch.where(to_p[None, :], params[a].index_select(0, rows), params[b].index_select(0, rows))
+
+        ic0 = pick("ic0_ap2p", "ic0_p2ap")
+        if factor is not None:
+            ic0 = ic0 * factor.index_select(0, rows)
+        widths = group[0].row_widths.index_select(0, rows).to(self.dtype)[:, None]
+        p = switching_probability(currents[None, :], widths, ic0=ic0, tau0=pick("tau0_ap2p", "tau0_p2ap"),
+                                  delta=self.params["delta"].index_select(0, rows), n=self.device_params.n_exponent,
+                                  tau_d=self.device_params.tau_d)
+        can_flip = (self.parallel.index_select(0, rows) ^ to_p[None, :]) & (currents > 0)[None, :]
+        can_flip &= self._free_rows(rows)
+        return torch.where(can_flip, p, torch.zeros_like(p))
 
     def write(self, plan: UpdatePlan | OuterPlan, generator: torch.Generator) -> WriteResult:
         """Apply every phase of ``plan``; sample each cell's flip from the device model; return flips.
