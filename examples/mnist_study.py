@@ -168,11 +168,13 @@ def _plot(results: dict, variants: list[str], seeds: list[int], path: Path) -> N
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for v in variants:
+    colors = plt.get_cmap("tab20").colors
+    for n, v in enumerate(variants):
         hists = [results[(v, s)]["history"]["insitu"] for s in seeds if (v, s) in results]
         if hists:
             mean = [100 * statistics.mean(e) for e in zip(*hists, strict=True)]
-            ax.plot(range(1, len(mean) + 1), mean, marker="o", ms=2.5, label=f"in-situ: {v}")
+            ax.plot(range(1, len(mean) + 1), mean, marker="o", ms=2.5, color=colors[(2 * n) % 20 + (n >= 10)],
+                    ls=":" if "single-layer" in v else "-", label=f"in-situ: {v}")
     for v in ("recipe", "single-layer"):
         hists = [results[(v, s)]["history"]["float"] for s in seeds
                  if (v, s) in results and "float" in results[(v, s)]["history"]]
