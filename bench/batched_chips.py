@@ -22,30 +22,16 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from _data import bench_data as _data
 
 from mtjxbar.device import VariationConfig
 from mtjxbar.experiments.config import ExperimentConfig
-from mtjxbar.experiments.datasets import load_dataset
 from mtjxbar.nn import manufacture_layers
 from mtjxbar.rng import generator
 from mtjxbar.training import InSituNetwork, build_architecture, train_insitu
 from mtjxbar.training.chips import ChipNetwork, train_chips
-
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-train10k"
-
-
-def _data(n: int) -> tuple[torch.Tensor, torch.Tensor, str]:
-    if MNIST.is_dir():
-        d = load_dataset("mnist", MNIST, max_train=n, max_test=1)
-        return d.train_x, d.train_y, "mnist-train10k"
-    d = load_dataset("digits")
-    x = F.interpolate(d.train_x.view(-1, 1, 8, 8), size=(28, 28), mode="bilinear").flatten(1)
-    reps = -(-n // len(x))
-    return x.repeat(reps, 1)[:n], d.train_y.repeat(reps)[:n], "digits upsampled to 28x28"
 
 
 def _sequential(arch, config, seeds, x, y, order) -> float:
