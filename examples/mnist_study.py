@@ -41,6 +41,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "meanfield": ("k -> infinity: the rule's expected update on float weights (training/meanfield.py)",
                   {"meanfield": True}),
     "meanfield-single-layer": ("k -> infinity, one layer", {"meanfield": True, "hidden": []}),
+    "meanfield-counter": ("hypothetical: flip rate independent of the synapse's state (mean field, clipped)",
+                          {"meanfield": "counter"}),
     "hidden-256": ("256 hidden units instead of 512; float at 256 included (it must reach 94 %)",
                    {"hidden": [256], "baselines.methods": ["float"]}),
 }
@@ -64,7 +66,8 @@ def _point(args: tuple[str, str, int, int | None, str]) -> dict:
         overrides["training.epochs"] = epochs
     for path, value in overrides.items():
         config = replace_path(config, path, tuple(value) if isinstance(value, list) else value)
-    results = run_meanfield(config) if meanfield else run_experiment(config, meter=False)
+    results = run_meanfield(config, soft_bound=meanfield != "counter") if meanfield \
+        else run_experiment(config, meter=False)
     results["variant"] = variant
     write_json(Path(out), f"{variant}_seed{seed}.json", results)
     print(f"{variant} seed={seed}: " + ", ".join(f"{m} {a:.4f}" for m, a in results["accuracy"].items()),
@@ -72,7 +75,7 @@ def _point(args: tuple[str, str, int, int | None, str]) -> dict:
     return results
 
 
-def run_meanfield(config) -> dict:
+def run_meanfield(config, soft_bound: bool = True) -> dict:
     """The mean-field (k -> infinity) limit of the config's in-situ rule, recorded like run_experiment's
     in-situ method (from the float baseline's initial weights: all-zero weights would never break symmetry)."""
     import time
@@ -96,7 +99,8 @@ def run_meanfield(config) -> dict:
     for epoch in range(tcfg.epochs):
         order = epoch_order(config.seed, epoch, len(data.train_x))
         train_acc.append(train_meanfield_epoch(model, data.train_x, data.train_y, order,
-                                               tcfg.lr * tcfg.lr_decay**epoch, tcfg, config.hardware.encoder.p_max))
+                                               tcfg.lr * tcfg.lr_decay**epoch, tcfg, config.hardware.encoder.p_max,
+                                               soft_bound))
         history.append(evaluate(model.predict, data.test_x, data.test_y, tcfg.eval_batch))
         print(f"  meanfield seed {config.seed} epoch {epoch + 1}: test {history[-1]:.4f}", flush=True)
     return {"seed": config.seed, "epochs": tcfg.epochs, "sizes": list(arch.sizes), "accuracy": {"insitu": history[-1]},

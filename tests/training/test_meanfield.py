@@ -26,3 +26,12 @@ def test_expected_update_is_the_mean_of_the_stochastic_write(k):
     want = expected_update(layer.weights().double(), row.double(), col.double(), hw.encoder.p_max)
     assert float(exact.abs().max()) > 1e-3
     torch.testing.assert_close(exact, want, rtol=2e-5, atol=1e-9)
+
+
+def test_counter_variant_ignores_the_state_and_matches_the_soft_bound_where_every_mtj_can_move():
+    g = torch.Generator().manual_seed(3)
+    row, col = torch.randn(6, generator=g), torch.randn(4, generator=g) * 0.3
+    s = torch.sign(row)[:, None] * torch.sign(col)[None, :]
+    counter = expected_update(torch.rand(6, 4, generator=g) * 2 - 1, row, col, 0.5, soft_bound=False)
+    assert torch.equal(counter, expected_update(torch.zeros(6, 4), row, col, 0.5, soft_bound=False))
+    torch.testing.assert_close(counter, expected_update(-s, row, col, 0.5))  # W = -s: all MTJs can move

@@ -15,6 +15,10 @@ not the sampling's. Its fixed point makes that visible: ``E[s p] = W E[p]`` per 
 at the *consistency* ``E[r c] / E|r c|`` of its gradient (for small p), not where the loss gradient
 vanishes.
 
+``soft_bound=False`` drops the factor ``(1 - s W)``: a hypothetical synapse whose flip rate does not
+depend on its own state (a counter, clipped at +-1), i.e. what state-dependent switching could at best
+give; comparing the two isolates how much of the gap that factor causes.
+
 Forward and backward are the ideal crossbar's (``gain * h @ W / input_range``, the transposed read with
 the same W), the output error and the learning-rate schedule are the in-situ loop's.
 """
@@ -31,8 +35,10 @@ from .rules import sgd_request
 __all__ = ["expected_update", "train_meanfield_epoch"]
 
 
-def expected_update(w: torch.Tensor, row: torch.Tensor, col: torch.Tensor, p_max: float) -> torch.Tensor:
-    """E[dW] of one in-situ write of the request ``outer(row, col)`` on weights ``w`` (see module doc)."""
+def expected_update(w: torch.Tensor, row: torch.Tensor, col: torch.Tensor, p_max: float,
+                    soft_bound: bool = True) -> torch.Tensor:
+    """E[dW] of one in-situ write of the request ``outer(row, col)`` on weights ``w`` (see module doc);
+    ``soft_bound=False``: the state-independent (counter) variant, to be clipped to [-1, 1] by the caller."""
     r_max = row.abs().max()
     if not r_max > 0:
         return torch.zeros_like(w)
@@ -40,12 +46,13 @@ def expected_update(w: torch.Tensor, row: torch.Tensor, col: torch.Tensor, p_max
     q = torch.clamp(r_max * col.abs() / 2.0, max=p_max)[None, :]
     p = -torch.expm1(a * torch.log1p(-q))
     s = torch.sign(row)[:, None] * torch.sign(col)[None, :]
-    return s * p * (1.0 - s * w)
+    return s * p * (1.0 - s * w) if soft_bound else 2.0 * s * p
 
 
 def train_meanfield_epoch(model: SoftwareMLP, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, lr: float,
-                          config: TrainingConfig, p_max: float) -> float:
-    """One epoch of the mean-field in-situ rule on ``model``'s float weights (in [-1, 1]); train accuracy."""
+                          config: TrainingConfig, p_max: float, soft_bound: bool = True) -> float:
+    """One epoch of the mean-field in-situ rule on ``model``'s float weights (in [-1, 1]); train accuracy.
+    ``soft_bound=False``: the counter variant (see :func:`expected_update`), clipped to [-1, 1]."""
     arch, weights, gains = model.arch, list(model.weights), model.arch.gains
     scales = config.layer_lr_scales
     correct = 0
@@ -64,5 +71,7 @@ def train_meanfield_epoch(model: SoftwareMLP, x: torch.Tensor, y: torch.Tensor, 
                 deltas.insert(0, (g / model.input_range) * (w @ deltas[0]) * (1.0 - h * h))
             for i, (w, g, h, d) in enumerate(zip(weights, gains, acts[:-1], deltas, strict=True)):
                 row, col = sgd_request(h, d, lr * scales[min(i, len(scales) - 1)], g, model.input_range)
-                w.add_(expected_update(w, row, col, p_max))
+                w.add_(expected_update(w, row, col, p_max, soft_bound))
+                if not soft_bound:
+                    w.clamp_(-1.0, 1.0)
     return correct / max(len(order), 1)
