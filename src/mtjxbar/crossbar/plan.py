@@ -114,12 +114,11 @@ class OuterPlan:
         """``len(self.phases)`` without building them: which of the four (row sign, polarity) classes
         reach at least one cell (TO_P: rows of the column's sign; TO_AP: rows of the opposite sign)."""
         if self.row_widths.device.type == "cpu":  # NumPy views: a few microseconds, it runs every sample
-            on, rs = self.row_widths.numpy() > 0, self.row_sign.numpy()
-            cs, driven = self.col_sign.numpy(), self.col_currents.numpy() > 0
-            rows = ((rs > 0) & on).any(), ((rs < 0) & on).any()
-            to_p = (driven[0] & (cs > 0)).any(), (driven[0] & (cs < 0)).any()
-            to_ap = (driven[1] & (cs < 0)).any(), (driven[1] & (cs > 0)).any()
-            return int(sum(int(rows[k]) * (int(to_p[k]) + int(to_ap[k])) for k in (0, 1)))
+            rows = self.row_sign.numpy() * (self.row_widths.numpy() > 0)
+            driven = self.col_sign.numpy() * (self.col_currents.numpy() > 0)  # (2, cols): sign where driven
+            r_pos, r_neg = bool(rows.max() > 0), bool(rows.min() < 0)
+            d_pos, d_neg = driven.max(axis=1) > 0, driven.min(axis=1) < 0
+            return int(r_pos) * (int(d_pos[0]) + int(d_neg[1])) + int(r_neg) * (int(d_neg[0]) + int(d_pos[1]))
         on = self.row_widths > 0
         cs, driven = self.col_sign, self.col_currents > 0
         flags = torch.stack([((self.row_sign > 0) & on).any(), ((self.row_sign < 0) & on).any(),
