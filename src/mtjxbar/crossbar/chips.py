@@ -28,10 +28,11 @@ import torch
 
 from ..device import MTJParams, VariationConfig, resistance_ap, switching_probability
 from ..device.variation import normal_truncation, sample_cell_params, sample_ic0_c2c, sample_stuck
-from .array import CELL_PARAMETERS, SPARSE_MAX_EVENTS_PER_CELL, VARIED_SPARSE_FACTOR
+from .array import CELL_PARAMETERS
 from .cell_reads import chebyshev_terms, chebyshev_weights, fit_ap_conductance
 from .config import ArrayConfig, BiasSolverConfig
 from .sampling import RateConstants, thermal_rate
+from .sparse_write import SPARSE_MAX_EVENTS_PER_CELL, VARIED_SPARSE_FACTOR
 
 __all__ = ["ChipArrays", "ChipPlan"]
 

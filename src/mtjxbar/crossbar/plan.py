@@ -7,7 +7,7 @@ from functools import cached_property
 
 import torch
 
-__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan", "OuterPlan"]
+__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan", "OuterPlan", "WriteResult"]
 
 TO_P = "to_p"  # current direction that switches AP -> P (raises conductance)
 TO_AP = "to_ap"  # current direction that switches P -> AP (lowers conductance)
@@ -131,3 +131,13 @@ class OuterPlan:
 
     def __repr__(self) -> str:
         return "Outer" + repr(UpdatePlan(self.phases))
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one update did: which cells flipped, per direction and per phase."""
+
+    flipped_cells: torch.Tensor  # flat (row * cols + col) indices of the cells that flipped
+    flips_to_p: int
+    flips_to_ap: int
+    phases: int
