@@ -26,11 +26,15 @@ def test_examples_load():
 
     from mtjxbar.experiments.sweep_config import load_sweep
 
+    loaded = {"sweep": 0, "config": 0}
     for file in (Path(__file__).resolve().parents[2] / "examples").glob("*.toml"):
         if "\n[sweep" in "\n" + file.read_text():  # a sweep file: an experiment config plus [sweep]
-            load_sweep(file)
+            assert load_sweep(file).base is not None
+            loaded["sweep"] += 1
         else:
-            load_config(file)
+            assert load_config(file).hidden
+            loaded["config"] += 1
+    assert loaded["sweep"] >= 1 and loaded["config"] >= 1, loaded
 
 
 @pytest.mark.parametrize(

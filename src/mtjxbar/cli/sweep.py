@@ -12,10 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..config import ConfigError, apply_overrides
-from ..experiments.datasets import DataError
-from ..experiments.files import OutputError
-from ..experiments.sweep_table import TableError
+from ..config import apply_overrides
 
 __all__ = ["add_parser", "run", "COMMANDS"]
 
@@ -89,7 +86,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``sweep`` or ``plot``; errors are one line on stderr and exit status 2, Ctrl-C exits 130."""
+    """Run ``sweep`` or ``plot``; Ctrl-C exits 130 with a hint. Bad input (every error here is a
+    ``ValueError`` or an ``OSError``) becomes one line on stderr and exit status 2 in :func:`.main.main`."""
     try:
         if args.command == "plot":
             from ..plots.sweep import plot_sweep_table
@@ -98,13 +96,6 @@ def run(args: argparse.Namespace) -> int:
                 print(f"plot: {path}")
             return 0
         return _sweep(args)
-    except (ConfigError, DataError, OutputError, TableError, ValueError) as err:
-        print(f"mtjxbar: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        where = f"{err.filename}: " if err.filename else ""
-        print(f"mtjxbar: error: {where}{err.strerror or err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("mtjxbar: interrupted; finished runs are stored: run the same command again to continue",
               file=sys.stderr)

@@ -45,10 +45,9 @@ __all__ = ["PassiveCrossbar", "PassiveWriteResult", "tile_slices"]
 
 @dataclass(frozen=True)
 class PassiveWriteResult(WriteResult):
-    """A :class:`WriteResult` that also tells intended flips from half-select (disturb) flips."""
+    """A :class:`WriteResult` that also counts the intended flips (``disturb_flips``: the others)."""
 
     intended_flips: int = 0
-    disturb_flips: int = 0
 
 
 def tile_slices(size: int, tile: int) -> list[slice]:

@@ -141,3 +141,4 @@ class WriteResult:
     flips_to_p: int
     flips_to_ap: int
     phases: int
+    disturb_flips: int = 0  # of the flips: cells the write did not aim at (half-select disturbs of passive arrays)

@@ -52,19 +52,25 @@ class ExperimentConfig:
         validate(self)
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read an ExperimentConfig from a TOML or JSON file (unknown keys are errors)."""
+def read_config_file(path: str | Path, what: str = "config") -> dict:
+    """The table in a TOML file (or JSON when the name ends in .json); unreadable or malformed files raise
+    a one-line :class:`ConfigError` naming the file and ``what`` it should be."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as err:
-        raise ConfigError(f"{path}: cannot read the config file ({err.strerror})") from None
+        raise ConfigError(f"{path}: cannot read the {what} file ({err.strerror})") from None
     except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not a text (UTF-8) config file ({err.reason} at byte {err.start})") from None
+        raise ConfigError(f"{path}: not a text (UTF-8) {what} file ({err.reason} at byte {err.start})") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        return json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {err}") from None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read an ExperimentConfig from a TOML or JSON file (unknown keys are errors)."""
+    data = read_config_file(path)
     try:
         return from_dict(ExperimentConfig, data)
     except ConfigError as err:

@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, from_dict, replace_path, to_dict
-from .config import ExperimentConfig
+from .config import ExperimentConfig, read_config_file
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 __all__ = ["METHODS", "Axis", "Sweep", "Task", "load_sweep", "parse_sweep", "expand", "field_value", "sweep_to_dict"]
 
@@ -179,17 +179,7 @@ def parse_sweep(data: dict, where: str = "sweep") -> Sweep:
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read a sweep file (TOML, or JSON when the name ends in .json)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the sweep file ({err.strerror})") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not a text (UTF-8) sweep file ({err.reason} at byte {err.start})") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
-        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {err}") from None
+    data = read_config_file(path, "sweep")
     return parse_sweep(data, str(path))
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 
 from ..crossbar.chips import ChipArrays, ChipPlan
-from ..periphery import PulseEncoder, SynapseMapping, adc, dac
 from ..rng import generator
 from .config import HardwareConfig
+from .layer_periphery import LayerPeriphery
 
 __all__ = ["MTJLinearChips"]
 
@@ -23,22 +23,12 @@ class MTJLinearChips:
 
     def __init__(self, chips: int, in_features: int, out_features: int, hardware: HardwareConfig, gain: float, *,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
-        if not gain > 0:
-            raise ValueError(f"gain = {gain}: must be > 0")
+        self.periphery = LayerPeriphery(in_features, out_features, hardware, gain, device)
         self.chips, self.in_features, self.out_features, self.gain = chips, in_features, out_features, float(gain)
         self.hardware = hardware
-        self.mapping = SynapseMapping(out_features, hardware.mapping, device=device)
-        conv = hardware.converters
+        self.mapping, self.encoder = self.periphery.mapping, self.periphery.encoder
         self.arrays = ChipArrays(chips, in_features, self.mapping.physical_cols, hardware.device, hardware.array,
-                                 hardware.solver, v_max=conv.v_read, dtype=dtype, device=device)
-        self.encoder = PulseEncoder(hardware.encoder, hardware.device)
-        r_on, dev = hardware.array.r_access, hardware.device
-        g_p, g_ap = 1.0 / (dev.r_p + r_on), 1.0 / (dev.r_ap + r_on)
-        self.g_ref = 0.5 * (g_p + g_ap)
-        self.g_unit = self.mapping.unit_conductance(g_p, g_ap)
-        self._scale = conv.v_read * self.mapping.k * self.g_unit
-        self._adc_fs = conv.adc_full_scale * in_features * self._scale
-        self._adc_fs_t = conv.adc_full_scale * out_features * self._scale
+                                 hardware.solver, v_max=hardware.converters.v_read, dtype=dtype, device=device)
 
     # ------------------------------------------------------------------------------------------- state
     def manufacture(self, seeds: list[int], index: int) -> None:
@@ -64,12 +54,8 @@ class MTJLinearChips:
     # --------------------------------------------------------------------------------------- compute
     def forward(self, x: torch.Tensor, shared: bool = False) -> torch.Tensor:
         """Outputs (K, ..., out) for inputs (K, ..., in), or with ``shared`` inputs (..., in) for every chip."""
-        conv = self.hardware.converters
-        v = dac(x, conv.input_range, conv.v_read, conv.dac_bits)
-        currents = self.arrays.read(v, conv.v_read, shared=shared)
-        signed = self.mapping.group(currents) - self.mapping.reference_current(v, self.g_ref)
-        signed = adc(signed, self._adc_fs, conv.adc_bits)
-        return signed * (self.gain / self._scale)
+        v = self.periphery.voltages(x)
+        return self.periphery.outputs(self.arrays.read(v, self.hardware.converters.v_read, shared=shared), v)
 
     __call__ = forward
 
@@ -79,23 +65,20 @@ class MTJLinearChips:
         conv = self.hardware.converters
         if conv.adc_bits is not None:
             return None
-        v = dac(x, conv.input_range, conv.v_read, conv.dac_bits)
+        v = self.periphery.voltages(x)
         base, extra = self.arrays.prepare_shared(v, conv.v_read)
-        return base, extra, self.mapping.reference_current(v, self.g_ref)
+        return base, extra, self.mapping.reference_current(v, self.periphery.g_ref)
 
     def forward_prepared(self, base: torch.Tensor, extra: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` (shared input) of one input from its :meth:`prepare` terms: (K, out)."""
         out = self.mapping.group(self.arrays.read_prepared(base, extra)) - ref
-        return out * (self.gain / self._scale)
+        return out * (self.gain / self.periphery.scale)
 
     def backward(self, delta: torch.Tensor) -> torch.Tensor:
         """Error at the inputs (K, in_features) for output errors ``delta`` (K, out_features)."""
-        conv = self.hardware.converters
-        scale = delta.abs().amax(dim=-1, keepdim=True).clamp(min=torch.finfo(delta.dtype).tiny)
-        u = dac(delta / scale, 1.0, conv.v_read, conv.dac_bits)
-        rows = self.arrays.read_transposed(self.mapping.expand(u), conv.v_read)
-        signed = adc(self.mapping.combine_transposed(rows, u, self.g_ref), self._adc_fs_t, conv.adc_bits)
-        return signed * (scale * self.gain / (self._scale * conv.input_range))
+        cols, u, scale = self.periphery.error_drive(delta)
+        rows = self.arrays.read_transposed(cols, self.hardware.converters.v_read)
+        return self.periphery.input_errors(rows, u, scale)
 
     # ---------------------------------------------------------------------------------------- update
     def plan(self, col_factor: torch.Tensor, rows: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> ChipPlan:

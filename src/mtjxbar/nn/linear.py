@@ -1,12 +1,10 @@
 """A fully connected layer whose weights are binary MTJs in a crossbar (1T1MTJ or passive, by
 ``hardware.array.kind``).
 
-Forward: inputs -> DAC -> row voltages -> column currents -> signed logical currents (mapping, against
-the reference) -> ADC -> ``y = gain * D / (v_read * k * g_unit)``, which is ``gain * x @ W / input_range``
-for an ideal array (``W`` the logical weights in [-1, 1]). Backward: the error is driven onto the columns
-(scaled to the DAC range per sample and scaled back digitally), the rows are sensed: the transposed read
-``gain * W @ delta / input_range``. Update: a rank-1 request goes through the pulse encoder to a write plan
-that the array applies with its stochastic device physics.
+Forward: the array's read between the periphery's DAC and ADC (:class:`.layer_periphery.LayerPeriphery`):
+``gain * x @ W / input_range`` for an ideal array (``W`` the logical weights in [-1, 1]). Backward: the
+transposed read ``gain * W @ delta / input_range``. Update: a rank-1 request goes through the pulse encoder
+to a write plan that the array applies with its stochastic device physics.
 """
 
 from __future__ import annotations
@@ -14,11 +12,11 @@ from __future__ import annotations
 import torch
 
 from ..crossbar import UpdatePlan, WriteResult
-from ..crossbar.factory import make_array, series_resistance
+from ..crossbar.factory import make_array
 from ..crossbar.plan import OuterPlan
-from ..periphery import PulseEncoder, SynapseMapping, adc, dac
 from ..rng import generator
 from .config import HardwareConfig
+from .layer_periphery import LayerPeriphery
 
 __all__ = ["MTJLinear", "manufacture_layers"]
 
@@ -42,24 +40,13 @@ class MTJLinear(torch.nn.Module):
     def __init__(self, in_features: int, out_features: int, hardware: HardwareConfig, gain: float,
                  *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        if in_features < 1 or out_features < 1:
-            raise ValueError(f"layer size {in_features}x{out_features}: sizes must be >= 1")
-        if not gain > 0:
-            raise ValueError(f"gain = {gain}: must be > 0")
+        self.periphery = LayerPeriphery(in_features, out_features, hardware, gain, device)
         self.in_features, self.out_features, self.gain = in_features, out_features, float(gain)
         self.hardware = hardware
-        self.mapping = SynapseMapping(out_features, hardware.mapping, device=device)
+        self.mapping, self.encoder = self.periphery.mapping, self.periphery.encoder
+        self.g_ref = self.periphery.g_ref
         self.crossbar = make_array(in_features, self.mapping.physical_cols, hardware.device, hardware.array,
                                    hardware.solver, hardware.circuit_solver, dtype=dtype, device=device)
-        self.encoder = PulseEncoder(hardware.encoder, hardware.device)
-        r_on, dev = series_resistance(hardware.array), hardware.device
-        g_p, g_ap = 1.0 / (dev.r_p + r_on), 1.0 / (dev.r_ap + r_on)
-        self.g_ref = 0.5 * (g_p + g_ap)
-        self.g_unit = self.mapping.unit_conductance(g_p, g_ap)
-        conv = hardware.converters
-        self._scale = conv.v_read * self.mapping.k * self.g_unit  # signed current of one unit of x.W
-        self._adc_fs = conv.adc_full_scale * in_features * self._scale  # forward: sums over rows
-        self._adc_fs_t = conv.adc_full_scale * out_features * self._scale  # transposed: over outputs
 
     # ------------------------------------------------------------------------------------------- state
     def randomize(self, generator: torch.Generator) -> None:
@@ -81,11 +68,8 @@ class MTJLinear(torch.nn.Module):
 
     # --------------------------------------------------------------------------------------- compute
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self.hardware.converters
-        v = dac(x, conv.input_range, conv.v_read, conv.dac_bits)
-        signed = self.mapping.group(self.crossbar.read(v, conv.v_read)) - self.mapping.reference_current(v, self.g_ref)
-        signed = adc(signed, self._adc_fs, conv.adc_bits)
-        return signed * (self.gain / self._scale)
+        v = self.periphery.voltages(x)
+        return self.periphery.outputs(self.crossbar.read(v, self.hardware.converters.v_read), v)
 
     def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
         """Everything of :meth:`forward` that depends on the inputs only, for a batch of inputs ``x``
@@ -97,11 +81,11 @@ class MTJLinear(torch.nn.Module):
         conv = self.hardware.converters
         if conv.adc_bits is not None or self.crossbar.events is not None:
             return None
-        v = dac(x, conv.input_range, conv.v_read, conv.dac_bits)
+        v = self.periphery.voltages(x)
         terms = self.crossbar.drive_terms(v, conv.v_read)
         if terms is None:
             return None
-        scale = self.gain / self._scale
+        scale = self.gain / self.periphery.scale
         base, extra = terms
         ref = self.mapping.reference_current(v, self.g_ref)
         if self.mapping.per_output == 1:  # one column per output: the reference folds into the base
@@ -115,12 +99,9 @@ class MTJLinear(torch.nn.Module):
 
     def backward(self, delta: torch.Tensor) -> torch.Tensor:
         """Error at the inputs, ``gain * W @ delta / input_range``, by a transposed read."""
-        conv = self.hardware.converters
-        scale = delta.abs().amax(dim=-1, keepdim=True).clamp(min=torch.finfo(delta.dtype).tiny)
-        u = dac(delta / scale, 1.0, conv.v_read, conv.dac_bits)
-        rows = self.crossbar.read_transposed(self.mapping.expand(u), conv.v_read)
-        signed = adc(self.mapping.combine_transposed(rows, u, self.g_ref), self._adc_fs_t, conv.adc_bits)
-        return signed * (scale * self.gain / (self._scale * conv.input_range))
+        cols, u, scale = self.periphery.error_drive(delta)
+        rows = self.crossbar.read_transposed(cols, self.hardware.converters.v_read)
+        return self.periphery.input_errors(rows, u, scale)
 
     # ---------------------------------------------------------------------------------------- update
     def plan(self, row_factor: torch.Tensor, col_factor: torch.Tensor, rows=None) -> OuterPlan:

@@ -99,7 +99,7 @@ def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, confi
         result = layer.write(plan, generators[i])
         n = result.flips_to_p + result.flips_to_ap
         stats.flips += n
-        stats.disturb_flips += getattr(result, "disturb_flips", 0)  # a PassiveWriteResult tells them apart
+        stats.disturb_flips += result.disturb_flips
         stats.flips_per_layer[i] += n
         stats.phases += len(plan)
     stats.updates += 1
