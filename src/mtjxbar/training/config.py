@@ -31,6 +31,10 @@ class TrainingConfig:
                                                "scale_l (the last value repeats): a slower hidden layer",
                                                lo=0.0)
     eval_batch: int = param(1000, "1", "test samples evaluated per batch", lo=1)
+    engine: str = param("auto", "", "how the per-sample loop runs: 'fused' (one compiled kernel per chunk of "
+                        "samples: uniform 1T1MTJ arrays on the CPU without a cost meter), 'eager' (PyTorch "
+                        "operations, every configuration) or 'auto' (fused where it applies)",
+                        choices=("auto", "fused", "eager"))
 
     def __post_init__(self) -> None:
         validate(self)

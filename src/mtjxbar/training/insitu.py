@@ -118,6 +118,10 @@ def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: T
     """
     lr = config.lr * config.lr_decay**epoch
     stats = stats if stats is not None else EpochStats(flips_per_layer=[0] * len(net.layers))
+    fused = fused_network(net, config)
+    if fused is not None:
+        return _train_fused(fused, x, y, config, lr, order, generators, progress, start, stats, checkpoint,
+                            checkpoint_every)
     labels = y.tolist()
     indices = order.tolist()
     batch: list[PreparedInput] | None = None
@@ -133,6 +137,54 @@ def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: T
                 and n + 1 < len(indices):
             checkpoint(n + 1, stats)
     stats.train_accuracy = stats.correct / max(len(indices), 1)
+    return stats
+
+
+def fused_network(net: InSituNetwork, config: TrainingConfig):
+    """The fused loop's view of ``net`` (:mod:`.fused`) when ``config.engine`` asks for it and it applies;
+    None for the eager loop. ``engine = 'fused'`` where it does not apply is an error that says why."""
+    if config.engine == "eager":
+        return None
+    try:
+        from .fused import FusedNetwork, unsupported
+    except ImportError as err:  # numba missing
+        if config.engine == "fused":
+            raise ValueError(f"training.engine = 'fused' needs numba ({err})") from None
+        return None
+    reason = unsupported(net)
+    if reason is not None:
+        if config.engine == "fused":
+            raise ValueError(f"training.engine = 'fused' does not apply: {reason}; use 'auto' or 'eager'")
+        return None
+    return FusedNetwork(net, config.layer_lr_scales)
+
+
+def _train_fused(fused, x, y, config: TrainingConfig, lr: float, order: torch.Tensor,
+                 generators: list[torch.Generator], progress: Progress | None, start: int, stats: EpochStats,
+                 checkpoint: Checkpoint | None, checkpoint_every: int) -> EpochStats:
+    """:func:`train_insitu` by the fused loop, chunk by chunk (progress and checkpoints between chunks, at
+    the same sample counts as the eager loop)."""
+    from .fused import chunk_ends
+
+    total = len(order)
+    every = checkpoint_every if checkpoint is not None else 0
+    n = start
+    for end in chunk_ends(start, total, every, 500 if progress is not None else 0):
+        idx = order[n:end]
+        out = fused.run(x[idx], y[idx], lr, generators, config.margin)
+        stats.correct += int(out["correct"].sum())
+        stats.updates += int(out["updated"].sum())
+        stats.phases += int(out["phases"].sum())
+        per_layer = (out["flips_to_p"] + out["flips_to_ap"]).sum(axis=0).tolist()
+        for i, flips in enumerate(per_layer):
+            stats.flips_per_layer[i] += int(flips)
+        stats.flips += int(sum(per_layer))
+        n = end
+        if progress is not None and n % 500 == 0:
+            progress(n, total)
+        if every > 0 and n % every == 0 and n < total:
+            checkpoint(n, stats)
+    stats.train_accuracy = stats.correct / max(total, 1)
     return stats
 
 

@@ -1,0 +1,487 @@
+"""The per-sample in-situ step as compiled loops (Numba): reads, periphery, error, encoder, exact writes.
+
+Each function here is the scalar-loop twin of a reference implementation in the layers below, for the case
+the fused loop supports (uniform 1T1MTJ arrays with ideal wires, an ideal ADC and the thermal closed form of
+the pulse encoder): tests compare them number for number, and the write sampler and the whole step in
+distribution, with those references (``tests/training/test_fused.py``). Change a formula there, change it
+here.
+
+* :func:`layer_forward` = ``MTJLinear.forward`` (DAC, table of G_AP(v), ``base + extra @ states``, mapping,
+  reference column, output scale);
+* :func:`layer_backward` = ``MTJLinear.backward`` (error drive, transposed read, ``combine_transposed``);
+* :func:`output_error` = ``architecture.class_scores`` / ``output_error`` / ``margin_met``;
+* :func:`encode` = ``PulseEncoder.encode`` (row widths and signs, column currents per polarity by the
+  thermal inverse) plus ``OuterPlan.phase_count``;
+* :func:`sample_write` = ``Crossbar.write`` of an ``OuterPlan``: the exact sparse Poisson-event sampler of
+  :mod:`mtjxbar.crossbar.sampling`, falling back to one draw per reached cell where it expects too many
+  events (the same rule as ``SparseWrites._write_outer``);
+* :func:`train_chunk`: a chunk of per-sample steps in the order of ``training.insitu.train_step``
+  (forward, error, backward, then each layer's write).
+
+Random numbers: explicit stream state (a ``uint64`` array of 4), never global. Each sample's write of each
+layer seeds its own stream from one 63-bit draw of that layer's ``torch.Generator``, so a run is
+reproducible from the experiment seed, and cutting an epoch into chunks (or resuming it from a checkpoint)
+does not change any sample's randomness. :func:`uniform`: xoshiro256** (Blackman & Vigna), 53-bit doubles;
+:func:`poisson`: exact, inversion below ``lam = 10``, above it Hormann's transformed rejection with squeeze
+(PTRS, 1993; the algorithm NumPy uses); :func:`categorical`: an index with probability proportional to
+its weight, from cumulative sums, never one of weight 0.
+
+All compiled code lives in this one file on purpose: Numba's on-disk cache (``cache=True``) recompiles a
+function when its own file changes, not when a function it calls in another file does.
+
+Per-layer scalars travel in one float64 row per layer (``LP_*`` columns), the encoder's and device's in
+one float64 vector (``EP_*``): see :mod:`.loop` for how they are filled from the layer objects.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, uint64
+
+# per-layer parameters (one float64 row per layer)
+LP_OUT_SCALE = 0  # gain / (v_read k g_unit): column current -> layer output
+LP_G_P = 1  # conductance of a P cell with its transistor (S)
+LP_G_REF_K = 2  # k * g_ref of the reference column (0 for differential pairs)
+LP_PER_OUTPUT = 3  # physical columns per logical output
+LP_SPAN = 4  # G_AP table: +-span (V)
+LP_TABLE_SCALE = 5  # G_AP table: points per volt
+LP_ERR_SCALE = 6  # gain / (v_read k g_unit input_range): transposed row current -> input error
+LP_LR_FACTOR = 7  # col factor per unit lr: -layer_lr_scale * gain / input_range
+LP_SWING = 8  # SynapseMapping.full_swing
+LP_COUNT = 9
+
+# encoder, converter and device parameters (one float64 vector)
+EP_V_READ = 0
+EP_INPUT_RANGE = 1
+EP_DAC_LEVELS = 2  # 2^(bits-1) - 1, or 0 for an ideal DAC
+EP_PULSE_WIDTH = 3
+EP_P_MAX = 4
+EP_P_MIN = 5  # max(p_min, 1e-300)
+EP_IC0 = 6  # 6, 7: Ic0 of TO_P (AP->P), TO_AP (P->AP)
+EP_TAU0 = 8  # 8, 9
+EP_LOG_REACH = 10  # 10, 11: log(pulse_width / tau0)
+EP_DELTA = 12
+EP_N = 13
+EP_FLOOR = 14  # log1p(-exp(-pi^2 Delta / 4)) (<= 0)
+EP_SPARSE_LIMIT = 15  # the sparse sampler runs up to this many expected events per cell
+EP_MARGIN = 16  # stop-learning margin (NaN: none)
+EP_COUNT = 17
+
+F32_TINY = np.float32(1.1754944e-38)
+
+
+# ------------------------------------------------------------------------------------------ random
+@njit(cache=True, inline="always")
+def _rotl(x, k):
+    return (x << uint64(k)) | (x >> uint64(64 - k))
+
+
+@njit(cache=True, inline="always")
+def _splitmix(x):
+    z = x + uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
+    return z ^ (z >> uint64(31))
+
+
+@njit(cache=True)
+def seed_stream(state, seed):
+    """Seed ``state`` (uint64[4]) from a 64-bit ``seed`` by SplitMix64, as xoshiro's authors advise."""
+    x = uint64(seed)
+    for k in range(4):
+        x = x + uint64(0x9E3779B97F4A7C15)
+        state[k] = _splitmix(x)
+
+
+@njit(cache=True, inline="always")
+def _next(state):
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    result = _rotl(s1 * uint64(5), 7) * uint64(9)
+    t = s1 << uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return result
+
+
+@njit(cache=True, inline="always")
+def uniform(state):
+    """A double uniform on [0, 1) with 53 random bits."""
+    return float(_next(state) >> uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def poisson(state, lam):
+    """A Poisson(``lam``) count (exact; ``lam`` >= 0)."""
+    if lam <= 0.0:
+        return 0
+    if lam < 10.0:  # inversion: one uniform, sequential search of the CDF
+        u = uniform(state)
+        k = 0
+        p = math.exp(-lam)
+        cdf = p
+        while u > cdf:
+            k += 1
+            p *= lam / k
+            cdf += p
+            if p < 1e-300 and k > lam:  # the tail beyond double precision: restart (probability < 1e-290)
+                u = uniform(state)
+                k = 0
+                p = math.exp(-lam)
+                cdf = p
+        return k
+    slam = math.sqrt(lam)
+    loglam = math.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    invalpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2.0)
+    while True:
+        u = uniform(state) - 0.5
+        v = uniform(state)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
+        if us >= 0.07 and v <= vr:
+            return int(k)
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)) <= \
+                (-lam + k * loglam - math.lgamma(k + 1.0)):
+            return int(k)
+
+
+@njit(cache=True)
+def categorical(state, cumulative, total):
+    """An index ``i`` with probability ``(cumulative[i] - cumulative[i-1]) / total`` (``total`` > 0 is
+    ``cumulative[-1]``); an index whose weight is 0 is never returned."""
+    n = cumulative.shape[0]
+    while True:
+        x = uniform(state) * total
+        i = np.searchsorted(cumulative, x, side="right")
+        if i < n and (cumulative[i] > (cumulative[i - 1] if i > 0 else 0.0)):
+            return i
+
+
+@njit(cache=True, inline="always")
+def _dac(x, full_scale, levels):
+    x = min(max(x, -full_scale), full_scale)
+    if levels > 0.0:
+        step = full_scale / levels
+        x = np.round(x / step) * step
+    return x
+
+
+@njit(cache=True, inline="always")
+def _g_ap(v, table, slope, span, scale):
+    pos = (v + span) * scale
+    lo = min(int(pos), table.shape[0] - 2)
+    return table[lo] + (pos - lo) * slope[lo]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def layer_forward(a, states, table, slope, col_sign, lp, ep, out_cols, z):
+    """Layer outputs ``z`` (n_out,) for layer inputs ``a`` (rows,); ``out_cols`` (cols,) is scratch."""
+    v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
+    gain_v = v_read / ep[EP_INPUT_RANGE]
+    g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    rows, cols = states.shape
+    base = 0.0
+    sum_v = 0.0
+    out_cols[:] = 0.0
+    for i in range(rows):
+        v = _dac(a[i] * gain_v, v_read, levels)
+        if v == 0.0:
+            continue
+        i_ap = v * _g_ap(v, table, slope, span, tscale)
+        base += i_ap
+        sum_v += v
+        extra = np.float32(v * g_p - i_ap)
+        row = states[i]
+        for c in range(cols):
+            out_cols[c] += extra * row[c]
+    per = int(lp[LP_PER_OUTPUT])
+    ref = lp[LP_G_REF_K] * sum_v
+    for o in range(z.shape[0]):
+        s = 0.0
+        for m in range(per):
+            c = o * per + m
+            s += col_sign[c] * (out_cols[c] + base)
+        z[o] = (s - ref) * lp[LP_OUT_SCALE]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def layer_backward(delta, states, table, slope, col_sign, lp, ep, v_cols, extra_cols, err):
+    """Errors at the layer inputs ``err`` (rows,) for output errors ``delta`` (n_out,), by the transposed
+    read; ``v_cols`` (cols,) float64 and ``extra_cols`` (cols,) float32 are scratch."""
+    v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
+    g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    rows, cols = states.shape
+    n_out = delta.shape[0]
+    scale = 0.0
+    for o in range(n_out):
+        scale = max(scale, abs(delta[o]))
+    scale = max(scale, F32_TINY)
+    per = int(lp[LP_PER_OUTPUT])
+    sum_u = 0.0
+    base = 0.0
+    for o in range(n_out):
+        u = _dac(delta[o] / scale * v_read, v_read, levels)
+        sum_u += u
+        for m in range(per):
+            c = o * per + m
+            v = u * col_sign[c]
+            v_cols[c] = v
+            i_ap = v * _g_ap(v, table, slope, span, tscale) if v != 0.0 else 0.0
+            base += i_ap
+            extra_cols[c] = np.float32(v * g_p - i_ap)
+    ref = lp[LP_G_REF_K] * sum_u
+    factor = scale * lp[LP_ERR_SCALE]
+    for i in range(rows):
+        row = states[i]
+        s = np.float32(0.0)
+        for c in range(cols):  # float32 products and sums, as the eager read's matrix-vector product
+            s += row[c] * extra_cols[c]
+        err[i] = (base + s - ref) * factor
+
+
+@njit(cache=True)
+def output_error(z, label, n_classes, per_class, margin, delta):
+    """Class scores of the population-coded outputs ``z``; fills ``delta`` (d cross-entropy / dz) and
+    returns ``(correct, update)``: whether the argmax class is ``label`` and whether to update (the
+    margin, if not NaN, is not met)."""
+    scores = np.empty(n_classes)
+    for k in range(n_classes):
+        s = 0.0
+        for m in range(per_class):
+            s += z[k * per_class + m]
+        scores[k] = s / per_class
+    best = 0
+    for k in range(1, n_classes):
+        if scores[k] > scores[best]:
+            best = k
+    correct = best == label
+    if not math.isnan(margin):
+        other = -np.inf
+        for k in range(n_classes):
+            if k != label and scores[k] > other:
+                other = scores[k]
+        if scores[label] - other >= margin:
+            return correct, False
+    top = scores.max()
+    total = 0.0
+    for k in range(n_classes):
+        scores[k] = math.exp(scores[k] - top)
+        total += scores[k]
+    for k in range(n_classes):
+        p = scores[k] / total - (1.0 if k == label else 0.0)
+        for m in range(per_class):
+            delta[k * per_class + m] = p / per_class
+    return correct, True
+
+
+@njit(cache=True)
+def encode(r, c_out, col_sign, lp, ep, widths, row_sign, plan_sign, currents):
+    """The write plan of ``dW = outer(r, c_out)``: row widths (s) and signs, each physical column's sign
+    and currents (2, cols) [TO_P, TO_AP]; returns the number of phases (0: nothing to write)."""
+    rows = r.shape[0]
+    r_max = 0.0
+    for i in range(rows):
+        r_max = max(r_max, abs(r[i]))
+    if not r_max > 0.0:
+        widths[:] = 0.0
+        row_sign[:] = 0.0
+        plan_sign[:] = 0.0
+        currents[:] = 0.0
+        return 0
+    width_scale = ep[EP_PULSE_WIDTH] / max(r_max, F32_TINY)
+    r_pos = False
+    r_neg = False
+    for i in range(rows):
+        widths[i] = abs(r[i]) * width_scale
+        row_sign[i] = np.sign(r[i])
+        if widths[i] > 0.0:
+            r_pos |= row_sign[i] > 0
+            r_neg |= row_sign[i] < 0
+    per = int(lp[LP_PER_OUTPUT])
+    swing, p_max, p_min = lp[LP_SWING], ep[EP_P_MAX], ep[EP_P_MIN]
+    delta_dev, n, floor = ep[EP_DELTA], ep[EP_N], ep[EP_FLOOR]
+    d_pos = np.zeros(2, dtype=np.bool_)  # a driven column of sign + / - per polarity
+    d_neg = np.zeros(2, dtype=np.bool_)
+    for c in range(col_sign.shape[0]):
+        f = np.float32(c_out[c // per] * col_sign[c])
+        plan_sign[c] = np.sign(f)
+        q = min(abs(f) * (r_max / swing), p_max)
+        needed = -math.log1p(-q) + floor
+        for pol in range(2):
+            current = 0.0
+            if q >= p_min and needed > 0.0:
+                u = max(ep[EP_LOG_REACH + pol] - math.log(needed), 0.0) / delta_dev
+                u = math.sqrt(u) if n == 2.0 else u ** (1.0 / n)
+                ic0 = ep[EP_IC0 + pol]
+                current = max(ic0 - u * ic0, 0.0)
+            currents[pol, c] = current
+            if current > 0.0:
+                d_pos[pol] |= plan_sign[c] > 0
+                d_neg[pol] |= plan_sign[c] < 0
+    return int(r_pos) * (int(d_pos[0]) + int(d_neg[1])) + int(r_neg) * (int(d_neg[0]) + int(d_pos[1]))
+
+
+@njit(cache=True)
+def _thermal_rate(current, pol, ep):
+    if current <= 0.0:
+        return 0.0
+    u = max(1.0 - current / ep[EP_IC0 + pol], 0.0)
+    u = u * u if ep[EP_N] == 2.0 else u ** ep[EP_N]
+    return math.exp(-ep[EP_DELTA] * u) / ep[EP_TAU0 + pol]
+
+
+@njit(cache=True)
+def _flip(states, parallel, i, c, to_p):
+    """Switch cell (i, c) to ``to_p`` if it is not there; returns 1 if it flipped."""
+    if parallel[i, c] == to_p:
+        return 0
+    parallel[i, c] = to_p
+    states[i, c] = 1.0 if to_p else 0.0
+    return 1
+
+
+@njit(cache=True)
+def sample_write(widths, row_sign, plan_sign, currents, states, parallel, ep, rng, rates, cum_rows, cum_cols):
+    """Apply a plan from :func:`encode`: sample every cell's flip from the device model (thermal regime:
+    hazard ``t_i rate_j`` plus the precessional floor) and switch ``parallel`` / ``states`` in place.
+    Returns ``(flips to P, flips to AP)``. ``rates`` (2, cols), ``cum_rows`` (rows,), ``cum_cols``
+    (cols,) are scratch."""
+    rows, cols = states.shape
+    floor = ep[EP_FLOOR]
+    floor_hazard = -floor
+    total_w = 0.0
+    for i in range(rows):
+        w = widths[i] if row_sign[i] != 0.0 else 0.0
+        total_w += w
+        cum_rows[i] = total_w
+    total_b = 0.0
+    for c in range(cols):
+        b = 0.0
+        for pol in range(2):
+            rates[pol, c] = _thermal_rate(currents[pol, c], pol, ep)
+            b = max(b, rates[pol, c])
+        total_b += b if plan_sign[c] != 0.0 else 0.0
+        cum_cols[c] = total_b
+    flips_p = 0
+    flips_ap = 0
+    lam = total_w * total_b
+    if lam > ep[EP_SPARSE_LIMIT] * rows * cols:  # many attempts: one draw per reached cell
+        for i in range(rows):
+            if row_sign[i] == 0.0 or widths[i] <= 0.0:
+                continue
+            for c in range(cols):
+                s = row_sign[i] * plan_sign[c]
+                if s == 0.0:
+                    continue
+                pol = 0 if s > 0 else 1
+                if currents[pol, c] <= 0.0 or parallel[i, c] == (s > 0):
+                    continue
+                p = -math.expm1(floor - widths[i] * rates[pol, c])
+                if uniform(rng) < p:
+                    if s > 0:
+                        flips_p += _flip(states, parallel, i, c, True)
+                    else:
+                        flips_ap += _flip(states, parallel, i, c, False)
+        return flips_p, flips_ap
+    n_main = poisson(rng, lam)
+    n_floor = poisson(rng, floor_hazard * rows * cols)
+    for _ in range(n_main):
+        i = categorical(rng, cum_rows, total_w)
+        c = categorical(rng, cum_cols, total_b)
+        s = row_sign[i] * plan_sign[c]
+        pol = 0 if s > 0 else 1
+        bound = max(rates[0, c], rates[1, c])
+        if uniform(rng) * bound < rates[pol, c] and s != 0.0:
+            if s > 0:
+                flips_p += _flip(states, parallel, i, c, True)
+            else:
+                flips_ap += _flip(states, parallel, i, c, False)
+    for _ in range(n_floor):  # precessional floor: ~1e-43 per cell at Delta = 40, kept for exactness
+        i = min(int(uniform(rng) * rows), rows - 1)
+        c = min(int(uniform(rng) * cols), cols - 1)
+        uniform(rng)  # the thinning draw: the floor's hazard is its bound on a uniform array
+        s = row_sign[i] * plan_sign[c]
+        pol = 0 if s > 0 else 1
+        if s != 0.0 and widths[i] > 0.0 and currents[pol, c] > 0.0:
+            if s > 0:
+                flips_p += _flip(states, parallel, i, c, True)
+            else:
+                flips_ap += _flip(states, parallel, i, c, False)
+    return flips_p, flips_ap
+
+
+# ------------------------------------------------------------------------------------------- chunk
+@njit(cache=True)
+def train_chunk(x, labels, seeds, lr, states, parallel, tables, slopes, signs, lps, ep, n_classes, per_class,
+                margin, out_correct, out_updated, out_phases, out_to_p, out_to_ap):
+    """Train on the conditioned inputs ``x`` (n, rows) with ``labels``; ``seeds`` (layers, n) seed each
+    sample's write stream of each layer. Arrays of ``states`` (float 0/1) and ``parallel`` (bool) are
+    changed in place; per-sample outcomes go to the ``out_*`` arrays."""
+    n_layers = len(states)
+    rows = [states[ly].shape[0] for ly in range(n_layers)]
+    cols = [states[ly].shape[1] for ly in range(n_layers)]
+    n_outs = [cols[ly] // int(lps[ly, LP_PER_OUTPUT]) for ly in range(n_layers)]
+    outs = [np.zeros(n_outs[ly]) for ly in range(n_layers)]  # layer outputs (pre-activation)
+    hs = [np.zeros(n_outs[ly]) for ly in range(n_layers)]  # tanh of hidden outputs
+    deltas = [np.zeros(n_outs[ly]) for ly in range(n_layers)]
+    c_out = [np.zeros(n_outs[ly]) for ly in range(n_layers)]  # the rule's column factors
+    errs = [np.zeros(rows[ly]) for ly in range(n_layers)]
+    widths = [np.zeros(rows[ly]) for ly in range(n_layers)]
+    row_sign = [np.zeros(rows[ly]) for ly in range(n_layers)]
+    cum_rows = [np.zeros(rows[ly]) for ly in range(n_layers)]
+    col_buf = [np.zeros(cols[ly], dtype=np.float32) for ly in range(n_layers)]
+    col_buf2 = [np.zeros(cols[ly]) for ly in range(n_layers)]
+    cum_cols = [np.zeros(cols[ly]) for ly in range(n_layers)]
+    plan_sign = [np.zeros(cols[ly]) for ly in range(n_layers)]
+    currents = [np.zeros((2, cols[ly])) for ly in range(n_layers)]
+    rates = [np.zeros((2, cols[ly])) for ly in range(n_layers)]
+    rng = np.zeros(4, dtype=np.uint64)
+    x64 = np.zeros(x.shape[1])
+    for s in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            x64[i] = x[s, i]
+        a = x64
+        for ly in range(n_layers):
+            layer_forward(a, states[ly], tables[ly], slopes[ly], signs[ly], lps[ly], ep, col_buf[ly], outs[ly])
+            if ly < n_layers - 1:
+                for o in range(outs[ly].shape[0]):
+                    hs[ly][o] = math.tanh(outs[ly][o])
+                a = hs[ly]
+        correct, update = output_error(outs[n_layers - 1], labels[s], n_classes, per_class, margin,
+                                         deltas[n_layers - 1])
+        out_correct[s] = correct
+        out_updated[s] = update
+        if not update:
+            continue
+        for ly in range(n_layers - 1, 0, -1):
+            layer_backward(deltas[ly], states[ly], tables[ly], slopes[ly], signs[ly], lps[ly], ep,
+                             col_buf2[ly], col_buf[ly], errs[ly])
+            h = hs[ly - 1]
+            for i in range(h.shape[0]):
+                deltas[ly - 1][i] = errs[ly][i] * (1.0 - h[i] * h[i])
+        for ly in range(n_layers):
+            r = x64 if ly == 0 else hs[ly - 1]
+            factor = lr * lps[ly, LP_LR_FACTOR]
+            for o in range(c_out[ly].shape[0]):
+                c_out[ly][o] = np.float32(deltas[ly][o] * factor)
+            phases = encode(r, c_out[ly], signs[ly], lps[ly], ep, widths[ly], row_sign[ly], plan_sign[ly],
+                              currents[ly])
+            out_phases[s, ly] = phases
+            if phases == 0:
+                continue
+            seed_stream(rng, seeds[ly, s])
+            to_p, to_ap = sample_write(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], states[ly],
+                                         parallel[ly], ep, rng, rates[ly], cum_rows[ly], cum_cols[ly])
+            out_to_p[s, ly] = to_p
+            out_to_ap[s, ly] = to_ap

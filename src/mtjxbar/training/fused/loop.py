@@ -1,0 +1,145 @@
+"""The fused per-sample loop: whole chunks of in-situ training steps in one compiled call.
+
+The eager loop (:func:`mtjxbar.training.insitu.train_step`) spends ~250 small PyTorch operations per sample;
+here the forward reads, the error, the transposed reads, the encoder and the exact write sampler of every
+layer run as compiled loops over the arrays' own state (NumPy views of the crossbars' tensors, changed in
+place), one call per chunk of up to :data:`CHUNK` samples. Results are statistically identical to the
+eager loop, not bit-identical: the random streams differ (see :mod:`.rng`; same seed, same result).
+
+It applies to what :func:`unsupported` accepts: uniform 1T1MTJ arrays (no per-cell spread, faults or
+cycle-to-cycle spread) with ideal wires on the CPU, float32, an ideal ADC, the thermal closed form of the
+encoder, the sparse sampler, and no cost meter attached (the meter needs every phase's cell resistances:
+a metered run uses the eager loop). ``training.engine`` picks: ``auto`` uses it where it applies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ...crossbar.array import Crossbar
+from ...crossbar.sparse_write import SPARSE_MAX_EVENTS_PER_CELL
+from . import kernels as K
+
+__all__ = ["unsupported", "FusedNetwork", "CHUNK", "chunk_ends"]
+
+CHUNK = 256  # samples per compiled call (boundaries also at checkpoints and progress reports)
+
+
+def unsupported(net) -> str | None:
+    """Why the fused loop cannot run ``net`` (an :class:`~mtjxbar.training.InSituNetwork`), or None."""
+    for i, layer in enumerate(net.layers):
+        xb = layer.crossbar
+        where = f"layer {i}: "
+        if type(xb) is not Crossbar:
+            return where + f"{type(xb).__name__} arrays (only ideal-wire 1T1MTJ arrays)"
+        if xb.device.type != "cpu":
+            return where + f"the array is on {xb.device} (the fused loop runs on the CPU)"
+        if xb.dtype != torch.float32:
+            return where + f"dtype {xb.dtype} (float32 only)"
+        if xb.sampler != "sparse":
+            return where + f"sampler = {xb.sampler!r} (the fused loop samples like 'sparse')"
+        if not xb._uniform:
+            return where + "cells with their own parameters (device-to-device spread)"
+        if xb._frozen is not None:
+            return where + "stuck cells"
+        if xb.c2c.ic0_c2c > 0:
+            return where + "cycle-to-cycle spread"
+        if xb.events is not None:
+            return where + "a cost meter is attached (run without it, e.g. --no-cost)"
+        if layer.hardware.converters.adc_bits is not None:
+            return where + "a quantising ADC"
+        if not layer.encoder.thermal_only:
+            return where + "encoder currents above Ic0 (p_max beyond the thermal reach)"
+    return None
+
+
+class FusedNetwork:
+    """The parameters and state views of an :class:`~mtjxbar.training.InSituNetwork` for the kernel."""
+
+    def __init__(self, net, lr_scales: tuple[float, ...]) -> None:
+        reason = unsupported(net)
+        if reason is not None:
+            raise ValueError(f"training.engine = 'fused' does not apply: {reason}")
+        self.net = net
+        first = net.layers[0]
+        dev, enc, conv = first.hardware.device, first.encoder.config, first.hardware.converters
+        ep = np.zeros(K.EP_COUNT)
+        ep[K.EP_V_READ], ep[K.EP_INPUT_RANGE] = conv.v_read, conv.input_range
+        ep[K.EP_DAC_LEVELS] = 0.0 if conv.dac_bits is None else 2 ** (conv.dac_bits - 1) - 1
+        ep[K.EP_PULSE_WIDTH], ep[K.EP_P_MAX] = enc.pulse_width, enc.p_max
+        ep[K.EP_P_MIN] = max(enc.p_min, 1e-300)
+        for pol, suffix in enumerate(("ap2p", "p2ap")):  # TO_P first
+            ep[K.EP_IC0 + pol] = getattr(dev, f"ic0_{suffix}")
+            ep[K.EP_TAU0 + pol] = getattr(dev, f"tau0_{suffix}")
+            ep[K.EP_LOG_REACH + pol] = math.log(enc.pulse_width / ep[K.EP_TAU0 + pol])
+        ep[K.EP_DELTA], ep[K.EP_N] = dev.delta, dev.n_exponent
+        ep[K.EP_FLOOR] = math.log1p(-math.exp(-(math.pi**2 / 4.0) * dev.delta))
+        ep[K.EP_SPARSE_LIMIT] = SPARSE_MAX_EVENTS_PER_CELL
+        self.ep = ep
+        self.lps = np.zeros((len(net.layers), K.LP_COUNT))
+        self.tables, self.slopes, self.signs = [], [], []
+        for i, layer in enumerate(net.layers):
+            per, xb, m = layer.periphery, layer.crossbar, layer.mapping
+            if layer.hardware != first.hardware:
+                raise ValueError(f"training.engine = 'fused': layer {i} has other hardware settings than layer 0")
+            xb._uniform_ap_conductance(torch.zeros(1), conv.v_read)  # builds the read table for |v| <= v_read
+            span, table, slope, scale = xb._g_ap_table
+            lp = self.lps[i]
+            lp[K.LP_OUT_SCALE] = layer.gain / per.scale
+            lp[K.LP_G_P] = 1.0 / (xb._scalar("r_p") + xb.array.r_access)
+            lp[K.LP_G_REF_K] = 0.0 if m.differential else m.k * per.g_ref
+            lp[K.LP_PER_OUTPUT] = m.per_output
+            lp[K.LP_SPAN], lp[K.LP_TABLE_SCALE] = span, scale
+            lp[K.LP_ERR_SCALE] = layer.gain / (per.scale * conv.input_range)
+            lp[K.LP_LR_FACTOR] = -lr_scales[min(i, len(lr_scales) - 1)] * layer.gain / conv.input_range
+            lp[K.LP_SWING] = m.full_swing
+            self.tables.append(table.numpy())
+            self.slopes.append(slope.numpy())
+            self.signs.append(m.col_sign.to(torch.float32).numpy())
+
+    def state_views(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """NumPy views of every array's float and bool states (written in place by the kernel)."""
+        floats, bools = [], []
+        for layer in self.net.layers:
+            xb = layer.crossbar
+            floats.append(xb._states_as_float().numpy())
+            bools.append(xb.parallel.numpy())
+        return floats, bools
+
+    def run(self, x: torch.Tensor, labels: torch.Tensor, lr: float, generators: list[torch.Generator],
+            margin: float | None) -> dict[str, np.ndarray]:
+        """Train on the raw inputs ``x`` (n, features) with ``labels`` in order; one seed per sample and
+        layer is drawn from each layer's generator. Returns per-sample ``correct``, ``updated`` and
+        per-layer ``phases``, ``flips_to_p``, ``flips_to_ap``."""
+        n, layers = len(x), len(self.net.layers)
+        x0 = np.ascontiguousarray(self.net.arch.prepare(x).to(torch.float32).numpy())
+        seeds = np.stack([torch.randint(0, 2**63 - 1, (n,), generator=g, dtype=torch.int64).numpy()
+                          for g in generators[:layers]])
+        out = {"correct": np.zeros(n, dtype=np.bool_), "updated": np.zeros(n, dtype=np.bool_),
+               "phases": np.zeros((n, layers), dtype=np.int64), "flips_to_p": np.zeros((n, layers), dtype=np.int64),
+               "flips_to_ap": np.zeros((n, layers), dtype=np.int64)}
+        floats, bools = self.state_views()
+        arch = self.net.arch
+        K.train_chunk(x0, labels.numpy().astype(np.int64), seeds.view(np.uint64), float(lr), tuple(floats),
+                    tuple(bools), tuple(self.tables), tuple(self.slopes), tuple(self.signs), self.lps, self.ep,
+                    arch.n_classes, arch.outputs_per_class, math.nan if margin is None else float(margin),
+                    out["correct"], out["updated"], out["phases"], out["flips_to_p"], out["flips_to_ap"])
+        return out
+
+
+def chunk_ends(start: int, total: int, checkpoint_every: int, progress_every: int) -> list[int]:
+    """End indices of the chunks from ``start`` to ``total``: at most :data:`CHUNK` samples each, and a
+    boundary at every multiple of ``checkpoint_every`` (if > 0) and of ``progress_every``."""
+    ends, n = [], start
+    while n < total:
+        end = min(n + CHUNK, total)
+        for every in (checkpoint_every, progress_every):
+            if every > 0:
+                end = min(end, (n // every + 1) * every)
+        ends.append(end)
+        n = end
+    return ends
+
