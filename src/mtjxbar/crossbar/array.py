@@ -32,9 +32,10 @@ import torch
 from ..device import MTJParams, VariationConfig, resistance_ap, switching_probability
 from ..device.variation import normal_truncation, sample_cell_params, sample_ic0_c2c, sample_stuck
 from .cell_reads import CellReads
+from .coincidence_write import write_coincidence
 from .config import ArrayConfig, BiasSolverConfig
 from .events import EventSink, WriteEvent, phase_event, read_event, rebuild_resistance_table, resistance_table_span
-from .plan import TO_P, OuterPlan, UpdatePlan, WriteResult
+from .plan import TO_P, CoincidencePlan, OuterPlan, UpdatePlan, WriteResult
 from .sampling import RateConstants
 from .sparse_write import HOST_EVENTS_MAX, SPARSE_MAX_EVENTS_PER_CELL, SparseWrites
 
@@ -498,14 +499,17 @@ class Crossbar(SparseWrites):
         can_flip &= self._free_rows(rows)
         return torch.where(can_flip, p, torch.zeros_like(p))
 
-    def write(self, plan: UpdatePlan | OuterPlan, generator: torch.Generator) -> WriteResult:
+    def write(self, plan: UpdatePlan | OuterPlan | CoincidencePlan, generator: torch.Generator) -> WriteResult:
         """Apply every phase of ``plan``; sample each cell's flip from the device model; return flips.
 
         An :class:`OuterPlan` is sampled by the exact sparse sampler (:mod:`.sampling`) when
         ``sampler == "sparse"``, every current is in the thermal regime and few switching attempts are
         expected; otherwise (and for any :class:`UpdatePlan`) by the dense reference sampler: one uniform
-        draw per reached cell per group of phases that share rows and drive disjoint columns.
+        draw per reached cell per group of phases that share rows and drive disjoint columns. A
+        :class:`CoincidencePlan` goes to :func:`.coincidence_write.write_coincidence`.
         """
+        if isinstance(plan, CoincidencePlan):
+            return write_coincidence(self, plan, generator)
         if isinstance(plan, OuterPlan) and self.sampler == "sparse":
             result = self._write_outer(plan, generator)
             if result is not None:

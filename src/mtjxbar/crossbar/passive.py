@@ -38,7 +38,7 @@ from .circuit_cells import cell_current
 from .config import ArrayConfig, CircuitConfig, CircuitSolverConfig
 from .events import ReadEvent, WriteEvent
 from .passive_scheme import column_write_voltages, ideal_cell_voltages, phase_levels
-from .plan import TO_P, UpdatePlan, WritePhase
+from .plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase
 
 __all__ = ["PassiveCrossbar", "PassiveWriteResult", "tile_slices"]
 
@@ -221,6 +221,9 @@ class PassiveCrossbar(Crossbar):
 
     def write(self, plan: UpdatePlan, generator: torch.Generator) -> PassiveWriteResult:
         """Apply the phases in order (each on the states the previous left); one draw per cell per phase."""
+        if isinstance(plan, CoincidencePlan):
+            raise ValueError("encoder.scheme = 'coincidence' is not supported on passive arrays yet "
+                             "(use array.kind = '1t1mtj' or encoder.scheme = 'current')")
         flipped, to_p_count, intended, disturb = [], 0, 0, 0
         for phase in plan.phases:
             log_s, aimed = self._phase_log_survival(phase)

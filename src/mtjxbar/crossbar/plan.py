@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
 import torch
 
-__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan", "OuterPlan", "WriteResult"]
+__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan", "OuterPlan", "CoincidencePlan", "WriteResult"]
 
 TO_P = "to_p"  # current direction that switches AP -> P (raises conductance)
 TO_AP = "to_ap"  # current direction that switches P -> AP (lowers conductance)
@@ -142,3 +143,132 @@ class WriteResult:
     flips_to_ap: int
     phases: int
     disturb_flips: int = 0  # of the flips: cells the write did not aim at (half-select disturbs of passive arrays)
+
+
+@dataclass(frozen=True, eq=False)
+class CoincidencePlan:
+    """A stochastic pulse-coincidence update (Gokmen & Vlasov's RPU scheme with binary stochastic MTJs).
+
+    The update has ``slots`` slots. In slot ``b`` row ``i`` fires (its transistors are gated for ``width``
+    s during the phases of its sign ``row_sign[i]``) with probability ``row_prob[i]``; column ``j`` (sign
+    ``col_sign[j]``) fires in the ``TO_P`` phase of the rows of its own sign with probability
+    ``col_prob[0, j]`` and in the ``TO_AP`` phase of the rows of the opposite sign with ``col_prob[1, j]``,
+    driving ``currents[0]`` resp. ``currents[1]`` A. So cell (i, j) is only ever pushed one way (towards P
+    when ``row_sign[i] * col_sign[j] > 0``) and sees a pulse of fixed current and width at every
+    *coincidence* of its row and its column; each coincidence switches it with the device model's
+    probability for that pulse and its own parameters. Every draw is independent (rows, columns, slots).
+
+    ``row_on`` (slots, rows) and ``col_on`` (slots, 2, cols) are the drawn pulse streams; a plan fresh from
+    the encoder may leave them None, and :meth:`draw` fills them from a generator (the array's writer does
+    this with the write generator). ``len(plan)`` is the clocked phase count, ``slots`` x the (row sign,
+    polarity) classes that can reach a cell: fixed by the plan, whatever the array size and whatever the
+    draw (an empty slot still takes its time); :attr:`phases` spells out the drawn phases that drive at
+    least one cell.
+    """
+
+    row_prob: torch.Tensor  # (rows,) firing probability per slot, in [0, 1]
+    row_sign: torch.Tensor  # (rows,) +1, -1 or 0
+    col_prob: torch.Tensor  # (2, cols) firing probability per slot: [TO_P, TO_AP]
+    col_sign: torch.Tensor  # (cols,) +1, -1 or 0
+    currents: torch.Tensor  # (2,) A: [TO_P, TO_AP]
+    width: float  # s, gate pulse of a fired row
+    slots: int
+    row_on: torch.Tensor | None = None  # (slots, rows) bool: drawn row streams
+    col_on: torch.Tensor | None = None  # (slots, 2, cols) bool: drawn column streams
+
+    def __post_init__(self) -> None:
+        rows, cols = self.row_prob.shape, self.col_sign.shape
+        if self.row_prob.dim() != 1 or self.row_sign.shape != rows or self.col_sign.dim() != 1 \
+                or self.col_prob.shape != (2, *cols) or self.currents.shape != (2,):
+            raise ValueError(f"CoincidencePlan: row_prob and row_sign must be (rows,), col_sign (cols,), col_prob "
+                             f"(2, cols) and currents (2,); got {tuple(self.row_prob.shape)}, "
+                             f"{tuple(self.row_sign.shape)}, {tuple(self.col_sign.shape)}, "
+                             f"{tuple(self.col_prob.shape)}, {tuple(self.currents.shape)}")
+        if not (isinstance(self.slots, int) and self.slots >= 1):
+            raise ValueError(f"CoincidencePlan: slots = {self.slots!r}: must be an integer >= 1")
+        if not self.width > 0:
+            raise ValueError(f"CoincidencePlan: width = {self.width!r}: must be > 0 s")
+        if (self.row_on is None) != (self.col_on is None):
+            raise ValueError("CoincidencePlan: row_on and col_on are drawn together (both or neither)")
+        if self.row_on is not None and (tuple(self.row_on.shape) != (self.slots, *rows)
+                                        or tuple(self.col_on.shape) != (self.slots, 2, *cols)):
+            raise ValueError(f"CoincidencePlan: row_on must be (slots, rows) and col_on (slots, 2, cols); got "
+                             f"{tuple(self.row_on.shape)} and {tuple(self.col_on.shape)}")
+
+    @property
+    def rows(self) -> int:
+        return self.row_prob.numel()
+
+    @property
+    def cols(self) -> int:
+        return self.col_sign.numel()
+
+    @property
+    def is_drawn(self) -> bool:
+        return self.row_on is not None
+
+    def draw(self, generator: torch.Generator) -> CoincidencePlan:
+        """This plan with its pulse streams drawn from ``generator`` (rows of every slot first, then columns);
+        a row or column of sign 0 never fires. A plan already drawn is returned as it is."""
+        if self.is_drawn:
+            return self
+        dev = generator.device
+        u_rows = torch.rand((self.slots, self.rows), generator=generator, dtype=torch.float64, device=dev)
+        u_cols = torch.rand((self.slots, 2, self.cols), generator=generator, dtype=torch.float64, device=dev)
+        home = self.row_prob.device
+        row_on = (u_rows.to(home) < self.row_prob.double()) & (self.row_sign != 0)
+        col_on = (u_cols.to(home) < self.col_prob.double()) & (self.col_sign != 0)
+        return dataclasses.replace(self, row_on=row_on, col_on=col_on)
+
+    def attempt_probability(self) -> torch.Tensor:
+        """Per-slot probability (rows, cols) that cell (i, j) sees a coincidence: ``row_prob[i] *
+        col_prob[k, j]`` with k its polarity (0 where row or column is of sign 0)."""
+        to_p = self.towards_p()
+        q = torch.where(to_p, self.col_prob[0][None, :], self.col_prob[1][None, :])
+        reached = (self.row_sign[:, None] * self.col_sign[None, :]) != 0
+        return torch.where(reached, self.row_prob[:, None].to(q.dtype) * q, torch.zeros_like(q))
+
+    def towards_p(self) -> torch.Tensor:
+        """(rows, cols) bool: cells this plan pushes towards P (the others towards AP, or not at all)."""
+        return (self.row_sign[:, None] * self.col_sign[None, :]) > 0
+
+    @cached_property
+    def phase_count(self) -> int:
+        """``slots`` x the (row sign, polarity) classes that can reach a cell (see the class doc)."""
+        rows_on = self.row_prob > 0
+        cs, driven = self.col_sign, self.col_prob > 0
+        flags = torch.stack([((self.row_sign > 0) & rows_on).any(), ((self.row_sign < 0) & rows_on).any(),
+                             (driven[0] & (cs > 0)).any(), (driven[0] & (cs < 0)).any(),
+                             (driven[1] & (cs < 0)).any(), (driven[1] & (cs > 0)).any()]).tolist()
+        return self.slots * int(sum(flags[k] * (flags[2 + k] + flags[4 + k]) for k in (0, 1)))
+
+    def __len__(self) -> int:
+        return self.phase_count
+
+    @cached_property
+    def phases(self) -> tuple[WritePhase, ...]:
+        """The drawn phases that drive at least one cell, slot by slot (rows split by sign, times the two
+        polarities, as in :attr:`OuterPlan.phases`); needs the drawn streams (:meth:`draw`)."""
+        if not self.is_drawn:
+            raise ValueError("CoincidencePlan.phases: the pulse streams are not drawn yet (plan.draw(generator))")
+        out = []
+        zero_cols = torch.zeros(self.cols, dtype=torch.float64, device=self.col_sign.device)
+        for b in range(self.slots):
+            for row_sign in (1.0, -1.0):
+                rows_on = self.row_on[b] & (self.row_sign == row_sign)
+                if not bool(rows_on.any()):
+                    continue
+                widths = rows_on.double() * self.width
+                for k, polarity in enumerate(POLARITIES):
+                    col_sign = row_sign if polarity == TO_P else -row_sign
+                    cols_on = self.col_on[b, k] & (self.col_sign == col_sign)
+                    if bool(cols_on.any()):
+                        out.append(WritePhase(row_widths=widths, polarity=polarity,
+                                              col_currents=torch.where(cols_on, float(self.currents[k]), zero_cols)))
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        drawn = "drawn" if self.is_drawn else "not drawn"
+        return (f"CoincidencePlan({self.rows}x{self.cols}, {self.slots} slots, {len(self)} phases, width "
+                f"{self.width * 1e9:.3g} ns, currents {[round(float(c) * 1e6, 3) for c in self.currents]} uA, "
+                f"{drawn})")

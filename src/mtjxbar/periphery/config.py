@@ -43,7 +43,11 @@ class MappingConfig:
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """The pulse encoder: row pulse widths from |x|, column currents from |delta| and the learning rate."""
+    """The pulse encoder. ``scheme = "current"``: row pulse widths from |x|, column currents from |delta|
+    and the learning rate (thermal regime, :mod:`mtjxbar.periphery.encoder`). ``scheme = "coincidence"``:
+    stochastic pulse coincidence (:mod:`mtjxbar.periphery.coincidence`): in each of ``slots`` slots rows
+    and columns fire at random with probabilities from |x| and |delta|, a fired column drives the fixed
+    current ``overdrive`` x the nominal Ic0 of its polarity, every fired row gates for ``slot_width``."""
 
     pulse_width: float = param(10e-9, "s", "row pulse width for the largest |x| of a sample", lo=0.0,
                                lo_open=True, hi=1e-3)
@@ -51,6 +55,16 @@ class EncoderConfig:
                          lo=0.0, lo_open=True, hi=0.999)
     p_min: float = param(1e-9, "1", "columns asked for less than this get no current (idle)",
                          lo=0.0, hi=1e-3)
+    scheme: str = param("current", "", "update scheme: 'current' codes |x| as row pulse width and |delta| as "
+                        "column current (thermal regime, exponential in I/Ic0); 'coincidence' fires random row "
+                        "and column pulses of fixed width and overdrive current (precessional regime)",
+                        choices=("current", "coincidence"))
+    slots: int = param(8, "1", "coincidence scheme: number of coincidence slots BL per update (each slot is "
+                       "up to 4 phases: row sign x polarity)", lo=1, hi=64)
+    overdrive: float = param(2.0, "1", "coincidence scheme: write current as a multiple of the nominal Ic0 of "
+                             "the polarity driven", lo=1.0, lo_open=True, hi=10.0)
+    slot_width: float = param(10e-9, "s", "coincidence scheme: width of a row's gate pulse in one slot",
+                              lo=0.0, lo_open=True, hi=1e-3)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -1,5 +1,8 @@
 """The pulse encoder: a rank-1 weight update request -> row pulse widths and column currents.
 
+This is ``EncoderConfig.scheme = "current"`` (the default); ``"coincidence"`` (fixed strong pulses fired
+at random, robust to a spread of Ic0) is :mod:`.coincidence`, reached through the same :class:`PulseEncoder`.
+
 The training rule asks for ``dW_ij = r_i * c_j`` (signed; for SGD ``r = x``, ``c = -lr * gain * delta``).
 A cell can only flip; every MTJ of a synapse sees the same
 pulses, and all of them flipping moves the weight by ``swing`` (``SynapseMapping.full_swing``, 2 for both
@@ -27,24 +30,29 @@ from __future__ import annotations
 
 import torch
 
-from ..crossbar.plan import OuterPlan
+from ..crossbar.plan import CoincidencePlan, OuterPlan
 from ..device import MTJParams, current_for_probability
 from ..device.switching import thermal_current_for_probability, thermal_reach
+from .coincidence import CoincidenceEncoder
 from .config import EncoderConfig
 
 __all__ = ["PulseEncoder"]
 
 
 class PulseEncoder:
-    """Turns update requests into :class:`OuterPlan` s for one array (nominal device parameters)."""
+    """Turns update requests into :class:`OuterPlan` s for one array (nominal device parameters); with
+    ``config.scheme == "coincidence"`` into :class:`CoincidencePlan` s (:mod:`.coincidence`)."""
 
     def __init__(self, config: EncoderConfig, device_params: MTJParams) -> None:
         self.config = config
         self.device_params = device_params
+        self.coincidence = CoincidenceEncoder(config, device_params) if config.scheme == "coincidence" else None
         dev = device_params
         # Whether every current the encoder can ask for stays at or below Ic0 (then a closed form suffices)
         reach = min(thermal_reach(config.pulse_width, tau0=t, delta=dev.delta) for t in (dev.tau0_ap2p, dev.tau0_p2ap))
-        self.thermal_only = config.p_max <= reach
+        # (the coincidence scheme drives above Ic0 by design: never thermal-only, so no thermal fast path of
+        # the current scheme, e.g. a fused training loop, mistakes its plans for the current scheme's)
+        self.thermal_only = config.p_max <= reach and self.coincidence is None
         self._pol = {}  # per device: (ic0, tau0) as (2, 1) float64 tensors, TO_P row first
 
     def _polarity_params(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -58,7 +66,10 @@ class PulseEncoder:
     def column_currents(self, q: torch.Tensor) -> torch.Tensor:
         """Currents (A), shape (2, cols): row 0 for ``TO_P``, row 1 for ``TO_AP``, that switch with probability
         ``q`` over the full pulse width (0 where ``q < p_min``); both polarities in one evaluation of the
-        exact device inverse."""
+        exact device inverse. The current scheme only (batched chips use it directly)."""
+        if self.coincidence is not None:
+            raise ValueError("encoder.scheme = 'coincidence': column currents belong to the current scheme "
+                             "(batched chips support only scheme = 'current' for now)")
         dev, cfg = self.device_params, self.config
         q = torch.clamp(q.double(), max=cfg.p_max)
         ic0, tau0, log_reach = self._polarity_params(q.device)
@@ -79,11 +90,15 @@ class PulseEncoder:
         return widths, torch.sign(row_factor), r_max
 
     def encode(self, row_factor: torch.Tensor, col_factor: torch.Tensor, swing: float,
-               rows: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> OuterPlan:
+               rows: tuple[torch.Tensor, torch.Tensor, float] | None = None,
+               generator: torch.Generator | None = None) -> OuterPlan | CoincidencePlan:
         """Plan for ``dW_ij = row_factor[i] * col_factor[j]``; ``col_factor`` is per physical column with
         the column sign already applied (a positive value asks the column's conductance to rise).
         ``rows``: this request's :meth:`row_pulses` if already computed (``row_factor`` is then unused),
-        with ``max |r|`` as a float."""
+        with ``max |r|`` as a float. ``generator``: the coincidence scheme's pulse streams are drawn from it
+        now (None: the array's writer draws them from the write generator); unused by the current scheme."""
+        if self.coincidence is not None:
+            return self.coincidence.encode(row_factor, col_factor, swing, rows, generator)
         if rows is None:
             widths, row_sign, r_max = self.row_pulses(row_factor)
             r_max = float(r_max)

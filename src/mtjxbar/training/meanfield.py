@@ -35,10 +35,18 @@ from .rules import sgd_request
 __all__ = ["expected_update", "train_meanfield_epoch"]
 
 
+def _check_scheme(scheme: str) -> None:
+    if scheme != "current":
+        raise ValueError(f"encoder.scheme = {scheme!r}: the mean-field model covers the 'current' scheme only "
+                         "(the coincidence scheme's expected update is in mtjxbar.periphery.coincidence)")
+
+
 def expected_update(w: torch.Tensor, row: torch.Tensor, col: torch.Tensor, p_max: float,
-                    soft_bound: bool = True) -> torch.Tensor:
+                    soft_bound: bool = True, scheme: str = "current") -> torch.Tensor:
     """E[dW] of one in-situ write of the request ``outer(row, col)`` on weights ``w`` (see module doc);
-    ``soft_bound=False``: the state-independent (counter) variant, to be clipped to [-1, 1] by the caller."""
+    ``soft_bound=False``: the state-independent (counter) variant, to be clipped to [-1, 1] by the caller.
+    ``scheme``: the encoder's (``hardware.encoder.scheme``); only 'current' is modelled."""
+    _check_scheme(scheme)
     r_max = row.abs().max()
     if not r_max > 0:
         return torch.zeros_like(w)
@@ -50,9 +58,12 @@ def expected_update(w: torch.Tensor, row: torch.Tensor, col: torch.Tensor, p_max
 
 
 def train_meanfield_epoch(model: SoftwareMLP, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, lr: float,
-                          config: TrainingConfig, p_max: float, soft_bound: bool = True) -> float:
+                          config: TrainingConfig, p_max: float, soft_bound: bool = True,
+                          scheme: str = "current") -> float:
     """One epoch of the mean-field in-situ rule on ``model``'s float weights (in [-1, 1]); train accuracy.
-    ``soft_bound=False``: the counter variant (see :func:`expected_update`), clipped to [-1, 1]."""
+    ``soft_bound=False``: the counter variant (see :func:`expected_update`), clipped to [-1, 1].
+    ``scheme``: the encoder's (``hardware.encoder.scheme``); only 'current' is modelled (else ValueError)."""
+    _check_scheme(scheme)
     arch, weights, gains = model.arch, list(model.weights), model.arch.gains
     scales = config.layer_lr_scales
     correct = 0
