@@ -9,9 +9,11 @@ values times a scale chosen so that the expected number of flips of the update, 
 ``Crossbar.switching_probabilities(plan)`` (exact, states included), equals ``--flips``. One update is
 ``PulseEncoder.encode(rows, cols, swing=2.0)`` followed by ``Crossbar.write(plan, generator)``; the states
 are set back (untimed) before each, so every timed update sees the same plan and states. Timed for the
-sparse sampler and the dense reference sampler (``Crossbar(..., sampler="dense")``, fewer repeats: its
-cost grows with the array); the median per update is reported. Ends with one line per headline figure:
-``bench <name> <value> <unit>`` (sparse sampler).
+sparse sampler, the dense reference sampler (``Crossbar(..., sampler="dense")``, fewer repeats: its
+cost grows with the array), and the fused loop's compiled encoder and sampler (``training.fused.kernels``:
+``encode`` + ``sample_write`` on the same states, what one layer's update costs inside the fused step); the
+median per update is reported. Ends with one line per headline figure: ``bench <name> <value> <unit>``
+(sparse sampler, then fused).
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ import statistics
 import sys
 import time
 
+import numpy as np
 import torch
 from _data import bench_data
 
 from mtjxbar.crossbar.array import Crossbar
 from mtjxbar.device import MTJParams
-from mtjxbar.periphery.config import EncoderConfig
+from mtjxbar.periphery.config import ConverterConfig, EncoderConfig
 from mtjxbar.periphery.encoder import PulseEncoder
+from mtjxbar.training.fused import device_vector
+from mtjxbar.training.fused import kernels as K
 
 SWING = 2.0
 
@@ -72,6 +77,33 @@ def _time_updates(xbar: Crossbar, encoder, rows, cols, states, repeats: int, gen
     return statistics.median(times), statistics.fmean(flips)
 
 
+def _time_fused(rows, cols, states, repeats: int) -> tuple[float, float]:
+    """:func:`_time_updates` for the fused loop's compiled ``encode`` + ``sample_write`` (one layer)."""
+    n_rows, n_cols = len(rows), len(cols)
+    ep = device_vector(MTJParams(), EncoderConfig(), ConverterConfig())
+    lp = np.zeros(K.LP_COUNT)
+    lp[K.LP_PER_OUTPUT], lp[K.LP_SWING] = 1, SWING
+    r, c = rows.double().numpy(), cols.double().numpy()
+    sign = np.ones(n_cols, dtype=np.float32)
+    plan = (np.zeros(n_rows), np.zeros(n_rows), np.zeros(n_cols), np.zeros((2, n_cols)))
+    scratch = (np.zeros((2, n_cols)), np.zeros(n_rows), np.zeros(n_cols))
+    start_b = states.numpy()
+    start_f = start_b.astype(np.float32)
+    rng = np.zeros(4, dtype=np.uint64)
+    times, flips = [], []
+    for k in range(repeats + 3):
+        b, f = start_b.copy(), start_f.copy()
+        K.seed_stream(rng, k + 1)
+        t0 = time.perf_counter()
+        K.encode(r, c, sign, lp, ep, *plan)
+        to_p, to_ap = K.sample_write(*plan, f, b, ep, rng, *scratch)
+        elapsed = time.perf_counter() - t0
+        if k >= 3:
+            times.append(elapsed)
+            flips.append(to_p + to_ap)
+    return statistics.median(times), statistics.fmean(flips)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096])
@@ -104,22 +136,31 @@ def main() -> None:
             xbar = Crossbar(n, n, params, sampler="dense")
             dense_s, dense_flips = _time_updates(xbar, encoder, rows, cols, states, dense_repeats, gen)
             del xbar
-        table.append((n, expected, sparse_s, sparse_flips, args.repeats, dense_s, dense_flips, dense_repeats))
-        print(f"{n}x{n}: sparse {sparse_s * 1e6:.1f} us, dense {dense_s * 1e6:.1f} us", file=sys.stderr)
+        fused_s, fused_flips = _time_fused(rows, cols, states, args.repeats)
+        table.append((n, expected, sparse_s, sparse_flips, args.repeats, dense_s, dense_flips, dense_repeats,
+                      fused_s, fused_flips))
+        print(f"{n}x{n}: sparse {sparse_s * 1e6:.1f} us, dense {dense_s * 1e6:.1f} us, fused {fused_s * 1e6:.1f} us",
+              file=sys.stderr)
 
     print(f"one update (PulseEncoder.encode + Crossbar.write), median; row factors from {source}, random states, "
           f"{torch.get_num_threads()} torch thread(s)")
     print(f"{'array':>11} {'E[flips]':>9} {'sparse us':>10} {'flips':>7} {'n':>5} {'dense us':>11} {'flips':>7} "
-          f"{'n':>4} {'dense/sparse':>12}")
-    for n, expected, s, sf, sr, d, df, dr in table:
+          f"{'n':>4} {'dense/sparse':>12} {'fused us':>9} {'flips':>7}")
+    for n, expected, s, sf, sr, d, df, dr, fu, ff in table:
         print(f"{f'{n}x{n}':>11} {expected:9.3f} {s * 1e6:10.1f} {sf:7.2f} {sr:5d} {d * 1e6:11.1f} {df:7.2f} "
-              f"{dr:4d} {d / s:12.1f}")
+              f"{dr:4d} {d / s:12.1f} {fu * 1e6:9.1f} {ff:7.2f}")
     by_size = {row[0]: row[2] for row in table}
     for n in (256, 1024, 4096):
         if n in by_size:
             print(f"bench update{n}_us {by_size[n] * 1e6:.1f} us")
     if 256 in by_size and 4096 in by_size:
         print(f"bench update_growth_256_to_4096 {by_size[4096] / by_size[256]:.2f} x")
+    fused = {row[0]: row[8] for row in table}
+    for n in (256, 1024, 4096):
+        if n in fused:
+            print(f"bench fused_update{n}_us {fused[n] * 1e6:.1f} us")
+    if 256 in fused and 4096 in fused:
+        print(f"bench fused_update_growth_256_to_4096 {fused[4096] / fused[256]:.2f} x")
 
 
 if __name__ == "__main__":

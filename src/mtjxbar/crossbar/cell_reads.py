@@ -24,8 +24,8 @@ __all__ = ["CellReads", "MAX_DEGREE", "fit_ap_conductance", "chebyshev_weights",
 MAX_DEGREE = 24
 
 
-def _chebyshev_nodes(n: int) -> torch.Tensor:
-    k = torch.arange(n, dtype=torch.float64)
+def _chebyshev_nodes(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    k = torch.arange(n, dtype=torch.float64, device=device)
     return torch.cos(math.pi * (k + 0.5) / n)  # in (-1, 1)
 
 
@@ -38,19 +38,19 @@ def chebyshev_terms(x: torch.Tensor, degree: int) -> torch.Tensor:
 
 
 def fit_ap_conductance(exact: Callable[[torch.Tensor], torch.Tensor], span: float,
-                       tolerance: float) -> torch.Tensor | None:
+                       tolerance: float, device: torch.device | str = "cpu") -> torch.Tensor | None:
     """Chebyshev coefficients (degree + 1, *cells) of every cell's G_AP on ``|v| <= span`` (float64), of the
     lowest degree that meets ``tolerance``; None if none up to :data:`MAX_DEGREE` does.
 
     ``exact(v)``: G_AP of every cell at each of the voltages ``v`` (n,) -> (n, *cells), float64."""
     for degree in (4, 6, 8, 12, 16, MAX_DEGREE):
         n = degree + 1
-        x = _chebyshev_nodes(n)
+        x = _chebyshev_nodes(n, device)
         values = exact(_voltages(x, span))  # (n, *cells)
         coef = (2.0 / n) * torch.tensordot(chebyshev_terms(x, degree), values, dims=([1], [0]))
         coef[0] *= 0.5
         # check between the nodes (and at both ends of the interval)
-        xc = torch.cat([torch.tensor([-1.0, 1.0], dtype=torch.float64), 0.5 * (x[1:] + x[:-1])])
+        xc = torch.cat([torch.tensor([-1.0, 1.0], dtype=torch.float64, device=device), 0.5 * (x[1:] + x[:-1])])
         fit = torch.tensordot(chebyshev_terms(xc, degree).T, coef, dims=([1], [0]))
         truth = exact(_voltages(xc, span))
         if float(((fit - truth) / truth).abs().max()) <= tolerance:
@@ -75,7 +75,7 @@ class CellReads:
                  tolerance: float, dtype: torch.dtype) -> None:
         """``exact(v)``: G_AP of every cell at each of the line voltages ``v`` (n,) -> (n, rows, cols)."""
         self.span, self.dtype = span, dtype
-        self.coefficients = fit_ap_conductance(exact, span, tolerance)
+        self.coefficients = fit_ap_conductance(exact, span, tolerance, g_p.device)  # on the array's device
         self.degree = 0 if self.coefficients is None else self.coefficients.shape[0] - 1
         self._g_p = g_p
         self.matrices: torch.Tensor | None = None  # (degree + 1, rows, cols) in dtype

@@ -66,8 +66,7 @@ EP_DELTA = 12
 EP_N = 13
 EP_FLOOR = 14  # log1p(-exp(-pi^2 Delta / 4)) (<= 0)
 EP_SPARSE_LIMIT = 15  # the sparse sampler runs up to this many expected events per cell
-EP_MARGIN = 16  # stop-learning margin (NaN: none)
-EP_COUNT = 17
+EP_COUNT = 16
 
 F32_TINY = np.float32(1.1754944e-38)
 
@@ -318,10 +317,12 @@ def encode(r, c_out, col_sign, lp, ep, widths, row_sign, plan_sign, currents):
         plan_sign[c] = np.sign(f)
         q = min(abs(f) * (r_max / swing), p_max)
         needed = -math.log1p(-q) + floor
+        live = q >= p_min and needed > 0.0
+        log_needed = math.log(needed) if live else 0.0
         for pol in range(2):
             current = 0.0
-            if q >= p_min and needed > 0.0:
-                u = max(ep[EP_LOG_REACH + pol] - math.log(needed), 0.0) / delta_dev
+            if live:
+                u = max(ep[EP_LOG_REACH + pol] - log_needed, 0.0) / delta_dev
                 u = math.sqrt(u) if n == 2.0 else u ** (1.0 / n)
                 ic0 = ep[EP_IC0 + pol]
                 current = max(ic0 - u * ic0, 0.0)

@@ -21,9 +21,11 @@ import torch
 
 from ...crossbar.array import Crossbar
 from ...crossbar.sparse_write import SPARSE_MAX_EVENTS_PER_CELL
+from ...device import MTJParams
+from ...periphery.config import ConverterConfig, EncoderConfig
 from . import kernels as K
 
-__all__ = ["unsupported", "FusedNetwork", "CHUNK", "chunk_ends"]
+__all__ = ["unsupported", "FusedNetwork", "CHUNK", "chunk_ends", "device_vector"]
 
 CHUNK = 256  # samples per compiled call (boundaries also at checkpoints and progress reports)
 
@@ -65,20 +67,8 @@ class FusedNetwork:
             raise ValueError(f"training.engine = 'fused' does not apply: {reason}")
         self.net = net
         first = net.layers[0]
-        dev, enc, conv = first.hardware.device, first.encoder.config, first.hardware.converters
-        ep = np.zeros(K.EP_COUNT)
-        ep[K.EP_V_READ], ep[K.EP_INPUT_RANGE] = conv.v_read, conv.input_range
-        ep[K.EP_DAC_LEVELS] = 0.0 if conv.dac_bits is None else 2 ** (conv.dac_bits - 1) - 1
-        ep[K.EP_PULSE_WIDTH], ep[K.EP_P_MAX] = enc.pulse_width, enc.p_max
-        ep[K.EP_P_MIN] = max(enc.p_min, 1e-300)
-        for pol, suffix in enumerate(("ap2p", "p2ap")):  # TO_P first
-            ep[K.EP_IC0 + pol] = getattr(dev, f"ic0_{suffix}")
-            ep[K.EP_TAU0 + pol] = getattr(dev, f"tau0_{suffix}")
-            ep[K.EP_LOG_REACH + pol] = math.log(enc.pulse_width / ep[K.EP_TAU0 + pol])
-        ep[K.EP_DELTA], ep[K.EP_N] = dev.delta, dev.n_exponent
-        ep[K.EP_FLOOR] = math.log1p(-math.exp(-(math.pi**2 / 4.0) * dev.delta))
-        ep[K.EP_SPARSE_LIMIT] = SPARSE_MAX_EVENTS_PER_CELL
-        self.ep = ep
+        conv = first.hardware.converters
+        self.ep = device_vector(first.hardware.device, first.encoder.config, conv)
         self.lps = np.zeros((len(net.layers), K.LP_COUNT))
         self.tables, self.slopes, self.signs = [], [], []
         for i, layer in enumerate(net.layers):
@@ -128,6 +118,23 @@ class FusedNetwork:
                     arch.n_classes, arch.outputs_per_class, math.nan if margin is None else float(margin),
                     out["correct"], out["updated"], out["phases"], out["flips_to_p"], out["flips_to_ap"])
         return out
+
+
+def device_vector(dev: MTJParams, enc: EncoderConfig, conv: ConverterConfig) -> np.ndarray:
+    """The kernels' ``EP_*`` vector: converter, encoder and (nominal) device parameters."""
+    ep = np.zeros(K.EP_COUNT)
+    ep[K.EP_V_READ], ep[K.EP_INPUT_RANGE] = conv.v_read, conv.input_range
+    ep[K.EP_DAC_LEVELS] = 0.0 if conv.dac_bits is None else 2 ** (conv.dac_bits - 1) - 1
+    ep[K.EP_PULSE_WIDTH], ep[K.EP_P_MAX] = enc.pulse_width, enc.p_max
+    ep[K.EP_P_MIN] = max(enc.p_min, 1e-300)
+    for pol, suffix in enumerate(("ap2p", "p2ap")):  # TO_P first
+        ep[K.EP_IC0 + pol] = getattr(dev, f"ic0_{suffix}")
+        ep[K.EP_TAU0 + pol] = getattr(dev, f"tau0_{suffix}")
+        ep[K.EP_LOG_REACH + pol] = math.log(enc.pulse_width / ep[K.EP_TAU0 + pol])
+    ep[K.EP_DELTA], ep[K.EP_N] = dev.delta, dev.n_exponent
+    ep[K.EP_FLOOR] = math.log1p(-math.exp(-(math.pi**2 / 4.0) * dev.delta))
+    ep[K.EP_SPARSE_LIMIT] = SPARSE_MAX_EVENTS_PER_CELL
+    return ep
 
 
 def chunk_ends(start: int, total: int, checkpoint_every: int, progress_every: int) -> list[int]:
