@@ -324,6 +324,8 @@ def test_engine_choice():
     assert st.updates > 0
     net.layers[0].crossbar.events = []
     assert "cost meter" in unsupported(net)
+    coincidence = replace_path(HardwareConfig(), "encoder.scheme", "coincidence")
+    assert "scheme 'coincidence'" in unsupported(_net(coincidence))
 
 
 def test_chunk_ends():

@@ -53,6 +53,8 @@ def unsupported(net) -> str | None:
             return where + "a cost meter is attached (run without it, e.g. --no-cost)"
         if layer.hardware.converters.adc_bits is not None:
             return where + "a quantising ADC"
+        if layer.encoder.config.scheme != "current":
+            return where + f"encoder scheme {layer.encoder.config.scheme!r} (the fused loop codes the 'current' scheme)"
         if not layer.encoder.thermal_only:
             return where + "encoder currents above Ic0 (p_max beyond the thermal reach)"
     return None
