@@ -8,6 +8,8 @@ import torch
 from scipy import stats
 
 from mtjxbar.crossbar import Crossbar
+from mtjxbar.crossbar.config import ArrayConfig, CircuitConfig
+from mtjxbar.crossbar.passive import PassiveCrossbar
 from mtjxbar.device import MTJParams, VariationConfig
 from mtjxbar.periphery import PulseEncoder
 from mtjxbar.periphery.config import EncoderConfig
@@ -61,3 +63,20 @@ def test_sparse_writes_on_cuda_follow_the_device_probabilities(varied):
     p, k = expected[live], counts[live]
     chi2 = float(((k - draws * p) ** 2 / (draws * p * (1 - p))).sum())
     assert stats.chi2.sf(chi2, df=int(live.sum())) > 1e-4
+
+
+def test_passive_array_on_cuda_reads_and_writes_like_the_cpu():
+    """A passive array with 1-ohm wires, two tiles, on CUDA: reads equal the CPU's (the circuit is solved
+    on the CPU either way) and come back on the GPU; a V/2 write runs and reports its flips."""
+    array = ArrayConfig(kind="passive", circuit=CircuitConfig(r_wire_row=1.0, r_wire_col=1.0), tile_rows=8)
+    cpu, gpu = (PassiveCrossbar(12, 6, P, array, device=d) for d in ("cpu", "cuda"))
+    states = torch.rand(12, 6, generator=torch.Generator().manual_seed(8)) < 0.5
+    cpu.set_states(states)
+    gpu.set_states(states)
+    v = torch.rand(3, 12, generator=torch.Generator().manual_seed(9)) * 0.1
+    out = gpu.read(v.cuda(), 0.1)
+    assert out.device.type == "cuda"
+    torch.testing.assert_close(out.cpu(), cpu.read(v, 0.1), rtol=1e-6, atol=1e-15)
+    plan = PulseEncoder(EncoderConfig(), P).encode(torch.randn(12).cuda(), torch.randn(6).cuda() * 0.3, 2.0)
+    result = gpu.write(plan, torch.Generator(device="cuda").manual_seed(1))
+    assert result.flips_to_p + result.flips_to_ap == result.flipped_cells.numel()

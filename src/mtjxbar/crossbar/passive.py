@@ -126,8 +126,8 @@ class PassiveCrossbar(Crossbar):
                     sensed[:, sense] += cells.sum(-2)
                     drivers[:, drive] += cells.sum(-1)
         shape = (*v.shape[:-1], sensed.shape[-1])
-        return (torch.from_numpy(sensed).to(self.dtype).reshape(shape),
-                torch.from_numpy(drivers).to(self.dtype).reshape(v.shape))
+        return (torch.from_numpy(sensed).to(dtype=self.dtype, device=self.device).reshape(shape),
+                torch.from_numpy(drivers).to(dtype=self.dtype, device=self.device).reshape(v.shape))
 
     def _ideal_circuit(self) -> bool:
         c = self.array.circuit
