@@ -91,7 +91,7 @@ def main() -> None:
     stage["forward_layer1"] = _per_sample(lambda: [K.layer_forward(h, f0[1], fused.tables[1], fused.slopes[1],
                                                                    fused.signs[1], fused.lps[1], fused.ep, cols1, z1)
                                                    for _ in range(n)], n) - call
-    stage["output_error"] = _per_sample(lambda: [K.output_error(z1, labels[s], 10, 8, math.nan, d1)
+    stage["output_error"] = _per_sample(lambda: [K.output_error(z1, labels[s], 10, 8, math.nan, d1, np.zeros(10))
                                                  for s in range(n)], n) - call
     stage["backward_layer1"] = _per_sample(lambda: [K.layer_backward(d1, f0[1], fused.tables[1], fused.slopes[1],
                                                                      fused.signs[1], fused.lps[1], fused.ep,

@@ -74,7 +74,7 @@ def test_output_error_matches_the_architecture(margin):
     for label in range(4):
         z = torch.randn(12, generator=gen) * 0.3
         delta = np.zeros(12)
-        correct, update = K.output_error(z.double().numpy(), label, 4, 3, margin, delta)
+        correct, update = K.output_error(z.double().numpy(), label, 4, 3, margin, delta, np.zeros(4))
         scores = class_scores(z, net.arch)
         assert correct == (int(scores.argmax()) == label)
         others = torch.cat([scores[:label], scores[label + 1:]])

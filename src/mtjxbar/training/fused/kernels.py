@@ -250,11 +250,10 @@ def layer_backward(delta, states, table, slope, col_sign, lp, ep, v_cols, extra_
 
 
 @njit(cache=True)
-def output_error(z, label, n_classes, per_class, margin, delta):
-    """Class scores of the population-coded outputs ``z``; fills ``delta`` (d cross-entropy / dz) and
-    returns ``(correct, update)``: whether the argmax class is ``label`` and whether to update (the
-    margin, if not NaN, is not met)."""
-    scores = np.empty(n_classes)
+def output_error(z, label, n_classes, per_class, margin, delta, scores):
+    """Class scores of the population-coded outputs ``z`` (into the scratch ``scores``, n_classes); fills
+    ``delta`` (d cross-entropy / dz) and returns ``(correct, update)``: whether the argmax class is
+    ``label`` and whether to update (the margin, if not NaN, is not met)."""
     for k in range(n_classes):
         s = 0.0
         for m in range(per_class):
@@ -448,6 +447,7 @@ def train_chunk(x, labels, seeds, lr, states, parallel, tables, slopes, signs, l
     currents = [np.zeros((2, cols[ly])) for ly in range(n_layers)]
     rates = [np.zeros((2, cols[ly])) for ly in range(n_layers)]
     rng = np.zeros(4, dtype=np.uint64)
+    scores = np.zeros(n_classes)
     x64 = np.zeros(x.shape[1])
     for s in range(x.shape[0]):
         for i in range(x.shape[1]):
@@ -460,7 +460,7 @@ def train_chunk(x, labels, seeds, lr, states, parallel, tables, slopes, signs, l
                     hs[ly][o] = math.tanh(outs[ly][o])
                 a = hs[ly]
         correct, update = output_error(outs[n_layers - 1], labels[s], n_classes, per_class, margin,
-                                         deltas[n_layers - 1])
+                                       deltas[n_layers - 1], scores)
         out_correct[s] = correct
         out_updated[s] = update
         if not update:
