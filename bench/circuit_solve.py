@@ -1,6 +1,6 @@
 """Solve times of the crossbar circuit solver against scipy's sparse direct solver on the same system.
 
-    OMP_NUM_THREADS=1 python bench/circuit_solve.py [--sizes 64 256] [--vectors 20]
+    python bench/circuit_solve.py [--sizes 64 256] [--vectors 20] [--threads 1]
 
 Array: N x N cells, half of them parallel (R_P = 5 kOhm, TMR 100 %), 1 ohm wire segments, rows driven at
 their near end (ideal drivers), columns sensed at their far end by TIAs; cells at their zero-bias
@@ -14,8 +14,10 @@ resistance (a linear system, the one ``spsolve`` gets too). Timed:
   start); the transfer's rebuild after the flips is shown too;
 * ``spsolve``: SuperLU on the same matrix and right-hand side once.
 
-Column currents of the transfer, the CG solve and spsolve are compared. Ends with ``bench <name> <value> ms``
-lines, the 256 x 256 figures last.
+BLAS and OpenMP pools are limited to ``--threads`` (default 1, via threadpoolctl): on a shared 2-core machine
+a second BLAS thread spinning against another job made the transfer build 100x slower (113 s instead of
+0.7 s at 256 x 256). Column currents of the transfer, the CG solve and spsolve are compared. Ends with
+``bench <name> <value> ms`` lines, the 256 x 256 figures last.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 
 import numpy as np
 from scipy.sparse.linalg import spsolve
+from threadpoolctl import threadpool_limits
 
 from mtjxbar.crossbar.circuit import CircuitSolver
 from mtjxbar.crossbar.config import CircuitConfig, CircuitSolverConfig
@@ -102,7 +105,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--vectors", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS / OpenMP threads (threadpoolctl)")
     args = parser.parse_args()
+    threadpool_limits(args.threads)
     rng = np.random.default_rng(0)
     results = {}
     for n in args.sizes:
