@@ -55,54 +55,53 @@ def main() -> None:
     gens = [generator(0, f"write.layer{i}") for i in range(2)]
     train_insitu(net, x, y, config.training, 0, torch.arange(len(x)), gens)
     fused = FusedNetwork(net, config.training.layer_lr_scales)
-    floats, bools = fused.state_views()
-    f0, b0 = [f.copy() for f in floats], [b.copy() for b in bools]
+    start = fused.layer_arrays()
     n = len(x)
     x0 = np.ascontiguousarray(arch.prepare(x).numpy().astype(np.float32))
     labels = y.numpy().astype(np.int64)
     seeds = np.arange(1, 2 * n + 1, dtype=np.uint64).reshape(2, n)
     lr = config.training.lr
 
+    def copies():
+        return tuple(L._replace(states=L.states.copy(), parallel=L.parallel.copy()) for L in start)
+
     def chunk(margin):
         def run():
-            fs, bs = [f.copy() for f in f0], [b.copy() for b in b0]
             out = [np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)] + \
                 [np.zeros((n, 2), dtype=np.int64) for _ in range(3)]
-            K.train_chunk(x0, labels, seeds, lr, tuple(fs), tuple(bs), tuple(fused.tables), tuple(fused.slopes),
-                          tuple(fused.signs), fused.lps, fused.ep, 10, 8, margin, *out)
+            K.train_chunk(x0, labels, seeds, lr, copies(), fused.lps, fused.ep, 10, 8, margin, *out)
         return run
 
-    copy_us = _per_sample(lambda: ([f.copy() for f in f0], [b.copy() for b in b0]), n)
+    copy_us = _per_sample(copies, n)
     full = _per_sample(chunk(math.nan), n) - copy_us
     fwd = _per_sample(chunk(-1e30), n) - copy_us
-    call = _per_sample(lambda: [_empty(x0, f0[0], fused.ep) for _ in range(n)], n)
+    call = _per_sample(lambda: [_empty(x0, start[0].states, fused.ep) for _ in range(n)], n)
 
     # stage by stage, from Python, over the same samples and the states after training
     h = np.zeros(256)
-    z0, z1 = np.zeros(256), np.zeros(80)
+    z0, z1, w = np.zeros(256), np.zeros(80), np.zeros(1)
     cols0, cols1 = np.zeros(256, dtype=np.float32), np.zeros(80, dtype=np.float32)
     d1, err = np.zeros(80), np.zeros(256)
     xs = x0.astype(np.float64)
+    L0, L1 = start
     stage = {}
-    stage["forward_layer0"] = _per_sample(lambda: [K.layer_forward(xs[s], f0[0], fused.tables[0], fused.slopes[0],
-                                                                   fused.signs[0], fused.lps[0], fused.ep, cols0, z0)
+    stage["forward_layer0"] = _per_sample(lambda: [K.layer_forward(xs[s], L0, fused.lps[0], fused.ep, cols0, w, z0)
                                                    for s in range(n)], n) - call
     np.tanh(z0, out=h)
-    stage["forward_layer1"] = _per_sample(lambda: [K.layer_forward(h, f0[1], fused.tables[1], fused.slopes[1],
-                                                                   fused.signs[1], fused.lps[1], fused.ep, cols1, z1)
+    stage["forward_layer1"] = _per_sample(lambda: [K.layer_forward(h, L1, fused.lps[1], fused.ep, cols1, w, z1)
                                                    for _ in range(n)], n) - call
     stage["output_error"] = _per_sample(lambda: [K.output_error(z1, labels[s], 10, 8, math.nan, d1, np.zeros(10))
                                                  for s in range(n)], n) - call
-    stage["backward_layer1"] = _per_sample(lambda: [K.layer_backward(d1, f0[1], fused.tables[1], fused.slopes[1],
-                                                                     fused.signs[1], fused.lps[1], fused.ep,
-                                                                     np.zeros(80), cols1, err)
+    w_cols = np.zeros((1, 80), dtype=np.float32)
+    stage["backward_layer1"] = _per_sample(lambda: [K.layer_backward(d1, L1, fused.lps[1], fused.ep, np.zeros(80),
+                                                                     cols1, w_cols, w, err)
                                                     for _ in range(n)], n) - call
     c_layer = ((err * (1 - h * h)) * lr * fused.lps[0, K.LP_LR_FACTOR], d1 * lr * fused.lps[1, K.LP_LR_FACTOR])
     for ly in range(2):
-        rows, cols = (784, 256)[ly], fused.signs[ly].shape[0]
+        rows, cols = (784, 256)[ly], start[ly].sign.shape[0]
         buf = (np.zeros(rows), np.zeros(rows), np.zeros(cols), np.zeros((2, cols)))
         stage[f"encode_layer{ly}"] = _per_sample(lambda ly=ly, buf=buf: [
-            K.encode(xs[s] if ly == 0 else h, c_layer[ly], fused.signs[ly], fused.lps[ly], fused.ep, *buf)
+            K.encode(xs[s] if ly == 0 else h, c_layer[ly], start[ly].sign, fused.lps[ly], fused.ep, *buf)
             for s in range(n)], n) - call
     print(f"network 784-256-80, {n} samples of {source}, 1 thread; per sample (us):")
     print(f"  whole step          {full:7.2f}")

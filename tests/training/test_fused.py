@@ -30,40 +30,49 @@ HARDWARE = {
                                      "mapping.scheme", "differential"),
     "6-bit DAC": replace_path(HardwareConfig(), "converters.dac_bits", 6),
 }
+COINCIDENCE = replace_path(replace_path(HardwareConfig(), "encoder.scheme", "coincidence"), "encoder.slots", 3)
+SPREAD = VariationConfig(r_p_dtod=0.2, tmr0_dtod=0.2, ic0_p2ap_dtod=0.2, ic0_ap2p_dtod=0.2, stuck_p_rate=0.05,
+                         stuck_ap_rate=0.05)
 
 
-def _net(hardware: HardwareConfig, sizes=(20, 12, 6), per_class: int = 2, seed: int = 0) -> InSituNetwork:
+def _net(hardware: HardwareConfig, sizes=(20, 12, 6), per_class: int = 2, seed: int = 0,
+         variation: VariationConfig | None = None) -> InSituNetwork:
     n_classes = sizes[-1] // per_class
     arch = Architecture(sizes=sizes, gains=tuple(1.5 / math.sqrt(n) for n in sizes[:-1]), n_classes=n_classes,
                         outputs_per_class=per_class, input_mean=None)
     net = InSituNetwork(arch, hardware)
     for i, layer in enumerate(net.layers):
         layer.randomize(generator(seed, f"init.layer{i}"))
+        if variation is not None:
+            layer.crossbar.manufacture(variation, generator(seed, f"v{i}"), generator(seed, f"f{i}"))
     return net
 
 
-def _views(fused: FusedNetwork, i: int):
-    floats, bools = fused.state_views()
-    return floats[i], bools[i], fused.tables[i], fused.slopes[i], fused.signs[i], fused.lps[i]
+def _copy(L):
+    """The layer's arrays with private copies of everything a write changes."""
+    return L._replace(states=L.states.copy(), parallel=L.parallel.copy(), cheb=L.cheb.copy())
 
 
-@pytest.mark.parametrize("name", list(HARDWARE))
+NETS = {**{name: (hw, None) for name, hw in HARDWARE.items()}, "coincidence, spread + stuck": (COINCIDENCE, SPREAD)}
+
+
+@pytest.mark.parametrize("name", list(NETS))
 def test_reads_match_the_layer(name):
-    """Forward and transposed reads (DAC, G_AP table, mapping, reference, scaling) equal MTJLinear's."""
-    net = _net(HARDWARE[name])
+    """Forward and transposed reads (DAC, G_AP table or per-cell Chebyshev matrices, mapping, reference,
+    scaling) equal MTJLinear's."""
+    net = _net(NETS[name][0], variation=NETS[name][1])
     fused = FusedNetwork(net, (1.0,))
     gen = torch.Generator().manual_seed(1)
-    for i, layer in enumerate(net.layers):
-        states, _, table, slope, sign, lp = _views(fused, i)
+    for i, (layer, L) in enumerate(zip(net.layers, fused.layer_arrays(), strict=True)):
+        lp, cols = fused.lps[i], L.states.shape[1]
         x = torch.randn(layer.in_features, generator=gen) * 0.6
-        z = np.zeros(layer.out_features)
-        K.layer_forward(x.double().numpy(), states, table, slope, sign, lp, fused.ep,
-                        np.zeros(states.shape[1], dtype=np.float32), z)
+        z, w = np.zeros(layer.out_features), np.zeros(32)
+        K.layer_forward(x.double().numpy(), L, lp, fused.ep, np.zeros(cols, dtype=np.float32), w, z)
         np.testing.assert_allclose(z, layer(x).double().numpy(), rtol=2e-5, atol=1e-6)
         delta = torch.randn(layer.out_features, generator=gen) * 0.1
         err = np.zeros(layer.in_features)
-        K.layer_backward(delta.double().numpy(), states, table, slope, sign, lp, fused.ep,
-                         np.zeros(states.shape[1]), np.zeros(states.shape[1], dtype=np.float32), err)
+        K.layer_backward(delta.double().numpy(), L, lp, fused.ep, np.zeros(cols), np.zeros(cols, dtype=np.float32),
+                         np.zeros((32, cols), dtype=np.float32), w, err)
         np.testing.assert_allclose(err, layer.backward(delta).double().numpy(), rtol=2e-5, atol=1e-7)
 
 
@@ -92,7 +101,7 @@ def test_encoder_matches_the_layer_plan(name):
     fused = FusedNetwork(net, (1.0,))
     gen = torch.Generator().manual_seed(3)
     layer = net.layers[0]
-    _, _, _, _, sign, lp = _views(fused, 0)
+    sign, lp = fused.layer_arrays()[0].sign, fused.lps[0]
     for scale in (1e-9, 0.01, 0.3, 30.0):
         r = torch.randn(layer.in_features, generator=gen)
         r[3] = 0.0
@@ -130,8 +139,9 @@ def _plan_for(layer, gen, scale):
 def test_write_sampler_matches_the_device_probabilities(branch):
     """Per-cell flip frequencies of :func:`sample_write` over 20,000 writes from the same state follow the
     array's own per-cell switching probabilities (chi-square p > 1e-4), in its sparse-event branch and its
-    one-draw-per-cell branch; cells the polarity cannot change never flip."""
-    net = _net(HardwareConfig(), sizes=(16, 10, 4), per_class=2)
+    one-draw-per-cell branch; cells the polarity cannot change, and stuck cells, never flip."""
+    net = _net(HardwareConfig(), sizes=(16, 10, 4), per_class=2,
+               variation=VariationConfig(stuck_p_rate=0.05, stuck_ap_rate=0.05))
     fused = FusedNetwork(net, (1.0,))
     layer = net.layers[0]
     gen = torch.Generator().manual_seed(4)
@@ -139,61 +149,106 @@ def test_write_sampler_matches_the_device_probabilities(branch):
     expected = layer.crossbar.switching_probabilities(plan).sum(0).double().numpy()
     ep = fused.ep.copy()
     ep[K.EP_SPARSE_LIMIT] = 1e9 if branch == "sparse" else 0.0
-    states0, bools0, *_ = _views(fused, 0)
-    sign, lp = fused.signs[0], fused.lps[0]
+    L0 = fused.layer_arrays()[0]
+    assert L0.frozen.any()
+    sign, lp = L0.sign, fused.lps[0]
     cols = sign.shape[0]
     widths, row_sign, plan_sign, currents = np.zeros(16), np.zeros(16), np.zeros(cols), np.zeros((2, cols))
     K.encode(r.double().numpy(), c.double().numpy(), sign, lp, ep, widths, row_sign, plan_sign, currents)
     draws = 20000
-    counts = np.zeros(states0.shape)
+    counts = np.zeros(L0.states.shape)
     rng = np.zeros(4, dtype=np.uint64)
     scratch = (np.zeros((2, cols)), np.zeros(16), np.zeros(cols))
     for d in range(draws):
-        states, bools = states0.copy(), bools0.copy()
+        L = _copy(L0)
         seed_stream(rng, d + 1)
-        K.sample_write(widths, row_sign, plan_sign, currents, states, bools, ep, rng, *scratch)
-        counts += bools != bools0
-        assert np.array_equal(states, bools.astype(np.float32))
+        K.sample_write(widths, row_sign, plan_sign, currents, L, ep, rng, *scratch)
+        counts += L.parallel != L0.parallel
+        assert np.array_equal(L.states, L.parallel.astype(np.float32))
     assert expected.max() > 0.05  # the test reaches the non-linear part of the probabilities
+    assert counts[L0.frozen].sum() == 0
     assert _chi2_pvalue(counts, expected, draws) > 1e-4
 
 
-@pytest.mark.parametrize("branch", ["sparse", "dense"])
-def test_whole_step_flips_follow_the_eager_plans(branch):
+@pytest.mark.parametrize("variation", [None, SPREAD])
+def test_coincidence_plan_and_sampler_match_the_array(variation):
+    """The compiled coincidence encoder gives the plan of PulseEncoder (row and column firing
+    probabilities, signs, phase count); its sampler's per-cell flip frequencies over 20,000 writes follow
+    ``coincidence_probabilities`` (each cell's own p0, stuck cells never), chi-square p > 1e-4."""
+    from mtjxbar.crossbar.coincidence_write import coincidence_probabilities
+
+    net = _net(COINCIDENCE, sizes=(16, 10, 4), per_class=2, variation=variation)
+    fused = FusedNetwork(net, (1.0,))
+    layer = net.layers[0]
+    r, c, plan = _plan_for(layer, torch.Generator().manual_seed(6), 0.4)
+    expected = coincidence_probabilities(layer.crossbar, plan).numpy()
+    L0 = fused.layer_arrays()[0]
+    cols = L0.sign.shape[0]
+    row_prob, row_sign, plan_sign, col_prob = np.zeros(16), np.zeros(16), np.zeros(cols), np.zeros((2, cols))
+    phases = K.encode_coincidence(r.double().numpy(), c.double().numpy(), fused.lps[0], fused.ep, L0.sign,
+                                  row_prob, row_sign, plan_sign, col_prob)
+    assert phases == len(plan)
+    np.testing.assert_allclose(row_prob, plan.row_prob.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(col_prob, plan.col_prob.numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(row_sign, plan.row_sign.numpy())
+    np.testing.assert_array_equal(plan_sign, plan.col_sign.numpy())
+    draws, counts = 20000, np.zeros(L0.states.shape)
+    rng = np.zeros(4, dtype=np.uint64)
+    scratch = (np.zeros(16, dtype=np.int64), np.zeros((2, cols), dtype=np.int64))
+    for d in range(draws):
+        L = _copy(L0)
+        seed_stream(rng, d + 1)
+        K.sample_coincidence(row_prob, row_sign, plan_sign, col_prob, L, 3, rng, *scratch)
+        counts += L.parallel != L0.parallel
+        if L.cheb.size:  # per-cell read matrices follow the flips
+            fresh = np.where(L.parallel.reshape(-1)[None], L.cheb_p, L.cheb_ap).reshape(L.cheb.shape)
+            np.testing.assert_array_equal(L.cheb, fresh)
+    assert expected.max() > 0.05
+    assert counts[L0.frozen].sum() == 0
+    assert _chi2_pvalue(counts, expected, draws) > 1e-4
+
+
+@pytest.mark.parametrize("case", ["sparse", "dense", "coincidence, spread + stuck"])
+def test_whole_step_flips_follow_the_eager_plans(case):
     """One fused training step (forward, error, backward, encode, write, both layers), repeated 6,000 times
     from the same states: each cell's flip frequency follows the switching probability of the plan the
     eager :func:`train_step` makes for that sample (chi-square p > 1e-4 per layer), with either sampler
-    branch."""
-    hardware = HardwareConfig()
-    net = _net(hardware, sizes=(16, 10, 4), per_class=2)
+    branch of the current scheme, and with the coincidence scheme on an array with spread and stuck cells."""
+    from mtjxbar.crossbar import WriteResult
+    from mtjxbar.crossbar.coincidence_write import coincidence_probabilities
+    from mtjxbar.crossbar.plan import CoincidencePlan
+
+    coincidence = case.startswith("coincidence")
+    net = _net(COINCIDENCE if coincidence else HardwareConfig(), sizes=(16, 10, 4), per_class=2,
+               variation=SPREAD if coincidence else None)
     x = torch.randn(16, generator=torch.Generator().manual_seed(5))
     label, lr = 1, 30.0
     tcfg = TrainingConfig(lr=lr)
     eager_plans = []
     for layer in net.layers:  # record the plans the eager step sends to each array
         def capture(plan, generator, _layer=layer):
-            eager_plans.append(_layer.crossbar.switching_probabilities(plan).sum(0).double().numpy())
-            from mtjxbar.crossbar import WriteResult
+            xb = _layer.crossbar
+            probs = coincidence_probabilities(xb, plan) if isinstance(plan, CoincidencePlan) else \
+                xb.switching_probabilities(plan).sum(0)
+            eager_plans.append(probs.double().numpy())
             return WriteResult(flipped_cells=torch.zeros(0, dtype=torch.long), flips_to_p=0, flips_to_ap=0,
                                phases=len(plan))
         layer.write = capture
     train_step(net, x, label, lr, tcfg, [None, None], EpochStats(flips_per_layer=[0, 0]))
     fused = FusedNetwork(net, tcfg.layer_lr_scales)
-    floats0, bools0 = (list(v) for v in fused.state_views())
-    floats0, bools0 = [f.copy() for f in floats0], [b.copy() for b in bools0]
+    start = fused.layer_arrays()
     ep = fused.ep.copy()
-    ep[K.EP_SPARSE_LIMIT] = 1e9 if branch == "sparse" else 0.0
+    ep[K.EP_SPARSE_LIMIT] = 0.0 if case == "dense" else 1e9
     draws = 6000
-    counts = [np.zeros(b.shape) for b in bools0]
+    counts = [np.zeros(L.parallel.shape) for L in start]
     x0 = x[None].numpy().astype(np.float32)
     out = [np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_)] + [np.zeros((1, 2), dtype=np.int64)] * 3
     for d in range(draws):
-        floats, bools = [f.copy() for f in floats0], [b.copy() for b in bools0]
+        layers = tuple(_copy(L) for L in start)
         seeds = np.array([[2 * d + 1], [2 * d + 2]], dtype=np.uint64)
-        train_chunk(x0, np.array([label]), seeds, lr, tuple(floats), tuple(bools), tuple(fused.tables),
-                    tuple(fused.slopes), tuple(fused.signs), fused.lps, ep, 2, 2, math.nan, *out)
+        train_chunk(x0, np.array([label]), seeds, lr, layers, fused.lps, ep, 2, 2, math.nan, *out)
         for i in range(2):
-            counts[i] += bools[i] != bools0[i]
+            counts[i] += layers[i].parallel != start[i].parallel
     for i in range(2):
         assert eager_plans[i].max() > 0.01
         assert _chi2_pvalue(counts[i], eager_plans[i], draws) > 1e-4
@@ -315,7 +370,7 @@ def test_engine_choice():
     assert unsupported(net) is None
     varied = replace_path(VariationConfig(), "r_p_dtod", 0.05)
     net.layers[1].crossbar.manufacture(varied, generator(0, "v"), generator(0, "f"))
-    assert "own parameters" in unsupported(net)
+    assert "own parameters under the 'current' encoder scheme" in unsupported(net)
     x, y, order = data.train_x[:20], data.train_y[:20], torch.arange(20)
     gens = [generator(0, f"write.layer{i}") for i in range(2)]
     with pytest.raises(ValueError, match="training.engine = 'fused' does not apply: layer 1"):
@@ -324,8 +379,7 @@ def test_engine_choice():
     assert st.updates > 0
     net.layers[0].crossbar.events = []
     assert "cost meter" in unsupported(net)
-    coincidence = replace_path(HardwareConfig(), "encoder.scheme", "coincidence")
-    assert "scheme 'coincidence'" in unsupported(_net(coincidence))
+    assert unsupported(_net(COINCIDENCE, variation=SPREAD)) is None
 
 
 def test_chunk_ends():

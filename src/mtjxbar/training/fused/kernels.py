@@ -36,6 +36,7 @@ one float64 vector (``EP_*``): see :mod:`.loop` for how they are filled from the
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, uint64
@@ -50,7 +51,9 @@ LP_TABLE_SCALE = 5  # G_AP table: points per volt
 LP_ERR_SCALE = 6  # gain / (v_read k g_unit input_range): transposed row current -> input error
 LP_LR_FACTOR = 7  # col factor per unit lr: -layer_lr_scale * gain / input_range
 LP_SWING = 8  # SynapseMapping.full_swing
-LP_COUNT = 9
+LP_CHEB_DEGREE = 9  # per-cell reads: degree of the Chebyshev fit of G_AP(v); -1: the uniform array's table
+LP_CHEB_SPAN = 10  # per-cell reads: the fit covers |v| <= span (V)
+LP_COUNT = 11
 
 # encoder, converter and device parameters (one float64 vector)
 EP_V_READ = 0
@@ -66,7 +69,18 @@ EP_DELTA = 12
 EP_N = 13
 EP_FLOOR = 14  # log1p(-exp(-pi^2 Delta / 4)) (<= 0)
 EP_SPARSE_LIMIT = 15  # the sparse sampler runs up to this many expected events per cell
-EP_COUNT = 16
+EP_COINCIDENCE = 16  # 1: the coincidence scheme (periphery/coincidence.py), 0: the current scheme
+EP_SLOTS = 17  # coincidence slots per update
+EP_P0 = 18  # 18, 19: probability that one coincidence pulse switches a nominal cell, TO_P / TO_AP
+EP_COUNT = 20
+
+# the arrays of one layer (a tuple of these, one per layer, goes to train_chunk):
+# states (rows, cols) float32 0/1; parallel (rows, cols) bool; frozen (rows, cols) bool (stuck cells);
+# table, slope (T,) float32: G_AP(v) of the uniform array; sign (cols,) float32: column signs;
+# cheb (degree + 1, rows, cols) float32: per-cell read matrices, cheb_p / cheb_ap (degree + 1, cells)
+# their P / AP columns (refreshed on flips); p0 (2, rows, cols) float64: each cell's switching probability
+# for one coincidence pulse [TO_P, TO_AP]. Arrays a layer does not use are (1, ...)-shaped placeholders.
+LayerArrays = namedtuple("LayerArrays", "states parallel frozen table slope sign cheb cheb_p cheb_ap p0")
 
 F32_TINY = np.float32(1.1754944e-38)
 
@@ -183,13 +197,28 @@ def _g_ap(v, table, slope, span, scale):
     return table[lo] + (pos - lo) * slope[lo]
 
 
+@njit(cache=True, inline="always")
+def _cheb_weights(v, span, degree, w):
+    """``w[k] = v T_k(2 (v / span)^2 - 1)`` (cell_reads.chebyshev_weights)."""
+    x = 2.0 * (v / span) ** 2 - 1.0
+    t0, t1 = 1.0, x
+    w[0] = v
+    if degree >= 1:
+        w[1] = v * x
+    for k in range(2, degree + 1):
+        t0, t1 = t1, 2.0 * x * t1 - t0
+        w[k] = v * t1
+
+
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def layer_forward(a, states, table, slope, col_sign, lp, ep, out_cols, z):
-    """Layer outputs ``z`` (n_out,) for layer inputs ``a`` (rows,); ``out_cols`` (cols,) is scratch."""
+def layer_forward(a, L, lp, ep, out_cols, w, z):
+    """Layer outputs ``z`` (n_out,) for layer inputs ``a`` (rows,); ``out_cols`` (cols,) float32 and ``w``
+    (>= Chebyshev degree + 1,) are scratch."""
     v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
     gain_v = v_read / ep[EP_INPUT_RANGE]
     g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
-    rows, cols = states.shape
+    degree = int(lp[LP_CHEB_DEGREE])
+    rows, cols = L.states.shape
     base = 0.0
     sum_v = 0.0
     out_cols[:] = 0.0
@@ -197,11 +226,19 @@ def layer_forward(a, states, table, slope, col_sign, lp, ep, out_cols, z):
         v = _dac(a[i] * gain_v, v_read, levels)
         if v == 0.0:
             continue
-        i_ap = v * _g_ap(v, table, slope, span, tscale)
-        base += i_ap
         sum_v += v
+        if degree >= 0:  # per-cell reads: sum_k w_k(v_i) M_k[i, :]
+            _cheb_weights(np.float32(v), lp[LP_CHEB_SPAN], degree, w)
+            for k in range(degree + 1):
+                wk = np.float32(w[k])
+                mk = L.cheb[k, i]
+                for c in range(cols):
+                    out_cols[c] += wk * mk[c]
+            continue
+        i_ap = v * _g_ap(v, L.table, L.slope, span, tscale)
+        base += i_ap
         extra = np.float32(v * g_p - i_ap)
-        row = states[i]
+        row = L.states[i]
         for c in range(cols):
             out_cols[c] += extra * row[c]
     per = int(lp[LP_PER_OUTPUT])
@@ -210,17 +247,19 @@ def layer_forward(a, states, table, slope, col_sign, lp, ep, out_cols, z):
         s = 0.0
         for m in range(per):
             c = o * per + m
-            s += col_sign[c] * (out_cols[c] + base)
+            s += L.sign[c] * (out_cols[c] + base)
         z[o] = (s - ref) * lp[LP_OUT_SCALE]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def layer_backward(delta, states, table, slope, col_sign, lp, ep, v_cols, extra_cols, err):
+def layer_backward(delta, L, lp, ep, v_cols, extra_cols, w_cols, w, err):
     """Errors at the layer inputs ``err`` (rows,) for output errors ``delta`` (n_out,), by the transposed
-    read; ``v_cols`` (cols,) float64 and ``extra_cols`` (cols,) float32 are scratch."""
+    read; ``v_cols`` (cols,) float64, ``extra_cols`` (cols,) float32, ``w_cols`` (degree + 1, cols)
+    float32 and ``w`` (degree + 1,) are scratch."""
     v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
     g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
-    rows, cols = states.shape
+    degree = int(lp[LP_CHEB_DEGREE])
+    rows, cols = L.states.shape
     n_out = delta.shape[0]
     scale = 0.0
     for o in range(n_out):
@@ -234,18 +273,30 @@ def layer_backward(delta, states, table, slope, col_sign, lp, ep, v_cols, extra_
         sum_u += u
         for m in range(per):
             c = o * per + m
-            v = u * col_sign[c]
+            v = u * L.sign[c]
             v_cols[c] = v
-            i_ap = v * _g_ap(v, table, slope, span, tscale) if v != 0.0 else 0.0
+            if degree >= 0:
+                _cheb_weights(np.float32(v), lp[LP_CHEB_SPAN], degree, w)
+                for k in range(degree + 1):
+                    w_cols[k, c] = w[k]
+                continue
+            i_ap = v * _g_ap(v, L.table, L.slope, span, tscale) if v != 0.0 else 0.0
             base += i_ap
             extra_cols[c] = np.float32(v * g_p - i_ap)
     ref = lp[LP_G_REF_K] * sum_u
     factor = scale * lp[LP_ERR_SCALE]
     for i in range(rows):
-        row = states[i]
         s = np.float32(0.0)
-        for c in range(cols):  # float32 products and sums, as the eager read's matrix-vector product
-            s += row[c] * extra_cols[c]
+        if degree >= 0:
+            for k in range(degree + 1):
+                mk = L.cheb[k, i]
+                wk = w_cols[k]
+                for c in range(cols):
+                    s += wk[c] * mk[c]
+        else:
+            row = L.states[i]
+            for c in range(cols):  # float32 products and sums, as the eager read's matrix-vector product
+                s += row[c] * extra_cols[c]
         err[i] = (base + s - ref) * factor
 
 
@@ -342,22 +393,28 @@ def _thermal_rate(current, pol, ep):
 
 
 @njit(cache=True)
-def _flip(states, parallel, i, c, to_p):
-    """Switch cell (i, c) to ``to_p`` if it is not there; returns 1 if it flipped."""
-    if parallel[i, c] == to_p:
+def _flip(L, i, c, to_p):
+    """Switch cell (i, c) to ``to_p`` unless it is there already or stuck; returns 1 if it flipped. Keeps
+    the per-cell read matrices (if any) in step."""
+    if L.parallel[i, c] == to_p or L.frozen[i, c]:
         return 0
-    parallel[i, c] = to_p
-    states[i, c] = 1.0 if to_p else 0.0
+    L.parallel[i, c] = to_p
+    L.states[i, c] = 1.0 if to_p else 0.0
+    if L.cheb.shape[1] == L.states.shape[0] and L.cheb.shape[2] == L.states.shape[1]:
+        cell = i * L.states.shape[1] + c
+        src = L.cheb_p if to_p else L.cheb_ap
+        for k in range(L.cheb.shape[0]):
+            L.cheb[k, i, c] = src[k, cell]
     return 1
 
 
 @njit(cache=True)
-def sample_write(widths, row_sign, plan_sign, currents, states, parallel, ep, rng, rates, cum_rows, cum_cols):
-    """Apply a plan from :func:`encode`: sample every cell's flip from the device model (thermal regime:
-    hazard ``t_i rate_j`` plus the precessional floor) and switch ``parallel`` / ``states`` in place.
-    Returns ``(flips to P, flips to AP)``. ``rates`` (2, cols), ``cum_rows`` (rows,), ``cum_cols``
-    (cols,) are scratch."""
-    rows, cols = states.shape
+def sample_write(widths, row_sign, plan_sign, currents, L, ep, rng, rates, cum_rows, cum_cols):
+    """Apply a plan from :func:`encode` to the layer's arrays ``L`` (uniform parameters): sample every
+    cell's flip from the device model (thermal regime: hazard ``t_i rate_j`` plus the precessional floor)
+    and switch its state in place (stuck cells never). Returns ``(flips to P, flips to AP)``. ``rates``
+    (2, cols), ``cum_rows`` (rows,), ``cum_cols`` (cols,) are scratch."""
+    rows, cols = L.states.shape
     floor = ep[EP_FLOOR]
     floor_hazard = -floor
     total_w = 0.0
@@ -385,14 +442,14 @@ def sample_write(widths, row_sign, plan_sign, currents, states, parallel, ep, rn
                 if s == 0.0:
                     continue
                 pol = 0 if s > 0 else 1
-                if currents[pol, c] <= 0.0 or parallel[i, c] == (s > 0):
+                if currents[pol, c] <= 0.0 or L.parallel[i, c] == (s > 0):
                     continue
                 p = -math.expm1(floor - widths[i] * rates[pol, c])
                 if uniform(rng) < p:
                     if s > 0:
-                        flips_p += _flip(states, parallel, i, c, True)
+                        flips_p += _flip(L, i, c, True)
                     else:
-                        flips_ap += _flip(states, parallel, i, c, False)
+                        flips_ap += _flip(L, i, c, False)
         return flips_p, flips_ap
     n_main = poisson(rng, lam)
     n_floor = poisson(rng, floor_hazard * rows * cols)
@@ -404,9 +461,9 @@ def sample_write(widths, row_sign, plan_sign, currents, states, parallel, ep, rn
         bound = max(rates[0, c], rates[1, c])
         if uniform(rng) * bound < rates[pol, c] and s != 0.0:
             if s > 0:
-                flips_p += _flip(states, parallel, i, c, True)
+                flips_p += _flip(L, i, c, True)
             else:
-                flips_ap += _flip(states, parallel, i, c, False)
+                flips_ap += _flip(L, i, c, False)
     for _ in range(n_floor):  # precessional floor: ~1e-43 per cell at Delta = 40, kept for exactness
         i = min(int(uniform(rng) * rows), rows - 1)
         c = min(int(uniform(rng) * cols), cols - 1)
@@ -415,37 +472,134 @@ def sample_write(widths, row_sign, plan_sign, currents, states, parallel, ep, rn
         pol = 0 if s > 0 else 1
         if s != 0.0 and widths[i] > 0.0 and currents[pol, c] > 0.0:
             if s > 0:
-                flips_p += _flip(states, parallel, i, c, True)
+                flips_p += _flip(L, i, c, True)
             else:
-                flips_ap += _flip(states, parallel, i, c, False)
+                flips_ap += _flip(L, i, c, False)
+    return flips_p, flips_ap
+
+
+@njit(cache=True)
+def encode_coincidence(r, c_out, lp, ep, sign, row_prob, row_sign, plan_sign, col_prob):
+    """The coincidence plan of ``dW = outer(r, c_out)`` (periphery/coincidence.py): per-slot firing
+    probabilities of rows (``row_prob``) and of columns per polarity (``col_prob`` (2, cols)), the signs;
+    returns the number of phases (slots x reaching classes; 0: nothing to write)."""
+    rows = r.shape[0]
+    r_max = 0.0
+    for i in range(rows):
+        r_max = max(r_max, abs(r[i]))
+    if not r_max > 0.0:
+        row_prob[:] = 0.0
+        row_sign[:] = 0.0
+        plan_sign[:] = 0.0
+        col_prob[:] = 0.0
+        return 0
+    per = int(lp[LP_PER_OUTPUT])
+    swing, p_max, p_min, slots = lp[LP_SWING], ep[EP_P_MAX], ep[EP_P_MIN], ep[EP_SLOTS]
+    x_max = 0.0
+    for c in range(sign.shape[0]):
+        f = np.float32(c_out[c // per] * sign[c])
+        plan_sign[c] = np.sign(f)
+        target = min(abs(f) * (r_max / swing), p_max)
+        if target < p_min:
+            target = 0.0
+        per_slot = -math.expm1(math.log1p(-target) / slots)
+        for pol in range(2):
+            col_prob[pol, c] = per_slot / ep[EP_P0 + pol]
+            x_max = max(x_max, col_prob[pol, c])
+    g = math.sqrt(x_max) if x_max > 0.0 else 1.0
+    r_pos = False
+    r_neg = False
+    for i in range(rows):
+        row_prob[i] = np.float32(abs(r[i]) / r_max) * g
+        row_sign[i] = np.sign(r[i])
+        if row_prob[i] > 0.0:
+            r_pos |= row_sign[i] > 0
+            r_neg |= row_sign[i] < 0
+    d_pos = np.zeros(2, dtype=np.bool_)
+    d_neg = np.zeros(2, dtype=np.bool_)
+    for c in range(sign.shape[0]):
+        for pol in range(2):
+            col_prob[pol, c] = min(col_prob[pol, c] / g, 1.0)
+            if col_prob[pol, c] > 0.0:
+                d_pos[pol] |= plan_sign[c] > 0
+                d_neg[pol] |= plan_sign[c] < 0
+    classes = int(r_pos) * (int(d_pos[0]) + int(d_neg[1])) + int(r_neg) * (int(d_neg[0]) + int(d_pos[1]))
+    return int(slots) * classes
+
+
+@njit(cache=True)
+def sample_coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, fired_rows, fired_cols):
+    """Apply a coincidence plan to the layer's arrays ``L``: in each slot draw which rows and which columns
+    (per polarity) fire; every coincidence of a fired row and a fired column of the polarity that reaches
+    the cell (towards P where the signs agree) switches a movable cell with its own ``p0``. Returns
+    ``(flips to P, flips to AP)``; ``fired_rows`` (rows,) and ``fired_cols`` (2, cols) int64 are scratch."""
+    rows, cols = L.states.shape
+    flips_p = 0
+    flips_ap = 0
+    n_cols = np.zeros(2, dtype=np.int64)
+    for _ in range(slots):
+        n_rows = 0
+        for i in range(rows):
+            if row_sign[i] != 0.0 and uniform(rng) < row_prob[i]:
+                fired_rows[n_rows] = i
+                n_rows += 1
+        for pol in range(2):
+            n_cols[pol] = 0
+            for c in range(cols):
+                if plan_sign[c] != 0.0 and uniform(rng) < col_prob[pol, c]:
+                    fired_cols[pol, n_cols[pol]] = c
+                    n_cols[pol] += 1
+        for k in range(n_rows):
+            i = fired_rows[k]
+            for pol in range(2):
+                want = row_sign[i] if pol == 0 else -row_sign[i]  # TO_P meets columns of the row's sign
+                to_p = pol == 0
+                for m in range(n_cols[pol]):
+                    c = fired_cols[pol, m]
+                    if plan_sign[c] != want or L.parallel[i, c] == to_p or L.frozen[i, c]:
+                        continue
+                    if uniform(rng) < L.p0[pol, i, c]:
+                        if to_p:
+                            flips_p += _flip(L, i, c, True)
+                        else:
+                            flips_ap += _flip(L, i, c, False)
     return flips_p, flips_ap
 
 
 # ------------------------------------------------------------------------------------------- chunk
 @njit(cache=True)
-def train_chunk(x, labels, seeds, lr, states, parallel, tables, slopes, signs, lps, ep, n_classes, per_class,
-                margin, out_correct, out_updated, out_phases, out_to_p, out_to_ap):
+def train_chunk(x, labels, seeds, lr, layers, lps, ep, n_classes, per_class, margin, out_correct, out_updated,
+                out_phases, out_to_p, out_to_ap):
     """Train on the conditioned inputs ``x`` (n, rows) with ``labels``; ``seeds`` (layers, n) seed each
-    sample's write stream of each layer. Arrays of ``states`` (float 0/1) and ``parallel`` (bool) are
+    sample's write stream of each layer; ``layers``: one :data:`LayerArrays` per layer, whose states are
     changed in place; per-sample outcomes go to the ``out_*`` arrays."""
-    n_layers = len(states)
-    rows = [states[ly].shape[0] for ly in range(n_layers)]
-    cols = [states[ly].shape[1] for ly in range(n_layers)]
+    n_layers = len(layers)
+    rows = [layers[ly].states.shape[0] for ly in range(n_layers)]
+    cols = [layers[ly].states.shape[1] for ly in range(n_layers)]
     n_outs = [cols[ly] // int(lps[ly, LP_PER_OUTPUT]) for ly in range(n_layers)]
+    degree = 0
+    for ly in range(n_layers):
+        degree = max(degree, int(lps[ly, LP_CHEB_DEGREE]))
     outs = [np.zeros(n_outs[ly]) for ly in range(n_layers)]  # layer outputs (pre-activation)
     hs = [np.zeros(n_outs[ly]) for ly in range(n_layers)]  # tanh of hidden outputs
     deltas = [np.zeros(n_outs[ly]) for ly in range(n_layers)]
     c_out = [np.zeros(n_outs[ly]) for ly in range(n_layers)]  # the rule's column factors
     errs = [np.zeros(rows[ly]) for ly in range(n_layers)]
-    widths = [np.zeros(rows[ly]) for ly in range(n_layers)]
+    widths = [np.zeros(rows[ly]) for ly in range(n_layers)]  # row widths (current) / probabilities (coincidence)
     row_sign = [np.zeros(rows[ly]) for ly in range(n_layers)]
     cum_rows = [np.zeros(rows[ly]) for ly in range(n_layers)]
+    fired_rows = [np.zeros(rows[ly], dtype=np.int64) for ly in range(n_layers)]
     col_buf = [np.zeros(cols[ly], dtype=np.float32) for ly in range(n_layers)]
     col_buf2 = [np.zeros(cols[ly]) for ly in range(n_layers)]
     cum_cols = [np.zeros(cols[ly]) for ly in range(n_layers)]
     plan_sign = [np.zeros(cols[ly]) for ly in range(n_layers)]
-    currents = [np.zeros((2, cols[ly])) for ly in range(n_layers)]
+    currents = [np.zeros((2, cols[ly])) for ly in range(n_layers)]  # currents / column probabilities
     rates = [np.zeros((2, cols[ly])) for ly in range(n_layers)]
+    fired_cols = [np.zeros((2, cols[ly]), dtype=np.int64) for ly in range(n_layers)]
+    w_cols = [np.zeros((degree + 1, cols[ly]), dtype=np.float32) for ly in range(n_layers)]
+    w = np.zeros(degree + 1)
+    coincidence = ep[EP_COINCIDENCE] > 0.0
+    slots = int(ep[EP_SLOTS])
     rng = np.zeros(4, dtype=np.uint64)
     scores = np.zeros(n_classes)
     x64 = np.zeros(x.shape[1])
@@ -454,7 +608,7 @@ def train_chunk(x, labels, seeds, lr, states, parallel, tables, slopes, signs, l
             x64[i] = x[s, i]
         a = x64
         for ly in range(n_layers):
-            layer_forward(a, states[ly], tables[ly], slopes[ly], signs[ly], lps[ly], ep, col_buf[ly], outs[ly])
+            layer_forward(a, layers[ly], lps[ly], ep, col_buf[ly], w, outs[ly])
             if ly < n_layers - 1:
                 for o in range(outs[ly].shape[0]):
                     hs[ly][o] = math.tanh(outs[ly][o])
@@ -466,8 +620,7 @@ def train_chunk(x, labels, seeds, lr, states, parallel, tables, slopes, signs, l
         if not update:
             continue
         for ly in range(n_layers - 1, 0, -1):
-            layer_backward(deltas[ly], states[ly], tables[ly], slopes[ly], signs[ly], lps[ly], ep,
-                             col_buf2[ly], col_buf[ly], errs[ly])
+            layer_backward(deltas[ly], layers[ly], lps[ly], ep, col_buf2[ly], col_buf[ly], w_cols[ly], w, errs[ly])
             h = hs[ly - 1]
             for i in range(h.shape[0]):
                 deltas[ly - 1][i] = errs[ly][i] * (1.0 - h[i] * h[i])
@@ -476,13 +629,22 @@ def train_chunk(x, labels, seeds, lr, states, parallel, tables, slopes, signs, l
             factor = lr * lps[ly, LP_LR_FACTOR]
             for o in range(c_out[ly].shape[0]):
                 c_out[ly][o] = np.float32(deltas[ly][o] * factor)
-            phases = encode(r, c_out[ly], signs[ly], lps[ly], ep, widths[ly], row_sign[ly], plan_sign[ly],
-                              currents[ly])
+            L = layers[ly]
+            if coincidence:
+                phases = encode_coincidence(r, c_out[ly], lps[ly], ep, L.sign, widths[ly], row_sign[ly],
+                                            plan_sign[ly], currents[ly])
+            else:
+                phases = encode(r, c_out[ly], L.sign, lps[ly], ep, widths[ly], row_sign[ly], plan_sign[ly],
+                                currents[ly])
             out_phases[s, ly] = phases
             if phases == 0:
                 continue
             seed_stream(rng, seeds[ly, s])
-            to_p, to_ap = sample_write(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], states[ly],
-                                         parallel[ly], ep, rng, rates[ly], cum_rows[ly], cum_cols[ly])
+            if coincidence:
+                to_p, to_ap = sample_coincidence(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, slots,
+                                                 rng, fired_rows[ly], fired_cols[ly])
+            else:
+                to_p, to_ap = sample_write(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, ep, rng,
+                                           rates[ly], cum_rows[ly], cum_cols[ly])
             out_to_p[s, ly] = to_p
             out_to_ap[s, ly] = to_ap

@@ -4,12 +4,14 @@ The eager loop (:func:`mtjxbar.training.insitu.train_step`) spends ~250 small Py
 here the forward reads, the error, the transposed reads, the encoder and the exact write sampler of every
 layer run as compiled loops over the arrays' own state (NumPy views of the crossbars' tensors, changed in
 place), one call per chunk of up to :data:`CHUNK` samples. Results are statistically identical to the
-eager loop, not bit-identical: the random streams differ (see :mod:`.rng`; same seed, same result).
+eager loop, not bit-identical: the random streams differ (see :mod:`.kernels`; same seed, same result).
 
-It applies to what :func:`unsupported` accepts: uniform 1T1MTJ arrays (no per-cell spread, faults or
-cycle-to-cycle spread) with ideal wires on the CPU, float32, an ideal ADC, the thermal closed form of the
-encoder, the sparse sampler, and no cost meter attached (the meter needs every phase's cell resistances:
-a metered run uses the eager loop). ``training.engine`` picks: ``auto`` uses it where it applies.
+It applies to what :func:`unsupported` accepts: ideal-wire 1T1MTJ arrays on the CPU, float32, an ideal
+ADC, the sparse sampler, no cycle-to-cycle spread and no cost meter attached (the meter needs every
+phase's cell resistances: a metered run uses the eager loop); stuck cells anywhere; with the 'current'
+encoder scheme (thermal closed form) uniform arrays, with the 'coincidence' scheme also arrays whose cells
+have their own parameters (per-cell Chebyshev reads, each cell's own switching probability of the fixed
+pulse). ``training.engine`` picks: ``auto`` uses it where it applies.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import torch
 
 from ...crossbar.array import Crossbar
 from ...crossbar.sparse_write import SPARSE_MAX_EVENTS_PER_CELL
-from ...device import MTJParams
+from ...device import MTJParams, switching_probability
+from ...periphery.coincidence import pulse_probabilities
 from ...periphery.config import ConverterConfig, EncoderConfig
 from . import kernels as K
 
@@ -35,6 +38,7 @@ def unsupported(net) -> str | None:
     for i, layer in enumerate(net.layers):
         xb = layer.crossbar
         where = f"layer {i}: "
+        scheme = layer.encoder.config.scheme
         if type(xb) is not Crossbar:
             return where + f"{type(xb).__name__} arrays (only ideal-wire 1T1MTJ arrays)"
         if xb.device.type != "cpu":
@@ -43,20 +47,21 @@ def unsupported(net) -> str | None:
             return where + f"dtype {xb.dtype} (float32 only)"
         if xb.sampler != "sparse":
             return where + f"sampler = {xb.sampler!r} (the fused loop samples like 'sparse')"
-        if not xb._uniform:
-            return where + "cells with their own parameters (device-to-device spread)"
-        if xb._frozen is not None:
-            return where + "stuck cells"
+        if not xb._uniform and scheme != "coincidence":
+            return where + "cells with their own parameters under the 'current' encoder scheme (the fused loop " \
+                           "runs per-cell parameters with the 'coincidence' scheme)"
+        if not xb._uniform and xb._per_cell_reads(torch.zeros(1), layer.hardware.converters.v_read) is None:
+            return where + "per-cell reads without a Chebyshev fit"
         if xb.c2c.ic0_c2c > 0:
             return where + "cycle-to-cycle spread"
         if xb.events is not None:
             return where + "a cost meter is attached (run without it, e.g. --no-cost)"
         if layer.hardware.converters.adc_bits is not None:
             return where + "a quantising ADC"
-        if layer.encoder.config.scheme != "current":
-            return where + f"encoder scheme {layer.encoder.config.scheme!r} (the fused loop codes the 'current' scheme)"
-        if not layer.encoder.thermal_only:
+        if scheme == "current" and not layer.encoder.thermal_only:
             return where + "encoder currents above Ic0 (p_max beyond the thermal reach)"
+        if scheme not in ("current", "coincidence"):
+            return where + f"encoder scheme {scheme!r}"
     return None
 
 
@@ -72,34 +77,48 @@ class FusedNetwork:
         conv = first.hardware.converters
         self.ep = device_vector(first.hardware.device, first.encoder.config, conv)
         self.lps = np.zeros((len(net.layers), K.LP_COUNT))
-        self.tables, self.slopes, self.signs = [], [], []
         for i, layer in enumerate(net.layers):
             per, xb, m = layer.periphery, layer.crossbar, layer.mapping
             if layer.hardware != first.hardware:
                 raise ValueError(f"training.engine = 'fused': layer {i} has other hardware settings than layer 0")
-            xb._uniform_ap_conductance(torch.zeros(1), conv.v_read)  # builds the read table for |v| <= v_read
-            span, table, slope, scale = xb._g_ap_table
             lp = self.lps[i]
             lp[K.LP_OUT_SCALE] = layer.gain / per.scale
-            lp[K.LP_G_P] = 1.0 / (xb._scalar("r_p") + xb.array.r_access)
+            lp[K.LP_G_P] = 1.0 / (xb._nominal["r_p"] + xb.array.r_access) if xb._uniform else 0.0
             lp[K.LP_G_REF_K] = 0.0 if m.differential else m.k * per.g_ref
             lp[K.LP_PER_OUTPUT] = m.per_output
-            lp[K.LP_SPAN], lp[K.LP_TABLE_SCALE] = span, scale
             lp[K.LP_ERR_SCALE] = layer.gain / (per.scale * conv.input_range)
             lp[K.LP_LR_FACTOR] = -lr_scales[min(i, len(lr_scales) - 1)] * layer.gain / conv.input_range
             lp[K.LP_SWING] = m.full_swing
-            self.tables.append(table.numpy())
-            self.slopes.append(slope.numpy())
-            self.signs.append(m.col_sign.to(torch.float32).numpy())
+            lp[K.LP_CHEB_DEGREE] = -1
+            if xb._uniform:
+                xb._uniform_ap_conductance(torch.zeros(1), conv.v_read)  # builds the read table for |v| <= v_read
+                lp[K.LP_SPAN], lp[K.LP_TABLE_SCALE] = xb._g_ap_table[0], xb._g_ap_table[3]
+            else:
+                fit = xb._per_cell_reads(torch.zeros(1), conv.v_read)
+                lp[K.LP_CHEB_DEGREE], lp[K.LP_CHEB_SPAN] = fit.degree, fit.span
 
-    def state_views(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """NumPy views of every array's float and bool states (written in place by the kernel)."""
-        floats, bools = [], []
+    def layer_arrays(self) -> tuple:
+        """One :data:`~.kernels.LayerArrays` per layer: NumPy views of the arrays' states (and per-cell read
+        matrices), written in place by the kernel, and their constant tables."""
+        out = []
         for layer in self.net.layers:
             xb = layer.crossbar
-            floats.append(xb._states_as_float().numpy())
-            bools.append(xb.parallel.numpy())
-        return floats, bools
+            f32 = np.float32
+            table = slope = np.zeros(2, dtype=f32)
+            cheb, cheb_p, cheb_ap = np.zeros((1, 0, 0), dtype=f32), np.zeros((1, 0), dtype=f32), np.zeros((1, 0), f32)
+            if xb._uniform:
+                table, slope = xb._g_ap_table[1].numpy(), xb._g_ap_table[2].numpy()
+            else:
+                fit = xb._cell_reads
+                cheb, cheb_p, cheb_ap = fit.matrices.numpy(), fit._p.numpy(), fit._ap.numpy()
+            frozen = np.zeros((xb.rows, xb.cols), dtype=np.bool_) if xb._frozen is None else \
+                xb._frozen.view(xb.rows, xb.cols).numpy()
+            p0 = coincidence_p0(layer) if layer.encoder.config.scheme == "coincidence" else np.zeros((2, 0, 0))
+            out.append(K.LayerArrays(states=xb._states_as_float().numpy(), parallel=xb.parallel.numpy(),
+                                     frozen=frozen, table=table, slope=slope,
+                                     sign=layer.mapping.col_sign.to(torch.float32).numpy(), cheb=cheb,
+                                     cheb_p=cheb_p, cheb_ap=cheb_ap, p0=p0))
+        return tuple(out)
 
     def run(self, x: torch.Tensor, labels: torch.Tensor, lr: float, generators: list[torch.Generator],
             margin: float | None) -> dict[str, np.ndarray]:
@@ -113,13 +132,26 @@ class FusedNetwork:
         out = {"correct": np.zeros(n, dtype=np.bool_), "updated": np.zeros(n, dtype=np.bool_),
                "phases": np.zeros((n, layers), dtype=np.int64), "flips_to_p": np.zeros((n, layers), dtype=np.int64),
                "flips_to_ap": np.zeros((n, layers), dtype=np.int64)}
-        floats, bools = self.state_views()
         arch = self.net.arch
-        K.train_chunk(x0, labels.numpy().astype(np.int64), seeds.view(np.uint64), float(lr), tuple(floats),
-                    tuple(bools), tuple(self.tables), tuple(self.slopes), tuple(self.signs), self.lps, self.ep,
-                    arch.n_classes, arch.outputs_per_class, math.nan if margin is None else float(margin),
-                    out["correct"], out["updated"], out["phases"], out["flips_to_p"], out["flips_to_ap"])
+        K.train_chunk(x0, labels.numpy().astype(np.int64), seeds.view(np.uint64), float(lr), self.layer_arrays(),
+                      self.lps, self.ep, arch.n_classes, arch.outputs_per_class,
+                      math.nan if margin is None else float(margin), out["correct"], out["updated"], out["phases"],
+                      out["flips_to_p"], out["flips_to_ap"])
         return out
+
+
+def coincidence_p0(layer) -> np.ndarray:
+    """(2, rows, cols) float64: the probability that one coincidence pulse switches each cell, towards P
+    and towards AP, from the device model with the cell's own parameters (the pulse is fixed)."""
+    xb, enc = layer.crossbar, layer.encoder.coincidence
+    dev, width = xb.device_params, enc.config.slot_width
+    out = []
+    for k, suffix in enumerate(("ap2p", "p2ap")):  # TO_P switches AP -> P
+        p = switching_probability(torch.tensor(enc.currents[k], dtype=torch.float64), width,
+                                  ic0=xb.params[f"ic0_{suffix}"].double(), tau0=xb.params[f"tau0_{suffix}"].double(),
+                                  delta=xb.params["delta"].double(), n=dev.n_exponent, tau_d=dev.tau_d)
+        out.append(p.expand(xb.rows, xb.cols))
+    return np.ascontiguousarray(torch.stack(out).numpy())
 
 
 def device_vector(dev: MTJParams, enc: EncoderConfig, conv: ConverterConfig) -> np.ndarray:
@@ -136,6 +168,10 @@ def device_vector(dev: MTJParams, enc: EncoderConfig, conv: ConverterConfig) -> 
     ep[K.EP_DELTA], ep[K.EP_N] = dev.delta, dev.n_exponent
     ep[K.EP_FLOOR] = math.log1p(-math.exp(-(math.pi**2 / 4.0) * dev.delta))
     ep[K.EP_SPARSE_LIMIT] = SPARSE_MAX_EVENTS_PER_CELL
+    ep[K.EP_COINCIDENCE] = float(enc.scheme == "coincidence")
+    ep[K.EP_SLOTS] = enc.slots
+    if enc.scheme == "coincidence":
+        ep[K.EP_P0:K.EP_P0 + 2] = pulse_probabilities(enc, dev)[1]
     return ep
 
 
