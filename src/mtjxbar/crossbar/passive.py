@@ -165,7 +165,10 @@ class PassiveCrossbar(Crossbar):
 
     # ------------------------------------------------------------------------------------------- writes
     def phase_cell_voltages(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cell voltages (N, M) while the selected rows are held and after they are released."""
+        """Cell voltages (N, M) while the selected rows are held and after they are released (CPU tensors:
+        the write circuit is solved on the CPU whatever the array's device)."""
+        phase = WritePhase(row_widths=phase.row_widths.cpu(), col_currents=phase.col_currents.cpu(),
+                           polarity=phase.polarity)
         nominal = {k: float(self.params[k].double().mean()) for k in ("r_p", "tmr0", "v_h")}
         v_cols = column_write_voltages(phase, v_max=self.array.write_voltage_max, **nominal)
         on, off, cols = phase_levels(self.array.write_scheme, phase.row_widths > 0, v_cols, phase.polarity)
