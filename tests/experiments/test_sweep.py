@@ -192,7 +192,7 @@ def test_the_variation_study_parses_and_one_point_of_it_runs(tmp_path):
 
     sweep = load_sweep(EXAMPLE)
     tasks = expand(sweep)
-    assert len(tasks) == (5 + 4 - 1) * 3 and sweep.methods == ("insitu", "exsitu")
+    assert len(tasks) == (5 + 4 - 1) * 5 and sweep.methods == ("insitu", "exsitu")
     assert len(sweep.grids) == 2 and len(sweep.grids[0][0].paths) == 4
     data_dir = EXAMPLE.parents[1] / sweep.base.data.data_dir
     if not data_dir.is_dir():
