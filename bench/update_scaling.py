@@ -153,19 +153,13 @@ def main() -> None:
     for n, expected, s, sf, sr, d, df, dr, fu, ff in table:
         print(f"{f'{n}x{n}':>11} {expected:9.3f} {s * 1e6:10.1f} {sf:7.2f} {sr:5d} {d * 1e6:11.1f} {df:7.2f} "
               f"{dr:4d} {d / s:12.1f} {fu * 1e6:9.1f} {ff:7.2f}")
-    by_size = {row[0]: row[2] for row in table}
-    for n in (256, 1024, 4096):
-        if n in by_size:
-            print(f"bench update{n}_us {by_size[n] * 1e6:.1f} us")
-    if 256 in by_size and 4096 in by_size:
-        print(f"bench update_growth_256_to_4096 {by_size[4096] / by_size[256]:.2f} x")
-    fused = {row[0]: row[8] for row in table}
-    for n in (256, 1024, 4096):
-        if n in fused:
-            print(f"bench fused_update{n}_us {fused[n] * 1e6:.1f} us")
-    if 256 in fused and 4096 in fused:
-        print(f"bench fused_update_growth_256_to_4096 {fused[4096] / fused[256]:.2f} x")
-
+    for prefix, column in (("", 2), ("fused_", 8)):  # the eager sparse sampler, then the fused kernels
+        by_size = {row[0]: row[column] for row in table}
+        for n in (256, 1024, 4096):
+            if n in by_size:
+                print(f"bench {prefix}update{n}_us {by_size[n] * 1e6:.1f} us")
+        if 256 in by_size and 4096 in by_size:
+            print(f"bench {prefix}update_growth_256_to_4096 {by_size[4096] / by_size[256]:.2f} x")
 
 if __name__ == "__main__":
     main()

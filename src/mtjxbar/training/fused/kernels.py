@@ -335,18 +335,26 @@ def output_error(z, label, n_classes, per_class, margin, delta, scores):
 
 
 @njit(cache=True)
+def _row_max_or_clear(r, row_values, row_sign, plan_sign, col_values):
+    """``max |r|``; when it is 0 (nothing to write) the plan's arrays are cleared too."""
+    r_max = 0.0
+    for i in range(r.shape[0]):
+        r_max = max(r_max, abs(r[i]))
+    if not r_max > 0.0:
+        row_values[:] = 0.0
+        row_sign[:] = 0.0
+        plan_sign[:] = 0.0
+        col_values[:] = 0.0
+    return r_max
+
+
+@njit(cache=True)
 def encode(r, c_out, col_sign, lp, ep, widths, row_sign, plan_sign, currents):
     """The write plan of ``dW = outer(r, c_out)``: row widths (s) and signs, each physical column's sign
     and currents (2, cols) [TO_P, TO_AP]; returns the number of phases (0: nothing to write)."""
     rows = r.shape[0]
-    r_max = 0.0
-    for i in range(rows):
-        r_max = max(r_max, abs(r[i]))
+    r_max = _row_max_or_clear(r, widths, row_sign, plan_sign, currents)
     if not r_max > 0.0:
-        widths[:] = 0.0
-        row_sign[:] = 0.0
-        plan_sign[:] = 0.0
-        currents[:] = 0.0
         return 0
     width_scale = ep[EP_PULSE_WIDTH] / max(r_max, F32_TINY)
     r_pos = False
@@ -484,14 +492,8 @@ def encode_coincidence(r, c_out, lp, ep, sign, row_prob, row_sign, plan_sign, co
     probabilities of rows (``row_prob``) and of columns per polarity (``col_prob`` (2, cols)), the signs;
     returns the number of phases (slots x reaching classes; 0: nothing to write)."""
     rows = r.shape[0]
-    r_max = 0.0
-    for i in range(rows):
-        r_max = max(r_max, abs(r[i]))
+    r_max = _row_max_or_clear(r, row_prob, row_sign, plan_sign, col_prob)
     if not r_max > 0.0:
-        row_prob[:] = 0.0
-        row_sign[:] = 0.0
-        plan_sign[:] = 0.0
-        col_prob[:] = 0.0
         return 0
     per = int(lp[LP_PER_OUTPUT])
     swing, p_max, p_min, slots = lp[LP_SWING], ep[EP_P_MAX], ep[EP_P_MIN], ep[EP_SLOTS]
