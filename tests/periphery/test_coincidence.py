@@ -157,9 +157,9 @@ def test_mean_update_equals_request(slots):
 
 
 def test_insitu_training_with_the_coincidence_scheme_learns_digits():
-    """End to end (eager loop; the coincidence encoder is never 'thermal only', so no fused path takes it):
-    two epochs on digits, 64-64-80, with a 20 % spread of Ic0 too: far above 10 % chance, and the phase
-    count is the fixed BL x 4 per update at most."""
+    """End to end through the eager loop (the encoder, plan and writer of this package; the fused loop has
+    its own compiled twin, tested in tests/training): two epochs on digits, 64-64-80, with a 20 % spread of
+    Ic0 too: far above 10 % chance, and the phase count is the fixed BL x 4 per update at most."""
     from mtjxbar.config import replace_path
     from mtjxbar.experiments.config import ExperimentConfig
     from mtjxbar.experiments.datasets import load_dataset
@@ -168,7 +168,8 @@ def test_insitu_training_with_the_coincidence_scheme_learns_digits():
     assert PulseEncoder(coincidence(), P).thermal_only is False
     config = ExperimentConfig()
     for path, value in [("training.epochs", 2), ("hidden", (64,)), ("baselines.methods", ()),
-                        ("hardware.encoder.scheme", "coincidence"), ("hardware.encoder.slots", 2),
+                        ("training.engine", "eager"), ("hardware.encoder.scheme", "coincidence"),
+                        ("hardware.encoder.slots", 2),
                         ("hardware.variation.ic0_p2ap_dtod", 0.2), ("hardware.variation.ic0_ap2p_dtod", 0.2)]:
         config = replace_path(config, path, value)
     results = run_experiment(config, data=load_dataset("digits"), meter=False)
