@@ -80,3 +80,19 @@ def test_passive_array_on_cuda_reads_and_writes_like_the_cpu():
     plan = PulseEncoder(EncoderConfig(), P).encode(torch.randn(12).cuda(), torch.randn(6).cuda() * 0.3, 2.0)
     result = gpu.write(plan, torch.Generator(device="cuda").manual_seed(1))
     assert result.flips_to_p + result.flips_to_ap == result.flipped_cells.numel()
+
+
+def test_batched_chips_on_cuda_read_like_the_cpu():
+    """K = 3 chips with spread (per-cell Chebyshev fits made on the GPU) read as on the CPU."""
+    from mtjxbar.crossbar.chips import ChipArrays
+
+    spread = VariationConfig(r_p_dtod=0.1, tmr0_dtod=0.1)
+    chips = []
+    for device in ("cpu", "cuda"):
+        xb = ChipArrays(3, 10, 6, P, device=device)
+        xb.manufacture(spread, [torch.Generator().manual_seed(k) for k in range(3)],
+                       [torch.Generator().manual_seed(10 + k) for k in range(3)])
+        xb.set_states(torch.rand(3, 10, 6, generator=torch.Generator().manual_seed(4)) < 0.5)
+        chips.append(xb)
+    v = torch.rand(3, 10, generator=torch.Generator().manual_seed(5)) * 0.1
+    torch.testing.assert_close(chips[1].read(v.cuda(), 0.1).cpu(), chips[0].read(v, 0.1), rtol=1e-5, atol=1e-12)

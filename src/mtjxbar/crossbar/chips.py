@@ -110,7 +110,7 @@ class ChipArrays:
         for k, rs, cs in cells:  # chip by chip: the exact solve of all chips at once is large
             sub = {n: self.params[n][k, rs, cs] for n in ("r_p", "tmr0", "v_h")}
             coef = fit_ap_conductance(lambda v, sub=sub: self._ap_conductance(v[:, None, None], sub), self._span,
-                                      tolerance)
+                                      tolerance, self.device)
             if coef is None:
                 raise ValueError(f"chip {k}: per-cell G_AP(v) could not be fitted to {tolerance} on |v| <= "
                                  f"{self._span} V")
