@@ -1,4 +1,4 @@
-"""In-situ-only runs of examples/variation_sweep.toml's base config (1 epoch unless training.epochs is set),
+"""In-situ-only runs of examples/variation_sweep_current.toml's base config (1 epoch unless training.epochs is set),
 one per argument, appended to OUT.jsonl (docs/results/variation_coincidence.md):
 
     OMP_NUM_THREADS=1 nice -n 10 python docs/results/variation_coincidence_runs.py OUT.jsonl 'LABEL;SETTINGS;SEED' ...
@@ -23,7 +23,7 @@ SPREAD = ["hardware.variation.r_p_dtod", "hardware.variation.tmr0_dtod", "hardwa
 
 def main(out: str, specs: list[str]) -> None:
     torch.set_num_threads(1)
-    base = replace_path(load_sweep("examples/variation_sweep.toml").base, "baselines.methods", ())
+    base = replace_path(load_sweep("examples/variation_sweep_current.toml").base, "baselines.methods", ())
     base = replace_path(base, "training.epochs", 1)
     data = None
     for spec in specs:
