@@ -20,3 +20,21 @@ def test_short_run_on_cuda():
     results = run_experiment(config)
     assert results["accuracy"]["insitu"] > 0.2
     assert set(results["accuracy"]) == {"insitu", "float", "binary_software", "exsitu"}
+
+
+def test_batched_chips_train_on_cuda():
+    """Three chips (stuck cells) train one short epoch on the GPU; per-chip stats come back."""
+    from mtjxbar.device import VariationConfig
+    from mtjxbar.experiments.datasets import load_dataset
+    from mtjxbar.nn import HardwareConfig
+    from mtjxbar.training import TrainingConfig, build_architecture
+    from mtjxbar.training.chips import ChipNetwork, evaluate_chips, train_chips
+
+    data = load_dataset("digits")
+    x, y = data.train_x[:200].cuda(), data.train_y[:200].cuda()
+    tcfg = TrainingConfig()
+    hardware = HardwareConfig(variation=VariationConfig(stuck_p_rate=0.02, stuck_ap_rate=0.02))
+    net = ChipNetwork(build_architecture(x, 10, (16,), tcfg), hardware, [0, 1, 2], device="cuda")
+    stats = train_chips(net, x, y, tcfg, 0, torch.arange(200, device="cuda"))
+    assert len(stats.train_accuracy) == 3 and int(stats.updates.sum()) > 0
+    assert len(evaluate_chips(net, x, y, 100)) == 3

@@ -37,6 +37,7 @@ class ChipNetwork:
         if not seeds:
             raise ValueError("ChipNetwork: at least one chip (seed) is needed")
         self.arch, self.seeds, self.chips = arch, list(seeds), len(seeds)
+        self.device = torch.device(device)
         self.input_range = hardware.converters.input_range
         self.layers = [MTJLinearChips(self.chips, n_in, n_out, hardware, gain, device=device)
                        for n_in, n_out, gain in zip(arch.sizes[:-1], arch.sizes[1:], arch.gains, strict=True)]
@@ -125,7 +126,7 @@ def train_chips(net: ChipNetwork, x: torch.Tensor, y: torch.Tensor, config: Trai
                 order: torch.Tensor) -> ChipEpochStats:
     """One epoch of per-sample in-situ training of every chip over ``order`` (learning rate decayed per epoch)."""
     lr = config.lr * config.lr_decay**epoch
-    zeros = torch.zeros(net.chips, dtype=torch.long)
+    zeros = torch.zeros(net.chips, dtype=torch.long, device=net.device)
     stats = ChipEpochStats(correct=zeros.clone(), updates=zeros.clone(), flips=zeros.clone())
     labels = y.tolist()
     indices = order.tolist()
@@ -141,7 +142,7 @@ def train_chips(net: ChipNetwork, x: torch.Tensor, y: torch.Tensor, config: Trai
 
 def evaluate_chips(net: ChipNetwork, x: torch.Tensor, y: torch.Tensor, batch: int) -> list[float]:
     """Test accuracy of every chip."""
-    right = torch.zeros(net.chips, dtype=torch.long)
+    right = torch.zeros(net.chips, dtype=torch.long, device=net.device)
     with torch.no_grad():
         for start in range(0, len(x), batch):
             right += (net.predict(x[start:start + batch]) == y[start:start + batch]).sum(-1)
