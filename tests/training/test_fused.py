@@ -135,12 +135,14 @@ def _plan_for(layer, gen, scale):
     return r, c, layer.plan(r, c)
 
 
-@pytest.mark.parametrize("branch", ["sparse", "dense"])
+@pytest.mark.parametrize("branch", ["sparse", "dense", "sparse, Delta = 3"])
 def test_write_sampler_matches_the_device_probabilities(branch):
     """Per-cell flip frequencies of :func:`sample_write` over 20,000 writes from the same state follow the
     array's own per-cell switching probabilities (chi-square p > 1e-4), in its sparse-event branch and its
-    one-draw-per-cell branch; cells the polarity cannot change, and stuck cells, never flip."""
-    net = _net(HardwareConfig(), sizes=(16, 10, 4), per_class=2,
+    one-draw-per-cell branch (and with Delta = 3, where the precessional floor's events happen: a hazard of
+    ~6e-4 per reached cell); cells the polarity cannot change, and stuck cells, never flip."""
+    hardware = replace_path(HardwareConfig(), "device.delta", 3.0) if "Delta" in branch else HardwareConfig()
+    net = _net(hardware, sizes=(16, 10, 4), per_class=2,
                variation=VariationConfig(stuck_p_rate=0.05, stuck_ap_rate=0.05))
     fused = FusedNetwork(net, (1.0,))
     layer = net.layers[0]
@@ -148,7 +150,7 @@ def test_write_sampler_matches_the_device_probabilities(branch):
     r, c, plan = _plan_for(layer, gen, 0.4)
     expected = layer.crossbar.switching_probabilities(plan).sum(0).double().numpy()
     ep = fused.ep.copy()
-    ep[K.EP_SPARSE_LIMIT] = 1e9 if branch == "sparse" else 0.0
+    ep[K.EP_SPARSE_LIMIT] = 0.0 if branch == "dense" else 1e9
     L0 = fused.layer_arrays()[0]
     assert L0.frozen.any()
     sign, lp = L0.sign, fused.lps[0]
@@ -208,22 +210,36 @@ def test_coincidence_plan_and_sampler_match_the_array(variation):
     assert _chi2_pvalue(counts, expected, draws) > 1e-4
 
 
-@pytest.mark.parametrize("case", ["sparse", "dense", "coincidence, spread + stuck"])
+STEP_CASES = {
+    "sparse": dict(hardware=HardwareConfig(), sizes=(16, 10, 4)),
+    "dense": dict(hardware=HardwareConfig(), sizes=(16, 10, 4)),
+    "coincidence, spread + stuck": dict(hardware=COINCIDENCE, sizes=(16, 10, 4), variation=SPREAD),
+    "differential k=2, 6-bit DAC, 3 layers, lr scales, margin": dict(
+        hardware=replace_path(HARDWARE["differential k=2"], "converters.dac_bits", 6), sizes=(12, 8, 6, 4),
+        lr_scales=(0.5, 2.0, 1.0), margin=5.0),
+    "one layer, k=3": dict(hardware=HARDWARE["reference k=3"], sizes=(16, 4)),
+}
+
+
+@pytest.mark.parametrize("case", list(STEP_CASES))
 def test_whole_step_flips_follow_the_eager_plans(case):
-    """One fused training step (forward, error, backward, encode, write, both layers), repeated 6,000 times
+    """One fused training step (forward, error, backward, encode, write, every layer), repeated 6,000 times
     from the same states: each cell's flip frequency follows the switching probability of the plan the
-    eager :func:`train_step` makes for that sample (chi-square p > 1e-4 per layer), with either sampler
-    branch of the current scheme, and with the coincidence scheme on an array with spread and stuck cells."""
+    eager :func:`train_step` makes for that sample (chi-square p > 1e-4 per layer), and the phase count
+    per layer is the eager plan's: both sampler branches of the current scheme, the coincidence scheme on an
+    array with spread and stuck cells, differential pairs with k = 2, a DAC, three layers with their own
+    learning-rate scales and a margin, and a single layer of k = 3."""
     from mtjxbar.crossbar import WriteResult
     from mtjxbar.crossbar.coincidence_write import coincidence_probabilities
     from mtjxbar.crossbar.plan import CoincidencePlan
 
-    coincidence = case.startswith("coincidence")
-    net = _net(COINCIDENCE if coincidence else HardwareConfig(), sizes=(16, 10, 4), per_class=2,
-               variation=SPREAD if coincidence else None)
-    x = torch.randn(16, generator=torch.Generator().manual_seed(5))
+    spec = STEP_CASES[case]
+    net = _net(spec["hardware"], sizes=spec["sizes"], per_class=2, variation=spec.get("variation"))
+    n_layers = len(net.layers)
+    x = torch.randn(spec["sizes"][0], generator=torch.Generator().manual_seed(5))
     label, lr = 1, 30.0
-    tcfg = TrainingConfig(lr=lr)
+    tcfg = TrainingConfig(lr=lr, layer_lr_scales=spec.get("lr_scales", (1.0,)), margin=spec.get("margin"))
+    eager_phases = []
     eager_plans = []
     for layer in net.layers:  # record the plans the eager step sends to each array
         def capture(plan, generator, _layer=layer):
@@ -231,10 +247,12 @@ def test_whole_step_flips_follow_the_eager_plans(case):
             probs = coincidence_probabilities(xb, plan) if isinstance(plan, CoincidencePlan) else \
                 xb.switching_probabilities(plan).sum(0)
             eager_plans.append(probs.double().numpy())
+            eager_phases.append(len(plan))
             return WriteResult(flipped_cells=torch.zeros(0, dtype=torch.long), flips_to_p=0, flips_to_ap=0,
                                phases=len(plan))
         layer.write = capture
-    train_step(net, x, label, lr, tcfg, [None, None], EpochStats(flips_per_layer=[0, 0]))
+    train_step(net, x, label, lr, tcfg, [None] * n_layers, EpochStats(flips_per_layer=[0] * n_layers))
+    assert len(eager_plans) == n_layers  # the margin is not met: every layer writes
     fused = FusedNetwork(net, tcfg.layer_lr_scales)
     start = fused.layer_arrays()
     ep = fused.ep.copy()
@@ -242,16 +260,42 @@ def test_whole_step_flips_follow_the_eager_plans(case):
     draws = 6000
     counts = [np.zeros(L.parallel.shape) for L in start]
     x0 = x[None].numpy().astype(np.float32)
-    out = [np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_)] + [np.zeros((1, 2), dtype=np.int64)] * 3
+    margin = math.nan if tcfg.margin is None else tcfg.margin
     for d in range(draws):
         layers = tuple(_copy(L) for L in start)
-        seeds = np.array([[2 * d + 1], [2 * d + 2]], dtype=np.uint64)
-        train_chunk(x0, np.array([label]), seeds, lr, layers, fused.lps, ep, 2, 2, math.nan, *out)
-        for i in range(2):
+        out = [np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_)] + \
+            [np.zeros((1, n_layers), dtype=np.int64) for _ in range(3)]
+        seeds = np.arange(d * n_layers + 1, (d + 1) * n_layers + 1, dtype=np.uint64)[:, None]
+        train_chunk(x0, np.array([label]), seeds, lr, layers, fused.lps, ep, net.arch.n_classes, 2, margin, *out)
+        for i in range(n_layers):
             counts[i] += layers[i].parallel != start[i].parallel
-    for i in range(2):
-        assert eager_plans[i].max() > 0.01
+        assert out[2][0].tolist() == eager_phases
+        flipped = [int((layers[i].parallel != start[i].parallel).sum()) for i in range(n_layers)]
+        assert (out[3][0] + out[4][0]).tolist() == flipped
+    for i in range(n_layers):
+        assert eager_plans[i].max() > 0.005
         assert _chi2_pvalue(counts[i], eager_plans[i], draws) > 1e-4
+
+
+def test_a_met_margin_stops_the_update_as_in_the_eager_loop():
+    """With margin 0 a sample the network already classifies right is not written (no phase, no flip),
+    and one it gets wrong is: the fused chunk agrees with ``margin_met`` of the eager loop."""
+    from mtjxbar.training import margin_met
+
+    net = _net(HardwareConfig(), sizes=(16, 10, 4), per_class=2)
+    fused = FusedNetwork(net, (1.0,))
+    x = torch.randn(16, generator=torch.Generator().manual_seed(7))
+    z = net.forward(x)[-1]
+    for label in range(2):
+        met = margin_met(z, label, net.arch, 0.0)
+        start = fused.layer_arrays()
+        layers = tuple(_copy(L) for L in start)
+        out = [np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_)] + \
+            [np.zeros((1, 2), dtype=np.int64) for _ in range(3)]
+        train_chunk(x[None].numpy(), np.array([label]), np.array([[1], [2]], dtype=np.uint64), 30.0, layers,
+                    fused.lps, fused.ep, 2, 2, 0.0, *out)
+        assert bool(out[1][0]) == (not met)
+        assert (out[2][0].sum() == 0) == met
 
 
 @njit
@@ -380,6 +424,16 @@ def test_engine_choice():
     net.layers[0].crossbar.events = []
     assert "cost meter" in unsupported(net)
     assert unsupported(_net(COINCIDENCE, variation=SPREAD)) is None
+    mixed = _net(HardwareConfig())
+    mixed.layers[1] = _net(HARDWARE["6-bit DAC"]).layers[1]
+    assert "other hardware settings than layer 0" in unsupported(mixed)
+    off = _net(HardwareConfig())
+    xb = off.layers[0].crossbar
+    xb.set_cell_params({**xb.params, "ic0_ap2p": xb.params["ic0_ap2p"] * 1.2})
+    assert "uniform cell parameters other than hardware.device" in unsupported(off)
+    with pytest.raises(ValueError, match="1 write generators for 2 layers"):
+        FusedNetwork(_net(HardwareConfig()), (1.0,)).run(torch.zeros(1, 20), torch.zeros(1, dtype=torch.long),
+                                                         0.1, gens[:1], None)
 
 
 def test_chunk_ends():

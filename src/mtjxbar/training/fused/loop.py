@@ -21,7 +21,7 @@ import math
 import numpy as np
 import torch
 
-from ...crossbar.array import Crossbar
+from ...crossbar.array import CELL_PARAMETERS, Crossbar
 from ...crossbar.sparse_write import SPARSE_MAX_EVENTS_PER_CELL
 from ...device import MTJParams, switching_probability
 from ...periphery.coincidence import pulse_probabilities
@@ -39,6 +39,12 @@ def unsupported(net) -> str | None:
         xb = layer.crossbar
         where = f"layer {i}: "
         scheme = layer.encoder.config.scheme
+        if layer.hardware != net.layers[0].hardware:
+            return where + "other hardware settings than layer 0 (the kernel takes one device and encoder)"
+        if xb._uniform and any(not math.isclose(xb._nominal[name], getattr(layer.hardware.device, name),
+                                                rel_tol=1e-6) for name in CELL_PARAMETERS):  # float32 storage
+            return where + "uniform cell parameters other than hardware.device (the kernel's writes take " \
+                           "hardware.device)"
         if type(xb) is not Crossbar:
             return where + f"{type(xb).__name__} arrays (only ideal-wire 1T1MTJ arrays)"
         if xb.device.type != "cpu":
@@ -79,8 +85,6 @@ class FusedNetwork:
         self.lps = np.zeros((len(net.layers), K.LP_COUNT))
         for i, layer in enumerate(net.layers):
             per, xb, m = layer.periphery, layer.crossbar, layer.mapping
-            if layer.hardware != first.hardware:
-                raise ValueError(f"training.engine = 'fused': layer {i} has other hardware settings than layer 0")
             lp = self.lps[i]
             lp[K.LP_OUT_SCALE] = layer.gain / per.scale
             lp[K.LP_G_P] = 1.0 / (xb._nominal["r_p"] + xb.array.r_access) if xb._uniform else 0.0
@@ -126,6 +130,8 @@ class FusedNetwork:
         layer is drawn from each layer's generator. Returns per-sample ``correct``, ``updated`` and
         per-layer ``phases``, ``flips_to_p``, ``flips_to_ap``."""
         n, layers = len(x), len(self.net.layers)
+        if len(generators) < layers:
+            raise ValueError(f"{len(generators)} write generators for {layers} layers")
         x0 = np.ascontiguousarray(self.net.arch.prepare(x).to(torch.float32).numpy())
         seeds = np.stack([torch.randint(0, 2**63 - 1, (n,), generator=g, dtype=torch.int64).numpy()
                           for g in generators[:layers]])
