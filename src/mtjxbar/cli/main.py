@@ -243,6 +243,11 @@ def _print_table(results: dict) -> None:
     for key, acc in results["accuracy"].items():
         t = f"{secs[key]:.1f} s" if key in secs else "-"
         print(f"{names.get(key, key):<22}{acc * 100:>13.2f}%{t:>12}")
+    engines = sorted({e.get("engine", "eager") for e in results.get("insitu_epochs", [])})
+    if engines == ["eager"]:
+        print("in-situ loop: eager (the fused loop needs --no-cost and a configuration it covers: README, Speed)")
+    elif engines:
+        print(f"in-situ loop: {', '.join(engines)}")
 
 
 def _cmd_device(args: argparse.Namespace) -> int:

@@ -133,7 +133,8 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
     state.history["insitu"].append(evaluate(net.predict, test_x, test_y, tcfg.eval_batch))
     state.train_hist["insitu"].append(stats.train_accuracy)
     samples = max(len(order), 1)
-    state.insitu_stats.append({"updates": stats.updates, "flips": stats.flips, "phases": stats.phases,
+    state.insitu_stats.append({"engine": stats.engine, "updates": stats.updates, "flips": stats.flips,
+                               "phases": stats.phases,
                                "flips_per_layer": stats.flips_per_layer,
                                "intended_flips": stats.flips - stats.disturb_flips,
                                "disturb_flips": stats.disturb_flips,

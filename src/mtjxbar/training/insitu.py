@@ -78,6 +78,7 @@ class EpochStats:
     phases: int = 0
     flips_per_layer: list[int] = field(default_factory=list)
     correct: int = 0  # samples classified right before their update, so far
+    engine: str = "eager"  # the loop that ran: "fused" or "eager" (training.engine)
 
 
 def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, config: TrainingConfig,
@@ -119,6 +120,7 @@ def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: T
     lr = config.lr * config.lr_decay**epoch
     stats = stats if stats is not None else EpochStats(flips_per_layer=[0] * len(net.layers))
     fused = fused_network(net, config)
+    stats.engine = "eager" if fused is None else "fused"
     if fused is not None:
         return _train_fused(fused, x, y, config, lr, order, generators, progress, start, stats, checkpoint,
                             checkpoint_every)
