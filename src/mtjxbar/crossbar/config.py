@@ -67,6 +67,10 @@ class ArrayConfig:
                               "or v3 (unselected rows at V/3, unselected columns at 2V/3)", choices=WRITE_SCHEMES)
     write_voltage_max: float = param(1.5, "V", "largest cell voltage a passive write may ask for (driver "
                                      "compliance)", lo=0.0, lo_open=True)
+    write_compensation: int = param(0, "1", "IR-drop compensation of passive writes: correction steps of the "
+                                    "selected columns' sources (each step solves the write circuit and shifts "
+                                    "every selected column by its selected cells' mean voltage shortfall); "
+                                    "0: sources set for ideal wires", lo=0, hi=10)
     tile_rows: int = param(256, "1", "largest number of rows of one physical tile (larger layers are split)",
                            lo=1, hi=1 << 20)
     tile_cols: int = param(256, "1", "largest number of columns of one physical tile", lo=1, hi=1 << 20)

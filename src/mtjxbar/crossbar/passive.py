@@ -172,12 +172,30 @@ class PassiveCrossbar(Crossbar):
         nominal = {k: float(self.params[k].double().mean()) for k in ("r_p", "tmr0", "v_h")}
         v_cols = column_write_voltages(phase, v_max=self.array.write_voltage_max, **nominal)
         on, off, cols = phase_levels(self.array.write_scheme, phase.row_widths > 0, v_cols, phase.polarity)
-        circuit = self.array.circuit
         if self._ideal_circuit():
             return ideal_cell_voltages(on, cols), ideal_cell_voltages(off, cols)
-        out = np.zeros((2, self.rows, self.cols))
         rows = torch.stack([on, off]).numpy()
-        col_sources = cols.numpy()
+        col_sources = cols.numpy().copy()
+        out = self._solve_write(rows, col_sources)
+        selected_rows = (phase.row_widths > 0).numpy()
+        selected_cols = v_cols.numpy() > 0
+        sign = 1.0 if phase.polarity == TO_P else -1.0
+        for _ in range(self.array.write_compensation):
+            if not (selected_rows.any() and selected_cols.any()):
+                break
+            # each selected column's source moves by the mean shortfall of its selected cells (|V| below the
+            # voltage it asks for): the drivers can only set the lines' ends, so cells along a column keep
+            # their spread around the target
+            held = np.abs(out[0][np.ix_(selected_rows, selected_cols)]).mean(axis=0)
+            col_sources[selected_cols] -= sign * (v_cols.numpy()[selected_cols] - held)
+            out = self._solve_write(rows, col_sources)
+        return torch.from_numpy(out[0]), torch.from_numpy(out[1])
+
+    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray) -> np.ndarray:
+        """Cell voltages (2, N, M) of the write circuit with row sources ``rows`` (2, N: held, released) and
+        column sources ``col_sources`` (M,), tile by tile."""
+        out = np.zeros((2, self.rows, self.cols))
+        circuit = self.array.circuit
         for rs in self.row_tiles:
             for cs in self.col_tiles:
                 if not (rows[:, rs].any() or col_sources[cs].any()):
@@ -185,7 +203,7 @@ class PassiveCrossbar(Crossbar):
                 sol = self._tile_solver(rs, cs, "write", circuit).solve(
                     rows[:, rs], np.repeat(col_sources[None, cs], 2, axis=0))
                 out[:, rs, cs] = sol.cell_voltage
-        return torch.from_numpy(out[0]), torch.from_numpy(out[1])
+        return out
 
     def _phase_log_survival(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
         """log P(no flip) of every cell over the phase, and the mask of the cells the phase aims at."""
