@@ -1,10 +1,10 @@
 """The per-sample in-situ step as compiled loops (Numba): reads, periphery, error, encoder, exact writes.
 
-Each function here is the scalar-loop twin of a reference implementation in the layers below, for the case
-the fused loop supports (uniform 1T1MTJ arrays with ideal wires, an ideal ADC and the thermal closed form of
-the pulse encoder): tests compare them number for number, and the write sampler and the whole step in
-distribution, with those references (``tests/training/test_fused.py``). Change a formula there, change it
-here.
+Each function here is the scalar-loop twin of a reference implementation in the layers below, for the cases
+the fused loop supports (ideal-wire 1T1MTJ arrays, an ideal ADC; the current scheme's thermal closed form on
+uniform arrays, the coincidence scheme also with per-cell parameters; stuck cells): tests compare them
+number for number, and the write samplers and the whole step in distribution, with those references
+(``tests/training/test_fused.py``). Change a formula there, change it here.
 
 * :func:`layer_forward` = ``MTJLinear.forward`` (DAC, table of G_AP(v), ``base + extra @ states``, mapping,
   reference column, output scale);
@@ -79,7 +79,7 @@ EP_COUNT = 20
 # table, slope (T,) float32: G_AP(v) of the uniform array; sign (cols,) float32: column signs;
 # cheb (degree + 1, rows, cols) float32: per-cell read matrices, cheb_p / cheb_ap (degree + 1, cells)
 # their P / AP columns (refreshed on flips); p0 (2, rows, cols) float64: each cell's switching probability
-# for one coincidence pulse [TO_P, TO_AP]. Arrays a layer does not use are (1, ...)-shaped placeholders.
+# for one coincidence pulse [TO_P, TO_AP]. Arrays a layer does not use are empty placeholders.
 LayerArrays = namedtuple("LayerArrays", "states parallel frozen table slope sign cheb cheb_p cheb_ap p0")
 
 F32_TINY = np.float32(1.1754944e-38)
