@@ -93,7 +93,7 @@ def main() -> None:
     stage["output_error"] = _per_sample(lambda: [K.output_error(z1, labels[s], 10, 8, math.nan, d1, np.zeros(10))
                                                  for s in range(n)], n) - call
     w_cols = np.zeros((1, 80), dtype=np.float32)
-    stage["backward_layer1"] = _per_sample(lambda: [K.layer_backward(d1, L1, fused.lps[1], fused.ep, np.zeros(80),
+    stage["backward_layer1"] = _per_sample(lambda: [K.layer_backward(d1, L1, fused.lps[1], fused.ep,
                                                                      cols1, w_cols, w, err)
                                                     for _ in range(n)], n) - call
     c_layer = ((err * (1 - h * h)) * lr * fused.lps[0, K.LP_LR_FACTOR], d1 * lr * fused.lps[1, K.LP_LR_FACTOR])

@@ -71,7 +71,7 @@ def test_reads_match_the_layer(name):
         np.testing.assert_allclose(z, layer(x).double().numpy(), rtol=2e-5, atol=1e-6)
         delta = torch.randn(layer.out_features, generator=gen) * 0.1
         err = np.zeros(layer.in_features)
-        K.layer_backward(delta.double().numpy(), L, lp, fused.ep, np.zeros(cols), np.zeros(cols, dtype=np.float32),
+        K.layer_backward(delta.double().numpy(), L, lp, fused.ep, np.zeros(cols, dtype=np.float32),
                          np.zeros((32, cols), dtype=np.float32), w, err)
         np.testing.assert_allclose(err, layer.backward(delta).double().numpy(), rtol=2e-5, atol=1e-7)
 

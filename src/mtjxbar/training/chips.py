@@ -24,6 +24,7 @@ from ..nn.chips import MTJLinearChips
 from ..rng import generator
 from .architecture import Architecture, class_scores
 from .config import TrainingConfig
+from .insitu import prepare_first_layer
 
 __all__ = ["ChipNetwork", "ChipEpochStats", "train_chips", "evaluate_chips"]
 
@@ -59,13 +60,10 @@ class ChipNetwork:
 
     def prepare_inputs(self, x: torch.Tensor) -> list[tuple] | None:
         """Per input of a batch: (conditioned input, first-layer read terms, first-layer row pulses)."""
-        x0 = self.arch.prepare(x)
-        first = self.layers[0]
-        terms = first.prepare(x0)
-        if terms is None:
+        batch = prepare_first_layer(self.arch, self.layers[0], x)
+        if batch is None:
             return None
-        widths, signs, r_max = first.encoder.row_pulses(x0)
-        base, extra, ref = terms
+        x0, (base, extra, ref), (widths, signs, r_max) = batch
         return [(x0[n], (base[n], extra[n], ref[n]), (widths[n], signs[n], r_max[n])) for n in range(len(x0))]
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:

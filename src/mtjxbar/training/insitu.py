@@ -41,13 +41,10 @@ class InSituNetwork:
         """What the first layer's read and write need of a batch of raw inputs, computed for the batch at
         once (input conditioning, DAC, voltage-dependent read terms, row pulses); None where the first
         layer cannot fold its read (:meth:`MTJLinear.prepare`)."""
-        x0 = self.arch.prepare(x)
-        first = self.layers[0]
-        terms = first.prepare(x0)
-        if terms is None:
+        batch = prepare_first_layer(self.arch, self.layers[0], x)
+        if batch is None:
             return None
-        widths, signs, r_max = first.encoder.row_pulses(x0)
-        base, extra, ref = terms
+        x0, (base, extra, ref), (widths, signs, r_max) = batch
         return [PreparedInput(x=x0[n], terms=(base[n], extra[n], None if ref is None else ref[n]),
                               rows=(widths[n], signs[n], m)) for n, m in enumerate(r_max.flatten().tolist())]
 
@@ -56,6 +53,17 @@ class InSituNetwork:
 
     def weights(self) -> list[torch.Tensor]:
         return [layer.weights() for layer in self.layers]
+
+
+def prepare_first_layer(arch: Architecture, first, x: torch.Tensor) -> tuple | None:
+    """For a batch of raw inputs ``x``: the conditioned inputs, the first layer's read terms
+    (``prepare``) and its row pulses (``encoder.row_pulses``), all computed for the batch at once; None where
+    the layer cannot fold its read. Shared by :class:`InSituNetwork` and the batched chips."""
+    x0 = arch.prepare(x)
+    terms = first.prepare(x0)
+    if terms is None:
+        return None
+    return x0, terms, first.encoder.row_pulses(x0)
 
 
 @dataclass(frozen=True)

@@ -252,10 +252,10 @@ def layer_forward(a, L, lp, ep, out_cols, w, z):
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def layer_backward(delta, L, lp, ep, v_cols, extra_cols, w_cols, w, err):
+def layer_backward(delta, L, lp, ep, extra_cols, w_cols, w, err):
     """Errors at the layer inputs ``err`` (rows,) for output errors ``delta`` (n_out,), by the transposed
-    read; ``v_cols`` (cols,) float64, ``extra_cols`` (cols,) float32, ``w_cols`` (degree + 1, cols)
-    float32 and ``w`` (degree + 1,) are scratch."""
+    read; ``extra_cols`` (cols,) float32, ``w_cols`` (degree + 1, cols) float32 and ``w`` (degree + 1,) are
+    scratch."""
     v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
     g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
     degree = int(lp[LP_CHEB_DEGREE])
@@ -274,7 +274,6 @@ def layer_backward(delta, L, lp, ep, v_cols, extra_cols, w_cols, w, err):
         for m in range(per):
             c = o * per + m
             v = u * L.sign[c]
-            v_cols[c] = v
             if degree >= 0:
                 _cheb_weights(np.float32(v), lp[LP_CHEB_SPAN], degree, w)
                 for k in range(degree + 1):
@@ -592,7 +591,6 @@ def train_chunk(x, labels, seeds, lr, layers, lps, ep, n_classes, per_class, mar
     cum_rows = [np.zeros(rows[ly]) for ly in range(n_layers)]
     fired_rows = [np.zeros(rows[ly], dtype=np.int64) for ly in range(n_layers)]
     col_buf = [np.zeros(cols[ly], dtype=np.float32) for ly in range(n_layers)]
-    col_buf2 = [np.zeros(cols[ly]) for ly in range(n_layers)]
     cum_cols = [np.zeros(cols[ly]) for ly in range(n_layers)]
     plan_sign = [np.zeros(cols[ly]) for ly in range(n_layers)]
     currents = [np.zeros((2, cols[ly])) for ly in range(n_layers)]  # currents / column probabilities
@@ -622,7 +620,7 @@ def train_chunk(x, labels, seeds, lr, layers, lps, ep, n_classes, per_class, mar
         if not update:
             continue
         for ly in range(n_layers - 1, 0, -1):
-            layer_backward(deltas[ly], layers[ly], lps[ly], ep, col_buf2[ly], col_buf[ly], w_cols[ly], w, errs[ly])
+            layer_backward(deltas[ly], layers[ly], lps[ly], ep, col_buf[ly], w_cols[ly], w, errs[ly])
             h = hs[ly - 1]
             for i in range(h.shape[0]):
                 deltas[ly - 1][i] = errs[ly][i] * (1.0 - h[i] * h[i])

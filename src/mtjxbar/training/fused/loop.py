@@ -83,6 +83,9 @@ class FusedNetwork:
         conv = first.hardware.converters
         self.ep = device_vector(first.hardware.device, first.encoder.config, conv)
         self.lps = np.zeros((len(net.layers), K.LP_COUNT))
+        # each cell's switching probability of the fixed coincidence pulse: constant, computed once
+        self.p0 = [coincidence_p0(layer) if layer.encoder.config.scheme == "coincidence" else np.zeros((2, 0, 0))
+                   for layer in net.layers]
         for i, layer in enumerate(net.layers):
             per, xb, m = layer.periphery, layer.crossbar, layer.mapping
             lp = self.lps[i]
@@ -105,7 +108,7 @@ class FusedNetwork:
         """One :data:`~.kernels.LayerArrays` per layer: NumPy views of the arrays' states (and per-cell read
         matrices), written in place by the kernel, and their constant tables."""
         out = []
-        for layer in self.net.layers:
+        for layer, p0 in zip(self.net.layers, self.p0, strict=True):
             xb = layer.crossbar
             f32 = np.float32
             table = slope = np.zeros(2, dtype=f32)
@@ -117,7 +120,6 @@ class FusedNetwork:
                 cheb, cheb_p, cheb_ap = fit.matrices.numpy(), fit._p.numpy(), fit._ap.numpy()
             frozen = np.zeros((xb.rows, xb.cols), dtype=np.bool_) if xb._frozen is None else \
                 xb._frozen.view(xb.rows, xb.cols).numpy()
-            p0 = coincidence_p0(layer) if layer.encoder.config.scheme == "coincidence" else np.zeros((2, 0, 0))
             out.append(K.LayerArrays(states=xb._states_as_float().numpy(), parallel=xb.parallel.numpy(),
                                      frozen=frozen, table=table, slope=slope,
                                      sign=layer.mapping.col_sign.to(torch.float32).numpy(), cheb=cheb,
