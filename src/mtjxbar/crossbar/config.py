@@ -97,7 +97,9 @@ class CircuitSolverConfig:
 
     Linear solves: conjugate gradients preconditioned by exact per-line tridiagonal solves plus a coarse
     correction with one unknown per line, to ``rtol`` in relative residual. Bias-dependent TMR: Newton's
-    method on the nodal equations until no node voltage moves more than ``newton_tolerance``.
+    method on the nodal equations until no node voltage moves more than ``newton_tolerance``. The reads and
+    writes of passive arrays (every line at a port) use the line relaxation of
+    :mod:`~mtjxbar.crossbar.line_relaxation` instead, to ``relaxation_tolerance``.
     """
 
     bias_dependent: bool = param(True, "", "model the TMR roll-off with bias (Newton iterations); false: cells "
@@ -109,6 +111,10 @@ class CircuitSolverConfig:
     newton_tolerance: float = param(1e-10, "V", "Newton stops when no node voltage changes more than this",
                                     lo=0.0, lo_open=True)
     max_newton_iterations: int = param(30, "1", "Newton iterations at most", lo=1, hi=1000)
+    relaxation_tolerance: float = param(1e-9, "V", "passive arrays' tiled reads and writes (line relaxation, "
+                                        "every line at a port): stop when no node moves more than this in a "
+                                        "sweep", lo=0.0, lo_open=True, hi=1e-3)
+    max_sweeps: int = param(500, "1", "line-relaxation sweeps at most", lo=1, hi=100000)
 
     def __post_init__(self) -> None:
         validate(self)

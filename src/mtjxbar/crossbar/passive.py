@@ -37,6 +37,7 @@ from .circuit import DRIVEN, SENSED, CircuitSolver, lumped_series
 from .circuit_cells import cell_current
 from .config import ArrayConfig, CircuitConfig, CircuitSolverConfig
 from .events import ReadEvent, WriteEvent
+from .line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
 from .passive_scheme import column_write_voltages, ideal_cell_voltages, phase_levels
 from .plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase
 
@@ -68,6 +69,8 @@ class PassiveCrossbar(Crossbar):
         self.row_tiles = tile_slices(rows, array.tile_rows)
         self.col_tiles = tile_slices(cols, array.tile_cols)
         self._solvers: dict[tuple, tuple[torch.Tensor, CircuitSolver]] = {}
+        self._starts = (np.array([t.start for t in self.row_tiles] + [rows], dtype=np.int64),
+                        np.array([t.start for t in self.col_tiles] + [cols], dtype=np.int64))
 
     # ------------------------------------------------------------------------------------- circuits
     def _np(self, name: str, rs: slice, cs: slice) -> np.ndarray:
@@ -99,21 +102,33 @@ class PassiveCrossbar(Crossbar):
     def _read(self, v: torch.Tensor, transposed: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Sensed-line currents and driver currents for driven-line voltages ``v`` (..., driven)."""
         batch = v.reshape(-1, v.shape[-1]).double().cpu().numpy()
+        fidelity, circuit = self.array.fidelity, self.array.circuit
+        if fidelity == "exact" and not self._ideal_circuit():
+            sensed, drivers = self._read_relaxed(batch, transposed)
+        else:
+            sensed, drivers = self._read_cells(batch, transposed, fidelity, circuit)
+        shape = (*v.shape[:-1], sensed.shape[-1])
+        return (torch.from_numpy(sensed).to(dtype=self.dtype, device=self.device).reshape(shape),
+                torch.from_numpy(drivers).to(dtype=self.dtype, device=self.device).reshape(v.shape))
+
+    def _read_relaxed(self, batch: np.ndarray, transposed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Exact tiled read by line relaxation: driven lines at ``batch``, sensed lines at 0 V behind r_sense."""
+        zeros = np.zeros((batch.shape[0], self.rows if transposed else self.cols))
+        src_r, src_c = (zeros, batch) if transposed else (batch, zeros)
+        out_r, out_c = solve_tiles_currents(src_r, src_c, self.parallel.cpu().numpy(), self._params_np(),
+                                            self._line_ends("transposed" if transposed else "read"),
+                                            self._starts[0], self._starts[1], **self._relax_kw())
+        # out_*: currents the lines deliver to their periphery; a driver delivers minus what it supplies
+        return (out_r, -out_c) if transposed else (out_c, -out_r)
+
+    def _read_cells(self, batch: np.ndarray, transposed: bool, fidelity: str, circuit) -> tuple[np.ndarray, np.ndarray]:
+        """Ideal or lumped read: each cell's current at its own row voltage (with a series resistance)."""
         sensed = np.zeros((batch.shape[0], self.rows if transposed else self.cols))
         drivers = np.zeros_like(batch)
-        fidelity, circuit = self.array.fidelity, self.array.circuit
         for rs in self.row_tiles:
             for cs in self.col_tiles:
                 drive, sense = (cs, rs) if transposed else (rs, cs)
                 vd = batch[:, drive]
-                if fidelity == "exact" and not self._ideal_circuit():
-                    row_i, col_i = self._tile_solver(rs, cs, "transposed" if transposed else "read",
-                                                     circuit).line_currents(
-                        np.zeros((vd.shape[0], rs.stop - rs.start)) if transposed else vd,
-                        vd if transposed else None)  # linear cells: one matvec with the tile's transfer
-                    sensed[:, sense] += row_i if transposed else col_i
-                    drivers[:, drive] -= col_i if transposed else row_i
-                    continue
                 series = 0.0 if fidelity != "lumped" else lumped_series(circuit, rs.stop - rs.start,
                                                                        cs.stop - cs.start)
                 volts = -vd[:, None, :] if transposed else vd[:, :, None]
@@ -125,9 +140,24 @@ class PassiveCrossbar(Crossbar):
                 else:
                     sensed[:, sense] += cells.sum(-2)
                     drivers[:, drive] += cells.sum(-1)
-        shape = (*v.shape[:-1], sensed.shape[-1])
-        return (torch.from_numpy(sensed).to(dtype=self.dtype, device=self.device).reshape(shape),
-                torch.from_numpy(drivers).to(dtype=self.dtype, device=self.device).reshape(v.shape))
+        return sensed, drivers
+
+    def _params_np(self) -> dict[str, np.ndarray]:
+        return {k: self.params[k].double().cpu().numpy() for k in ("r_p", "tmr0", "v_h")}
+
+    def _relax_kw(self) -> dict:
+        s = self.circuit_solver
+        return {"bias_dependent": s.bias_dependent, "tolerance": s.relaxation_tolerance, "max_sweeps": s.max_sweeps}
+
+    def _line_ends(self, purpose: str) -> LineEnds:
+        """Port conductances of every line for a read (rows driven, columns sensed), a transposed read or a
+        write (every line driven)."""
+        c = self.array.circuit
+        r_row, r_col = {"read": (c.r_driver, c.r_sense), "transposed": (c.r_sense, c.r_driver),
+                        "write": (c.r_driver, c.r_driver)}[purpose]
+        return LineEnds(np.full(self.rows, 1.0 / (r_row + c.r_wire_row)),
+                        np.full(self.cols, 1.0 / (r_col + c.r_wire_col)),
+                        c.row_port == "far", c.col_port == "far", 1.0 / c.r_wire_row, 1.0 / c.r_wire_col)
 
     def _ideal_circuit(self) -> bool:
         c = self.array.circuit
@@ -193,17 +223,10 @@ class PassiveCrossbar(Crossbar):
 
     def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray) -> np.ndarray:
         """Cell voltages (2, N, M) of the write circuit with row sources ``rows`` (2, N: held, released) and
-        column sources ``col_sources`` (M,), tile by tile."""
-        out = np.zeros((2, self.rows, self.cols))
-        circuit = self.array.circuit
-        for rs in self.row_tiles:
-            for cs in self.col_tiles:
-                if not (rows[:, rs].any() or col_sources[cs].any()):
-                    continue  # every source of the tile at 0 V (V/2: no selected line here): no voltage
-                sol = self._tile_solver(rs, cs, "write", circuit).solve(
-                    rows[:, rs], np.repeat(col_sources[None, cs], 2, axis=0))
-                out[:, rs, cs] = sol.cell_voltage
-        return out
+        column sources ``col_sources`` (M,), tile by tile (line relaxation; idle tiles skipped)."""
+        return solve_tiles_cells(rows, np.repeat(col_sources[None, :], rows.shape[0], axis=0),
+                                 self.parallel.cpu().numpy(), self._params_np(), self._line_ends("write"),
+                                 self._starts[0], self._starts[1], **self._relax_kw())
 
     def _phase_log_survival(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
         """log P(no flip) of every cell over the phase, and the mask of the cells the phase aims at."""
