@@ -68,9 +68,11 @@ class ArrayConfig:
     write_voltage_max: float = param(1.5, "V", "largest cell voltage a passive write may ask for (driver "
                                      "compliance)", lo=0.0, lo_open=True)
     write_compensation: int = param(0, "1", "IR-drop compensation of passive writes: correction steps of the "
-                                    "selected columns' sources (each step solves the write circuit and shifts "
-                                    "every selected column by its selected cells' mean voltage shortfall); "
-                                    "0: sources set for ideal wires", lo=0, hi=10)
+                                    "selected rows' and columns' sources, computed by the periphery on a model "
+                                    "of the tile with every cell at the mean of the P and AP conductances (it "
+                                    "does not know the states): each step solves the model and moves the "
+                                    "sources by the row + column split that best fits the selected cells' "
+                                    "voltage shortfall; 0: sources set for ideal wires", lo=0, hi=10)
     tile_rows: int = param(256, "1", "largest number of rows of one physical tile (larger layers are split)",
                            lo=1, hi=1 << 20)
     tile_cols: int = param(256, "1", "largest number of columns of one physical tile", lo=1, hi=1 << 20)

@@ -206,20 +206,50 @@ class PassiveCrossbar(Crossbar):
             return ideal_cell_voltages(on, cols), ideal_cell_voltages(off, cols)
         rows = torch.stack([on, off]).numpy()
         col_sources = cols.numpy().copy()
-        out = self._solve_write(rows, col_sources)
         selected_rows = (phase.row_widths > 0).numpy()
         selected_cols = v_cols.numpy() > 0
-        sign = 1.0 if phase.polarity == TO_P else -1.0
-        for _ in range(self.array.write_compensation):
-            if not (selected_rows.any() and selected_cols.any()):
-                break
-            # each selected column's source moves by the mean shortfall of its selected cells (|V| below the
-            # voltage it asks for): the drivers can only set the lines' ends, so cells along a column keep
-            # their spread around the target
-            held = np.abs(out[0][np.ix_(selected_rows, selected_cols)]).mean(axis=0)
-            col_sources[selected_cols] -= sign * (v_cols.numpy()[selected_cols] - held)
-            out = self._solve_write(rows, col_sources)
+        if self.array.write_compensation and selected_rows.any() and selected_cols.any():
+            sign = 1.0 if phase.polarity == TO_P else -1.0
+            rows[0], col_sources = self._compensate(rows[0], col_sources, selected_rows, selected_cols,
+                                                    v_cols.numpy(), sign)
+        out = self._solve_write(rows, col_sources)
         return torch.from_numpy(out[0]), torch.from_numpy(out[1])
+
+    def _compensate(self, rows_on: np.ndarray, cols: np.ndarray, sel_r: np.ndarray, sel_c: np.ndarray,
+                    target: np.ndarray, sign: float) -> tuple[np.ndarray, np.ndarray]:
+        """IR-drop compensation by the periphery: sources moved so that the selected cells of a *model* of
+        the array (the same tiles and pattern, every cell at the mean of the nominal P and AP conductances;
+        the periphery does not know the states) see the voltage their column asks for. Each step solves the
+        model and fits the selected cells' shortfall ``d_ij = target_j - |V_ij|`` by ``a_i + b_j`` (least
+        squares, alternating means; the common offset split evenly), then raises selected row ``i`` by
+        ``a_i`` and column ``j``'s drive by ``b_j`` (over-relaxed by target / achieved mean voltage). A row-plus-column split fits the drop of a phase well
+        (measured on 64 x 64 tiles at 1 ohm: residual sd 0.8 % of V) because a selected row's drop profile
+        is set by its columns' currents and a selected column's by its rows'."""
+        g_mean = 0.5 * (1.0 / self.device_params.r_p + 1.0 / self.device_params.r_ap)
+        model = np.ones((self.rows, self.cols), dtype=bool)
+        params = {"r_p": 1.0 / g_mean, "tmr0": 0.0, "v_h": 1.0}
+        rows_on, cols = rows_on.copy(), cols.copy()
+        ends = self._line_ends("write")
+        kw = {**self._relax_kw(), "bias_dependent": False}
+        ri, cj = np.nonzero(sel_r)[0], np.nonzero(sel_c)[0]
+        for _ in range(self.array.write_compensation):
+            v = solve_tiles_cells(rows_on[None], cols[None], model, params, ends, self._starts[0],
+                                  self._starts[1], **kw)[0]
+            held = sign * v[np.ix_(ri, cj)]
+            # the shift itself draws more current through the same wires, so a selected cell gains only
+            # about |V| / target of it: over-relax by the inverse (at 1 ohm on 64 x 64, ~1.4)
+            gain = float(np.clip(target[cj].mean() / max(held.mean(), 1e-12), 1.0, 3.0))
+            short = gain * (target[None, cj] - held)
+            a = np.zeros(ri.size)
+            b = np.zeros(cj.size)
+            for _ in range(20):
+                a = (short - b[None, :]).mean(1)
+                b = (short - a[:, None]).mean(0)
+            shift = 0.5 * (a.mean() - b.mean())
+            a, b = a - shift, b + shift
+            rows_on[ri] += sign * a
+            cols[cj] -= sign * b
+        return rows_on, cols
 
     def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray) -> np.ndarray:
         """Cell voltages (2, N, M) of the write circuit with row sources ``rows`` (2, N: held, released) and
