@@ -12,7 +12,10 @@ resistance (a linear system, the one ``spsolve`` gets too). Timed:
   transfer, one matvec (``CircuitSolver.line_currents``); the CG solve per vector is shown for reference;
 * ``after_flips``: 1 % of the cells flipped: ``set_states`` + the CG re-solve of the last vector (warm
   start); the transfer's rebuild after the flips is shown too;
-* ``spsolve``: SuperLU on the same matrix and right-hand side once.
+* ``spsolve``: SuperLU on the same matrix and right-hand side once;
+* ``relax``: the line relaxation passive arrays train with (:mod:`mtjxbar.crossbar.line_relaxation`: every
+  line at a port, block Gauss-Seidel over whole lines, to 1e-9 V; no set-up, so it is also the time after
+  flips), on the same read, and on a V/2 write pattern with bias-dependent TMR (``relax_write``).
 
 BLAS and OpenMP pools are limited to ``--threads`` (default 1, via threadpoolctl): on a shared 2-core machine
 a second BLAS thread spinning against another job made the transfer build 100x slower (113 s instead of
@@ -31,6 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from mtjxbar.crossbar.circuit import CircuitSolver
 from mtjxbar.crossbar.config import CircuitConfig, CircuitSolverConfig
+from mtjxbar.crossbar.line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
 
 R_P, TMR0, V_H = 5.0e3, 1.0, 0.5
 
@@ -96,9 +100,36 @@ def bench_size(n: int, vectors: int, rng: np.random.Generator) -> dict[str, floa
     direct = (g * (vr - vc)).sum(0)
     print(f"  {n}x{n}: spsolve {_ms(sp_s):.1f} ms; column currents agree to {_rel(after.col_currents[0], direct):.1e}"
           f" (CG) and {_rel(cols_flipped[0], direct):.1e} (transfer) relative", flush=True)
+    relax_s, write_s, relax_err = _relaxation(flipped, inputs[-1], direct, rng)
+    print(f"  {n}x{n}: line relaxation read {_ms(relax_s):.2f} ms (agrees with spsolve to {relax_err:.1e}); "
+          f"V/2 write pattern, bias-dependent {_ms(write_s):.2f} ms", flush=True)
     return {"first": _ms(first_s), "next": _ms(float(np.median(times))), "flips": _ms(after_s),
             "spsolve": _ms(sp_s), "transfer": _ms(transfer_s), "next_cg": _ms(float(np.median(cg_times))),
-            "transfer_flips": _ms(rebuild_s)}
+            "transfer_flips": _ms(rebuild_s), "relax": _ms(relax_s), "relax_write": _ms(write_s)}
+
+
+def _relaxation(parallel: np.ndarray, v_rows: np.ndarray, direct: np.ndarray, rng) -> tuple[float, float, float]:
+    """Median times (s) of a read and of a V/2 write by line relaxation, and the read's error against
+    ``direct`` (the spsolve column currents)."""
+    n, m = parallel.shape
+    params = {"r_p": R_P, "tmr0": TMR0, "v_h": V_H}
+    ends = LineEnds(np.ones(n), np.ones(m), False, True, 1.0, 1.0)  # 1 ohm segment to ideal ports
+    zeros = np.zeros((1, m))
+    kw = {"tolerance": 1e-9}
+    _, cols = solve_tiles_currents(v_rows[None], zeros, parallel, params, ends, [0, n], [0, m],
+                                   bias_dependent=False, **kw)  # compiles on first use
+    reads, writes = [], []
+    rows_w = np.where(rng.random((1, n)) < 0.3, 0.25, 0.0)
+    cols_w = np.where(rng.random((1, m)) < 0.5, -0.25, 0.0)
+    solve_tiles_cells(rows_w, cols_w, parallel, params, ends, [0, n], [0, m], **kw)
+    for _ in range(5):
+        t0 = time.perf_counter()
+        solve_tiles_currents(v_rows[None], zeros, parallel, params, ends, [0, n], [0, m], bias_dependent=False, **kw)
+        reads.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        solve_tiles_cells(rows_w, cols_w, parallel, params, ends, [0, n], [0, m], **kw)
+        writes.append(time.perf_counter() - t0)
+    return float(np.median(reads)), float(np.median(writes)), _rel(cols[0], direct)
 
 
 def main() -> None:
@@ -114,11 +145,14 @@ def main() -> None:
         print(f"solving {n}x{n} ...", flush=True)
         results[n] = bench_size(n, args.vectors, rng)
     print(f"{'size':>7} {'first':>8} {'transfer':>9} {'next vec':>9} {'next (CG)':>10} {'flips (CG)':>11} "
-          f"{'transfer after flips':>21} {'spsolve':>8}   (ms)")
+          f"{'transfer after flips':>21} {'spsolve':>8} {'relax':>7} {'relax write':>12}   (ms)")
     for n, r in results.items():
         print(f"{n:>3}x{n:<3} {r['first']:8.1f} {r['transfer']:9.1f} {r['next']:9.3f} {r['next_cg']:10.1f} "
-              f"{r['flips']:11.1f} {r['transfer_flips']:21.1f} {r['spsolve']:8.1f}")
+              f"{r['flips']:11.1f} {r['transfer_flips']:21.1f} {r['spsolve']:8.1f} {r['relax']:7.2f} "
+              f"{r['relax_write']:12.2f}")
     for n, r in sorted(results.items()):
+        print(f"bench relax{n}_read_ms {r['relax']:.2f} ms")
+        print(f"bench relax{n}_write_ms {r['relax_write']:.2f} ms")
         print(f"bench solve{n}_first_ms {r['first']:.1f} ms")
         print(f"bench transfer{n}_build_ms {r['transfer']:.1f} ms")
         print(f"bench solve{n}_next_vector_ms {r['next']:.3f} ms")

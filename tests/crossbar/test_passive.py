@@ -109,8 +109,8 @@ def test_disturb_statistics_of_half_selected_cells():
 
 
 def test_write_with_wires_sees_ir_drop_and_keeps_phase_count():
-    ideal, wired = _array(16, 16, seed=4), _array(16, 16, seed=4, circuit=CircuitConfig(r_wire_row=5.0,
-                                                                                         r_wire_col=5.0))
+    ideal = _array(16, 16, seed=4)
+    wired = _array(16, 16, seed=4, circuit=CircuitConfig(r_wire_row=5.0, r_wire_col=5.0), write_compensation=0)
     phases = tuple(_phase(16, 16, 50e-6, polarity=pol, on_rows=range(0, 16, 2), on_cols=range(16))
                    for pol in (TO_P, TO_AP, TO_P, TO_AP))
     plan = UpdatePlan(phases=phases)
@@ -130,22 +130,50 @@ def test_state_dict_round_trip():
     assert torch.equal(other.parallel, xb.parallel) and torch.allclose(other.read(v), xb.read(v))
 
 
-def test_write_compensation_brings_selected_cells_to_their_target_voltage():
-    """1 ohm wires, 64 x 64, every other row selected, 60 uA asked of every column towards AP (target
-    60 uA x R_P = 0.3 V): the selected cells' median |V| falls short by > 20 % with the sources set for ideal
-    wires, and is within 3 % of the target after 3 compensation steps (each column moved by its own mean
-    shortfall; cells along a column keep a spread)."""
-    widths = torch.zeros(64)
-    widths[::2] = 1e-8
-    phase = WritePhase(row_widths=widths, col_currents=torch.full((64,), 60e-6), polarity="to_ap")
-    target = 60e-6 * DEV.r_p
-    median = {}
-    for steps in (0, 3):
-        array = ArrayConfig(kind="passive", circuit=CircuitConfig(r_wire_row=1.0, r_wire_col=1.0), tile_rows=64,
-                            tile_cols=64, write_compensation=steps)
+def _compensation_case(steps: int, polarity: str, ohm: float = 1.0, state_seed: int = 1):
+    """A 64 x 64 tile, 30 % of the rows selected, 40-60 uA asked of the columns: the selected cells'
+    log(|V| / V_ideal) (their voltage over the one ideal wires give) and the half-selected cells' largest |V|."""
+    gen = torch.Generator().manual_seed(0)
+    selected = torch.rand(64, generator=gen) < 0.3
+    widths = torch.where(selected, 1e-8, 0.0).double()
+    phase = WritePhase(row_widths=widths, col_currents=40e-6 + 20e-6 * torch.rand(64, generator=gen),
+                       polarity=polarity)
+    states = torch.rand(64, 64, generator=torch.Generator().manual_seed(state_seed)) < 0.5
+    volts = {}
+    for wire, k in ((ohm, steps), (0.0, 0)):
+        array = ArrayConfig(kind="passive", circuit=CircuitConfig(r_wire_row=wire, r_wire_col=wire), tile_rows=64,
+                            tile_cols=64, write_compensation=k)
         xb = PassiveCrossbar(64, 64, DEV, array)
-        xb.set_states(torch.rand(64, 64, generator=torch.Generator().manual_seed(0)) < 0.5)
-        held, _ = xb.phase_cell_voltages(phase)
-        median[steps] = float(held[::2].abs().median())
-    assert median[0] < 0.8 * target
-    assert abs(median[3] - target) < 0.03 * target
+        xb.set_states(states)
+        volts[wire] = xb.phase_cell_voltages(phase)[0].double()
+    ratio = (volts[ohm][selected].abs() / volts[0.0][selected].abs()).log()
+    return ratio, float(volts[ohm][~selected].abs().max()), float(volts[0.0][~selected].abs().max())
+
+
+@pytest.mark.parametrize("polarity", [TO_AP, TO_P])
+def test_write_compensation_restores_the_selected_cells_voltage(polarity):
+    """1 ohm: without compensation the selected cells lose 28 % of their voltage on average (spread 9 %);
+    two steps of the periphery's model bring the mean within 3 % and the spread under 2.5 % (the residue is
+    the states the model does not know), the half-selected cells rising at most 25 % above V/2."""
+    ratio, _, _ = _compensation_case(0, polarity)
+    assert ratio.mean() < -0.2 and ratio.std() > 0.07
+    ratio, half, half_ideal = _compensation_case(2, polarity)
+    assert abs(float(ratio.mean())) < 0.03 and float(ratio.std()) < 0.025
+    assert half < 1.25 * half_ideal
+
+
+def test_write_compensation_does_not_read_the_states():
+    """The sources come from the periphery's model (every cell at the mean conductance): the same pattern
+    gets the same sources whatever the states."""
+    phase = WritePhase(row_widths=torch.tensor([1e-8, 0, 5e-9, 0] * 4, dtype=F64),
+                       col_currents=torch.tensor([50e-6, 0, 40e-6, 60e-6] * 3, dtype=F64), polarity=TO_P)
+    sources = []
+    for seed in (0, 1):
+        xb = _array(16, 12, seed=seed, circuit=CircuitConfig(r_wire_row=2.0, r_wire_col=2.0), write_compensation=2)
+        captured = {}
+        xb._solve_write = lambda rows, cols, c=captured: c.setdefault("s", (rows.copy(), cols.copy())) and None \
+            or torch.zeros(2, 16, 12).numpy()
+        xb.phase_cell_voltages(phase)
+        sources.append(captured["s"])
+    assert (sources[0][0] == sources[1][0]).all() and (sources[0][1] == sources[1][1]).all()
+    assert not (sources[0][0][0] == sources[0][0][1]).all()  # and they did move from the ideal levels

@@ -49,13 +49,15 @@ TRAIN_FLAGS = {
     "array": "hardware.array.kind",
     "write_scheme": "hardware.array.write_scheme",
     "fidelity": "hardware.array.fidelity",
+    "write_compensation": "hardware.array.write_compensation",
 }
 # flag -> (dotted config section, fields of it the flag sets together, validated as one change)
 TRAIN_GROUP_FLAGS = {
     "wire_resistance": ("hardware.array.circuit", ("r_wire_row", "r_wire_col")),
     "tile_size": ("hardware.array", ("tile_rows", "tile_cols")),
 }
-PASSIVE_FLAGS = ("wire_resistance", "tile_size", "write_scheme", "fidelity")  # refused for 1t1mtj arrays
+# refused for 1t1mtj arrays
+PASSIVE_FLAGS = ("wire_resistance", "tile_size", "write_scheme", "fidelity", "write_compensation")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(larger layers are split, partial sums added in the periphery; default 256)")
     group.add_argument("--write-scheme", choices=("v2", "v3"), help="passive arrays: half-select write scheme "
                        "(default v2)")
+    group.add_argument("--write-compensation", type=int, metavar="STEPS", help="passive arrays: IR-drop "
+                       "compensation steps of the write sources (default 2; 0: sources set for ideal wires)")
     group.add_argument("--fidelity", choices=("ideal", "lumped", "exact"), help="passive arrays: read model "
                        "(default exact: nodal analysis of each tile)")
     train.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",

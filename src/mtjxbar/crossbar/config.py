@@ -67,7 +67,7 @@ class ArrayConfig:
                               "or v3 (unselected rows at V/3, unselected columns at 2V/3)", choices=WRITE_SCHEMES)
     write_voltage_max: float = param(1.5, "V", "largest cell voltage a passive write may ask for (driver "
                                      "compliance)", lo=0.0, lo_open=True)
-    write_compensation: int = param(0, "1", "IR-drop compensation of passive writes: correction steps of the "
+    write_compensation: int = param(2, "1", "IR-drop compensation of passive writes: correction steps of the "
                                     "selected rows' and columns' sources, computed by the periphery on a model "
                                     "of the tile with every cell at the mean of the P and AP conductances (it "
                                     "does not know the states): each step solves the model and moves the "

@@ -222,9 +222,10 @@ class PassiveCrossbar(Crossbar):
         the periphery does not know the states) see the voltage their column asks for. Each step solves the
         model and fits the selected cells' shortfall ``d_ij = target_j - |V_ij|`` by ``a_i + b_j`` (least
         squares, alternating means; the common offset split evenly), then raises selected row ``i`` by
-        ``a_i`` and column ``j``'s drive by ``b_j`` (over-relaxed by target / achieved mean voltage). A row-plus-column split fits the drop of a phase well
-        (measured on 64 x 64 tiles at 1 ohm: residual sd 0.8 % of V) because a selected row's drop profile
-        is set by its columns' currents and a selected column's by its rows'."""
+        ``a_i`` and column ``j``'s drive by ``b_j`` (over-relaxed by target / achieved mean voltage). A
+        row-plus-column split fits the drop of a phase well (64 x 64 tiles at 1 ohm: residual sd 0.8 % of
+        V) because a selected row's drop profile is set by its columns' currents and a column's by its
+        rows'."""
         g_mean = 0.5 * (1.0 / self.device_params.r_p + 1.0 / self.device_params.r_ap)
         model = np.ones((self.rows, self.cols), dtype=bool)
         params = {"r_p": 1.0 / g_mean, "tmr0": 0.0, "v_h": 1.0}
