@@ -73,7 +73,7 @@ def fmt(value) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist-train10k"))
-    parser.add_argument("--train", type=int, default=4000, help="training images (the first N), one epoch")
+    parser.add_argument("--train", type=int, default=10000, help="training images (the first N), one epoch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compensation", type=int, default=2, help="array.write_compensation of passive runs")
     parser.add_argument("--jobs", type=int, default=2)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OHMS = (0.0, 0.5, 1.0, 2.5)
-COLUMNS = ("array", "wire_ohm", "scheme", "seed", "train_samples", "epochs", "insitu_acc", "exsitu_acc", "float_acc",
+COLUMNS = ("mapping", "array", "wire_ohm", "scheme", "seed", "train_samples", "epochs", "insitu_acc", "exsitu_acc", "float_acc",
            "flips_per_sample", "disturb_per_sample", "ms_per_sample")
 
 NOTES = """Reading (seed 0, one epoch; not a tuned comparison). With ideal wires the passive array trains as the 1T1MTJ
@@ -40,22 +40,25 @@ was seen in any run (V/2: 0 in 1347 samples per row; V/3: 0 in 300): half-select
 
 
 def rows(args) -> list[dict]:
-    """One dict per run: its name, flags and table labels."""
+    """One dict per run: its name, flags and table labels (both weight mappings: a reference column, whose
+    reference current the periphery computes ideally, and differential pairs, read as a difference)."""
     out = []
     for seed in args.seeds:
-        base = ["--dataset", "digits", "--epochs", str(args.epochs), "--seed", str(seed), "--threads", "1",
-                "--no-cost", "--quiet"]
-        out.append({"name": f"1t1mtj_s{seed}", "array": "1t1mtj", "wire_ohm": "", "scheme": "", "seed": seed,
-                    "flags": [*base, "--array", "1t1mtj"]})
-        for ohm in OHMS:
-            out.append({"name": f"passive_v2_{ohm:g}ohm_s{seed}", "array": "passive", "wire_ohm": ohm, "scheme": "v2",
-                        "seed": seed, "flags": [*base, "--array", "passive", "--tile-size", "64", "--fidelity", "exact",
-                                                "--write-scheme", "v2", "--wire-resistance", f"{ohm:g}"]})
-        # V/3 at 1 ohm: for its disturb count (a shorter run: accuracy is not the point of this row)
-        out.append({"name": f"passive_v3_1ohm_s{seed}", "array": "passive", "wire_ohm": 1.0, "scheme": "v3",
-                    "seed": seed, "flags": [*base, "--array", "passive", "--tile-size", "64", "--fidelity", "exact",
-                                            "--write-scheme", "v3", "--wire-resistance", "1",
-                                            "--max-train", str(args.v3_train)]})
+        for mapping in ("reference", "differential"):
+            base = ["--dataset", "digits", "--epochs", str(args.epochs), "--seed", str(seed), "--threads", "1",
+                    "--no-cost", "--quiet", "--scheme", mapping]
+            tag = f"{mapping[:3]}_s{seed}"
+            out.append({"name": f"1t1mtj_{tag}", "mapping": mapping, "array": "1t1mtj", "wire_ohm": "", "scheme": "",
+                        "seed": seed, "flags": [*base, "--array", "1t1mtj"]})
+            passive = [*base, "--array", "passive", "--tile-size", "64", "--fidelity", "exact",
+                       "--write-compensation", str(args.compensation)]
+            for ohm in OHMS:
+                out.append({"name": f"passive_v2_{ohm:g}ohm_{tag}", "mapping": mapping, "array": "passive",
+                            "wire_ohm": ohm, "scheme": "v2", "seed": seed,
+                            "flags": [*passive, "--write-scheme", "v2", "--wire-resistance", f"{ohm:g}"]})
+            out.append({"name": f"passive_v3_1ohm_{tag}", "mapping": mapping, "array": "passive", "wire_ohm": 1.0,
+                        "scheme": "v3", "seed": seed,
+                        "flags": [*passive, "--write-scheme", "v3", "--wire-resistance", "1"]})
     return out
 
 
@@ -69,7 +72,7 @@ def summarise(run: dict, results: dict) -> dict:
     samples = results["n_train"] * results["epochs"]
     acc = results["accuracy"]
     ohm = "" if run["wire_ohm"] == "" else f"{run['wire_ohm']:g}"
-    return {**{k: run[k] for k in ("array", "scheme", "seed")}, "wire_ohm": ohm, "train_samples": results["n_train"],
+    return {**{k: run[k] for k in ("mapping", "array", "scheme", "seed")}, "wire_ohm": ohm, "train_samples": results["n_train"],
             "epochs": results["epochs"], "insitu_acc": acc.get("insitu"), "exsitu_acc": acc.get("exsitu"),
             "float_acc": acc.get("float"), "flips_per_sample": sum(e["flips"] for e in epochs) / samples,
             "disturb_per_sample": sum(e.get("disturb_flips", 0) for e in epochs) / samples,
@@ -89,8 +92,9 @@ def write_tables(table: list[dict], cmds: list[str], out: Path) -> None:
         writer.writeheader()
         writer.writerows(table)
     lines = ["# Digits on passive (0T1MTJ) arrays: accuracy against wire resistance", "",
-             "Network 64-128-80 (8 outputs per class), k = 1, reference column; passive rows: 64x64 tiles, exact "
-             "nodal analysis for reads and writes (bias-dependent TMR), driver and sense resistance 0. "
+             "Network 64-128-80 (8 outputs per class), k = 1, a reference column or differential pairs (`mapping`); "
+             "passive rows: 64x64 tiles, exact circuit reads and writes (line relaxation, bias-dependent TMR), "
+             "write IR-drop compensation (2 steps), driver and sense resistance 0. "
              "Accuracies on the 450 digits test samples; flips and disturbs per training sample; ms per in-situ "
              "sample on one core of a busy 2-core machine. Generated by `examples/passive_table.py`.", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
@@ -103,7 +107,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--v3-train", type=int, default=300, help="training samples of the V/3 run")
+    parser.add_argument("--compensation", type=int, default=2, help="array.write_compensation of passive runs")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "passive_table")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
     parser.add_argument("--dry-run", action="store_true")
