@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -177,3 +178,32 @@ def test_write_compensation_does_not_read_the_states():
         sources.append(captured["s"])
     assert (sources[0][0] == sources[1][0]).all() and (sources[0][1] == sources[1][1]).all()
     assert not (sources[0][0][0] == sources[0][0][1]).all()  # and they did move from the ideal levels
+
+
+def test_read_calibration_removes_the_systematic_ir_loss_without_reading_the_states():
+    """1 ohm, 128 x 96 in 64 x 64 tiles, every row at 0.1 V: raw column currents lose 15-35 % to the wires;
+    the per-tile gains from the periphery's model (states unknown: the same gains for any states) bring
+    every column within 4 % of its ideal-wire current."""
+    wired = CircuitConfig(r_wire_row=1.0, r_wire_col=1.0)
+    v = torch.full((1, 128), 0.1, dtype=F64)
+    reads, gains = {}, []
+    for name, kw in (("ideal", {}), ("raw", {"circuit": wired, "read_calibration": False}),
+                     ("calibrated", {"circuit": wired})):
+        for seed in (0, 1):
+            xb = _array(128, 96, seed=seed, tile_rows=64, tile_cols=64, **kw)
+            reads[name, seed] = xb.read(v)[0]
+            if name == "calibrated":
+                gains.append(xb._sense_gains("read")[1])
+    np.testing.assert_array_equal(gains[0], gains[1])
+    for seed in (0, 1):
+        raw = (reads["raw", seed] / reads["ideal", seed] - 1).abs()
+        cal = (reads["calibrated", seed] / reads["ideal", seed] - 1).abs()
+        assert raw.min() > 0.1 and cal.max() < 0.04
+
+
+def test_read_calibration_applies_to_transposed_reads_and_not_to_ideal_wires():
+    xb = _array(70, 40, tile_rows=64, tile_cols=64, circuit=CircuitConfig(r_wire_row=1.0, r_wire_col=1.0))
+    gain_r, gain_c = xb._sense_gains("transposed")
+    assert gain_r.shape == (1, 70) and (gain_r > 1).all() and (gain_c == 1).all()
+    ideal = _array(70, 40, tile_rows=64, tile_cols=64)
+    assert ideal._sense_gains("read") is None

@@ -63,6 +63,10 @@ class ArrayConfig:
     fidelity: str = param("exact", "", "read model of passive arrays: ideal (G V, wires ignored), lumped "
                           "(each cell in series with the wire and port resistance of its path), exact "
                           "(nodal analysis)", choices=FIDELITIES)
+    read_calibration: bool = param(True, "", "passive arrays with resistive wires: each sensed line's gain is "
+                                   "calibrated once per tile against the IR drop the periphery's model predicts "
+                                   "(every cell at the mean P/AP conductance, every driven line at one voltage); "
+                                   "false: raw sensed currents")
     write_scheme: str = param("v2", "", "half-select scheme of passive writes: v2 (unselected lines at V/2) "
                               "or v3 (unselected rows at V/3, unselected columns at 2V/3)", choices=WRITE_SCHEMES)
     write_voltage_max: float = param(1.5, "V", "largest cell voltage a passive write may ask for (driver "

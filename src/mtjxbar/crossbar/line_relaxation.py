@@ -131,7 +131,8 @@ def _scratch(rows, cols):
 
 @njit(cache=True)
 def _currents_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_starts, end_r, end_c,
-                     far_r, far_c, w_r, w_c, tolerance, max_sweeps, out_r, out_c, scratch, xr_s, xc_s):
+                     far_r, far_c, w_r, w_c, tolerance, max_sweeps, out_r, out_c, scratch, xr_s, xc_s,
+                     gain_r, gain_c):
     worst = 0
     for s in range(src_r.shape[0]):
         for ti in range(row_starts.shape[0] - 1):
@@ -150,8 +151,8 @@ def _currents_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, c
                         i, j = r0 + a, c0 + b
                         v = xr[b, a] - xc[a, b]
                         cur = v * _conductance(v, parallel[i, j], r_p[i, j], tmr0[i, j], v_h[i, j], bias)
-                        out_r[s, i] -= cur  # a row delivers minus what its cells draw from it
-                        out_c[s, j] += cur
+                        out_r[s, i] -= cur * gain_r[tj, i]  # a row delivers minus what its cells draw
+                        out_c[s, j] += cur * gain_c[ti, j]
     return worst
 
 
@@ -204,18 +205,22 @@ def _prepare(src_r, src_c, parallel, params, row_starts, col_starts):
 
 
 def solve_tiles_currents(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,
-                         bias_dependent=True, tolerance=1e-12, max_sweeps=500):
+                         bias_dependent=True, tolerance=1e-12, max_sweeps=500, gains=None):
     """Line currents into the periphery, rows (B, N) and columns (B, M), for sources ``src_r`` (B, N) and
     ``src_c`` (B, M); ``params`` holds ``r_p``, ``tmr0``, ``v_h`` (scalars or (N, M)); tiles share nothing
-    but their lines' periphery, which adds their partial sums."""
+    but their lines' periphery, which adds their partial sums, each line's times its gain in that tile
+    (``gains``: (column tiles, N) for the rows and (row tiles, M) for the columns; None: 1)."""
     src_r, src_c, par, r_p, tmr0, v_h, (rs, cs), tr, tc = _prepare(src_r, src_c, parallel, params,
                                                                    row_starts, col_starts)
+    if gains is None:
+        gains = (np.ones((cs.size - 1, src_r.shape[1])), np.ones((rs.size - 1, src_c.shape[1])))
     out_r = np.zeros_like(src_r)
     out_c = np.zeros_like(src_c)
     scratch, xr, xc = _scratch(tr, tc)
     sweeps = _currents_kernel(src_r, src_c, par, r_p, tmr0, v_h, bias_dependent, rs, cs, ends.end_r, ends.end_c,
                               ends.far_r, ends.far_c, ends.w_r, ends.w_c, tolerance, max_sweeps, out_r, out_c,
-                              scratch, xr, xc)
+                              scratch, xr, xc, np.ascontiguousarray(gains[0], dtype=np.float64),
+                              np.ascontiguousarray(gains[1], dtype=np.float64))
     if sweeps < 0:
         raise np.linalg.LinAlgError(f"line relaxation: no convergence to {tolerance:g} V in {max_sweeps} sweeps")
     return out_r, out_c

@@ -72,6 +72,7 @@ class PassiveCrossbar(Crossbar):
         self.circuit_solver = solver or CircuitSolverConfig()
         self.row_tiles = tile_slices(rows, array.tile_rows)
         self.col_tiles = tile_slices(cols, array.tile_cols)
+        self._gains: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._starts = (np.array([t.start for t in self.row_tiles] + [rows], dtype=np.int64),
                         np.array([t.start for t in self.col_tiles] + [cols], dtype=np.int64))
 
@@ -101,11 +102,43 @@ class PassiveCrossbar(Crossbar):
         """Exact tiled read by line relaxation: driven lines at ``batch``, sensed lines at 0 V behind r_sense."""
         zeros = np.zeros((batch.shape[0], self.rows if transposed else self.cols))
         src_r, src_c = (zeros, batch) if transposed else (batch, zeros)
+        purpose = "transposed" if transposed else "read"
         out_r, out_c = solve_tiles_currents(src_r, src_c, self.parallel.cpu().numpy(), self._params_np(),
-                                            self._line_ends("transposed" if transposed else "read"),
-                                            self._starts[0], self._starts[1], **self._relax_kw())
+                                            self._line_ends(purpose), self._starts[0], self._starts[1],
+                                            gains=self._sense_gains(purpose), **self._relax_kw())
         # out_*: currents the lines deliver to their periphery; a driver delivers minus what it supplies
         return (out_r, -out_c) if transposed else (out_c, -out_r)
+
+    def _sense_gains(self, purpose: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-tile gains of the sensed lines (``ArrayConfig.read_calibration``), computed once per purpose:
+        the periphery's model of the array (every cell at the mean of the nominal P and AP conductances,
+        linear) is read one tile row (tile column, transposed) at a time with its driven lines at 1 V; a
+        sensed line's gain in that tile is its ideal-wire current over the modelled one. This removes the
+        IR drop's systematic loss along the lines (cells far from the drivers contribute less), not its
+        dependence on the states and inputs of the moment. None: no calibration (or ideal wires)."""
+        if not self.array.read_calibration or self.array.circuit.ideal_wires:
+            return None
+        if purpose in self._gains:
+            return self._gains[purpose]
+        g_mean = 0.5 * (1.0 / self.device_params.r_p + 1.0 / self.device_params.r_ap)
+        model = np.ones((self.rows, self.cols), dtype=bool)
+        params = {"r_p": 1.0 / g_mean, "tmr0": 0.0, "v_h": 1.0}
+        ends = self._line_ends(purpose)
+        gain_r = np.ones((len(self.col_tiles), self.rows))
+        gain_c = np.ones((len(self.row_tiles), self.cols))
+        transposed = purpose == "transposed"
+        for t, lines in enumerate(self.col_tiles if transposed else self.row_tiles):
+            src_r, src_c = np.zeros((1, self.rows)), np.zeros((1, self.cols))
+            (src_c if transposed else src_r)[0, lines] = 1.0
+            out_r, out_c = solve_tiles_currents(src_r, src_c, model, params, ends, self._starts[0],
+                                                self._starts[1], bias_dependent=False, tolerance=1e-12)
+            ideal = (lines.stop - lines.start) * g_mean  # every sensed line, ideal wires
+            if transposed:
+                gain_r[t] = ideal / out_r[0]
+            else:
+                gain_c[t] = ideal / out_c[0]
+        self._gains[purpose] = (gain_r, gain_c)
+        return self._gains[purpose]
 
     def _read_cells(self, batch: np.ndarray, transposed: bool, fidelity: str, circuit) -> tuple[np.ndarray, np.ndarray]:
         """Ideal or lumped read: each cell's current at its own row voltage (with a series resistance)."""
