@@ -207,3 +207,15 @@ def test_read_calibration_applies_to_transposed_reads_and_not_to_ideal_wires():
     assert gain_r.shape == (1, 70) and (gain_r > 1).all() and (gain_c == 1).all()
     ideal = _array(70, 40, tile_rows=64, tile_cols=64)
     assert ideal._sense_gains("read") is None
+
+
+def test_ideal_wires_behind_resistive_ports_read_and_write():
+    """No wire resistance but 50 ohm drivers: no line to relax; each tile's lines are solved as single
+    nodes (the dense path of CircuitSolver): reads lose a little to the ports, writes run."""
+    xb = _array(70, 40, tile_rows=64, tile_cols=32, circuit=CircuitConfig(r_driver=50.0))
+    ideal = _array(70, 40, tile_rows=64, tile_cols=32)
+    v = torch.rand(3, 70, dtype=F64, generator=torch.Generator().manual_seed(3)) * 0.1
+    ratio = xb.read(v) / ideal.read(v)
+    assert (ratio < 1).all() and (ratio > 0.8).all()
+    phase = _phase(70, 40, 50e-6, polarity=TO_P, on_rows=range(0, 70, 3), on_cols=range(40))
+    assert xb.write(UpdatePlan(phases=(phase,)), torch.Generator().manual_seed(0)).phases == 1

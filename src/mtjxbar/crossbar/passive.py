@@ -37,7 +37,7 @@ import torch
 
 from ..device import MTJParams, switching_probability
 from .array import Crossbar, WriteResult
-from .circuit import lumped_series
+from .circuit import DRIVEN, SENSED, CircuitSolver, lumped_series
 from .circuit_cells import cell_current
 from .config import ArrayConfig, CircuitSolverConfig
 from .events import ReadEvent, WriteEvent
@@ -91,7 +91,10 @@ class PassiveCrossbar(Crossbar):
         batch = v.reshape(-1, v.shape[-1]).double().cpu().numpy()
         fidelity, circuit = self.array.fidelity, self.array.circuit
         if fidelity == "exact" and not self._ideal_circuit():
-            sensed, drivers = self._read_relaxed(batch, transposed)
+            if circuit.ideal_wires:  # only the ports resist: no line to relax, each tile solved densely
+                sensed, drivers = self._read_ports_only(batch, transposed)
+            else:
+                sensed, drivers = self._read_relaxed(batch, transposed)
         else:
             sensed, drivers = self._read_cells(batch, transposed, fidelity, circuit)
         shape = (*v.shape[:-1], sensed.shape[-1])
@@ -108,6 +111,29 @@ class PassiveCrossbar(Crossbar):
                                             gains=self._sense_gains(purpose), **self._relax_kw())
         # out_*: currents the lines deliver to their periphery; a driver delivers minus what it supplies
         return (out_r, -out_c) if transposed else (out_c, -out_r)
+
+    def _port_solver(self, rs: slice, cs: slice, purpose: str) -> CircuitSolver:
+        """A tile's :class:`CircuitSolver` for ideal wires behind resistive ports (lines as single nodes)."""
+        modes = {"read": (DRIVEN, SENSED), "transposed": (SENSED, DRIVEN), "write": (DRIVEN, DRIVEN)}[purpose]
+        return CircuitSolver(self.parallel[rs, cs].cpu().numpy(), r_p=self._np("r_p", rs, cs),
+                             tmr0=self._np("tmr0", rs, cs), v_h=self._np("v_h", rs, cs), circuit=self.array.circuit,
+                             solver=self.circuit_solver, row_modes=modes[0], col_modes=modes[1])
+
+    def _read_ports_only(self, batch: np.ndarray, transposed: bool) -> tuple[np.ndarray, np.ndarray]:
+        sensed = np.zeros((batch.shape[0], self.rows if transposed else self.cols))
+        drivers = np.zeros_like(batch)
+        for rs in self.row_tiles:
+            for cs in self.col_tiles:
+                solver = self._port_solver(rs, cs, "transposed" if transposed else "read")
+                if transposed:
+                    sol = solver.solve(np.zeros((batch.shape[0], rs.stop - rs.start)), batch[:, cs])
+                    sensed[:, rs] += sol.row_currents
+                    drivers[:, cs] -= sol.col_currents
+                else:
+                    sol = solver.solve(batch[:, rs])
+                    sensed[:, cs] += sol.col_currents
+                    drivers[:, rs] -= sol.row_currents
+        return sensed, drivers
 
     def _sense_gains(self, purpose: str) -> tuple[np.ndarray, np.ndarray] | None:
         """Per-tile gains of the sensed lines (``ArrayConfig.read_calibration``), computed once per purpose:
@@ -227,7 +253,8 @@ class PassiveCrossbar(Crossbar):
         col_sources = cols.numpy().copy()
         selected_rows = (phase.row_widths > 0).numpy()
         selected_cols = v_cols.numpy() > 0
-        if self.array.write_compensation and selected_rows.any() and selected_cols.any():
+        if self.array.write_compensation and not self.array.circuit.ideal_wires and selected_rows.any() \
+                and selected_cols.any():  # (resistive ports alone: left to the drivers' design)
             sign = 1.0 if phase.polarity == TO_P else -1.0
             rows[0], col_sources = self._compensate(rows[0], col_sources, selected_rows, selected_cols,
                                                     v_cols.numpy(), sign)
@@ -274,8 +301,14 @@ class PassiveCrossbar(Crossbar):
     def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray) -> np.ndarray:
         """Cell voltages (2, N, M) of the write circuit with row sources ``rows`` (2, N: held, released) and
         column sources ``col_sources`` (M,), tile by tile (line relaxation; idle tiles skipped)."""
-        return solve_tiles_cells(rows, np.repeat(col_sources[None, :], rows.shape[0], axis=0),
-                                 self.parallel.cpu().numpy(), self._params_np(), self._line_ends("write"),
+        cols = np.repeat(col_sources[None, :], rows.shape[0], axis=0)
+        if self.array.circuit.ideal_wires:  # resistive drivers only: each tile's lines solved densely
+            out = np.zeros((rows.shape[0], self.rows, self.cols))
+            for rs in self.row_tiles:
+                for cs in self.col_tiles:
+                    out[:, rs, cs] = self._port_solver(rs, cs, "write").solve(rows[:, rs], cols[:, cs]).cell_voltage
+            return out
+        return solve_tiles_cells(rows, cols, self.parallel.cpu().numpy(), self._params_np(), self._line_ends("write"),
                                  self._starts[0], self._starts[1], **self._relax_kw())
 
     def _phase_log_survival(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
