@@ -23,9 +23,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from passive_table import COLUMNS, fmt, summarise  # the digits table's row format (this folder)
+
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = ("array", "wire_ohm", "scheme", "train_samples", "insitu_acc", "exsitu_acc", "float_acc",
-           "flips_per_sample", "disturb_per_sample", "ms_per_sample")
 
 
 def runs(args) -> list[dict]:
@@ -34,40 +34,19 @@ def runs(args) -> list[dict]:
             "--threads", "1", "--no-cost", "--quiet", "--methods", "float", "binary_software", "exsitu"]
     passive = ["--array", "passive", "--tile-size", "64", "--fidelity", "exact",
                "--set", f"hardware.array.write_compensation={args.compensation}"]
-    out = [{"name": "passive_v2_1ohm", "array": "passive", "wire_ohm": "1", "scheme": "v2",
-            "flags": [*base, *passive, "--write-scheme", "v2", "--wire-resistance", "1"]},
-           {"name": "passive_v2_0.5ohm", "array": "passive", "wire_ohm": "0.5", "scheme": "v2",
-            "flags": [*base, *passive, "--write-scheme", "v2", "--wire-resistance", "0.5"]},
-           {"name": "passive_v2_2.5ohm", "array": "passive", "wire_ohm": "2.5", "scheme": "v2",
-            "flags": [*base, *passive, "--write-scheme", "v2", "--wire-resistance", "2.5"]},
-           {"name": "passive_v3_1ohm", "array": "passive", "wire_ohm": "1", "scheme": "v3",
-            "flags": [*base, *passive, "--write-scheme", "v3", "--wire-resistance", "1"]},
-           {"name": "passive_v2_0ohm", "array": "passive", "wire_ohm": "0", "scheme": "v2",
-            "flags": [*base, *passive, "--write-scheme", "v2", "--wire-resistance", "0"]},
-           {"name": "1t1mtj", "array": "1t1mtj", "wire_ohm": "", "scheme": "", "flags": [*base, "--array", "1t1mtj"]}]
+    out = [{"name": f"passive_{scheme}_{ohm:g}ohm", "array": "passive", "wire_ohm": ohm, "scheme": scheme,
+            "flags": [*base, *passive, "--write-scheme", scheme, "--wire-resistance", f"{ohm:g}"]}
+           for scheme, ohm in (("v2", 1.0), ("v2", 0.5), ("v2", 2.5), ("v3", 1.0), ("v2", 0.0))]
+    out.append({"name": "1t1mtj", "array": "1t1mtj", "wire_ohm": "", "scheme": "",
+                "flags": [*base, "--array", "1t1mtj"]})
+    for run in out:
+        run.update(mapping="differential", seed=args.seed)
     return out
 
 
 def command(run: dict, folder: Path) -> list[str]:
     return ["nice", "-n", "5", sys.executable, "-m", "mtjxbar.cli.main", "train", *run["flags"],
             "--out", str(folder / run["name"]), "--overwrite"]
-
-
-def summarise(run: dict, results: dict) -> dict:
-    epochs = results["insitu_epochs"]
-    samples = results["n_train"] * results["epochs"]
-    acc = results["accuracy"]
-    return {"array": run["array"], "wire_ohm": run["wire_ohm"], "scheme": run["scheme"],
-            "train_samples": results["n_train"], "insitu_acc": acc.get("insitu"), "exsitu_acc": acc.get("exsitu"),
-            "float_acc": acc.get("float"), "flips_per_sample": sum(e["flips"] for e in epochs) / samples,
-            "disturb_per_sample": sum(e.get("disturb_flips", 0) for e in epochs) / samples,
-            "ms_per_sample": 1e3 * results["train_seconds"]["insitu"] / samples}
-
-
-def fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}" if value < 1 else f"{value:.4g}"
-    return "" if value is None else str(value)
 
 
 def main() -> int:

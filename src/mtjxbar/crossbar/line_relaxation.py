@@ -130,15 +130,27 @@ def _scratch(rows, cols):
 
 
 @njit(cache=True)
-def _currents_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_starts, end_r, end_c,
-                     far_r, far_c, w_r, w_c, tolerance, max_sweeps, out_r, out_c, scratch, xr_s, xc_s,
-                     gain_r, gain_c):
+def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_starts, end_r, end_c,
+                  far_r, far_c, w_r, w_c, tolerance, max_sweeps, scratch, xr_s, xc_s, cells, out_v, out_r, out_c,
+                  gain_r, gain_c):
+    """Relax every tile of every source set; ``cells``: write the cell voltages into ``out_v``, else add each
+    tile's line currents (times the line's gain in that tile) into ``out_r`` / ``out_c``. A tile whose
+    sources are all 0 V is skipped (no voltage anywhere in it). Returns the most sweeps, -1 on failure."""
     worst = 0
     for s in range(src_r.shape[0]):
         for ti in range(row_starts.shape[0] - 1):
             r0, r1 = row_starts[ti], row_starts[ti + 1]
             for tj in range(col_starts.shape[0] - 1):
                 c0, c1 = col_starts[tj], col_starts[tj + 1]
+                idle = True
+                for a in range(r0, r1):
+                    idle = idle and src_r[s, a] == 0.0
+                for b in range(c0, c1):
+                    idle = idle and src_c[s, b] == 0.0
+                if idle:
+                    if cells:
+                        out_v[s, r0:r1, c0:c1] = 0.0
+                    continue
                 xr, xc = xr_s[:c1 - c0, :r1 - r0], xc_s[:r1 - r0, :c1 - c0]
                 sweeps = _solve_tile(src_r[s], src_c[s], parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1,
                                      end_r, end_c, far_r, far_c, w_r, w_c, tolerance, max_sweeps, xr, xc,
@@ -150,43 +162,12 @@ def _currents_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, c
                     for b in range(c1 - c0):
                         i, j = r0 + a, c0 + b
                         v = xr[b, a] - xc[a, b]
-                        cur = v * _conductance(v, parallel[i, j], r_p[i, j], tmr0[i, j], v_h[i, j], bias)
-                        out_r[s, i] -= cur * gain_r[tj, i]  # a row delivers minus what its cells draw
-                        out_c[s, j] += cur * gain_c[ti, j]
-    return worst
-
-
-@njit(cache=True)
-def _cells_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_starts, end_r, end_c,
-                  far_r, far_c, w_r, w_c, tolerance, max_sweeps, out_v, scratch, xr_s, xc_s):
-    worst = 0
-    for s in range(src_r.shape[0]):
-        for ti in range(row_starts.shape[0] - 1):
-            r0, r1 = row_starts[ti], row_starts[ti + 1]
-            for tj in range(col_starts.shape[0] - 1):
-                c0, c1 = col_starts[tj], col_starts[tj + 1]
-                idle = True
-                for a in range(r0, r1):
-                    if src_r[s, a] != 0.0:
-                        idle = False
-                for b in range(c0, c1):
-                    if src_c[s, b] != 0.0:
-                        idle = False
-                if idle:  # every source of the tile at 0 V: no voltage anywhere in it
-                    for a in range(r0, r1):
-                        for b in range(c0, c1):
-                            out_v[s, a, b] = 0.0
-                    continue
-                xr, xc = xr_s[:c1 - c0, :r1 - r0], xc_s[:r1 - r0, :c1 - c0]
-                sweeps = _solve_tile(src_r[s], src_c[s], parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1,
-                                     end_r, end_c, far_r, far_c, w_r, w_c, tolerance, max_sweeps, xr, xc,
-                                     scratch)
-                if sweeps < 0:
-                    return -1
-                worst = max(worst, sweeps)
-                for a in range(r1 - r0):
-                    for b in range(c1 - c0):
-                        out_v[s, r0 + a, c0 + b] = xr[b, a] - xc[a, b]
+                        if cells:
+                            out_v[s, i, j] = v
+                        else:
+                            cur = v * _conductance(v, parallel[i, j], r_p[i, j], tmr0[i, j], v_h[i, j], bias)
+                            out_r[s, i] -= cur * gain_r[tj, i]  # a row delivers minus what its cells draw
+                            out_c[s, j] += cur * gain_c[ti, j]
     return worst
 
 
@@ -204,25 +185,33 @@ def _prepare(src_r, src_c, parallel, params, row_starts, col_starts):
     return src_r, src_c, np.ascontiguousarray(parallel, dtype=np.bool_), r_p, tmr0, v_h, starts, tr, tc
 
 
+def _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent, tolerance, max_sweeps,
+         cells, gains=None):
+    src_r, src_c, par, r_p, tmr0, v_h, (rs, cs), tr, tc = _prepare(src_r, src_c, parallel, params,
+                                                                   row_starts, col_starts)
+    batch = src_r.shape[0]
+    out_v = np.empty((batch, *parallel.shape) if cells else (1, 1, 1))
+    out_r, out_c = np.zeros_like(src_r), np.zeros_like(src_c)
+    if gains is None:
+        gains = (np.ones((cs.size - 1, src_r.shape[1])), np.ones((rs.size - 1, src_c.shape[1])))
+    scratch, xr, xc = _scratch(tr, tc)
+    sweeps = _tiles_kernel(src_r, src_c, par, r_p, tmr0, v_h, bias_dependent, rs, cs, ends.end_r, ends.end_c,
+                           ends.far_r, ends.far_c, ends.w_r, ends.w_c, tolerance, max_sweeps, scratch, xr, xc, cells,
+                           out_v, out_r, out_c, np.ascontiguousarray(gains[0], dtype=np.float64),
+                           np.ascontiguousarray(gains[1], dtype=np.float64))
+    if sweeps < 0:
+        raise np.linalg.LinAlgError(f"line relaxation: no convergence to {tolerance:g} V in {max_sweeps} sweeps")
+    return out_v, out_r, out_c
+
+
 def solve_tiles_currents(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,
                          bias_dependent=True, tolerance=1e-12, max_sweeps=500, gains=None):
     """Line currents into the periphery, rows (B, N) and columns (B, M), for sources ``src_r`` (B, N) and
     ``src_c`` (B, M); ``params`` holds ``r_p``, ``tmr0``, ``v_h`` (scalars or (N, M)); tiles share nothing
     but their lines' periphery, which adds their partial sums, each line's times its gain in that tile
     (``gains``: (column tiles, N) for the rows and (row tiles, M) for the columns; None: 1)."""
-    src_r, src_c, par, r_p, tmr0, v_h, (rs, cs), tr, tc = _prepare(src_r, src_c, parallel, params,
-                                                                   row_starts, col_starts)
-    if gains is None:
-        gains = (np.ones((cs.size - 1, src_r.shape[1])), np.ones((rs.size - 1, src_c.shape[1])))
-    out_r = np.zeros_like(src_r)
-    out_c = np.zeros_like(src_c)
-    scratch, xr, xc = _scratch(tr, tc)
-    sweeps = _currents_kernel(src_r, src_c, par, r_p, tmr0, v_h, bias_dependent, rs, cs, ends.end_r, ends.end_c,
-                              ends.far_r, ends.far_c, ends.w_r, ends.w_c, tolerance, max_sweeps, out_r, out_c,
-                              scratch, xr, xc, np.ascontiguousarray(gains[0], dtype=np.float64),
-                              np.ascontiguousarray(gains[1], dtype=np.float64))
-    if sweeps < 0:
-        raise np.linalg.LinAlgError(f"line relaxation: no convergence to {tolerance:g} V in {max_sweeps} sweeps")
+    _, out_r, out_c = _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent,
+                           tolerance, max_sweeps, False, gains)
     return out_r, out_c
 
 
@@ -230,12 +219,5 @@ def solve_tiles_cells(src_r, src_c, parallel, params, ends: LineEnds, row_starts
                       bias_dependent=True, tolerance=1e-12, max_sweeps=500):
     """Cell voltages (B, N, M), row node minus column node, for sources ``src_r`` (B, N), ``src_c`` (B, M);
     a tile whose sources are all 0 V is skipped (all its cells at 0 V)."""
-    src_r, src_c, par, r_p, tmr0, v_h, (rs, cs), tr, tc = _prepare(src_r, src_c, parallel, params,
-                                                                   row_starts, col_starts)
-    out = np.empty((src_r.shape[0], *parallel.shape))
-    scratch, xr, xc = _scratch(tr, tc)
-    sweeps = _cells_kernel(src_r, src_c, par, r_p, tmr0, v_h, bias_dependent, rs, cs, ends.end_r, ends.end_c,
-                           ends.far_r, ends.far_c, ends.w_r, ends.w_c, tolerance, max_sweeps, out, scratch, xr, xc)
-    if sweeps < 0:
-        raise np.linalg.LinAlgError(f"line relaxation: no convergence to {tolerance:g} V in {max_sweeps} sweeps")
-    return out
+    return _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent, tolerance,
+                max_sweeps, True)[0]

@@ -135,6 +135,12 @@ class PassiveCrossbar(Crossbar):
                     drivers[:, rs] -= sol.row_currents
         return sensed, drivers
 
+    def _periphery_model(self) -> tuple[float, np.ndarray, dict[str, float]]:
+        """What the periphery knows of an array: every cell at the mean of the nominal P and AP zero-bias
+        conductances, linear (not the states): ``(g_mean, states, params)`` for the relaxation solver."""
+        g_mean = 0.5 * (1.0 / self.device_params.r_p + 1.0 / self.device_params.r_ap)
+        return g_mean, np.ones((self.rows, self.cols), dtype=bool), {"r_p": 1.0 / g_mean, "tmr0": 0.0, "v_h": 1.0}
+
     def _sense_gains(self, purpose: str) -> tuple[np.ndarray, np.ndarray] | None:
         """Per-tile gains of the sensed lines (``ArrayConfig.read_calibration``), computed once per purpose:
         the periphery's model of the array (every cell at the mean of the nominal P and AP conductances,
@@ -146,9 +152,7 @@ class PassiveCrossbar(Crossbar):
             return None
         if purpose in self._gains:
             return self._gains[purpose]
-        g_mean = 0.5 * (1.0 / self.device_params.r_p + 1.0 / self.device_params.r_ap)
-        model = np.ones((self.rows, self.cols), dtype=bool)
-        params = {"r_p": 1.0 / g_mean, "tmr0": 0.0, "v_h": 1.0}
+        g_mean, model, params = self._periphery_model()
         ends = self._line_ends(purpose)
         gain_r = np.ones((len(self.col_tiles), self.rows))
         gain_c = np.ones((len(self.row_tiles), self.cols))
@@ -272,9 +276,7 @@ class PassiveCrossbar(Crossbar):
         row-plus-column split fits the drop of a phase well (64 x 64 tiles at 1 ohm: residual sd 0.8 % of
         V) because a selected row's drop profile is set by its columns' currents and a column's by its
         rows'."""
-        g_mean = 0.5 * (1.0 / self.device_params.r_p + 1.0 / self.device_params.r_ap)
-        model = np.ones((self.rows, self.cols), dtype=bool)
-        params = {"r_p": 1.0 / g_mean, "tmr0": 0.0, "v_h": 1.0}
+        _, model, params = self._periphery_model()
         rows_on, cols = rows_on.copy(), cols.copy()
         ends = self._line_ends("write")
         kw = {**self._relax_kw(), "bias_dependent": False}
