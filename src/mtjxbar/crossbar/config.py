@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from ..config import ConfigError, param, validate
 
 __all__ = ["ArrayConfig", "BiasSolverConfig", "CircuitConfig", "CircuitSolverConfig", "ARRAY_KINDS", "FIDELITIES",
-           "WRITE_SCHEMES", "LINE_ENDS"]
+           "WRITE_SCHEMES", "LINE_ENDS", "READ_CALIBRATIONS"]
 
 ARRAY_KINDS = ("1t1mtj", "passive")
 FIDELITIES = ("ideal", "lumped", "exact")
 WRITE_SCHEMES = ("v2", "v3")
 LINE_ENDS = ("near", "far")
+READ_CALIBRATIONS = ("cells", "columns", "off")
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,13 @@ class ArrayConfig:
     fidelity: str = param("exact", "", "read model of passive arrays: ideal (G V, wires ignored), lumped "
                           "(each cell in series with the wire and port resistance of its path), exact "
                           "(nodal analysis)", choices=FIDELITIES)
-    read_calibration: bool = param(True, "", "passive arrays with resistive wires: each sensed line's gain is "
-                                   "calibrated once per tile against the IR drop the periphery's model predicts "
-                                   "(every cell at the mean P/AP conductance, every driven line at one voltage); "
-                                   "false: raw sensed currents")
+    read_calibration: str = param("cells", "", "passive arrays with resistive wires: gains the periphery sets once "
+                                  "per tile from its model of the tile (every cell at the mean P/AP conductance; "
+                                  "it does not know the states) against the IR drop and sneak losses: cells (a "
+                                  "gain per driven line and per sensed line, fitted so that every cell's "
+                                  "modelled transfer is its own conductance), columns (sensed-line gains only, "
+                                  "every driven line at one voltage), off (raw sensed currents)",
+                                  choices=READ_CALIBRATIONS)
     write_scheme: str = param("v2", "", "half-select scheme of passive writes: v2 (unselected lines at V/2) "
                               "or v3 (unselected rows at V/3, unselected columns at 2V/3)", choices=WRITE_SCHEMES)
     write_voltage_max: float = param(1.5, "V", "largest cell voltage a passive write may ask for (driver "

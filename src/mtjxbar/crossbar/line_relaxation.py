@@ -55,26 +55,47 @@ def _conductance(v, parallel, r_p, tmr0, v_h, bias):
     return 1.0 / (r_p * (1.0 + tmr0))
 
 
+@njit(cache=True, inline="always")
+def _ap_conductance(v, rp, rb, ih):
+    """Secant conductance (S) of an AP junction at ``v`` with ``rp = R_P``, ``rb = R_P TMR0``, ``ih = 1/V_h^2``:
+    ``1 / (R_P (1 + TMR0 / (1 + v^2 / V_h^2)))`` with one division."""
+    x2 = v * v * ih
+    return (1.0 + x2) / (rp * (1.0 + x2) + rb)
+
+
 @njit(cache=True)
-def _lines_solve(gv, gx, w, end, far, src, x, dinv, dp):
-    """Solve a set of parallel line chains at once, ``x[k, l]`` = node ``k`` of line ``l`` (the loop over
-    lines innermost, so it vectorises): node ``k`` of line ``l`` has wire links ``w`` to its neighbours,
-    conductance ``gv[k, l]`` to a node of known voltage whose current ``gx[k, l]`` enters, and the port
-    ``end[l]`` to ``src[l]`` at node 0 (near) or the last node (far). Thomas algorithm; returns max |change|."""
-    n, lines = x.shape
+def _lines_factor(gv, w, end, far, dinv):
+    """Forward elimination of the Thomas algorithm for a set of parallel line chains (the loop over lines
+    innermost, so it vectorises): node ``k`` of line ``l`` has wire links ``w`` to its neighbours, conductance
+    ``gv[k, l]`` to a node of known voltage, and the port ``end[l]`` at node 0 (near) or the last node (far).
+    Writes the inverse pivots into ``dinv``; they depend on the conductances only, not on the sources."""
+    n, lines = gv.shape
     port = n - 1 if far else 0
     for k in range(n):
         links = (1.0 if k > 0 else 0.0) + (1.0 if k < n - 1 else 0.0)
         for l in range(lines):
             d = gv[k, l] + links * w
-            r = gx[k, l]
             if k == port:
                 d += end[l]
-                r += end[l] * src[l]
             if k > 0:
                 d -= w * w * dinv[k - 1, l]
-                r += w * dp[k - 1, l]
             dinv[k, l] = 1.0 / d
+
+
+@njit(cache=True)
+def _lines_substitute(gx, w, end, far, src, x, dinv, dp):
+    """Solve the chains factored by :func:`_lines_factor` for the currents ``gx[k, l]`` that the crossing
+    nodes push into node ``k`` of line ``l`` and the sources ``src[l]`` behind the ports; updates ``x`` in
+    place and returns the largest change of a node voltage."""
+    n, lines = x.shape
+    port = n - 1 if far else 0
+    for k in range(n):
+        for l in range(lines):
+            r = gx[k, l]
+            if k == port:
+                r += end[l] * src[l]
+            if k > 0:
+                r += w * dp[k - 1, l]
             dp[k, l] = r * dinv[k, l]
     change = 0.0
     for l in range(lines):
@@ -90,35 +111,61 @@ def _lines_solve(gv, gx, w, end, far, src, x, dinv, dp):
 
 
 @njit(cache=True)
-def _solve_tile(src_r, src_c, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, end_c, far_r, far_c,
-                w_r, w_c, tolerance, max_sweeps, xr, xc, scratch):
-    """Relax one tile (rows r0:r1, columns c0:c1) from the ideal start. Node voltages: ``xr[b, a]`` row
+def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, end_c, far_r, far_c,
+                w_r, w_c, tolerance, max_sweeps, xr, xc, work):
+    """Relax one tile (rows r0:r1, columns c0:c1, sources ``sr`` / ``sc`` of its own row and column lines)
+    from the ideal start. Node voltages: ``xr[b, a]`` row
     ``a``'s node at column ``b`` (lines along the first axis for the row sweep), ``xc[a, b]`` column ``b``'s
-    node at row ``a``; both views of tile size. Returns the sweeps, or -1 without convergence."""
+    node at row ``a``; both views of tile size. ``work``: scratch planes (:func:`_scratch`). Cells of fixed
+    conductance (P, or every cell without bias dependence) are set up once; only AP cells with bias-dependent
+    TMR are re-evaluated each sweep, and a tile without any has its lines factored once. Returns the sweeps,
+    or -1 without convergence."""
     n, m = r1 - r0, c1 - c0
+    gv_r, gx_r, di_r, dp_r = work[0, :m, :n], work[1, :m, :n], work[2, :m, :n], work[3, :m, :n]
+    gv_c, gx_c, di_c, dp_c = work[4, :n, :m], work[5, :n, :m], work[6, :n, :m], work[7, :n, :m]
+    rp_r, rb_r, ih_r = work[8, :m, :n], work[9, :m, :n], work[10, :m, :n]  # AP law, row layout [b, a]
+    rp_c, rb_c, ih_c = work[11, :n, :m], work[12, :n, :m], work[13, :n, :m]  # the same, column layout [a, b]
+    varying = 0
     for a in range(n):
         for b in range(m):
-            xr[b, a] = src_r[r0 + a]
-            xc[a, b] = src_c[c0 + b]
-    gv_r, gx_r, di_r, dp_r = scratch[0, :m, :n], scratch[1, :m, :n], scratch[2, :m, :n], scratch[3, :m, :n]
-    gv_c, gx_c, di_c, dp_c = scratch[0, :n, :m], scratch[1, :n, :m], scratch[2, :n, :m], scratch[3, :n, :m]
-    sr, sc = src_r[r0:r1], src_c[c0:c1]
+            i, j = r0 + a, c0 + b
+            xr[b, a] = sr[a]
+            xc[a, b] = sc[b]
+            if parallel[i, j]:
+                g, rp = 1.0 / r_p[i, j], 0.0
+            elif bias:
+                g, rp = 0.0, r_p[i, j]
+                varying += 1
+            else:
+                g, rp = 1.0 / (r_p[i, j] * (1.0 + tmr0[i, j])), 0.0
+            gv_r[b, a] = g
+            gv_c[a, b] = g
+            rp_r[b, a] = rp  # rp = 0: fixed conductance
+            rp_c[a, b] = rp
+            if rp > 0.0:
+                rb_r[b, a] = rb_c[a, b] = r_p[i, j] * tmr0[i, j]
+                ih_r[b, a] = ih_c[a, b] = 1.0 / (v_h[i, j] * v_h[i, j])
     er, ec = end_r[r0:r1], end_c[c0:c1]
+    if varying == 0:
+        _lines_factor(gv_r, w_r, er, far_r, di_r)
+        _lines_factor(gv_c, w_c, ec, far_c, di_c)
     for sweep in range(1, max_sweeps + 1):
         for b in range(m):
             for a in range(n):
-                g = _conductance(xr[b, a] - xc[a, b], parallel[r0 + a, c0 + b], r_p[r0 + a, c0 + b],
-                                 tmr0[r0 + a, c0 + b], v_h[r0 + a, c0 + b], bias)
-                gv_r[b, a] = g
-                gx_r[b, a] = g * xc[a, b]
-        change = _lines_solve(gv_r, gx_r, w_r, er, far_r, sr, xr, di_r, dp_r)
+                if rp_r[b, a] > 0.0:
+                    gv_r[b, a] = _ap_conductance(xr[b, a] - xc[a, b], rp_r[b, a], rb_r[b, a], ih_r[b, a])
+                gx_r[b, a] = gv_r[b, a] * xc[a, b]
+        if varying:
+            _lines_factor(gv_r, w_r, er, far_r, di_r)
+        change = _lines_substitute(gx_r, w_r, er, far_r, sr, xr, di_r, dp_r)
         for a in range(n):
             for b in range(m):
-                g = _conductance(xr[b, a] - xc[a, b], parallel[r0 + a, c0 + b], r_p[r0 + a, c0 + b],
-                                 tmr0[r0 + a, c0 + b], v_h[r0 + a, c0 + b], bias)
-                gv_c[a, b] = g
-                gx_c[a, b] = g * xr[b, a]
-        change = max(change, _lines_solve(gv_c, gx_c, w_c, ec, far_c, sc, xc, di_c, dp_c))
+                if rp_c[a, b] > 0.0:
+                    gv_c[a, b] = _ap_conductance(xr[b, a] - xc[a, b], rp_c[a, b], rb_c[a, b], ih_c[a, b])
+                gx_c[a, b] = gv_c[a, b] * xr[b, a]
+        if varying:
+            _lines_factor(gv_c, w_c, ec, far_c, di_c)
+        change = max(change, _lines_substitute(gx_c, w_c, ec, far_c, sc, xc, di_c, dp_c))
         if change <= tolerance:
             return sweep
     return -1
@@ -126,15 +173,16 @@ def _solve_tile(src_r, src_c, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, en
 
 def _scratch(rows, cols):
     size = max(rows, cols)
-    return np.empty((4, size, size)), np.empty((size, size)), np.empty((size, size))
+    return np.empty((14, size, size)), np.empty((size, size)), np.empty((size, size)), np.empty((2, size))
 
 
 @njit(cache=True)
 def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_starts, end_r, end_c,
-                  far_r, far_c, w_r, w_c, tolerance, max_sweeps, scratch, xr_s, xc_s, cells, out_v, out_r, out_c,
-                  gain_r, gain_c):
+                  far_r, far_c, w_r, w_c, tolerance, max_sweeps, scratch, xr_s, xc_s, src_s, cells, out_v, out_r,
+                  out_c, gain_r, gain_c, drive_r, drive_c):
     """Relax every tile of every source set; ``cells``: write the cell voltages into ``out_v``, else add each
-    tile's line currents (times the line's gain in that tile) into ``out_r`` / ``out_c``. A tile whose
+    tile's line currents (times the line's gain in that tile) into ``out_r`` / ``out_c``. A line's source in
+    a tile is its source times its drive gain there (``drive_r[tj, i]``, ``drive_c[ti, j]``). A tile whose
     sources are all 0 V is skipped (no voltage anywhere in it). Returns the most sweeps, -1 on failure."""
     worst = 0
     for s in range(src_r.shape[0]):
@@ -142,17 +190,20 @@ def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_
             r0, r1 = row_starts[ti], row_starts[ti + 1]
             for tj in range(col_starts.shape[0] - 1):
                 c0, c1 = col_starts[tj], col_starts[tj + 1]
+                sr, sc = src_s[0, :r1 - r0], src_s[1, :c1 - c0]
                 idle = True
                 for a in range(r0, r1):
-                    idle = idle and src_r[s, a] == 0.0
+                    sr[a - r0] = src_r[s, a] * drive_r[tj, a]
+                    idle = idle and sr[a - r0] == 0.0
                 for b in range(c0, c1):
-                    idle = idle and src_c[s, b] == 0.0
+                    sc[b - c0] = src_c[s, b] * drive_c[ti, b]
+                    idle = idle and sc[b - c0] == 0.0
                 if idle:
                     if cells:
                         out_v[s, r0:r1, c0:c1] = 0.0
                     continue
                 xr, xc = xr_s[:c1 - c0, :r1 - r0], xc_s[:r1 - r0, :c1 - c0]
-                sweeps = _solve_tile(src_r[s], src_c[s], parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1,
+                sweeps = _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1,
                                      end_r, end_c, far_r, far_c, w_r, w_c, tolerance, max_sweeps, xr, xc,
                                      scratch)
                 if sweeps < 0:
@@ -186,32 +237,34 @@ def _prepare(src_r, src_c, parallel, params, row_starts, col_starts):
 
 
 def _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent, tolerance, max_sweeps,
-         cells, gains=None):
+         cells, gains=None, drive=None):
     src_r, src_c, par, r_p, tmr0, v_h, (rs, cs), tr, tc = _prepare(src_r, src_c, parallel, params,
                                                                    row_starts, col_starts)
     batch = src_r.shape[0]
     out_v = np.empty((batch, *parallel.shape) if cells else (1, 1, 1))
     out_r, out_c = np.zeros_like(src_r), np.zeros_like(src_c)
-    if gains is None:
-        gains = (np.ones((cs.size - 1, src_r.shape[1])), np.ones((rs.size - 1, src_c.shape[1])))
-    scratch, xr, xc = _scratch(tr, tc)
+    ones = (np.ones((cs.size - 1, src_r.shape[1])), np.ones((rs.size - 1, src_c.shape[1])))
+    gains, drive = gains or ones, drive or ones
+    scratch, xr, xc, src_s = _scratch(tr, tc)
     sweeps = _tiles_kernel(src_r, src_c, par, r_p, tmr0, v_h, bias_dependent, rs, cs, ends.end_r, ends.end_c,
-                           ends.far_r, ends.far_c, ends.w_r, ends.w_c, tolerance, max_sweeps, scratch, xr, xc, cells,
-                           out_v, out_r, out_c, np.ascontiguousarray(gains[0], dtype=np.float64),
-                           np.ascontiguousarray(gains[1], dtype=np.float64))
+                           ends.far_r, ends.far_c, ends.w_r, ends.w_c, tolerance, max_sweeps, scratch, xr, xc, src_s,
+                           cells, out_v, out_r, out_c, *(np.ascontiguousarray(g, dtype=np.float64)
+                                                         for g in (*gains, *drive)))
     if sweeps < 0:
         raise np.linalg.LinAlgError(f"line relaxation: no convergence to {tolerance:g} V in {max_sweeps} sweeps")
     return out_v, out_r, out_c
 
 
 def solve_tiles_currents(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,
-                         bias_dependent=True, tolerance=1e-12, max_sweeps=500, gains=None):
+                         bias_dependent=True, tolerance=1e-12, max_sweeps=500, gains=None, drive=None):
     """Line currents into the periphery, rows (B, N) and columns (B, M), for sources ``src_r`` (B, N) and
     ``src_c`` (B, M); ``params`` holds ``r_p``, ``tmr0``, ``v_h`` (scalars or (N, M)); tiles share nothing
     but their lines' periphery, which adds their partial sums, each line's times its gain in that tile
-    (``gains``: (column tiles, N) for the rows and (row tiles, M) for the columns; None: 1)."""
+    (``gains``: (column tiles, N) for the rows and (row tiles, M) for the columns; None: 1). ``drive``
+    (same shapes): each line's source in each tile is its source times its drive gain there (each tile has
+    its own drivers; None: 1)."""
     _, out_r, out_c = _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent,
-                           tolerance, max_sweeps, False, gains)
+                           tolerance, max_sweeps, False, gains, drive)
     return out_r, out_c
 
 
