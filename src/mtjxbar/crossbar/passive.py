@@ -13,7 +13,10 @@ ignored); ``lumped`` puts the driver, sense and wire resistance of each cell's o
 (:func:`~mtjxbar.crossbar.circuit.lumped_series`); ``exact`` solves every tile's circuit (rows driven,
 columns at the sense side; bias-dependent TMR per :class:`CircuitSolverConfig`) by the line relaxation of
 :mod:`.line_relaxation` (every line has a port, so whole-line Gauss-Seidel converges in ~7-9 sweeps at
-1-2.5 ohm per segment; checked against the Newton/CG :class:`~.circuit.CircuitSolver` and ngspice).
+1-2.5 ohm per segment; checked against the Newton/CG :class:`~.circuit.CircuitSolver` and ngspice). With
+wires, ``ArrayConfig.read_calibration`` sets per-tile gains of the driven lines (the DAC value each tile's
+driver gets) and of the sensed lines from the periphery's state-blind model of the tile
+(:meth:`_tile_calibration`).
 
 Writes: each phase of the plan becomes one half-select pattern (:mod:`.passive_scheme`). Every cell with a
 voltage across it gets the device model's switching probability for that voltage's direction; a cell sees
