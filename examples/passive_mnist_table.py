@@ -11,7 +11,7 @@ Seeds: a one-epoch in-situ run varies by about 1 point from seed to seed, so the
 (1T1MTJ, and passive at 1 ohm with V/2 and V/3) run several seeds (``--seeds``, ``--reference-seeds``; the
 1T1MTJ run takes seconds, a passive run at 1 ohm about half an hour) and are reported as mean +- standard
 deviation; the other wire resistances run ``--other-seeds``. Runs go ``--jobs`` at a time (one torch / BLAS
-thread each, ``nice -n 5``), longest first; a run whose ``results.json`` exists under ``--runs`` is reused, so
+thread each, ``nice -n 5``), the 1-ohm runs first; a run whose ``results.json`` exists under ``--runs`` is reused, so
 an interrupted table continues. Writes ``docs/results/passive_mnist.md`` (the table, criterion and
 commands) and ``passive_mnist_runs.csv`` (one row per run).
 
@@ -164,9 +164,11 @@ def main() -> int:
             subprocess.run(command(run, args.runs), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         print(f"done {run['name']}", flush=True)
 
-    slow_first = sorted(plan, key=lambda r: (r["array"] != "passive", -(r["wire_ohm"] or 0)))
+    # the criterion's runs first (1 ohm, seed by seed), then the other passive rows, longest first
+    order = sorted(plan, key=lambda r: (r["array"] != "passive", r["wire_ohm"] != 1.0, r["seed"],
+                                        -(r["wire_ohm"] or 0)))
     with ThreadPoolExecutor(args.jobs) as pool:
-        list(pool.map(run_one, slow_first))
+        list(pool.map(run_one, order))
     table = [summarise(r, json.loads((args.runs / r["name"] / "results.json").read_text())) for r in plan]
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "passive_mnist_runs.csv", "w", newline="") as f:
