@@ -257,3 +257,45 @@ def test_ideal_wires_behind_resistive_ports_read_and_write():
     assert (ratio < 1).all() and (ratio > 0.8).all()
     phase = _phase(70, 40, 50e-6, polarity=TO_P, on_rows=range(0, 70, 3), on_cols=range(40))
     assert xb.write(UpdatePlan(phases=(phase,)), torch.Generator().manual_seed(0)).phases == 1
+
+
+def test_phase_survival_kernel_is_the_device_model():
+    """The fused per-cell survival of a write phase against the tensor functions (cell current, then
+    switching_probability of the direction the current drives), per-cell parameters, both intervals, both
+    regimes (voltages up to well above Ic0 R), idle intervals and cells driven towards their own state."""
+    from mtjxbar.crossbar.circuit_cells import cell_current
+    from mtjxbar.crossbar.passive_survival import phase_log_survival
+    from mtjxbar.device import switching_probability
+
+    g = torch.Generator().manual_seed(3)
+    rows, cols = 40, 30
+    parallel = torch.rand(rows, cols, generator=g) < 0.5
+    nominal = {"r_p": DEV.r_p, "tmr0": DEV.tmr0, "v_h": DEV.v_h, "delta": DEV.delta}
+    for k, name in (("ic0_ap2p", "ap2p"), ("ic0_p2ap", "p2ap")):
+        nominal[k] = DEV.switching(name)["ic0"]
+        nominal[f"tau0_{name}"] = DEV.switching(name)["tau0"]
+    params = {k: v * (1 + 0.2 * (torch.rand(rows, cols, generator=g, dtype=F64) - 0.5)) for k, v in nominal.items()}
+    ic_v = DEV.switching("ap2p")["ic0"] * DEV.r_ap
+    volts = (torch.rand(2, rows, cols, generator=g, dtype=F64) - 0.5) * 3.0 * ic_v
+    volts[:, :3] = 0.0
+    durations = torch.rand(2, rows, cols, generator=g, dtype=F64) * 20e-9
+    durations[1, :, :5] = 0.0
+    arrays = {k: v.numpy() for k, v in params.items()}
+    got = phase_log_survival(volts.numpy(), durations.numpy(), parallel.numpy(), arrays, DEV.n_exponent, DEV.tau_d)
+    current, _ = cell_current(volts.numpy(), parallel.numpy(), arrays["r_p"], arrays["tmr0"], arrays["v_h"], 0.0)
+    current = torch.from_numpy(np.ascontiguousarray(current))
+    to_p = current > 0
+    prob = switching_probability(current.abs(), durations,
+                                 ic0=torch.where(to_p, params["ic0_ap2p"], params["ic0_p2ap"]),
+                                 tau0=torch.where(to_p, params["tau0_ap2p"], params["tau0_p2ap"]),
+                                 delta=params["delta"], n=DEV.n_exponent, tau_d=DEV.tau_d)
+    can_flip = torch.where(to_p, ~parallel, parallel) & (current != 0)
+    want = torch.where(can_flip, torch.log1p(-prob), torch.zeros_like(prob)).sum(0).numpy()
+    above = (current.abs() > torch.where(to_p, params["ic0_ap2p"], params["ic0_p2ap"])) & can_flip
+    assert above.sum() > 50 and (can_flip & ~above).sum() > 50  # both regimes are exercised
+    assert (want < 0).sum() > 500 and (want == 0).any()
+    # log-survivals where the tensor path keeps them (it goes through p = 1 - S, so below S ~ 1e-5 it loses
+    # digits, and at S < 1e-16 it gives -inf: a certain flip either way)
+    kept = want > -10.0
+    np.testing.assert_allclose(got[kept], want[kept], rtol=1e-10, atol=1e-300)
+    np.testing.assert_allclose(-np.expm1(got), -np.expm1(want), rtol=1e-10, atol=0)

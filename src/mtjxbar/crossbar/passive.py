@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..device import MTJParams, resistance_ap, switching_probability
+from ..device import MTJParams, resistance_ap
 from .array import Crossbar, WriteResult
 from .circuit import DRIVEN, SENSED, CircuitSolver, lumped_series
 from .circuit_cells import cell_current
@@ -46,6 +46,7 @@ from .config import ArrayConfig, CircuitSolverConfig
 from .events import ReadEvent, WriteEvent
 from .line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
 from .passive_scheme import column_write_voltages, ideal_cell_voltages, phase_levels
+from .passive_survival import phase_log_survival
 from .plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase
 
 __all__ = ["PassiveCrossbar", "PassiveWriteResult", "tile_slices"]
@@ -363,17 +364,9 @@ class PassiveCrossbar(Crossbar):
         on_time = torch.where(selected, widths, torch.full_like(widths, length))[:, None].expand(-1, self.cols)
         duration = torch.stack([on_time, (length - on_time).clamp(min=0.0)])
         parallel = self.parallel.cpu()
-        p = {k: v.double().cpu() for k, v in self.params.items()}
-        current, _ = cell_current(volts.numpy(), parallel.numpy(), p["r_p"].numpy(), p["tmr0"].numpy(),
-                                  p["v_h"].numpy(), 0.0)
-        current = torch.from_numpy(np.ascontiguousarray(current))
-        to_p = current > 0
-        prob = switching_probability(
-            current.abs(), duration, ic0=torch.where(to_p, p["ic0_ap2p"], p["ic0_p2ap"]),
-            tau0=torch.where(to_p, p["tau0_ap2p"], p["tau0_p2ap"]), delta=p["delta"],
-            n=self.device_params.n_exponent, tau_d=self.device_params.tau_d)
-        can_flip = torch.where(to_p, ~parallel, parallel) & (current != 0)
-        log_s = torch.where(can_flip, torch.log1p(-prob), torch.zeros_like(prob)).sum(0)
+        params = {k: v.double().cpu().numpy() for k, v in self.params.items()}
+        log_s = torch.from_numpy(phase_log_survival(volts.numpy(), duration.numpy(), parallel.numpy(), params,
+                                                    self.device_params.n_exponent, self.device_params.tau_d))
         aimed = selected[:, None] & (phase.col_currents.cpu() > 0)[None, :]
         aimed &= ~parallel if phase.polarity == TO_P else parallel
         return log_s, aimed
