@@ -11,6 +11,7 @@ from .. import __version__
 from ..config import ConfigError, apply_overrides, replace_path, to_dict
 from ..experiments.config import ExperimentConfig, load_config, save_config
 from ..experiments.datasets import DATASETS, DataError, load_dataset
+from ..experiments.threads import limit_threads
 from . import cost as cost_cli
 from . import sweep as sweep_cli
 
@@ -125,8 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.add_argument("--no-cost", action="store_true", help="skip the hardware cost accounting "
                        "(results.json then has no 'hardware'; in-situ training runs about 1.7x faster)")
-    train.add_argument("--threads", type=int, help="torch and BLAS CPU threads (default: the libraries' choice; "
-                       "1 is as fast for per-sample training and much faster on a busy machine)")
+    train.add_argument("--threads", type=int, help="torch, Numba and BLAS CPU threads (default: the libraries' "
+                       "choice; 1 is as fast for per-sample training on 1T1MTJ arrays and much faster on a busy "
+                       "machine; passive arrays solve their tiles in parallel)")
 
     device = sub.add_parser("device", help="print the MTJ's key figures; --plot draws switching curves")
     device.add_argument("--config", type=Path, help="experiment config whose hardware.device to show")
@@ -210,11 +212,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         prepare_output_dir(out, overwrite=args.overwrite)
     blas = None
     if args.threads is not None:
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        torch.set_num_threads(args.threads)
-        blas = threadpool_limits(args.threads)  # numpy / scipy BLAS too (the passive arrays' circuit solves)
+        blas = limit_threads(args.threads)  # torch, Numba (passive tile solves) and BLAS
     with atomic_path(out, "config.toml") as tmp:
         save_config(config, tmp)
     if config.hardware.array.kind == "passive" and not args.no_cost:

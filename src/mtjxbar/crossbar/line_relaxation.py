@@ -25,8 +25,9 @@ itself checked against ngspice).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba import njit
+from numba import get_thread_id, njit, prange
 
 __all__ = ["solve_tiles_currents", "solve_tiles_cells", "LineEnds"]
 
@@ -170,54 +171,61 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
 
 
 def _scratch(rows, cols):
-    size = max(rows, cols)
-    return np.empty((14, size, size)), np.empty((size, size)), np.empty((size, size)), np.empty((2, size))
+    """Scratch of every thread that may run a tile: planes of :func:`_solve_tile`, node voltages, sources."""
+    size, threads = max(rows, cols), numba.config.NUMBA_NUM_THREADS
+    return (np.empty((threads, 14, size, size)), np.empty((threads, size, size)), np.empty((threads, size, size)),
+            np.empty((threads, 2, size)))
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_starts, end_r, end_c,
-                  far_r, far_c, w_r, w_c, tolerance, max_sweeps, scratch, xr_s, xc_s, src_s, cells, out_v, out_r,
-                  out_c, gain_r, gain_c, drive_r, drive_c):
-    """Relax every tile of every source set; ``cells``: write the cell voltages into ``out_v``, else add each
-    tile's line currents (times the line's gain in that tile) into ``out_r`` / ``out_c``. A line's source in
-    a tile is its source times its drive gain there (``drive_r[tj, i]``, ``drive_c[ti, j]``). A tile whose
-    sources are all 0 V is skipped (no voltage anywhere in it). Returns the most sweeps, -1 on failure."""
-    worst = 0
-    for s in range(src_r.shape[0]):
-        for ti in range(row_starts.shape[0] - 1):
-            r0, r1 = row_starts[ti], row_starts[ti + 1]
-            for tj in range(col_starts.shape[0] - 1):
-                c0, c1 = col_starts[tj], col_starts[tj + 1]
-                sr, sc = src_s[0, :r1 - r0], src_s[1, :c1 - c0]
-                idle = True
-                for a in range(r0, r1):
-                    sr[a - r0] = src_r[s, a] * drive_r[tj, a]
-                    idle = idle and sr[a - r0] == 0.0
-                for b in range(c0, c1):
-                    sc[b - c0] = src_c[s, b] * drive_c[ti, b]
-                    idle = idle and sc[b - c0] == 0.0
-                if idle:
-                    if cells:
-                        out_v[s, r0:r1, c0:c1] = 0.0
-                    continue
-                xr, xc = xr_s[:c1 - c0, :r1 - r0], xc_s[:r1 - r0, :c1 - c0]
-                sweeps = _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1,
-                                     end_r, end_c, far_r, far_c, w_r, w_c, tolerance, max_sweeps, xr, xc,
-                                     scratch)
-                if sweeps < 0:
-                    return -1
-                worst = max(worst, sweeps)
-                for a in range(r1 - r0):
-                    for b in range(c1 - c0):
-                        i, j = r0 + a, c0 + b
-                        v = xr[b, a] - xc[a, b]
-                        if cells:
-                            out_v[s, i, j] = v
-                        else:
-                            cur = v * _conductance(v, parallel[i, j], r_p[i, j], tmr0[i, j], v_h[i, j], bias)
-                            out_r[s, i] -= cur * gain_r[tj, i]  # a row delivers minus what its cells draw
-                            out_c[s, j] += cur * gain_c[ti, j]
-    return worst
+                  far_r, far_c, w_r, w_c, tolerance, max_sweeps, scratch, xr_s, xc_s, src_s, cells, out_v, part_r,
+                  part_c, gain_r, gain_c, drive_r, drive_c):
+    """Relax every tile of every source set, the (source set, tile) jobs spread over Numba's threads (each
+    with its own scratch: ``scratch[t]`` ...). ``cells``: write the cell voltages into ``out_v``, else each
+    tile's line currents (times the line's gain in that tile) into ``part_r[s, tj]`` / ``part_c[s, ti]``, the
+    tile's own partial sums. A line's source in a tile is its source times its drive gain there
+    (``drive_r[tj, i]``, ``drive_c[ti, j]``). A tile whose sources are all 0 V is skipped (no voltage
+    anywhere in it). Returns the most sweeps, -1 on failure."""
+    n_ti, n_tj = row_starts.shape[0] - 1, col_starts.shape[0] - 1
+    jobs = src_r.shape[0] * n_ti * n_tj
+    sweeps_of = np.zeros(jobs, dtype=np.int64)
+    for job in prange(jobs):
+        t = get_thread_id()
+        s, ti, tj = job // (n_ti * n_tj), (job // n_tj) % n_ti, job % n_tj
+        r0, r1 = row_starts[ti], row_starts[ti + 1]
+        c0, c1 = col_starts[tj], col_starts[tj + 1]
+        sr, sc = src_s[t, 0, :r1 - r0], src_s[t, 1, :c1 - c0]
+        idle = True
+        for a in range(r0, r1):
+            sr[a - r0] = src_r[s, a] * drive_r[tj, a]
+            idle = idle and sr[a - r0] == 0.0
+        for b in range(c0, c1):
+            sc[b - c0] = src_c[s, b] * drive_c[ti, b]
+            idle = idle and sc[b - c0] == 0.0
+        if idle:
+            if cells:
+                out_v[s, r0:r1, c0:c1] = 0.0
+            continue
+        xr, xc = xr_s[t, :c1 - c0, :r1 - r0], xc_s[t, :r1 - r0, :c1 - c0]
+        sweeps = _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, end_c, far_r, far_c,
+                             w_r, w_c, tolerance, max_sweeps, xr, xc, scratch[t])
+        sweeps_of[job] = sweeps
+        if sweeps < 0:
+            continue
+        for a in range(r1 - r0):
+            for b in range(c1 - c0):
+                i, j = r0 + a, c0 + b
+                v = xr[b, a] - xc[a, b]
+                if cells:
+                    out_v[s, i, j] = v
+                else:
+                    cur = v * _conductance(v, parallel[i, j], r_p[i, j], tmr0[i, j], v_h[i, j], bias)
+                    part_r[s, tj, i] -= cur * gain_r[tj, i]  # a row delivers minus what its cells draw
+                    part_c[s, ti, j] += cur * gain_c[ti, j]
+    if jobs and sweeps_of.min() < 0:
+        return -1
+    return sweeps_of.max() if jobs else 0
 
 
 def _prepare(src_r, src_c, parallel, params, row_starts, col_starts):
@@ -240,17 +248,21 @@ def _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_depe
                                                                    row_starts, col_starts)
     batch = src_r.shape[0]
     out_v = np.empty((batch, *parallel.shape) if cells else (1, 1, 1))
-    out_r, out_c = np.zeros_like(src_r), np.zeros_like(src_c)
+    # each tile's partial line currents (the periphery adds them up): no two threads write the same entry
+    part_r = np.zeros((batch, cs.size - 1, src_r.shape[1]) if not cells else (1, 1, 1))
+    part_c = np.zeros((batch, rs.size - 1, src_c.shape[1]) if not cells else (1, 1, 1))
     ones = (np.ones((cs.size - 1, src_r.shape[1])), np.ones((rs.size - 1, src_c.shape[1])))
     gains, drive = gains or ones, drive or ones
     scratch, xr, xc, src_s = _scratch(tr, tc)
     sweeps = _tiles_kernel(src_r, src_c, par, r_p, tmr0, v_h, bias_dependent, rs, cs, ends.end_r, ends.end_c,
                            ends.far_r, ends.far_c, ends.w_r, ends.w_c, tolerance, max_sweeps, scratch, xr, xc, src_s,
-                           cells, out_v, out_r, out_c, *(np.ascontiguousarray(g, dtype=np.float64)
-                                                         for g in (*gains, *drive)))
+                           cells, out_v, part_r, part_c, *(np.ascontiguousarray(g, dtype=np.float64)
+                                                           for g in (*gains, *drive)))
     if sweeps < 0:
         raise np.linalg.LinAlgError(f"line relaxation: no convergence to {tolerance:g} V in {max_sweeps} sweeps")
-    return out_v, out_r, out_c
+    if cells:
+        return out_v, None, None
+    return out_v, part_r.sum(axis=1), part_c.sum(axis=1)
 
 
 def solve_tiles_currents(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,

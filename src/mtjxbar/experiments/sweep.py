@@ -58,11 +58,10 @@ def _with_absolute_data_dir(config: ExperimentConfig) -> ExperimentConfig:
 def run_task(config: ExperimentConfig, threads: int = 1, progress: ProgressPrinter | None = None,
              data: Dataset | None = None) -> dict:
     """Train and evaluate one run (``threads`` torch CPU threads); its results record."""
-    import torch
-
     from .runner import run_experiment
+    from .threads import limit_threads
 
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     return run_experiment(config, progress, data=data, meter=False)
 
 
