@@ -11,15 +11,16 @@ resistance (a linear system, the one ``spsolve`` gets too). Timed:
 * ``next_vector``: the column and driver currents of each further input vector (same states) from the
   transfer, one matvec (``CircuitSolver.line_currents``); the CG solve per vector is shown for reference;
 * ``after_flips``: 1 % of the cells flipped: ``set_states`` + the CG re-solve of the last vector (warm
-  start); the transfer's rebuild after the flips is shown too;
+  start), median of 5 rounds (each flips another 1 %); the transfer's rebuild after the flips is shown too;
 * ``spsolve``: SuperLU on the same matrix and right-hand side once;
 * ``relax``: the line relaxation passive arrays train with (:mod:`mtjxbar.crossbar.line_relaxation`: every
   line at a port, block Gauss-Seidel over whole lines, to 1e-9 V; no set-up, so it is also the time after
   flips), on the same read, and on a V/2 write pattern with bias-dependent TMR (``relax_write``).
 
-BLAS and OpenMP pools are limited to ``--threads`` (default 1, via threadpoolctl): on a shared 2-core machine
-a second BLAS thread spinning against another job made the transfer build 100x slower (113 s instead of
-0.7 s at 256 x 256). Column currents of the transfer, the CG solve and spsolve are compared. Ends with
+The solver's Numba kernels are compiled (or loaded from the cache) on a 4 x 4 array before the timings.
+BLAS, OpenMP, torch and Numba pools are limited to ``--threads`` (default 1: ``limit_threads``): on a shared
+2-core machine a second BLAS thread spinning against another job made the transfer build 100x slower (113 s
+instead of 0.7 s at 256 x 256). Column currents of the transfer, the CG solve and spsolve are compared. Ends with
 ``bench <name> <value> ms`` lines, the 256 x 256 figures last.
 """
 
@@ -30,13 +31,14 @@ import time
 
 import numpy as np
 from scipy.sparse.linalg import spsolve
-from threadpoolctl import threadpool_limits
 
 from mtjxbar.crossbar.circuit import CircuitSolver
 from mtjxbar.crossbar.config import CircuitConfig, CircuitSolverConfig
 from mtjxbar.crossbar.line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
+from mtjxbar.experiments.threads import limit_threads
 
 R_P, TMR0, V_H = 5.0e3, 1.0, 0.5
+FLIP_ROUNDS = 5
 
 
 def _ms(seconds: float) -> float:
@@ -78,16 +80,20 @@ def bench_size(n: int, vectors: int, rng: np.random.Generator) -> dict[str, floa
           f"{_ms(float(np.median(times))):.3f} ms each (median of {len(times)}); break-even after "
           f"{transfer_s / max(np.median(cg_times) - np.median(times), 1e-12):.0f} vectors; agrees with the CG "
           f"solve to {err_cg:.1e}", flush=True)
-    flipped = parallel.copy()
-    flipped.flat[rng.choice(n * n, max(1, n * n // 100), replace=False)] ^= True
-    t0 = time.perf_counter()
-    solver.set_states(flipped)
-    after = solver.solve(inputs[-1])
-    after_s = time.perf_counter() - t0
+    flipped, flip_times = parallel.copy(), []
+    for _ in range(FLIP_ROUNDS):  # each round flips another 1 % of the cells and re-solves the last vector
+        flipped = flipped.copy()
+        flipped.flat[rng.choice(n * n, max(1, n * n // 100), replace=False)] ^= True
+        t0 = time.perf_counter()
+        solver.set_states(flipped)
+        after = solver.solve(inputs[-1])
+        flip_times.append(time.perf_counter() - t0)
+    after_s = float(np.median(flip_times))
     t0 = time.perf_counter()
     _, cols_flipped = solver.line_currents(inputs[-1])
     rebuild_s = time.perf_counter() - t0
-    print(f"  {n}x{n}: after 1 % flips {_ms(after_s):.1f} ms ({after.cg_iterations} CG iterations, warm); "
+    print(f"  {n}x{n}: after 1 % flips {_ms(after_s):.1f} ms (median of {FLIP_ROUNDS}: "
+          f"{', '.join(f'{_ms(t):.1f}' for t in flip_times)}; {after.cg_iterations} CG iterations, warm); "
           f"transfer rebuilt in {_ms(rebuild_s):.1f} ms", flush=True)
     net = solver._network
     matrix = net.sparse_matrix()
@@ -132,13 +138,21 @@ def _relaxation(parallel: np.ndarray, v_rows: np.ndarray, direct: np.ndarray, rn
     return float(np.median(reads)), float(np.median(writes)), _rel(cols[0], direct)
 
 
+def _warm_up() -> None:
+    """Compile (or load from Numba's cache) the solver's kernels on a 4 x 4 array, outside the timings."""
+    small = np.random.default_rng(1).random((4, 4)) < 0.5
+    CircuitSolver(small, r_p=R_P, tmr0=TMR0, v_h=V_H, circuit=CircuitConfig(r_wire_row=1.0, r_wire_col=1.0),
+                  solver=CircuitSolverConfig(bias_dependent=False)).solve(np.full(4, 0.1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--vectors", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1, help="BLAS / OpenMP threads (threadpoolctl)")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS, OpenMP, torch and Numba threads")
     args = parser.parse_args()
-    threadpool_limits(args.threads)
+    limit_threads(args.threads)
+    _warm_up()
     rng = np.random.default_rng(0)
     results = {}
     for n in args.sizes:

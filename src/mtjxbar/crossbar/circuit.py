@@ -80,10 +80,6 @@ class CircuitTransfer:
         """(M, N): column currents (A) per volt on each row source, the other sources at 0 V."""
         return -self.y[self.rows:, :self.rows]
 
-    #: ``line_currents`` builds the transfer once this many input vectors were read with the same states
-    #: (earlier ones: CG solves). Break-even measured (bench/circuit_solve.py): 3 vectors at 64 x 64, 12 at 256.
-    transfer_after_vectors: int = 4
-
     def line_currents(self, v_rows, v_cols=None) -> tuple[np.ndarray, np.ndarray]:
         """Row and column currents into the periphery, (B, N) and (B, M), for source voltages on the rows
         ((B, N) or (N,)) and columns (None: 0 V)."""
@@ -249,8 +245,8 @@ class CircuitSolver:
         return 0.5 * (y + y.T)
 
     #: ``line_currents`` builds the transfer once this many input vectors were read with the same states
-    #: (earlier ones: CG solves). Break-even measured (bench/circuit_solve.py): 3 vectors at 64 x 64, 12 at 256.
-    transfer_after_vectors: int = 4
+    #: (earlier ones: CG solves). Break-even measured (bench/circuit_solve.py): 8 vectors at 64 x 64, 26 at 256.
+    transfer_after_vectors: int = 8
 
     def line_currents(self, v_rows, v_cols=None) -> tuple[np.ndarray, np.ndarray]:
         """Row and column currents into the periphery ((B, N), (B, M)) for the sources of :meth:`solve`,

@@ -1,4 +1,5 @@
-"""The nodal equations of an N x M crossbar with resistive wires, and their preconditioned CG solve (numpy).
+"""The nodal equations of an N x M crossbar with resistive wires, and their preconditioned CG solve (numpy,
+with the per-iteration operators in Numba: :mod:`.circuit_kernels`).
 
 Unknowns: the voltage of every row-line node ``r[i, j]`` and column-line node ``c[i, j]`` (where row ``i``
 crosses column ``j``), packed as ``X[b, 0] = r`` in row-major order (each row line contiguous) and
@@ -17,10 +18,11 @@ is symmetric positive definite, so it also preconditions the Newton Jacobian of 
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
-from scipy.linalg.lapack import dpttrf, dpttrs
+from scipy.linalg.lapack import dpotrf, dpotri, dpttrf
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
+
+from .circuit_kernels import line_solve, nodal_matvec, restricted_matvec, subtract_a_prolong, symmetrize_lower
 
 __all__ = ["LineNetwork", "laplacian_1d", "unfed_islands"]
 
@@ -105,10 +107,16 @@ class LineNetwork:
         idx_r, idx_c = np.arange(n), n + np.arange(m)
         coarse[idx_r, idx_r] = self.g.sum(1) + self.ends_r.sum(1)
         coarse[idx_c, idx_c] = self.g.sum(0) + self.ends_c.sum(1)
-        factor = scipy.linalg.cho_factor(coarse, lower=True, check_finite=False)
         # the coarse solve runs twice per CG iteration on a few right-hand sides: a product with the explicit
-        # inverse (one O((N + M)^3) solve here) costs a fraction of scipy's per-call overhead of cho_solve
-        self._coarse_inv = scipy.linalg.cho_solve(factor, np.eye(n + m), check_finite=False)
+        # inverse costs a fraction of a triangular solve's per-call overhead; LAPACK's inverse from the
+        # Cholesky factor (dpotri) takes half the time of solving for the identity (256 x 256: 3.8 vs 8.2 ms)
+        factor, info = dpotrf(coarse, lower=1, clean=0)
+        if info == 0:
+            inverse, info = dpotri(factor, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"coarse (line-level) matrix not positive definite (LAPACK info {info})")
+        symmetrize_lower(inverse)
+        self._coarse_inv = inverse
 
     @staticmethod
     def _tridiagonal(g: np.ndarray, w: float, end: np.ndarray):
@@ -120,6 +128,10 @@ class LineNetwork:
         d = (g + end + w * degree).ravel()
         e = np.full((lines, length), -w)
         e[:, -1] = 0.0  # no coupling from the end of one line to the start of the next
+        if d.size == 1:  # one line of one node (f2py refuses an empty subdiagonal)
+            if not d[0] > 0.0:
+                raise np.linalg.LinAlgError(f"line factorisation failed (diagonal {d[0]:g})")
+            return d.copy(), np.zeros(1)
         d_f, e_f, info = dpttrf(d, e.ravel()[:-1])
         if info != 0:
             raise np.linalg.LinAlgError(f"line factorisation failed (dpttrf info {info})")
@@ -153,8 +165,10 @@ class LineNetwork:
 
     def matvec(self, x: np.ndarray, g: np.ndarray | None = None) -> np.ndarray:
         """Nodal matrix times ``x`` with cell conductances ``g`` ((B, N, M) or None: the network's own)."""
-        out = self.wires(x)
-        self.add_cell_currents(out, (self.g if g is None else g) * self.cell_voltages(x))
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        g = self.g[None] if g is None else np.ascontiguousarray(g, dtype=np.float64).reshape(-1, self.n, self.m)
+        out = np.empty_like(x)
+        nodal_matvec(x, g, self.w_r, self.w_c, self.ends_r, self.ends_c, out)
         return out
 
     def rhs(self, source_r: np.ndarray, source_c: np.ndarray) -> np.ndarray:
@@ -200,38 +214,26 @@ class LineNetwork:
     def _coarse_solve(self, r: np.ndarray) -> np.ndarray:
         return self._restrict(r) @ self._coarse_inv  # symmetric inverse
 
-    def _prolong(self, y: np.ndarray) -> np.ndarray:
-        b = y.shape[0]
-        out = np.empty((b, 2, self.n * self.m))
-        out_r, out_c = self.split(out)
-        out_r[...] = y[:, :self.n, None]
-        out_c[...] = y[:, self.n:, None]
-        return out
-
-    def _a_prolong(self, y: np.ndarray) -> np.ndarray:
-        """``A Z y`` in O(N M): wires carry no current when every line is at one voltage."""
-        yr, yc = y[:, :self.n], y[:, self.n:]
-        b = y.shape[0]
-        out = np.empty((b, 2, self.n * self.m))
-        out_r, out_c = self.split(out)
-        cur = self.g * (yr[:, :, None] - yc[:, None, :])
-        out_r[...] = self.endr * yr[:, :, None] + cur
-        out_c[...] = self.endc * yc[:, :, None] - cur.transpose(0, 2, 1)
-        return out
-
     def _line_solve(self, r: np.ndarray) -> np.ndarray:
         out = np.empty_like(r)
-        for part, (d, e) in enumerate(self._line_factors):
-            sol, _ = dpttrs(d, e, r[:, part].T)
-            out[:, part] = sol.T
+        (d_r, e_r), (d_c, e_c) = self._line_factors
+        line_solve(d_r, e_r, d_c, e_c, r, out, self.n, self.m)
         return out
 
     def precondition(self, r: np.ndarray) -> np.ndarray:
-        """BNN: ``z = Q r + (I - Q A) P^-1 (I - A Q) r`` with ``Q`` the coarse and ``P`` the line solve."""
+        """BNN: ``z = Q r + (I - Q A) P^-1 (I - A Q) r`` with ``Q = Z (Z^T A Z)^-1 Z^T`` the coarse (one
+        unknown per line, ``Z`` the lines' indicator) and ``P`` the line solve."""
+        r = np.ascontiguousarray(r, dtype=np.float64)
         y = self._coarse_solve(r)
-        z = self._line_solve(r - self._a_prolong(y))
-        z -= self._prolong(self._coarse_solve(self.matvec(z)))
-        z += self._prolong(y)
+        t = np.empty_like(r)
+        subtract_a_prolong(r, y, self.g, self.ends_r, self.ends_c, t)
+        z = self._line_solve(t)
+        lines = np.empty((r.shape[0], self.n + self.m))
+        restricted_matvec(z, self.g, self.ends_r, self.ends_c, lines)
+        y -= lines @ self._coarse_inv
+        zr, zc = self.split(z)
+        zr += y[:, :self.n, None]
+        zc += y[:, self.n:, None]
         return z
 
     # ----------------------------------------------------------------------------------------- solve
