@@ -7,9 +7,9 @@ bias-dependent TMR), IR-drop compensation of the writes (2 steps of the peripher
 calibration, V/2 at 0, 0.5, 1 and 2.5 ohm per segment and V/3 at 1 ohm, next to the same network in situ on
 a 1T1MTJ array (ideal wires) and trained in float.
 
-Seeds: a one-epoch in-situ run varies by about 1 point from seed to seed, so the rows the criterion compares
+Seeds: a one-epoch in-situ run varies by 1 to 2 points from seed to seed, so the rows the criterion compares
 (1T1MTJ, and passive at 1 ohm with V/2 and V/3) run several seeds (``--seeds``, ``--reference-seeds``; the
-1T1MTJ run takes seconds, a passive run at 1 ohm about half an hour) and are reported as mean +- standard
+1T1MTJ run takes seconds, a passive run at 1 ohm 30-40 minutes) and are reported as mean +- standard
 deviation; the other wire resistances run ``--other-seeds``. Runs go ``--jobs`` at a time (one torch / BLAS
 thread each, ``nice -n 5``), the 1-ohm runs first; a run whose ``results.json`` exists under ``--runs`` is reused, so
 an interrupted table continues. Writes ``docs/results/passive_mnist.md`` (the table, criterion and
@@ -113,8 +113,9 @@ def markdown(rows: list[dict], cmds: list[str], args) -> str:
              "exact circuit (line relaxation, bias-dependent TMR, ideal drivers and TIAs), write compensation "
              f"{args.compensation} steps, per-tile drive and sense gains (`array.read_calibration = cells`). "
              "Ex-situ: the software binary network programmed into the same arrays, read through the same "
-             "circuits. Accuracies: mean ± sd over the seeds listed; ms per sample: in-situ training, two runs "
-             "sharing the 2 cores (the 1T1MTJ run: fused loop).", "",
+             "circuits. Accuracies: mean ± sd over the seeds listed; the gap to 1T1MTJ in situ: difference of the "
+             "means ± its standard error (the two sets of seeds taken as independent); ms per sample: "
+             "in-situ training, two runs sharing the 2 cores (the 1T1MTJ run: fused loop).", "",
              "| array | wire (ohm / segment) | write scheme | seeds | in-situ | ex-situ | in-situ - 1T1MTJ (pp) "
              "| flips / sample | disturb flips / sample | ms / sample |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -130,7 +131,13 @@ def markdown(rows: list[dict], cmds: list[str], args) -> str:
     lines += ["", f"Float (software, same network and data): {_pm(ref['float_acc'], len(ref['seeds']))}.", ""]
     for r in rows:
         if r["array"] == "passive" and r["wire_ohm"] == "1":
-            met = "met" if r["gap"] >= -TOLERANCE_PP else "not met"
+            low = r["gap"] - 2 * r["gap_se"]
+            if r["gap"] < -TOLERANCE_PP:
+                met = "not met"
+            elif low >= -TOLERANCE_PP:
+                met = f"met, also at 2 standard errors ({low:+.2f})"
+            else:
+                met = f"met on the mean, not resolved at 2 standard errors ({low:+.2f})"
             lines.append(f"Criterion at 1 ohm, {label[r['scheme']]}: in situ {r['gap']:+.2f} points against 1T1MTJ "
                          f"in situ (± {r['gap_se']:.2f} standard error; target within {TOLERANCE_PP:g}): **{met}**.")
     lines += ["", "Commands (from the repository root):", "", "```", *cmds, "```", ""]
@@ -141,8 +148,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist-train10k"))
     parser.add_argument("--train", type=int, default=10000, help="training images (the first N), one epoch")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the 1-ohm passive rows")
-    parser.add_argument("--other-seeds", type=int, nargs="+", default=[0],
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(6)), help="seeds of the 1-ohm passive rows")
+    parser.add_argument("--other-seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="seeds of the passive rows at 0, 0.5 and 2.5 ohm")
     parser.add_argument("--reference-seeds", type=int, nargs="+", default=list(range(8)),
                         help="seeds of the 1T1MTJ row")
