@@ -76,3 +76,15 @@ def test_preconditioner_symmetric_positive_and_coarse_inverse(shape):
     z[n * m + np.arange(n * m), n + np.repeat(np.arange(m), n)] = 1.0
     coarse = z.T @ (net.sparse_matrix() @ z)
     assert np.abs(coarse @ net._coarse_inv - np.eye(n + m)).max() <= 1e-9
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_newton_residual_parts_equal_assembled_matrix(shape):
+    """The Newton residual's pieces (wires and terminations, plus the cells' currents) make up ``A x``."""
+    n, m = shape
+    net = _network(n, m, 6, floating=True)
+    x = np.random.default_rng(7).normal(size=(2, 2, n * m))
+    got = net.wires(x)
+    net.add_cell_currents(got, net.g * net.cell_voltages(x))
+    expected = np.stack([net.sparse_matrix() @ xb.ravel() for xb in x]).reshape(x.shape)
+    assert np.abs(got - expected).max() <= 1e-12 * np.abs(expected).max()

@@ -245,7 +245,7 @@ class CircuitSolver:
         return 0.5 * (y + y.T)
 
     #: ``line_currents`` builds the transfer once this many input vectors were read with the same states
-    #: (earlier ones: CG solves). Break-even measured (bench/circuit_solve.py): 8 vectors at 64 x 64, 26 at 256.
+    #: (earlier ones: CG solves). Break-even measured (bench/circuit_solve.py): 8 vectors at 64 x 64, 26-28 at 256.
     transfer_after_vectors: int = 8
 
     def line_currents(self, v_rows, v_cols=None) -> tuple[np.ndarray, np.ndarray]:

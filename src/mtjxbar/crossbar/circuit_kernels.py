@@ -1,6 +1,6 @@
-"""Numba kernels of :class:`~.circuit_network.LineNetwork`'s CG: the nodal matvec, the coarse correction's
-``r - A Z y`` and ``Z^T A z``, the lines' tridiagonal solves, each one pass over the nodes (numpy needed a
-dozen temporaries and strided transposes per call).
+"""Numba kernels of :class:`~.circuit_network.LineNetwork`'s CG: the nodal matvec (and its wire part alone,
+for the Newton residual), the coarse correction's ``r - A Z y`` and ``Z^T A z``, the lines' tridiagonal
+solves, each one pass over the nodes (numpy needed a dozen temporaries and strided transposes per call).
 
 Layout as in :mod:`.circuit_network`: ``x`` (B, 2, N M), ``x[b, 0]`` the row nodes row-major (``r[i, j]`` at
 ``i M + j``), ``x[b, 1]`` the column nodes column-major (``c[i, j]`` at ``j N + i``). Cell conductances ``g``
@@ -12,9 +12,40 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["line_solve", "nodal_matvec", "restricted_matvec", "subtract_a_prolong", "symmetrize_lower"]
+__all__ = ["line_solve", "nodal_matvec", "restricted_matvec", "subtract_a_prolong", "symmetrize_lower",
+           "wire_currents"]
 
 _BLOCK = 32  # cells per block side in the transposed loops
+
+
+@njit(cache=True)
+def _line_wires(x: np.ndarray, w: float, ends: np.ndarray, length: int, out: np.ndarray) -> None:
+    """``out`` = current leaving each node through its wire segments and its line's terminations, for lines
+    of ``length`` nodes stored one after another; ``ends`` (lines, 2): each line's near and far end."""
+    for line in range(ends.shape[0]):
+        base = line * length
+        for k in range(length):
+            v = x[base + k]
+            acc = 0.0
+            if k == 0:
+                acc += ends[line, 0] * v
+            if k == length - 1:
+                acc += ends[line, 1] * v
+            if k > 0:
+                acc += w * (v - x[base + k - 1])
+            if k < length - 1:
+                acc += w * (v - x[base + k + 1])
+            out[base + k] = acc
+
+
+@njit(cache=True)
+def wire_currents(x: np.ndarray, w_r: float, w_c: float, ends_r: np.ndarray, ends_c: np.ndarray,
+                  out: np.ndarray) -> None:
+    """``out`` = currents leaving every node through wires and terminations (sources at 0 V), no cells."""
+    n, m = ends_r.shape[0], ends_c.shape[0]
+    for b in range(x.shape[0]):
+        _line_wires(x[b, 0], w_r, ends_r, m, out[b, 0])
+        _line_wires(x[b, 1], w_c, ends_c, n, out[b, 1])
 
 
 @njit(cache=True)
@@ -28,34 +59,8 @@ def nodal_matvec(x: np.ndarray, g: np.ndarray, w_r: float, w_c: float, ends_r: n
     for b in range(batch):
         gb = g[0] if shared else g[b]
         xr, xc, orow, ocol = x[b, 0], x[b, 1], out[b, 0], out[b, 1]
-        for i in range(n):  # row lines: wires and ends
-            base = i * m
-            for j in range(m):
-                v = xr[base + j]
-                acc = 0.0
-                if j == 0:
-                    acc += ends_r[i, 0] * v
-                if j == m - 1:
-                    acc += ends_r[i, 1] * v
-                if j > 0:
-                    acc += w_r * (v - xr[base + j - 1])
-                if j < m - 1:
-                    acc += w_r * (v - xr[base + j + 1])
-                orow[base + j] = acc
-        for j in range(m):  # column lines: wires and ends
-            base = j * n
-            for i in range(n):
-                v = xc[base + i]
-                acc = 0.0
-                if i == 0:
-                    acc += ends_c[j, 0] * v
-                if i == n - 1:
-                    acc += ends_c[j, 1] * v
-                if i > 0:
-                    acc += w_c * (v - xc[base + i - 1])
-                if i < n - 1:
-                    acc += w_c * (v - xc[base + i + 1])
-                ocol[base + i] = acc
+        _line_wires(xr, w_r, ends_r, m, orow)
+        _line_wires(xc, w_c, ends_c, n, ocol)
         for i0 in range(0, n, _BLOCK):  # cells, row node -> column node, in blocks (the column nodes are
             for j0 in range(0, m, _BLOCK):  # column-major: a block keeps both layouts in cache)
                 for i in range(i0, min(i0 + _BLOCK, n)):

@@ -22,21 +22,18 @@ from scipy.linalg.lapack import dpotrf, dpotri, dpttrf
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .circuit_kernels import line_solve, nodal_matvec, restricted_matvec, subtract_a_prolong, symmetrize_lower
+from .circuit_kernels import (
+    line_solve,
+    nodal_matvec,
+    restricted_matvec,
+    subtract_a_prolong,
+    symmetrize_lower,
+    wire_currents,
+)
 
-__all__ = ["LineNetwork", "laplacian_1d", "unfed_islands"]
+__all__ = ["LineNetwork", "unfed_islands"]
 
 PIN_CONDUCTANCE = 1.0  # S: ties a part of the circuit that has no connection to any source to 0 V
-
-
-def laplacian_1d(x: np.ndarray) -> np.ndarray:
-    """``(L x)[j] = sum over neighbours k of (x[j] - x[k])`` along the last axis (a chain of unit links)."""
-    out = np.zeros_like(x)
-    if x.shape[-1] > 1:
-        d = x[..., 1:] - x[..., :-1]
-        out[..., :-1] -= d
-        out[..., 1:] += d
-    return out
 
 
 def unfed_islands(g: np.ndarray, fed_r: np.ndarray, fed_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,11 +142,9 @@ class LineNetwork:
 
     def wires(self, x: np.ndarray) -> np.ndarray:
         """Currents leaving each node through wires and terminations (sources at 0 V)."""
-        xr, xc = self.split(x)
+        x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty_like(x)
-        out_r, out_c = self.split(out)
-        out_r[...] = self.w_r * laplacian_1d(xr) + self.endr * xr
-        out_c[...] = self.w_c * laplacian_1d(xc) + self.endc * xc
+        wire_currents(x, self.w_r, self.w_c, self.ends_r, self.ends_c, out)
         return out
 
     def cell_voltages(self, x: np.ndarray) -> np.ndarray:
