@@ -266,7 +266,8 @@ def test_whole_step_flips_follow_the_eager_plans(case):
         out = [np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_)] + \
             [np.zeros((1, n_layers), dtype=np.int64) for _ in range(3)]
         seeds = np.arange(d * n_layers + 1, (d + 1) * n_layers + 1, dtype=np.uint64)[:, None]
-        train_chunk(x0, np.array([label]), seeds, lr, layers, fused.lps, ep, net.arch.n_classes, 2, margin, *out)
+        train_chunk(x0, np.array([label]), seeds, lr, layers, fused.counter_arrays(), 0, fused.lps, ep,
+                    net.arch.n_classes, 2, margin, *out, np.zeros((1, n_layers, K.TC_COUNT), dtype=np.int64))
         for i in range(n_layers):
             counts[i] += layers[i].parallel != start[i].parallel
         assert out[2][0].tolist() == eager_phases
@@ -293,7 +294,8 @@ def test_a_met_margin_stops_the_update_as_in_the_eager_loop():
         out = [np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_)] + \
             [np.zeros((1, 2), dtype=np.int64) for _ in range(3)]
         train_chunk(x[None].numpy(), np.array([label]), np.array([[1], [2]], dtype=np.uint64), 30.0, layers,
-                    fused.lps, fused.ep, 2, 2, 0.0, *out)
+                    fused.counter_arrays(), 0, fused.lps, fused.ep, 2, 2, 0.0, *out,
+                    np.zeros((1, 2, K.TC_COUNT), dtype=np.int64))
         assert bool(out[1][0]) == (not met)
         assert (out[2][0].sum() == 0) == met
 

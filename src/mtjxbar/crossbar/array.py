@@ -33,6 +33,7 @@ from ..device import MTJParams, VariationConfig, resistance_ap, switching_probab
 from ..device.variation import normal_truncation, sample_cell_params, sample_ic0_c2c, sample_stuck
 from .cell_reads import CellReads
 from .coincidence_write import write_coincidence
+from .column_write import ColumnWrites
 from .config import ArrayConfig, BiasSolverConfig
 from .events import EventSink, WriteEvent, phase_event, read_event, rebuild_resistance_table, resistance_table_span
 from .plan import TO_P, CoincidencePlan, OuterPlan, UpdatePlan, WriteResult
@@ -51,10 +52,11 @@ def _same_rows(a, b) -> bool:
     return a.row_widths is b.row_widths or torch.equal(a.row_widths, b.row_widths)
 
 
-class Crossbar(SparseWrites):
+class Crossbar(SparseWrites, ColumnWrites):
     """State of one array: ``parallel`` (bool per cell) and per-cell parameters (float tensors).
 
-    Public operations: :meth:`read`, :meth:`read_transposed`, :meth:`write`; states are set with
+    Public operations: :meth:`read`, :meth:`read_transposed`, :meth:`write` (and :meth:`write_column`, a
+    phase that drives one column); states are set with
     :meth:`set_states` (programming, initialisation).
     """
 

@@ -42,6 +42,7 @@ from ..device import MTJParams, resistance_ap
 from .array import Crossbar, WriteResult
 from .circuit import DRIVEN, SENSED, CircuitSolver, lumped_series
 from .circuit_cells import cell_current
+from .column_write import column_phase
 from .config import ArrayConfig, CircuitSolverConfig
 from .events import ReadEvent, WriteEvent
 from .line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
@@ -406,6 +407,14 @@ class PassiveCrossbar(Crossbar):
         if not out:
             return torch.zeros(0, self.rows, self.cols, dtype=self.dtype, device=self.device)
         return torch.stack(out).to(self.dtype).to(self.device)
+
+    def write_column(self, col: int, gated: torch.Tensor, width: float, current: float, polarity: str,
+                     generator: torch.Generator) -> PassiveWriteResult:
+        """A phase driving one column: on a passive array it is a full half-select write (the other cells
+        of the gated rows and of the column are half-selected and may be disturbed), so it goes through
+        :meth:`write` with that phase."""
+        phase = column_phase(self.rows, self.cols, col, gated.cpu(), width, current, polarity)
+        return self.write(UpdatePlan((phase,)), generator)
 
     def write(self, plan: UpdatePlan, generator: torch.Generator) -> PassiveWriteResult:
         """Apply the phases in order (each on the states the previous left); one draw per cell per phase."""

@@ -10,7 +10,7 @@ state the run had when it was saved, bit for bit.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -18,7 +18,7 @@ import torch
 from ..config import to_dict
 from ..crossbar import Crossbar
 from ..hardware import attach_meter
-from ..periphery import SynapseMapping
+from ..periphery import SynapseMapping, TransferConfig
 from ..rng import generator
 from ..training import EpochStats, InSituNetwork, SoftwareMLP, build_architecture
 from .checkpoint import CheckpointError, check_tensors, config_diff
@@ -125,15 +125,25 @@ class RunState:
             "float": SoftwareMLP(self.arch, shadow, rng).to(dev),
             "binary_software": SoftwareMLP(self.arch, shadow, rng, quantizer=levels).to(dev),
         }
-        self.exsitu_net = InSituNetwork(self.arch, hw, device=config.device) if "exsitu" in self.methods else None
+        # ex situ: the binary software weights programmed into plain one-weight-per-synapse arrays
+        plain = replace(hw, transfer=TransferConfig())
+        self.exsitu_net = InSituNetwork(self.arch, plain, device=config.device) if "exsitu" in self.methods else None
 
     # ------------------------------------------------------------------------------------------- arrays
     def arrays(self) -> dict[str, Crossbar]:
-        """Every crossbar by name: ``insitu.layer{i}`` and (with ex-situ) ``exsitu.layer{i}``."""
-        out = {f"insitu.layer{i}": layer.crossbar for i, layer in enumerate(self.net.layers)}
-        if self.exsitu_net is not None:
-            out.update({f"exsitu.layer{i}": layer.crossbar for i, layer in enumerate(self.exsitu_net.layers)})
+        """Every crossbar by name: ``insitu.layer{i}`` (a transfer layer's buffer; its bit tiles
+        ``insitu.layer{i}.bit{m}``) and (with ex-situ) ``exsitu.layer{i}``."""
+        out = {}
+        for prefix, net in (("insitu", self.net), ("exsitu", self.exsitu_net)):
+            for i, layer in enumerate(net.layers if net is not None else []):
+                out.update({f"{prefix}.layer{i}" + (f".{name}" if name else ""): xb
+                            for name, xb in layer.arrays().items()})
         return out
+
+    def periphery_tensors(self) -> dict[str, torch.Tensor]:
+        """Periphery state that is not in the arrays: the column references of one-MTJ transfer buffers."""
+        return {f"insitu.layer{i}.reference": layer.reference for i, layer in enumerate(self.net.layers)
+                if hasattr(layer, "reference")}
 
     def final_tensors(self) -> dict[str, torch.Tensor]:
         """Cell states and per-cell parameters of every array and the software weights."""
@@ -141,6 +151,7 @@ class RunState:
         for name, xb in self.arrays().items():
             out[f"{name}.states"] = xb.parallel
             out.update({f"{name}.params.{p}": v for p, v in xb.params.items()})
+        out.update(self.periphery_tensors())
         for method, model in self.software.items():
             out.update({f"{method}.weight{i}": w.detach() for i, w in enumerate(model.weights)})
         return out
@@ -169,6 +180,8 @@ class RunState:
                 params = {p: tensors[f"{name}.params.{p}"] for p in xb.params}
                 xb.load_state_dict({"states": tensors[f"{name}.states"], "params": params,
                                     "table_spans": spans[name]})
+            for name, t in self.periphery_tensors().items():
+                t.copy_(tensors[name].to(t.device))
             with torch.no_grad():
                 for method, model in self.software.items():
                     for i, w in enumerate(model.weights):

@@ -2,5 +2,6 @@
 
 from .config import HardwareConfig
 from .linear import MTJLinear, manufacture_layers
+from .transfer_linear import TransferCounts, TransferLinear, make_layer
 
-__all__ = ["HardwareConfig", "MTJLinear", "manufacture_layers"]
+__all__ = ["HardwareConfig", "MTJLinear", "manufacture_layers", "TransferLinear", "TransferCounts", "make_layer"]

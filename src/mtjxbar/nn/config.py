@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config import validate
+from ..config import ConfigError, validate
 from ..crossbar import ArrayConfig, BiasSolverConfig, CircuitSolverConfig
 from ..device import MTJParams, VariationConfig
-from ..periphery import ConverterConfig, EncoderConfig, MappingConfig
+from ..periphery import ConverterConfig, EncoderConfig, MappingConfig, TransferConfig
 
 __all__ = ["HardwareConfig"]
 
@@ -24,6 +24,11 @@ class HardwareConfig:
     converters: ConverterConfig = field(default_factory=ConverterConfig)
     mapping: MappingConfig = field(default_factory=MappingConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)  # buffer + counter synapses (default: off)
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.transfer.enabled and self.mapping != MappingConfig():
+            raise ConfigError(f"mapping = {self.mapping}: with transfer.counter_bits > 0 every array has its own "
+                              "mapping (bit tiles one MTJ, the buffer transfer.buffer_mtjs, against the reference "
+                              "column); leave mapping at its default")

@@ -30,8 +30,9 @@ def manufacture_layers(layers: list[MTJLinear], seed: int) -> None:
         variation = layer.hardware.variation
         if variation.is_nominal:
             continue
-        layer.crossbar.manufacture(variation, generator(seed, f"variation.layer{i}"),
-                                   generator(seed, f"faults.layer{i}"))
+        for name, xb in layer.arrays().items():  # a transfer layer's bit tiles: "variation.layer{i}.bit{m}"
+            tag = f"layer{i}" + (f".{name}" if name else "")
+            xb.manufacture(variation, generator(seed, f"variation.{tag}"), generator(seed, f"faults.{tag}"))
 
 
 class MTJLinear(torch.nn.Module):
@@ -49,6 +50,10 @@ class MTJLinear(torch.nn.Module):
                                    hardware.solver, hardware.circuit_solver, dtype=dtype, device=device)
 
     # ------------------------------------------------------------------------------------------- state
+    def arrays(self) -> dict[str, object]:
+        """Every crossbar of the layer by name (one, named ``""``; see :meth:`TransferLinear.arrays`)."""
+        return {"": self.crossbar}
+
     def randomize(self, generator: torch.Generator) -> None:
         """Random initial states: each MTJ parallel with probability 1/2."""
         draw = torch.rand(self.crossbar.rows, self.crossbar.cols, generator=generator, device=generator.device)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import param, validate
+from ..config import ConfigError, param, validate
 
-__all__ = ["ConverterConfig", "MappingConfig", "EncoderConfig"]
+__all__ = ["ConverterConfig", "MappingConfig", "EncoderConfig", "TransferConfig"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,63 @@ class EncoderConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """The buffer-and-counter synapse (:mod:`mtjxbar.periphery.counter`, :class:`~mtjxbar.nn.TransferLinear`).
+
+    Each synapse is a fast stochastic buffer of ``buffer_mtjs`` MTJs (written per sample by the pulse
+    encoder, like a plain layer) and a counter of ``counter_bits`` one-MTJ bit tiles of significance 1, 2,
+    4, ... (``u`` in 0 .. 2^bits - 1 stands for the weight ``(2u - L) / L``, ``L = 2^bits - 1``). Every
+    ``samples_per_sweep`` samples each column is transferred once, column by column, cycling: the
+    periphery reads the column of the buffer and of every bit tile, adds ``+- step`` to the counter of every
+    row whose buffer reads ``+-1`` (carry in the per-row periphery, clipped to 0 .. L), writes the changed
+    bits and resets those buffer cells with strong pulses (write-verify), so the counter moves in
+    symmetric whole steps and stops where the gradient vanishes. Reads see ``W = C + gamma * step * LSB * A``.
+    ``counter_bits = 0`` is the plain layer (independent flips, no transfer)."""
+
+    counter_bits: int = param(0, "1", "one-MTJ bit tiles of the counter (0: no counter, the plain independent-"
+                              "flip layer)", lo=0, hi=16)
+    buffer_mtjs: int = param(2, "1", "MTJs of the buffer per synapse: 2 (or 4, 6, ...): read against the "
+                             "reference column, balanced half P / half AP after a transfer; 1: one MTJ read "
+                             "against a per-column reference that alternates every sweep", lo=1, hi=16)
+    samples_per_sweep: int = param(64, "1", "samples between two transfers of the same column (every column "
+                                   "once per sweep; output columns per sample = outputs / this)", lo=1,
+                                   hi=10**7)
+    step: int = param(1, "1", "counter steps (LSB) added per transfer", lo=1, hi=2**15)
+    threshold: float = param(1.0, "1", "a row transfers when |buffer value| (in [-1, 1]) reaches this", lo=0.0,
+                             lo_open=True, hi=1.0)
+    gamma: float = param(1.0, "1", "weight of the buffer in reads, in transfer steps (1: a transfer leaves the "
+                         "read weight unchanged; 0: the buffer is not read)", lo=0.0, hi=16.0)
+    carry_overdrive: float = param(1.2, "1", "current of the counter's and buffer-reset write pulses as a "
+                                   "multiple of the nominal Ic0 of the polarity driven", lo=0.0, lo_open=True,
+                                   hi=10.0)
+    carry_width: float = param(10e-9, "s", "width of a counter / buffer-reset write pulse", lo=0.0, lo_open=True,
+                               hi=1e-3)
+    verify_rounds: int = param(2, "1", "read-verify-rewrite rounds after a counter / reset write (0: write "
+                               "once, unverified)", lo=0, hi=64)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.buffer_mtjs > 1 and self.buffer_mtjs % 2:
+            raise ConfigError(f"buffer_mtjs = {self.buffer_mtjs}: must be 1 or even (a balanced buffer holds "
+                              "half its MTJs P and half AP)")
+
+    @property
+    def enabled(self) -> bool:
+        return self.counter_bits > 0
+
+    @property
+    def levels(self) -> int:
+        """``L = 2^bits - 1``: the counter holds 0 .. L."""
+        return 2**self.counter_bits - 1
+
+    @property
+    def lsb(self) -> float:
+        """Weight of one counter step (``2 / L``)."""
+        return 2.0 / self.levels
+
+    @property
+    def mtjs_per_synapse(self) -> int:
+        return self.buffer_mtjs + self.counter_bits

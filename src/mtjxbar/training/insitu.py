@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 
-from ..nn import HardwareConfig, MTJLinear
+from ..nn import HardwareConfig, TransferCounts, make_layer
 from .architecture import Architecture, class_scores, margin_met, output_error
 from .config import TrainingConfig
 from .rules import sgd_request
@@ -17,15 +17,17 @@ __all__ = ["InSituNetwork", "EpochStats", "train_insitu", "evaluate"]
 Progress = Callable[[int, int], None]
 PREPARE_BATCH = 256  # inputs whose first-layer read terms and row pulses are computed together
 Checkpoint = Callable[[int, "EpochStats"], None]
+TRANSFER_FIELDS = tuple(f.name for f in fields(TransferCounts))  # the fused kernel's TC_* order
 
 
 class InSituNetwork:
-    """An MLP of :class:`MTJLinear` layers with tanh hidden units (computed in the periphery)."""
+    """An MLP of :class:`~mtjxbar.nn.MTJLinear` layers (or :class:`~mtjxbar.nn.TransferLinear` where
+    ``hardware.transfer`` has a counter) with tanh hidden units (computed in the periphery)."""
 
     def __init__(self, arch: Architecture, hardware: HardwareConfig, *, device: str = "cpu") -> None:
         self.arch = arch
         self.input_range = hardware.converters.input_range
-        self.layers = [MTJLinear(n_in, n_out, hardware, gain, device=device)
+        self.layers = [make_layer(n_in, n_out, hardware, gain, device=device)
                        for n_in, n_out, gain in zip(arch.sizes[:-1], arch.sizes[1:], arch.gains, strict=True)]
 
     def forward(self, x: torch.Tensor, prepared: PreparedInput | None = None) -> list[torch.Tensor]:
@@ -87,16 +89,27 @@ class EpochStats:
     flips_per_layer: list[int] = field(default_factory=list)
     correct: int = 0  # samples classified right before their update, so far
     engine: str = "eager"  # the loop that ran: "fused" or "eager" (training.engine)
+    transfer: dict[str, int] = field(default_factory=dict)  # TransferCounts summed (transfer layers only)
+
+    def add_transfer(self, counts: TransferCounts | dict[str, int]) -> None:
+        """Add one sample's transfer counts."""
+        items = counts.items() if isinstance(counts, dict) else vars(counts).items()
+        for name, value in items:
+            self.transfer[name] = self.transfer.get(name, 0) + int(value)
 
 
 def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, config: TrainingConfig,
-               generators: list[torch.Generator], stats: EpochStats, prepared: PreparedInput | None = None) -> bool:
+               generators: list[torch.Generator], stats: EpochStats, prepared: PreparedInput | None = None,
+               sample: int = 0) -> bool:
     """One per-sample in-situ step; returns whether the sample was classified right before the update.
-    ``prepared``: the input's :meth:`InSituNetwork.prepare_inputs` entry, if computed (same result)."""
+    ``prepared``: the input's :meth:`InSituNetwork.prepare_inputs` entry, if computed (same result).
+    ``sample``: the global sample index (over all epochs) that schedules the transfers of transfer layers,
+    which follow the write (and run whether or not the sample wrote: they are clocked by samples)."""
     acts = net.forward(x, prepared)
     z = acts[-1]
     correct = int(class_scores(z, net.arch).argmax()) == label
     if margin_met(z, label, net.arch, config.margin):
+        _transfers(net, sample, generators, stats)
         return correct
     deltas = [output_error(z, label, net.arch)]
     for layer, h in zip(reversed(net.layers[1:]), reversed(acts[1:-1]), strict=True):
@@ -112,7 +125,15 @@ def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, confi
         stats.flips_per_layer[i] += n
         stats.phases += len(plan)
     stats.updates += 1
+    _transfers(net, sample, generators, stats)
     return correct
+
+
+def _transfers(net: InSituNetwork, sample: int, generators: list[torch.Generator], stats: EpochStats) -> None:
+    """The transfers scheduled after ``sample`` in every transfer layer (each with its write generator)."""
+    for layer, gen in zip(net.layers, generators, strict=False):
+        if hasattr(layer, "transfer_after"):
+            stats.add_transfer(layer.transfer_after(sample, gen))
 
 
 def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: TrainingConfig, epoch: int,
@@ -131,7 +152,7 @@ def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: T
     stats.engine = "eager" if fused is None else "fused"
     if fused is not None:
         return _train_fused(fused, x, y, config, lr, order, generators, progress, start, stats, checkpoint,
-                            checkpoint_every)
+                            checkpoint_every, epoch * len(order))
     labels = y.tolist()
     indices = order.tolist()
     batch: list[PreparedInput] | None = None
@@ -140,7 +161,8 @@ def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: T
         if (n - start) % PREPARE_BATCH == 0:
             batch = net.prepare_inputs(x[order[n:n + PREPARE_BATCH]])
         prepared = batch[(n - start) % PREPARE_BATCH] if batch is not None else None
-        stats.correct += train_step(net, x[idx], labels[idx], lr, config, generators, stats, prepared)
+        stats.correct += train_step(net, x[idx], labels[idx], lr, config, generators, stats, prepared,
+                                    sample=epoch * len(indices) + n)
         if progress is not None and (n + 1) % 500 == 0:
             progress(n + 1, len(indices))
         if checkpoint is not None and checkpoint_every > 0 and (n + 1) % checkpoint_every == 0 \
@@ -171,7 +193,7 @@ def fused_network(net: InSituNetwork, config: TrainingConfig):
 
 def _train_fused(fused, x, y, config: TrainingConfig, lr: float, order: torch.Tensor,
                  generators: list[torch.Generator], progress: Progress | None, start: int, stats: EpochStats,
-                 checkpoint: Checkpoint | None, checkpoint_every: int) -> EpochStats:
+                 checkpoint: Checkpoint | None, checkpoint_every: int, first_sample: int = 0) -> EpochStats:
     """:func:`train_insitu` by the fused loop, chunk by chunk (progress and checkpoints between chunks, at
     the same sample counts as the eager loop)."""
     from .fused import chunk_ends
@@ -181,7 +203,7 @@ def _train_fused(fused, x, y, config: TrainingConfig, lr: float, order: torch.Te
     n = start
     for end in chunk_ends(start, total, every, 500 if progress is not None else 0):
         idx = order[n:end]
-        out = fused.run(x[idx], y[idx], lr, generators, config.margin)
+        out = fused.run(x[idx], y[idx], lr, generators, config.margin, sample0=first_sample + n)
         stats.correct += int(out["correct"].sum())
         stats.updates += int(out["updated"].sum())
         stats.phases += int(out["phases"].sum())
@@ -189,6 +211,8 @@ def _train_fused(fused, x, y, config: TrainingConfig, lr: float, order: torch.Te
         for i, flips in enumerate(per_layer):
             stats.flips_per_layer[i] += int(flips)
         stats.flips += int(sum(per_layer))
+        if out["transfer"].any():
+            stats.add_transfer(dict(zip(TRANSFER_FIELDS, out["transfer"].sum(axis=(0, 1)).tolist(), strict=True)))
         n = end
         if progress is not None and n % 500 == 0:
             progress(n, total)

@@ -53,7 +53,22 @@ LP_LR_FACTOR = 7  # col factor per unit lr: -layer_lr_scale * gain / input_range
 LP_SWING = 8  # SynapseMapping.full_swing
 LP_CHEB_DEGREE = 9  # per-cell reads: degree of the Chebyshev fit of G_AP(v); -1: the uniform array's table
 LP_CHEB_SPAN = 10  # per-cell reads: the fit covers |v| <= span (V)
-LP_COUNT = 11
+# transfer layers (buffer + counter, nn/transfer_linear.py); LP_T_BITS = 0: a plain layer
+LP_T_BITS = 11  # counter bit tiles
+LP_T_LEVELS = 12  # L = 2^bits - 1
+LP_T_SWEEP = 13  # samples per sweep V
+LP_T_STEP = 14  # counter steps per transfer
+LP_T_THRESHOLD = 15  # |buffer value| that transfers
+LP_T_BUFFER_WEIGHT = 16  # gamma * step * LSB: the buffer's weight in reads
+LP_T_K = 17  # buffer MTJs per synapse (1: against the alternating column reference)
+LP_T_VERIFY = 18  # verify rounds
+LP_T_P_TO_P = 19  # switching probability of a carry / reset pulse towards P (uniform array)
+LP_T_P_TO_AP = 20  # ... towards AP
+LP_T_OUT_SCALE = 21  # a bit tile's LP_OUT_SCALE
+LP_T_ERR_SCALE = 22  # a bit tile's LP_ERR_SCALE
+LP_T_G_REF = 23  # a bit tile's reference conductance (one MTJ per weight)
+LP_T_GAIN = 24  # the layer's gain (a one-MTJ buffer's reference term)
+LP_COUNT = 25
 
 # encoder, converter and device parameters (one float64 vector)
 EP_V_READ = 0
@@ -81,6 +96,14 @@ EP_COUNT = 20
 # their P / AP columns (refreshed on flips); p0 (2, rows, cols) float64: each cell's switching probability
 # for one coincidence pulse [TO_P, TO_AP]. Arrays a layer does not use are empty placeholders.
 LayerArrays = namedtuple("LayerArrays", "states parallel frozen table slope sign cheb cheb_p cheb_ap p0")
+# the counter of a transfer layer: bits (nbits, rows, n_out) bool (bit m of significance 2^m), frozen (same
+# shape: stuck bits), u (rows, n_out) float32 = sum_m 2^m bits[m] (kept in step: the tiles' combined read),
+# reference (n_out,) float32 (one-MTJ buffers: the column references, +-1). Plain layers: empty placeholders.
+CounterArrays = namedtuple("CounterArrays", "bits frozen u reference")
+# transfer counts per sample and layer (the fields of nn.TransferCounts, in order)
+TC_COLUMNS, TC_READS, TC_READ_PHASES, TC_WRITE_PHASES, TC_INCREMENTS, TC_SATURATED, TC_CELL_WRITES, TC_REWRITES, \
+    TC_FAILED, TC_FLIPS = range(10)
+TC_COUNT = 10
 
 F32_TINY = np.float32(1.1754944e-38)
 
@@ -567,13 +590,184 @@ def sample_coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, f
     return flips_p, flips_ap
 
 
+# ----------------------------------------------------------------------------------------- counter
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def counter_forward(a, C, L, lp, ep, out_cols, z):
+    """Add a transfer layer's counter read to ``z`` and its buffer's (already in ``z``, scaled): ``z`` on
+    entry holds the buffer's :func:`layer_forward`. The bit tiles' reads weighted by ``2^m / L`` add up to
+    one read of ``u`` (:data:`CounterArrays`): ``S ((base - g_ref sum v) + sum_i extra_i u_io / L)``."""
+    v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
+    gain_v = v_read / ep[EP_INPUT_RANGE]
+    g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    rows, n_out = C.u.shape
+    base = 0.0
+    sum_v = 0.0
+    out_cols[:n_out] = 0.0
+    for i in range(rows):
+        v = _dac(a[i] * gain_v, v_read, levels)
+        if v == 0.0:
+            continue
+        sum_v += v
+        i_ap = v * _g_ap(v, L.table, L.slope, span, tscale)
+        base += i_ap
+        extra = np.float32(v * g_p - i_ap)
+        row = C.u[i]
+        for o in range(n_out):
+            out_cols[o] += extra * row[o]
+    bw, inv_levels, scale = lp[LP_T_BUFFER_WEIGHT], 1.0 / lp[LP_T_LEVELS], lp[LP_T_OUT_SCALE]
+    one_mtj = lp[LP_T_K] == 1.0
+    ref_sum = lp[LP_T_G_REF] * sum_v
+    for o in range(n_out):
+        buf = z[o]
+        if one_mtj:  # buffer read against its column reference: (b - r) / 2
+            buf = (buf - C.reference[o] * (lp[LP_T_GAIN] / v_read) * sum_v) * 0.5
+        z[o] = bw * buf + scale * ((base - ref_sum) + out_cols[o] * inv_levels)
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def counter_backward(delta, C, L, lp, ep, extra_cols, err):
+    """Add a transfer layer's counter to the input errors: ``err`` on entry holds the buffer's
+    :func:`layer_backward`; the tiles' transposed reads weighted by ``2^m / L`` are one read of ``u``."""
+    v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
+    g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    rows, n_out = C.u.shape
+    scale = 0.0
+    for o in range(n_out):
+        scale = max(scale, abs(delta[o]))
+    scale = max(scale, F32_TINY)
+    sum_u = 0.0
+    base = 0.0
+    ref_dot = 0.0
+    for o in range(n_out):
+        u = _dac(delta[o] / scale * v_read, v_read, levels)
+        sum_u += u
+        ref_dot += C.reference[o] * delta[o]
+        i_ap = u * _g_ap(u, L.table, L.slope, span, tscale) if u != 0.0 else 0.0
+        base += i_ap
+        extra_cols[o] = np.float32(u * g_p - i_ap)
+    factor = scale * lp[LP_T_ERR_SCALE]
+    bw, inv_levels = lp[LP_T_BUFFER_WEIGHT], 1.0 / lp[LP_T_LEVELS]
+    ref = lp[LP_T_G_REF] * sum_u
+    one_mtj = lp[LP_T_K] == 1.0
+    gain_ref = lp[LP_T_GAIN] * ref_dot / ep[EP_INPUT_RANGE]
+    for i in range(rows):
+        s = np.float32(0.0)
+        row = C.u[i]
+        for o in range(n_out):
+            s += row[o] * extra_cols[o]
+        buf = err[i]
+        if one_mtj:
+            buf = (buf - gain_ref) * 0.5
+        err[i] = bw * buf + factor * ((base - ref) + s * inv_levels)
+
+
+@njit(cache=True)
+def _program_cell(state, frozen, target, p_to_p, p_to_ap, rounds, rng, counts):
+    """Write-verify one cell whose state is ``state`` towards ``target``; returns ``(new state, writes made)``
+    (counts: cell writes, rewrites, flips, failed)."""
+    writes = 0
+    for attempt in range(rounds + 1):
+        if state == target:
+            break
+        writes += 1
+        counts[TC_CELL_WRITES] += 1
+        if attempt > 0:
+            counts[TC_REWRITES] += 1
+        p = p_to_p if target else p_to_ap
+        if uniform(rng) < p and not frozen:
+            state = target
+            counts[TC_FLIPS] += 1
+    if state != target:
+        counts[TC_FAILED] += 1
+    return state, writes
+
+
+@njit(cache=True)
+def transfer_after(sample, L, C, lp, rng, counts, array_writes):
+    """The transfers scheduled after global sample ``sample`` (nn.TransferLinear.transfer_after): for each
+    column, read the buffer and the counter bits (uniform arrays: the threshold read is exact), add
+    ``sign(A) * step`` where ``|A| >= threshold`` (clipped to 0 .. L), write-verify the changed bits and
+    reset the buffer cells. ``array_writes`` (bits + k,) int64 is scratch: writes per array of a column."""
+    rows, n_out = C.u.shape
+    nbits, k = int(lp[LP_T_BITS]), int(lp[LP_T_K])
+    levels, step, sweep = int(lp[LP_T_LEVELS]), int(lp[LP_T_STEP]), int(lp[LP_T_SWEEP])
+    threshold, rounds = lp[LP_T_THRESHOLD] - 1e-6, int(lp[LP_T_VERIFY])
+    p_to_p, p_to_ap = lp[LP_T_P_TO_P], lp[LP_T_P_TO_AP]
+    first = (sample * n_out) // sweep
+    end = ((sample + 1) * n_out) // sweep
+    for c in range(first, end):
+        j = c % n_out
+        counts[TC_COLUMNS] += 1
+        counts[TC_READS] += nbits + k
+        counts[TC_READ_PHASES] += 1
+        array_writes[:] = 0
+        ref = C.reference[j]
+        for i in range(rows):
+            if k == 1:
+                value = ((1.0 if L.parallel[i, j] else -1.0) - ref) * 0.5
+            else:
+                value = 0.0
+                for m in range(k):
+                    value += 1.0 if L.parallel[i, j * k + m] else -1.0
+                value /= k
+            inc = 0
+            if abs(value) >= threshold:
+                inc = step if value > 0 else -step
+                counts[TC_INCREMENTS] += 1
+            u = 0
+            for m in range(nbits):
+                if C.bits[m, i, j]:
+                    u += 1 << m
+            new_u = min(max(u + inc, 0), levels)
+            if inc != 0 and new_u == u:
+                counts[TC_SATURATED] += 1
+            if new_u != u:
+                for m in range(nbits):
+                    target = ((new_u >> m) & 1) == 1
+                    old = C.bits[m, i, j]
+                    state, writes = _program_cell(old, C.frozen[m, i, j], target, p_to_p, p_to_ap, rounds, rng,
+                                                  counts)
+                    array_writes[m] = max(array_writes[m], writes)
+                    if state != old:
+                        C.bits[m, i, j] = state
+                        C.u[i, j] += np.float32((1 << m) if state else -(1 << m))
+            if k == 1:  # every cell to the inverted reference (those that moved are there)
+                target = ref < 0.0
+                cell = j
+                state, writes = _program_cell(L.parallel[i, cell], L.frozen[i, cell], target, p_to_p, p_to_ap,
+                                              rounds, rng, counts)
+                array_writes[nbits] = max(array_writes[nbits], writes)
+                if state != L.parallel[i, cell]:
+                    _flip(L, i, cell, state)
+            elif inc != 0:
+                for m in range(k):
+                    cell = j * k + m
+                    target = m < k // 2
+                    state, writes = _program_cell(L.parallel[i, cell], L.frozen[i, cell], target, p_to_p, p_to_ap,
+                                                  rounds, rng, counts)
+                    array_writes[nbits + m] = max(array_writes[nbits + m], writes)
+                    if state != L.parallel[i, cell]:
+                        _flip(L, i, cell, state)
+        if k == 1:
+            C.reference[j] = -ref
+        most = 0
+        for a in range(nbits + k):
+            verifies = min(array_writes[a], rounds)
+            counts[TC_READS] += verifies
+            most = max(most, array_writes[a])
+        counts[TC_WRITE_PHASES] += 2 * most
+        counts[TC_READ_PHASES] += min(most, rounds)
+
+
 # ------------------------------------------------------------------------------------------- chunk
 @njit(cache=True)
-def train_chunk(x, labels, seeds, lr, layers, lps, ep, n_classes, per_class, margin, out_correct, out_updated,
-                out_phases, out_to_p, out_to_ap):
+def train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
+                out_updated, out_phases, out_to_p, out_to_ap, out_transfer):
     """Train on the conditioned inputs ``x`` (n, rows) with ``labels``; ``seeds`` (layers, n) seed each
-    sample's write stream of each layer; ``layers``: one :data:`LayerArrays` per layer, whose states are
-    changed in place; per-sample outcomes go to the ``out_*`` arrays."""
+    sample's write stream of each layer (and, mixed, its transfer stream); ``layers``: one
+    :data:`LayerArrays` per layer, whose states are changed in place; ``counters``: one
+    :data:`CounterArrays` per layer (transfer layers: their counters, changed in place); ``sample0``: the
+    global index of ``x[0]`` (schedules the transfers); per-sample outcomes go to the ``out_*`` arrays."""
     n_layers = len(layers)
     rows = [layers[ly].states.shape[0] for ly in range(n_layers)]
     cols = [layers[ly].states.shape[1] for ly in range(n_layers)]
@@ -601,6 +795,8 @@ def train_chunk(x, labels, seeds, lr, layers, lps, ep, n_classes, per_class, mar
     coincidence = ep[EP_COINCIDENCE] > 0.0
     slots = int(ep[EP_SLOTS])
     rng = np.zeros(4, dtype=np.uint64)
+    rng_t = np.zeros(4, dtype=np.uint64)
+    array_writes = np.zeros(64, dtype=np.int64)
     scores = np.zeros(n_classes)
     x64 = np.zeros(x.shape[1])
     for s in range(x.shape[0]):
@@ -609,6 +805,8 @@ def train_chunk(x, labels, seeds, lr, layers, lps, ep, n_classes, per_class, mar
         a = x64
         for ly in range(n_layers):
             layer_forward(a, layers[ly], lps[ly], ep, col_buf[ly], w, outs[ly])
+            if lps[ly, LP_T_BITS] > 0:
+                counter_forward(a, counters[ly], layers[ly], lps[ly], ep, col_buf[ly], outs[ly])
             if ly < n_layers - 1:
                 for o in range(outs[ly].shape[0]):
                     hs[ly][o] = math.tanh(outs[ly][o])
@@ -617,34 +815,51 @@ def train_chunk(x, labels, seeds, lr, layers, lps, ep, n_classes, per_class, mar
                                        deltas[n_layers - 1], scores)
         out_correct[s] = correct
         out_updated[s] = update
-        if not update:
-            continue
-        for ly in range(n_layers - 1, 0, -1):
-            layer_backward(deltas[ly], layers[ly], lps[ly], ep, col_buf[ly], w_cols[ly], w, errs[ly])
-            h = hs[ly - 1]
-            for i in range(h.shape[0]):
-                deltas[ly - 1][i] = errs[ly][i] * (1.0 - h[i] * h[i])
+        if update:
+            _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_out, col_buf, w_cols, w, widths,
+                    row_sign, plan_sign, currents, rates, cum_rows, cum_cols, fired_rows, fired_cols, coincidence,
+                    slots, rng, out_phases, out_to_p, out_to_ap)
         for ly in range(n_layers):
-            r = x64 if ly == 0 else hs[ly - 1]
-            factor = lr * lps[ly, LP_LR_FACTOR]
-            for o in range(c_out[ly].shape[0]):
-                c_out[ly][o] = np.float32(deltas[ly][o] * factor)
-            L = layers[ly]
-            if coincidence:
-                phases = encode_coincidence(r, c_out[ly], lps[ly], ep, L.sign, widths[ly], row_sign[ly],
-                                            plan_sign[ly], currents[ly])
-            else:
-                phases = encode(r, c_out[ly], L.sign, lps[ly], ep, widths[ly], row_sign[ly], plan_sign[ly],
-                                currents[ly])
-            out_phases[s, ly] = phases
-            if phases == 0:
-                continue
-            seed_stream(rng, seeds[ly, s])
-            if coincidence:
-                to_p, to_ap = sample_coincidence(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, slots,
-                                                 rng, fired_rows[ly], fired_cols[ly])
-            else:
-                to_p, to_ap = sample_write(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, ep, rng,
-                                           rates[ly], cum_rows[ly], cum_cols[ly])
-            out_to_p[s, ly] = to_p
-            out_to_ap[s, ly] = to_ap
+            if lps[ly, LP_T_BITS] > 0:
+                seed_stream(rng_t, seeds[ly, s] ^ uint64(0x5DEECE66DA3B1F27))
+                transfer_after(sample0 + s, layers[ly], counters[ly], lps[ly], rng_t, out_transfer[s, ly],
+                               array_writes)
+
+
+@njit(cache=True)
+def _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_out, col_buf, w_cols, w, widths,
+            row_sign, plan_sign, currents, rates, cum_rows, cum_cols, fired_rows, fired_cols, coincidence, slots,
+            rng, out_phases, out_to_p, out_to_ap):
+    """Backward reads and every layer's write of sample ``s`` (:func:`train_chunk`)."""
+    n_layers = len(layers)
+    for ly in range(n_layers - 1, 0, -1):
+        layer_backward(deltas[ly], layers[ly], lps[ly], ep, col_buf[ly], w_cols[ly], w, errs[ly])
+        if lps[ly, LP_T_BITS] > 0:
+            counter_backward(deltas[ly], counters[ly], layers[ly], lps[ly], ep, col_buf[ly], errs[ly])
+        h = hs[ly - 1]
+        for i in range(h.shape[0]):
+            deltas[ly - 1][i] = errs[ly][i] * (1.0 - h[i] * h[i])
+    for ly in range(n_layers):
+        r = x64 if ly == 0 else hs[ly - 1]
+        factor = lr * lps[ly, LP_LR_FACTOR]
+        for o in range(c_out[ly].shape[0]):
+            c_out[ly][o] = np.float32(deltas[ly][o] * factor)
+        L = layers[ly]
+        if coincidence:
+            phases = encode_coincidence(r, c_out[ly], lps[ly], ep, L.sign, widths[ly], row_sign[ly],
+                                        plan_sign[ly], currents[ly])
+        else:
+            phases = encode(r, c_out[ly], L.sign, lps[ly], ep, widths[ly], row_sign[ly], plan_sign[ly],
+                            currents[ly])
+        out_phases[s, ly] = phases
+        if phases == 0:
+            continue
+        seed_stream(rng, seeds[ly, s])
+        if coincidence:
+            to_p, to_ap = sample_coincidence(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, slots,
+                                             rng, fired_rows[ly], fired_cols[ly])
+        else:
+            to_p, to_ap = sample_write(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, ep, rng,
+                                       rates[ly], cum_rows[ly], cum_cols[ly])
+        out_to_p[s, ly] = to_p
+        out_to_ap[s, ly] = to_ap

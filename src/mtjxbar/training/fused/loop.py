@@ -39,6 +39,12 @@ def unsupported(net) -> str | None:
         xb = layer.crossbar
         where = f"layer {i}: "
         scheme = layer.encoder.config.scheme
+        if layer.hardware.transfer.enabled:
+            if not all(xb_._uniform for xb_ in layer.arrays().values()):
+                return where + "a transfer layer with per-cell parameters (the counter's fused read takes uniform " \
+                               "bit tiles)"
+            if any(xb_.c2c.ic0_c2c > 0 for xb_ in layer.arrays().values()):
+                return where + "cycle-to-cycle spread"
         if layer.hardware != net.layers[0].hardware:
             return where + "other hardware settings than layer 0 (the kernel takes one device and encoder)"
         if xb._uniform and any(not math.isclose(xb._nominal[name], getattr(layer.hardware.device, name),
@@ -87,7 +93,8 @@ class FusedNetwork:
         self.p0 = [coincidence_p0(layer) if layer.encoder.config.scheme == "coincidence" else np.zeros((2, 0, 0))
                    for layer in net.layers]
         for i, layer in enumerate(net.layers):
-            per, xb, m = layer.periphery, layer.crossbar, layer.mapping
+            core = layer.buffer if layer.hardware.transfer.enabled else layer  # the per-sample write's array
+            per, xb, m = core.periphery, core.crossbar, core.mapping
             lp = self.lps[i]
             lp[K.LP_OUT_SCALE] = layer.gain / per.scale
             lp[K.LP_G_P] = 1.0 / (xb._nominal["r_p"] + xb.array.r_access) if xb._uniform else 0.0
@@ -97,6 +104,9 @@ class FusedNetwork:
             lp[K.LP_LR_FACTOR] = -lr_scales[min(i, len(lr_scales) - 1)] * layer.gain / conv.input_range
             lp[K.LP_SWING] = m.full_swing
             lp[K.LP_CHEB_DEGREE] = -1
+            if layer.hardware.transfer.enabled:
+                lp[K.LP_LR_FACTOR] *= layer.request_scale
+                transfer_parameters(layer, lp)
             if xb._uniform:
                 xb._uniform_ap_conductance(torch.zeros(1), conv.v_read)  # builds the read table for |v| <= v_read
                 lp[K.LP_SPAN], lp[K.LP_TABLE_SCALE] = xb._g_ap_table[0], xb._g_ap_table[3]
@@ -126,11 +136,39 @@ class FusedNetwork:
                                      cheb_p=cheb_p, cheb_ap=cheb_ap, p0=p0))
         return tuple(out)
 
+    def counter_arrays(self) -> tuple:
+        """One :data:`~.kernels.CounterArrays` per layer: a transfer layer's bit tiles stacked (copied; the
+        kernel's changes go back with :meth:`store_counters`), their sum ``u`` and the column references (a
+        view); empty placeholders for plain layers."""
+        out = []
+        for layer in self.net.layers:
+            if not layer.hardware.transfer.enabled:
+                out.append(K.CounterArrays(bits=np.zeros((0, 1, 1), dtype=np.bool_),
+                                           frozen=np.zeros((0, 1, 1), dtype=np.bool_), u=np.zeros((1, 1), np.float32),
+                                           reference=np.zeros(1, dtype=np.float32)))
+                continue
+            tiles = [tile.crossbar for tile in layer.tiles]
+            bits = np.stack([xb.parallel.numpy() for xb in tiles])
+            frozen = np.stack([np.zeros((xb.rows, xb.cols), dtype=np.bool_) if xb._frozen is None else
+                               xb._frozen.view(xb.rows, xb.cols).numpy() for xb in tiles])
+            weights = (2.0 ** np.arange(len(tiles))).astype(np.float32)
+            u = np.ascontiguousarray(np.tensordot(weights, bits.astype(np.float32), axes=1))
+            out.append(K.CounterArrays(bits=bits, frozen=frozen, u=u, reference=layer.reference.numpy()))
+        return tuple(out)
+
+    def store_counters(self, counters: tuple) -> None:
+        """Write the kernel's counter bits back into the bit tiles."""
+        for layer, c in zip(self.net.layers, counters, strict=True):
+            if layer.hardware.transfer.enabled:
+                for tile, bits in zip(layer.tiles, c.bits, strict=True):
+                    tile.crossbar.set_states(torch.from_numpy(bits.copy()))
+
     def run(self, x: torch.Tensor, labels: torch.Tensor, lr: float, generators: list[torch.Generator],
-            margin: float | None) -> dict[str, np.ndarray]:
+            margin: float | None, sample0: int = 0) -> dict[str, np.ndarray]:
         """Train on the raw inputs ``x`` (n, features) with ``labels`` in order; one seed per sample and
-        layer is drawn from each layer's generator. Returns per-sample ``correct``, ``updated`` and
-        per-layer ``phases``, ``flips_to_p``, ``flips_to_ap``."""
+        layer is drawn from each layer's generator; ``sample0``: the global index of ``x[0]`` (schedules
+        transfers). Returns per-sample ``correct``, ``updated`` and per-layer ``phases``, ``flips_to_p``,
+        ``flips_to_ap`` and ``transfer`` (the :data:`~.kernels.TC_COUNT` transfer counts)."""
         n, layers = len(x), len(self.net.layers)
         if len(generators) < layers:
             raise ValueError(f"{len(generators)} write generators for {layers} layers")
@@ -139,13 +177,34 @@ class FusedNetwork:
                           for g in generators[:layers]])
         out = {"correct": np.zeros(n, dtype=np.bool_), "updated": np.zeros(n, dtype=np.bool_),
                "phases": np.zeros((n, layers), dtype=np.int64), "flips_to_p": np.zeros((n, layers), dtype=np.int64),
-               "flips_to_ap": np.zeros((n, layers), dtype=np.int64)}
+               "flips_to_ap": np.zeros((n, layers), dtype=np.int64),
+               "transfer": np.zeros((n, layers, K.TC_COUNT), dtype=np.int64)}
         arch = self.net.arch
+        counters = self.counter_arrays()
         K.train_chunk(x0, labels.numpy().astype(np.int64), seeds.view(np.uint64), float(lr), self.layer_arrays(),
-                      self.lps, self.ep, arch.n_classes, arch.outputs_per_class,
+                      counters, int(sample0), self.lps, self.ep, arch.n_classes, arch.outputs_per_class,
                       math.nan if margin is None else float(margin), out["correct"], out["updated"], out["phases"],
-                      out["flips_to_p"], out["flips_to_ap"])
+                      out["flips_to_p"], out["flips_to_ap"], out["transfer"])
+        self.store_counters(counters)
         return out
+
+
+def transfer_parameters(layer, lp: np.ndarray) -> None:
+    """The ``LP_T_*`` entries of a transfer layer (:class:`~mtjxbar.nn.TransferLinear`)."""
+    t, tile = layer.config, layer.tiles[0]
+    dev, conv = layer.hardware.device, layer.hardware.converters
+    lp[K.LP_T_BITS], lp[K.LP_T_LEVELS], lp[K.LP_T_SWEEP] = t.counter_bits, t.levels, t.samples_per_sweep
+    lp[K.LP_T_STEP], lp[K.LP_T_THRESHOLD], lp[K.LP_T_K] = t.step, t.threshold, t.buffer_mtjs
+    lp[K.LP_T_BUFFER_WEIGHT], lp[K.LP_T_VERIFY] = layer.buffer_weight, t.verify_rounds
+    for index, suffix in ((K.LP_T_P_TO_P, "ap2p"), (K.LP_T_P_TO_AP, "p2ap")):
+        ic0 = getattr(dev, f"ic0_{suffix}")
+        lp[index] = float(switching_probability(torch.tensor(t.carry_overdrive * ic0, dtype=torch.float64),
+                                                t.carry_width, ic0=ic0, tau0=getattr(dev, f"tau0_{suffix}"),
+                                                delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d))
+    lp[K.LP_T_OUT_SCALE] = layer.gain / tile.periphery.scale
+    lp[K.LP_T_ERR_SCALE] = layer.gain / (tile.periphery.scale * conv.input_range)
+    lp[K.LP_T_G_REF] = tile.mapping.k * tile.periphery.g_ref
+    lp[K.LP_T_GAIN] = layer.gain
 
 
 def coincidence_p0(layer) -> np.ndarray:

@@ -1,0 +1,176 @@
+"""The buffer-and-counter study on MNIST: the rule against float, its ablations, and MTJ budgets.
+
+    python examples/transfer_study.py --data-dir ../shared/data/mnist-train10k [--seeds 0 1 2]
+        [--variants recipe float ...] [--extra NAME:PATH=VALUE,PATH=VALUE ...] [--out docs/results/transfer_study]
+        [--jobs 1] [--table-only]
+
+Every variant is ``examples/mnist_transfer.toml`` (the recipe) with a few fields changed (``VARIANTS``, or
+``--extra`` for an ad-hoc one); each (variant, seed) point is one ``run_experiment`` (fused engine, one torch
+thread) in one of ``--jobs`` worker processes, saved as ``OUT/runs/<variant>_seed<s>.json`` as soon as it
+finishes, so a rerun (or a run killed halfway) only computes what is missing. Writes ``OUT/study.csv`` (one
+row per variant, method and seed), ``OUT/study.md`` (mean ± sd over seeds, MTJs per synapse, the gap to the
+float run of the same network) and ``OUT/curves.png`` (mean test accuracy per epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+RECIPE = str(Path(__file__).with_name("mnist_transfer.toml"))
+NONE = {"baselines.methods": []}
+PLAIN = {"hardware.transfer.counter_bits": 0}
+# name -> (what the row shows, field overrides on the recipe)
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "recipe": ("buffer (2 MTJs) + 6-bit counter, every column every 64 samples (8 MTJs)", NONE),
+    "float": ("float SGD of the same network, lr 10 (the same runs train BinaryConnect and ex-situ)",
+              {**PLAIN, "training.epochs": 20, "baselines.methods": ["float", "binary_software", "exsitu"]}),
+}
+METHODS = ("insitu", "float", "binary_software", "exsitu")
+
+
+def parse_extra(text: str) -> tuple[str, tuple[str, dict]]:
+    """``NAME:PATH=VALUE,PATH=VALUE`` -> (name, (description, overrides)); values parsed as TOML scalars."""
+    from mtjxbar.config import parse_value
+
+    name, _, body = text.partition(":")
+    overrides = {}
+    for item in filter(None, body.split(",")):
+        path, _, value = item.partition("=")
+        overrides[path.strip()] = parse_value(value.strip())
+    return name, (body, {**NONE, **overrides})
+
+
+def _point(args: tuple) -> dict:
+    variant, spec, data_dir, seed, out = args
+    import torch
+
+    torch.set_num_threads(1)
+    from mtjxbar.config import replace_path
+    from mtjxbar.experiments.config import load_config
+    from mtjxbar.experiments.files import write_json
+    from mtjxbar.experiments.runner import run_experiment
+
+    config = load_config(RECIPE)
+    overrides = {"data.data_dir": data_dir, "seed": seed, **spec[1]}
+    for path, value in overrides.items():
+        config = replace_path(config, path, tuple(value) if isinstance(value, list) else value)
+    results = run_experiment(config, meter=False)
+    results["variant"] = variant
+    results["mtjs_per_synapse"] = config.hardware.transfer.mtjs_per_synapse if config.hardware.transfer.enabled \
+        else config.hardware.mapping.mtjs_per_synapse
+    write_json(Path(out), f"{variant}_seed{seed}.json", results)
+    print(f"{variant} seed={seed}: " + ", ".join(f"{m} {a:.4f}" for m, a in results["accuracy"].items()) +
+          f" ({results['train_seconds'].get('insitu', 0):.0f} s)", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), metavar="V")
+    parser.add_argument("--extra", nargs="*", default=[], metavar="NAME:PATH=VALUE,...")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/transfer_study"))
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--table-only", action="store_true", help="only rebuild the tables from OUT/runs")
+    args = parser.parse_args()
+    if not Path(args.data_dir).is_dir():
+        sys.exit(f"--data-dir {args.data_dir}: no such directory (the MNIST IDX files)")
+    variants = {v: VARIANTS[v] for v in args.variants if v in VARIANTS}
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        sys.exit(f"--variants: unknown {unknown}; known: {list(VARIANTS)} (ad-hoc ones: --extra)")
+    variants.update(dict(parse_extra(e) for e in args.extra))
+    runs = args.out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    todo = [(v, spec, args.data_dir, s, str(runs)) for v, spec in variants.items() for s in args.seeds
+            if not (runs / f"{v}_seed{s}.json").exists()]
+    if not args.table_only:
+        print(f"{len(todo)} points to run, {len(variants) * len(args.seeds) - len(todo)} already done", flush=True)
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(_point, todo))
+    write_tables(runs, args.out)
+
+
+def _mean_sd(values: list[float]) -> str:
+    if not values:
+        return "-"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {sd:.2f}"
+
+
+def write_tables(runs: Path, out: Path) -> None:
+    """study.csv / study.md / curves.png from every run in ``runs`` (grouped by variant)."""
+    results: dict[str, list[dict]] = {}
+    for path in sorted(runs.glob("*_seed*.json")):
+        r = json.loads(path.read_text())
+        results.setdefault(r["variant"], []).append(r)
+    with open(out / "study.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["variant", "method", "seed", "accuracy", "train_accuracy", "network", "epochs", "mtjs",
+                    "train_seconds"])
+        for v, rs in sorted(results.items()):
+            for r in rs:
+                for m in METHODS:
+                    if m in r["accuracy"]:
+                        train = r["train_accuracy"].get(m, [None])[-1] if m in r["train_accuracy"] else None
+                        w.writerow([v, m, r["seed"], f"{r['accuracy'][m]:.4f}",
+                                    "" if train is None else f"{train:.4f}", "-".join(map(str, r["sizes"])),
+                                    r["epochs"], r.get("mtjs_per_synapse", ""),
+                                    f"{r['train_seconds'].get(m, 0.0):.1f}"])
+    flt = [100 * r["accuracy"]["float"] for r in results.get("float", [])]
+    lines = ["Test accuracy (%), mean ± sd over the seeds run; MNIST, 10,000 training and 10,000 test images "
+             "(../shared/data/mnist-train10k); gap = float (variant `float`) - in-situ, in points.", "",
+             "| variant | MTJs / synapse | network | epochs | seeds | in-situ test | in-situ train | gap to float |",
+             "|---|---|---|---|---|---|---|---|"]
+    for v, rs in sorted(results.items()):
+        if "insitu" not in rs[0]["accuracy"]:
+            continue
+        test = [100 * r["accuracy"]["insitu"] for r in rs]
+        train = [100 * r["train_accuracy"]["insitu"][-1] for r in rs]
+        gap = f"{statistics.mean(flt) - statistics.mean(test):.2f}" if flt else "-"
+        lines.append(f"| {v} | {rs[0].get('mtjs_per_synapse', '')} | {'-'.join(map(str, rs[0]['sizes']))} | "
+                     f"{rs[0]['epochs']} | {len(rs)} | {_mean_sd(test)} | {_mean_sd(train)} | {gap} |")
+    for m in ("float", "binary_software", "exsitu"):
+        vals = [100 * r["accuracy"][m] for r in results.get("float", []) if m in r["accuracy"]]
+        if vals:
+            lines.append(f"| {m} (software / ex-situ) | - | {'-'.join(map(str, results['float'][0]['sizes']))} | "
+                         f"{results['float'][0]['epochs']} | {len(vals)} | {_mean_sd(vals)} | - | - |")
+    (out / "study.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    _plot(results, out / "curves.png")
+
+
+def _plot(results: dict[str, list[dict]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for v, rs in sorted(results.items()):
+        for m, style in (("insitu", "-"), ("float", "--")):
+            hists = [r["history"][m] for r in rs if m in r["history"]]
+            if not hists or (m == "float" and v != "float"):
+                continue
+            mean = [100 * statistics.mean(e) for e in zip(*hists, strict=True)]
+            label = f"{'in-situ' if m == 'insitu' else 'float SGD'}: {v}"
+            ax.plot(range(1, len(mean) + 1), mean, ls=style, marker="o", ms=2.5, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(80, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6.5, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

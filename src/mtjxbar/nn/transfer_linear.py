@@ -1,0 +1,250 @@
+"""A fully connected layer whose synapses are a fast stochastic MTJ buffer and a multi-bit MTJ counter.
+
+Why: with independent stochastic flips a binary synapse settles where its up and down flip rates balance,
+``E[dW] / E|dW|``, not where the loss gradient vanishes (README, MNIST study). Here the per-sample
+stochastic pulse goes to a *buffer* array (``buffer_mtjs`` MTJs per synapse, balanced = 0), and every
+``samples_per_sweep`` samples the periphery hands each column's buffer over to a *counter*: ``bits``
+one-MTJ tiles of significance 1, 2, 4, ..., read, incremented by ``+-step`` where the buffer reads ``+-1``
+(carry in the per-row periphery, :mod:`mtjxbar.periphery.counter`), written back with strong pulses and
+write-verify, and the buffer cells reset. The counter moves in symmetric whole steps and the buffer's
+neutral state is exactly zero, so the weight stops only where up and down transfers balance: where the
+expected gradient vanishes.
+
+Reads (forward and transposed) see ``W = C + gamma * step * LSB * A`` with ``C = (2u - L) / L =
+sum_m 2^m w_m / L`` (``w_m = +-1`` the bit tile's plain weight, ``L = 2^bits - 1``, ``LSB = 2 / L``): the
+periphery adds the tiles' ADC outputs weighted by ``2^m / L`` (shift-and-add) and the buffer's by
+``gamma * step * LSB``. Every array is an ordinary :class:`MTJLinear` (1T1MTJ or passive, any variation):
+the tiles with one MTJ per weight against the reference column, the buffer with ``buffer_mtjs``. Per
+synapse the layer holds MTJ states only; the per-column reference of a one-MTJ buffer is one bit per
+column of periphery state (:attr:`reference`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+
+from ..crossbar.plan import TO_AP, TO_P, OuterPlan, WriteResult
+from ..periphery import MappingConfig, TransferConfig
+from ..periphery.counter import balanced_states, buffer_value, carry, increments, transfer_columns
+from .config import HardwareConfig
+from .linear import MTJLinear
+
+__all__ = ["TransferLinear", "TransferCounts", "make_layer"]
+
+
+@dataclass
+class TransferCounts:
+    """What the transfers of one or more samples did (summed)."""
+
+    columns: int = 0  # column transfers
+    reads: int = 0  # column reads of one array (one-hot transposed reads), verify reads included
+    read_phases: int = 0  # read steps in time (all arrays of a column read at once)
+    write_phases: int = 0  # write phases in time (all arrays of a column written at once, <= 2 per round)
+    increments: int = 0  # counter steps asked (rows with a transfer)
+    saturated: int = 0  # of those, counters already at their bound (nothing written)
+    cell_writes: int = 0  # write pulses applied to cells (counter bits and buffer resets), rewrites included
+    rewrites: int = 0  # of those, repeated after a failed verify
+    failed: int = 0  # cells left in the wrong state after the last verify round (stuck cells, rare failures)
+    flips: int = 0  # cells switched by the transfers
+
+    def add(self, other: TransferCounts) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def _plain(hardware: HardwareConfig, mtjs: int) -> HardwareConfig:
+    return replace(hardware, mapping=MappingConfig(mtjs_per_synapse=mtjs, scheme="reference"),
+                   transfer=TransferConfig())
+
+
+class TransferLinear(torch.nn.Module):
+    """``in_features -> out_features`` on a buffer array and ``counter_bits`` bit-tile arrays."""
+
+    def __init__(self, in_features: int, out_features: int, hardware: HardwareConfig, gain: float,
+                 *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        t = hardware.transfer
+        if not t.enabled:
+            raise ValueError("TransferLinear needs hardware.transfer.counter_bits >= 1")
+        self.in_features, self.out_features, self.gain = in_features, out_features, float(gain)
+        self.hardware, self.config = hardware, t
+        self.buffer = MTJLinear(in_features, out_features, _plain(hardware, t.buffer_mtjs), gain, device=device,
+                                dtype=dtype)
+        self.tiles = torch.nn.ModuleList([MTJLinear(in_features, out_features, _plain(hardware, 1), gain,
+                                                    device=device, dtype=dtype) for _ in range(t.counter_bits)])
+        self.encoder, self.mapping = self.buffer.encoder, self.buffer.mapping  # the per-sample write
+        self.tile_weights = [2.0**m / t.levels for m in range(t.counter_bits)]
+        self.buffer_weight = t.gamma * t.step * t.lsb  # buffer value 1 in units of W
+        # a request dW on the logical weight -> the buffer is asked for dW * request_scale: from its neutral
+        # state it then moves by dW / (step LSB) on average (the soft bound halves an even buffer's expected
+        # change at 0; a one-MTJ buffer takes only the direction away from its reference, half the sweeps)
+        self.request_scale = (4.0 if t.buffer_mtjs == 1 else 2.0) / (t.step * t.lsb)
+        # one-MTJ buffer: per-column reference (+1 P / -1 AP), inverted at every transfer of the column
+        self.register_buffer("reference", 1.0 - 2.0 * (torch.arange(out_features, device=device) % 2).float())
+
+    # ------------------------------------------------------------------------------------------- state
+    def arrays(self) -> dict[str, object]:
+        """Every crossbar of the layer by name: ``""`` the buffer, ``"bit{m}"`` the counter tiles."""
+        return {"": self.buffer.crossbar, **{f"bit{m}": tile.crossbar for m, tile in enumerate(self.tiles)}}
+
+    @property
+    def crossbar(self):
+        """The array the per-sample writes go to (the buffer)."""
+        return self.buffer.crossbar
+
+    def randomize(self, generator: torch.Generator) -> None:
+        """Random counters (each bit P with probability 1/2) and a balanced buffer."""
+        for tile in self.tiles:
+            tile.randomize(generator)
+        self.reset_buffer()
+
+    def reset_buffer(self) -> None:
+        """The buffer at its neutral state (ideal programming): balanced, or at the column references."""
+        k, xb = self.config.buffer_mtjs, self.buffer.crossbar
+        if k == 1:
+            states = (self.reference > 0)[None, :].expand(self.in_features, self.out_features)
+        else:
+            states = balanced_states(k, self.in_features, xb.device).T.repeat(1, self.out_features)
+        xb.set_states(states.to(xb.device))
+
+    def program(self, weights: torch.Tensor) -> None:
+        """Set the counters to the nearest level of ``weights`` (ideal programming) and reset the buffer."""
+        t = self.config
+        u = torch.round((weights.clamp(-1.0, 1.0) + 1.0) * 0.5 * t.levels).to(torch.int64)
+        for m, tile in enumerate(self.tiles):
+            tile.crossbar.set_states(((u >> m) & 1).bool().to(tile.crossbar.device))
+        self.reset_buffer()
+
+    def counter_weights(self) -> torch.Tensor:
+        """``C = (2u - L) / L`` that the bit tiles hold, (in_features, out_features)."""
+        return sum(w * tile.weights() for w, tile in zip(self.tile_weights, self.tiles, strict=True))
+
+    def buffer_values(self) -> torch.Tensor:
+        """The buffer value ``A`` in [-1, 1] of every synapse."""
+        a = self.buffer.weights()
+        if self.config.buffer_mtjs == 1:
+            return (a - self.reference.to(a.device)) * 0.5
+        return a
+
+    def weights(self) -> torch.Tensor:
+        """Logical weights ``C + gamma * step * LSB * A`` (what the reads see on an ideal array)."""
+        return self.counter_weights() + self.buffer_weight * self.buffer_values()
+
+    # --------------------------------------------------------------------------------------- compute
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """All arrays read at once (the buffer first: a cost meter opens a sample at its read)."""
+        a = self.buffer(x)
+        if self.config.buffer_mtjs == 1:  # read against the column reference: (b - r) / 2
+            v = self.buffer.periphery.voltages(x)
+            a = (a - self.reference.to(a.dtype) * (self.gain * v.sum(-1, keepdim=True)
+                                                    / self.hardware.converters.v_read)) * 0.5
+        z = sum(w * tile(x) for w, tile in zip(self.tile_weights, self.tiles, strict=True))
+        return z + self.buffer_weight * a
+
+    def prepare(self, x: torch.Tensor):
+        """No folded first-layer read (several arrays): :meth:`forward` runs."""
+        return None
+
+    def backward(self, delta: torch.Tensor) -> torch.Tensor:
+        """Error at the inputs ``gain * W @ delta / input_range`` by the transposed reads of every array."""
+        err = sum(w * tile.backward(delta) for w, tile in zip(self.tile_weights, self.tiles, strict=True))
+        if self.buffer_weight:
+            a = self.buffer.backward(delta)
+            if self.config.buffer_mtjs == 1:
+                ref = (delta * self.reference.to(delta.dtype)).sum(-1, keepdim=True)
+                a = (a - self.gain * ref / self.hardware.converters.input_range) * 0.5
+            err = err + self.buffer_weight * a
+        return err
+
+    # ---------------------------------------------------------------------------------------- update
+    def plan(self, row_factor: torch.Tensor, col_factor: torch.Tensor, rows=None) -> OuterPlan:
+        """Write plan of the requested change ``dW = outer(row_factor, col_factor)``: the buffer is asked
+        for ``dW * request_scale``, so that from its neutral state its expected change, handed over to the
+        counter, is the request."""
+        return self.buffer.plan(row_factor, col_factor * self.request_scale, rows)
+
+    def write(self, plan, generator: torch.Generator) -> WriteResult:
+        return self.buffer.write(plan, generator)
+
+    def transfer_after(self, sample: int, generator: torch.Generator) -> TransferCounts:
+        """The transfers scheduled after global sample ``sample`` (0-based over all epochs)."""
+        counts = TransferCounts()
+        for col in transfer_columns(sample, self.out_features, self.config.samples_per_sweep):
+            counts.add(self.transfer_column(col, generator))
+        return counts
+
+    # -------------------------------------------------------------------------------------- transfer
+    def _read_column(self, layer: MTJLinear, phys_col: int) -> torch.Tensor:
+        """States (P = True) of one physical column by a one-hot transposed read and the periphery's
+        threshold at the reference conductance (rows,)."""
+        xb, v_read = layer.crossbar, self.hardware.converters.v_read
+        v = torch.zeros(xb.cols, dtype=xb.dtype, device=xb.device)
+        v[phys_col] = v_read
+        return xb.read_transposed(v, v_read) > layer.g_ref * v_read
+
+    def _program(self, layer: MTJLinear, phys_col: int, old: torch.Tensor, target: torch.Tensor,
+                 generator: torch.Generator, counts: TransferCounts) -> tuple[int, int]:
+        """Write ``target`` into one column whose read states are ``old``: strong pulses on the cells that
+        differ, then read-verify-rewrite rounds (``verify_rounds``). Returns (write rounds, verify reads)."""
+        t, xb, dev = self.config, layer.crossbar, layer.hardware.device
+        current = {TO_P: t.carry_overdrive * dev.ic0_ap2p, TO_AP: t.carry_overdrive * dev.ic0_p2ap}
+        wrong = old != target
+        rounds = verifies = 0
+        for attempt in range(t.verify_rounds + 1):
+            if not bool(wrong.any()):
+                break
+            n = int(wrong.sum())
+            counts.cell_writes += n
+            counts.rewrites += n if attempt else 0
+            rounds += 1
+            for polarity, want in ((TO_P, True), (TO_AP, False)):
+                gated = wrong & (target == want)
+                if bool(gated.any()):
+                    res = xb.write_column(phys_col, gated, t.carry_width, current[polarity], polarity, generator)
+                    counts.flips += res.flips_to_p + res.flips_to_ap
+            if attempt < t.verify_rounds:
+                verifies += 1
+                wrong = self._read_column(layer, phys_col) != target
+        counts.reads += verifies
+        counts.failed += int((xb.parallel[:, phys_col].cpu() != target.cpu()).sum())
+        return rounds, verifies
+
+    def transfer_column(self, col: int, generator: torch.Generator) -> TransferCounts:
+        """Hand column ``col`` of the buffer over to the counter (read, carry, write-verify, reset)."""
+        t, counts = self.config, TransferCounts(columns=1)
+        k = t.buffer_mtjs
+        buf_cols = [col * k + m for m in range(k)]
+        a_bits = torch.stack([self._read_column(self.buffer, c) for c in buf_cols])
+        c_bits = torch.stack([self._read_column(tile, col) for tile in self.tiles])
+        counts.reads += k + len(self.tiles)
+        counts.read_phases += 1
+        ref = float(self.reference[col])
+        inc = increments(buffer_value(a_bits, ref), t.threshold, t.step)
+        new_bits = carry(c_bits, inc)
+        counts.increments += int((inc != 0).sum())
+        counts.saturated += int(((inc != 0) & (new_bits == c_bits).all(dim=0)).sum())
+        steps = [self._program(tile, col, c_bits[m], new_bits[m], generator, counts)
+                 for m, tile in enumerate(self.tiles)]
+        if k == 1:  # the reference inverts: cells that moved away from it are there already
+            self.reference[col] = -ref
+            steps.append(self._program(self.buffer, buf_cols[0], a_bits[0], torch.full_like(a_bits[0], -ref > 0),
+                                       generator, counts))
+        else:
+            moved = inc != 0
+            balanced = balanced_states(k, self.in_features, a_bits.device)
+            for m, c in enumerate(buf_cols):
+                target = torch.where(moved, balanced[m], a_bits[m])
+                steps.append(self._program(self.buffer, c, a_bits[m], target, generator, counts))
+        # all arrays of the column are written (two polarities) and verified at the same time
+        counts.write_phases += 2 * max(r for r, _ in steps)
+        counts.read_phases += max(v for _, v in steps)
+        return counts
+
+
+def make_layer(in_features: int, out_features: int, hardware: HardwareConfig, gain: float, *,
+               device: str | torch.device = "cpu") -> MTJLinear | TransferLinear:
+    """A :class:`TransferLinear` where ``hardware.transfer`` has a counter, else an :class:`MTJLinear`."""
+    cls = TransferLinear if hardware.transfer.enabled else MTJLinear
+    return cls(in_features, out_features, hardware, gain, device=device)
