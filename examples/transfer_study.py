@@ -30,6 +30,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "recipe": ("buffer (2 MTJs) + 6-bit counter, every column every 64 samples (8 MTJs)", NONE),
     "float": ("float SGD of the same network, lr 10 (the same runs train BinaryConnect and ex-situ)",
               {**PLAIN, "training.epochs": 20, "baselines.methods": ["float", "binary_software", "exsitu"]}),
+    "meanfield": ("noise-free limit: buffer probabilities and expected transfers (training/meanfield.py)",
+                  {"meanfield": True}),
 }
 METHODS = ("insitu", "float", "binary_software", "exsitu")
 
@@ -58,9 +60,10 @@ def _point(args: tuple) -> dict:
 
     config = load_config(RECIPE)
     overrides = {"data.data_dir": data_dir, "seed": seed, **spec[1]}
+    meanfield = overrides.pop("meanfield", False)
     for path, value in overrides.items():
         config = replace_path(config, path, tuple(value) if isinstance(value, list) else value)
-    results = run_experiment(config, meter=False)
+    results = run_meanfield(config) if meanfield else run_experiment(config, meter=False)
     results["variant"] = variant
     results["mtjs_per_synapse"] = config.hardware.transfer.mtjs_per_synapse if config.hardware.transfer.enabled \
         else config.hardware.mapping.mtjs_per_synapse
@@ -68,6 +71,37 @@ def _point(args: tuple) -> dict:
     print(f"{variant} seed={seed}: " + ", ".join(f"{m} {a:.4f}" for m, a in results["accuracy"].items()) +
           f" ({results['train_seconds'].get('insitu', 0):.0f} s)", flush=True)
     return results
+
+
+def run_meanfield(config) -> dict:
+    """The noise-free limit of the config's buffer-and-counter rule (:class:`TransferMeanField`), recorded
+    like run_experiment's in-situ method; counters start where the in-situ run's do (random levels)."""
+    import time
+
+    from mtjxbar.experiments.datasets import load_dataset
+    from mtjxbar.experiments.runner import epoch_order
+    from mtjxbar.experiments.state import RunState
+    from mtjxbar.training import SoftwareMLP, evaluate
+    from mtjxbar.training.meanfield import TransferMeanField, train_transfer_meanfield_epoch
+
+    d, tcfg = config.data, config.training
+    data = load_dataset(d.dataset, d.data_dir, max_train=d.max_train, max_test=d.max_test)
+    state = RunState(config, data.train_x, data.n_classes, meter=False)  # the in-situ run's initial counters
+    layers = [TransferMeanField(layer.counter_weights().clone(), layer.config, layer.request_scale)
+              for layer in state.net.layers]
+    model = SoftwareMLP(state.arch, [layer.weights() for layer in layers], config.hardware.converters.input_range)
+    history, train_acc, t0 = [], [], time.perf_counter()
+    n = len(data.train_x)
+    for epoch in range(tcfg.epochs):
+        order = epoch_order(config.seed, epoch, n)
+        train_acc.append(train_transfer_meanfield_epoch(model, layers, data.train_x, data.train_y, order,
+                                                        tcfg.lr * tcfg.lr_decay**epoch, tcfg,
+                                                        config.hardware.encoder.p_max, epoch * n))
+        history.append(evaluate(model.predict, data.test_x, data.test_y, tcfg.eval_batch))
+        print(f"  meanfield seed {config.seed} epoch {epoch + 1}: test {history[-1]:.4f}", flush=True)
+    return {"seed": config.seed, "epochs": tcfg.epochs, "sizes": list(state.arch.sizes),
+            "accuracy": {"insitu": history[-1]}, "history": {"insitu": history},
+            "train_accuracy": {"insitu": train_acc}, "train_seconds": {"insitu": time.perf_counter() - t0}}
 
 
 def main() -> None:

@@ -86,3 +86,90 @@ def train_meanfield_epoch(model: SoftwareMLP, x: torch.Tensor, y: torch.Tensor, 
                 if not soft_bound:
                     w.clamp_(-1.0, 1.0)
     return correct / max(len(order), 1)
+
+
+# ------------------------------------------------------------------------------ buffer-and-counter rule
+class TransferMeanField:
+    """The noise-free limit of the buffer-and-counter rule (:class:`~mtjxbar.nn.TransferLinear`, a buffer of
+    two MTJs): each synapse carries the *probabilities* of its buffer's three values instead of a sample,
+    and a counter ``C`` in [-1, 1] that moves by the expected transfer, not by sampled LSB steps.
+
+    Per sample the buffer is asked for ``dA = request * request_scale``; each MTJ not yet on side
+    ``s = sign(dA)`` flips with the encoder's ``p`` (as :func:`expected_update`), so from 0 the buffer
+    reaches ``s`` with ``p``, and from ``-s`` (both MTJs away) it reaches ``s`` with ``p^2`` and 0 with
+    ``2 p (1 - p)``: the exact Markov chain of the pair. At each column's transfer (the same schedule,
+    :func:`~mtjxbar.periphery.counter.transfer_columns`) ``C += step LSB (P[A=+1] - P[A=-1])``, clipped to
+    [-1, 1], and the buffer returns to 0. Reads see ``C + gamma step LSB E[A]``. What it leaves out is the
+    sampling: the counter's +-1 LSB events and the buffer's random states; training a network this way
+    measures the scheme's ceiling with perfect sampling (the 'expected update' row of the study).
+    """
+
+    def __init__(self, counter: torch.Tensor, transfer, request_scale: float) -> None:
+        if transfer.buffer_mtjs != 2:
+            raise ValueError(f"transfer.buffer_mtjs = {transfer.buffer_mtjs}: the mean-field model covers the "
+                             "two-MTJ buffer")
+        self.c = counter
+        self.plus = torch.zeros_like(counter)  # P[A = +1]
+        self.minus = torch.zeros_like(counter)  # P[A = -1]
+        self.t, self.request_scale = transfer, request_scale
+        self.unit = transfer.step * transfer.lsb
+
+    def weights(self) -> torch.Tensor:
+        return self.c + self.t.gamma * self.unit * (self.plus - self.minus)
+
+    def write(self, row: torch.Tensor, col: torch.Tensor, p_max: float) -> None:
+        """One per-sample write of the request ``outer(row, col)`` (on W) to the buffer."""
+        r_max = row.abs().max()
+        if not r_max > 0:
+            return
+        col = col * self.request_scale
+        a = (row.abs() / r_max)[:, None]
+        q = torch.clamp(r_max * col.abs() / 2.0, max=p_max)[None, :]
+        p = -torch.expm1(a * torch.log1p(-q))
+        up = (torch.sign(row)[:, None] * torch.sign(col)[None, :]) > 0
+        toward, away = torch.where(up, self.plus, self.minus), torch.where(up, self.minus, self.plus)
+        zero = 1.0 - toward - away
+        new_toward = toward + p * zero + p * p * away
+        new_away = away * (1.0 - p) ** 2
+        self.plus = torch.where(up, new_toward, new_away)
+        self.minus = torch.where(up, new_away, new_toward)
+
+    def transfer(self, columns: list[int]) -> None:
+        if not columns:
+            return
+        cols = torch.tensor(columns)
+        self.c[:, cols] = (self.c[:, cols] + self.unit * (self.plus[:, cols] - self.minus[:, cols])).clamp(-1, 1)
+        self.plus[:, cols] = 0.0
+        self.minus[:, cols] = 0.0
+
+
+def train_transfer_meanfield_epoch(model: SoftwareMLP, layers: list[TransferMeanField], x: torch.Tensor,
+                                   y: torch.Tensor, order: torch.Tensor, lr: float, config: TrainingConfig,
+                                   p_max: float, first_sample: int) -> float:
+    """One epoch of :class:`TransferMeanField` layers (``model``'s weights are refreshed from them before
+    every read); returns the train accuracy. ``first_sample``: global index of the epoch's first sample."""
+    from ..periphery.counter import transfer_columns
+
+    arch, gains, scales = model.arch, model.arch.gains, config.layer_lr_scales
+    correct = 0
+    with torch.no_grad():
+        for n, idx in enumerate(order.tolist()):
+            weights = [layer.weights() for layer in layers]
+            acts = [arch.prepare(x[idx])]
+            for i, (w, g) in enumerate(zip(weights, gains, strict=True)):
+                z = (g / model.input_range) * (acts[-1] @ w)
+                acts.append(torch.tanh(z) if i < len(weights) - 1 else z)
+            z, label = acts[-1], int(y[idx])
+            correct += int(class_scores(z, arch).argmax()) == label
+            if not margin_met(z, label, arch, config.margin):
+                deltas = [output_error(z, label, arch)]
+                for w, g, h in zip(reversed(weights[1:]), reversed(gains[1:]), reversed(acts[1:-1]), strict=True):
+                    deltas.insert(0, (g / model.input_range) * (w @ deltas[0]) * (1.0 - h * h))
+                for i, (layer, g, h, d) in enumerate(zip(layers, gains, acts[:-1], deltas, strict=True)):
+                    row, col = sgd_request(h, d, lr * scales[min(i, len(scales) - 1)], g, model.input_range)
+                    layer.write(row, col, p_max)
+            for layer in layers:
+                layer.transfer(transfer_columns(first_sample + n, layer.c.shape[1], layer.t.samples_per_sweep))
+        for w, layer in zip(model.weights, layers, strict=True):
+            w.copy_(layer.weights())
+    return correct / max(len(order), 1)
