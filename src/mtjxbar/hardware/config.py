@@ -49,6 +49,10 @@ class CostConfig:
     read_ops_per_line: int = param(4, "1", "digital operations per sensed line after a read: reference "
                                    "subtraction, ADC-code scaling, activation (or its derivative), error; "
                                    "counted from nn/linear.py and training/insitu.py", lo=0, hi=1000)
+    counter_op_energy: float = param(0.03e-12, "J", "one per-row integer operation of a transfer (the carry's "
+                                     "add on a row's counter bits, a verify read's compare): an 8-bit integer "
+                                     "add, 0.03 pJ at 45 nm (Horowitz, ISSCC 2014); it takes digital_op_time",
+                                     lo=0.0)
     encode_ops_per_line: int = param(2, "1", "digital operations per line to encode an update: pulse width "
                                      "of a row (scale, timer load) or current of a column (scale, look-up "
                                      "of the inverse switching model); counted from periphery/encoder.py",

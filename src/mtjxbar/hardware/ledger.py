@@ -16,6 +16,14 @@
   lines again (to ``I_j R_ij`` of that row's cells).
 * **Write** (once per update, either schedule): ``encode_ops_per_line`` digital operations on every row
   and column (pulse widths and currents), in parallel across lines.
+* **Column read** of a transfer (:func:`column_read_cost`; one-hot transposed read of one column of a
+  transfer layer's array, every row sensed and compared with the reference, initial or verify): the
+  cells' actual ``sum v I t_read``, one DAC conversion (the one driven column), ``C V^2`` of that column,
+  and per sensed row a one-bit decision (the first comparison of its SAR ADC: ``FoM_W 2^1`` and
+  ``t_adc / adc_bits``); a verify read also compares each row's bit with its target (one integer operation
+  per row, ``counter_op_energy``, ``t_op``). The carry between the reads and the writes is one integer
+  operation per row (:func:`carry_cost`). A transfer's column writes are write phases (above) with one
+  driven column; their pulses are fixed by the config (``hardware.transfer``), so they need no encoding.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ from dataclasses import dataclass, field
 from ..crossbar.events import PhaseEvent, ReadEvent, WriteEvent
 from .config import CostConfig, ScheduleConfig
 
-__all__ = ["COMPONENTS", "Tally", "ArraySpec", "read_cost", "phase_cost", "write_cost"]
+__all__ = ["COMPONENTS", "Tally", "ArraySpec", "read_cost", "column_read_cost", "carry_cost", "phase_cost",
+           "write_cost"]
 
 COMPONENTS = ("cells_read", "cells_write", "dac", "adc", "lines", "digital", "software", "programming")
 
@@ -62,6 +71,8 @@ class ArraySpec:
     reference_conductance: float = 0.0  # S per row of the reference column(s), k x g_ref, forward reads (0: none)
     backward: bool = True  # the layer propagates errors to its inputs (a transposed read per update)
     adc_bits: int | None = None  # ADC resolution (None: CostConfig.adc_bits)
+    layer: int | None = None  # the layer the array belongs to (None: its own index, one array per layer)
+    name: str = ""  # the array's name within its layer (``layer.arrays()``: "" the main array, "bit0", ...)
 
     def digitised_lines(self, transposed: bool) -> int:
         """Lines one read converts: a row each (transposed) or a logical output each (forward)."""
@@ -91,6 +102,32 @@ def read_cost(event: ReadEvent, spec: ArraySpec, cost: CostConfig, schedule: Sch
                      lines=cost.line_capacitance_per_cell * event.sensed * v2,
                      digital=n * lines * cost.read_ops_per_line * cost.digital_op_energy)
     return Tally(latency, energy)
+
+
+def column_read_cost(event: ReadEvent, spec: ArraySpec, cost: CostConfig, schedule: ScheduleConfig,
+                     ops_per_line: int = 0) -> Tally:
+    """Cost of one column read of a transfer: the driven column(s) at their voltage, each sensed line
+    decided against the reference (one bit), then ``ops_per_line`` integer operations per line (1 for a
+    verify read's compare)."""
+    n = event.vectors
+    lines = event.sensed
+    v = event.voltages.double()
+    v2 = float((v * v).sum())
+    driven = int((v != 0).sum())  # DAC conversions: the driven lines of every vector
+    bits = cost.adc_bits if spec.adc_bits is None else spec.adc_bits
+    latency = n * (cost.dac_time + cost.line_settle_time + cost.read_pulse_width
+                   + min(schedule.lines_per_adc, lines) * cost.adc_time / bits + ops_per_line * cost.digital_op_time)
+    energy = _energy(cells_read=float((v * event.driver_currents.double()).sum()) * cost.read_pulse_width,
+                     dac=driven * cost.dac_energy,
+                     adc=n * lines * cost.adc_energy(1),
+                     lines=cost.line_capacitance_per_cell * lines * v2,
+                     digital=n * lines * ops_per_line * cost.counter_op_energy)
+    return Tally(latency, energy)
+
+
+def carry_cost(rows: int, cost: CostConfig) -> Tally:
+    """The per-row carry of one column transfer: one integer operation per row, all rows in parallel."""
+    return Tally(cost.digital_op_time, _energy(digital=rows * cost.counter_op_energy))
 
 
 def phase_cost(event: PhaseEvent, spec: ArraySpec, cost: CostConfig) -> tuple[Tally, Tally]:

@@ -20,7 +20,9 @@ def si(value: float, unit: str) -> str:
 
 
 def format_table(summary: dict) -> str:
-    """Per-sample latency, energy, phases and flips of the three schedules, then the programming."""
+    """Per-sample latency, energy, phases and flips of the three schedules (in situ: transfers included),
+    the transfers per sample and the in-situ figures without them (transfer layers only), then the
+    programming."""
     lines = [f"{'schedule (per training sample)':<32}{'latency':>12}{'energy':>12}{'phases':>10}{'flips':>10}"]
     for key, name in NAMES.items():
         row = summary[key]
@@ -28,6 +30,17 @@ def format_table(summary: dict) -> str:
         flips = f"{row['flips']:.1f}" if "flips" in row else "-"
         lines.append(f"{name:<32}{si(row['latency_s'], 's'):>12}{si(row['energy_j'], 'J'):>12}{phases:>10}"
                      f"{flips:>10}")
+    transfer = summary.get("transfer")
+    if transfer and transfer["columns"] > 0:
+        par = transfer["insitu_parallel"]
+        lines.append(f"  transfers per sample: {transfer['columns']:.3g} columns, {transfer['reads']:.3g} column reads "
+                     f"({transfer['verifies']:.3g} verify), {transfer['write_phases']:.3g} write phases, "
+                     f"{transfer['cell_writes']:.3g} cell writes; parallel {si(par['latency_s'], 's')}, "
+                     f"{si(par['energy_j'], 'J')}")
+        for key in ("insitu_parallel", "insitu_rowwise"):
+            row, without = summary[key], summary[key]["without_transfers"]
+            lines.append(f"  {NAMES[key]}: {si(without['latency_s'], 's')}, {si(without['energy_j'], 'J')} without "
+                         f"transfers; {si(row['latency_s'], 's')}, {si(row['energy_j'], 'J')} with")
     ex, prog = summary["exsitu"], summary["programming"]
     lines.append(f"  ex-situ software: {si(ex['software_latency_s'], 's')}, {si(ex['software_energy_j'], 'J')} "
                  f"per sample ({ex['software_macs']:,} MACs)")

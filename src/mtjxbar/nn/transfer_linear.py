@@ -21,6 +21,7 @@ column of periphery state (:attr:`reference`).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, fields, replace
 
 import torch
@@ -212,7 +213,16 @@ class TransferLinear(torch.nn.Module):
         return rounds, verifies
 
     def transfer_column(self, col: int, generator: torch.Generator) -> TransferCounts:
-        """Hand column ``col`` of the buffer over to the counter (read, carry, write-verify, reset)."""
+        """Hand column ``col`` of the buffer over to the counter (read, carry, write-verify, reset). An event
+        sink of the arrays that has ``transfer()`` (a cost meter's) sees the column's events inside it."""
+        with ExitStack() as scope:
+            for xb in self.arrays().values():
+                enter = getattr(xb.events, "transfer", None)
+                if callable(enter):
+                    scope.enter_context(enter())
+            return self._transfer_column(col, generator)
+
+    def _transfer_column(self, col: int, generator: torch.Generator) -> TransferCounts:
         t, counts = self.config, TransferCounts(columns=1)
         k = t.buffer_mtjs
         buf_cols = [col * k + m for m in range(k)]
