@@ -46,7 +46,7 @@ class CostSetup:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``cost`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
     p = subparsers.add_parser("cost", help="latency and energy per training sample: in-situ vs ex-situ",
-                              description=__doc__.split("\n\n")[0])
+                              description=__doc__.split("\n\n")[0], allow_abbrev=False)
     size = p.add_argument_group("size (an array, or a network)")
     size.add_argument("--rows", type=int, help="array rows (inputs)")
     size.add_argument("--cols", type=int, help="array columns (one MTJ per weight, reference column)")
@@ -66,6 +66,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     act.add_argument("--ref-mac-energy", type=float, help="reference processor energy per MAC, J")
     act.add_argument("--ref-mac-time", type=float, help="reference processor time per MAC, s")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--threads", type=int, help="torch, Numba and BLAS CPU threads (default 1)")
     return p
 
 
@@ -90,11 +91,38 @@ def _layers(text: str | None) -> list[int] | None:
         raise ConfigError(f"--layers {text!r}: expected sizes separated by commas, e.g. 784,256,10") from None
 
 
+def _check_memory(setup: CostSetup, layers: list[int] | None, rows: int | None, cols: int | None) -> None:
+    """Refuse, before any array is built, a size whose simulated arrays cannot fit in memory."""
+    from ..experiments.memory import array_cells, check_memory
+
+    advice = "use smaller layers"
+    if layers is not None:
+        sizes, subject = layers, f"--layers {','.join(map(str, layers))}"
+        cells = array_cells(sizes, setup.hardware.mapping.mtjs_per_synapse, setup.hardware.mapping.scheme)
+    elif rows is not None and cols is not None:
+        sizes, subject, advice = [rows, cols], f"--rows {rows} --cols {cols}", "use a smaller array"
+        cells = array_cells(sizes)  # one MTJ per weight, a reference column
+    else:
+        return  # estimate() says what is missing
+    if min(sizes) < 1:
+        return  # and what is wrong
+    from ..experiments.memory import BYTES_PER_CELL
+
+    check_memory(cells * BYTES_PER_CELL, f"{cells:,} simulated MTJ cells", subject, advice=advice)
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the cost table (or JSON); errors are one line on stderr and exit status 2."""
+    from ..experiments.threads import limit_threads, resolve_threads
+
     try:
         setup = _setup(args)
         layers = _layers(args.layers)
+        threads, note = resolve_threads(args.threads)
+        _check_memory(setup, layers, args.rows, args.cols)
+        if note:
+            print(f"mtjxbar: note: {note}", file=sys.stderr)
+        limit_threads(threads)
         summary = estimate(setup.hardware, layers=layers, rows=args.rows, cols=args.cols, cost=setup.cost,
                            schedule=setup.schedule, activity=setup.activity)
     except (ConfigError, ValueError) as err:
