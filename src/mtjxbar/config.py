@@ -175,7 +175,7 @@ def _coerce(path: str, value: Any, tp: Any) -> Any:
         return from_dict(tp, value, prefix=f"{path}.")
     if typing.get_origin(tp) is tuple:
         if not isinstance(value, (list, tuple)):
-            value = (value,)
+            raise ConfigError(f"{path} = {value!r}: a list field takes a list, e.g. [{value!r}], not a single value")
         (item_tp, *_rest) = typing.get_args(tp)
         return tuple(float(v) if item_tp is float and isinstance(v, int) and not isinstance(v, bool) else v
                      for v in value)

@@ -12,8 +12,8 @@ from mtjxbar.experiments.config import ExperimentConfig, load_config, save_confi
 def test_round_trip(tmp_path, suffix):
     config = ExperimentConfig()
     for path, value in [("hidden", (128, 32)), ("training.margin", 1.5), ("hardware.mapping.scheme",
-                        "differential"), ("data.data_dir", "/x/y"), ("hardware.converters.adc_bits", 6),
-                        ("baselines.methods", ("float",))]:
+                        "differential"), ("data.dataset", "mnist"), ("data.data_dir", "/x/y"),
+                        ("hardware.converters.adc_bits", 6), ("baselines.methods", ("float",))]:
         config = replace_path(config, path, value)
     file = tmp_path / f"c{suffix}"
     save_config(config, file)

@@ -32,6 +32,10 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.dataset == "digits" and self.data_dir is not None:
+            raise ConfigError(f"data.data_dir = {self.data_dir!r} with data.dataset = 'digits': the digits set is "
+                              "embedded and reads no files; name the data set of that directory with --dataset "
+                              "(mnist or fashion-mnist), or drop --data-dir")
 
 
 @dataclass(frozen=True)
