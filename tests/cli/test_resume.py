@@ -114,7 +114,7 @@ def test_all_files_go_into_the_output_directory(tmp_path, monkeypatch):
     assert main([*SMALL, "--out", "run"]) == 0
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "accuracy.png", "checkpoint", "config.toml", "final_states.safetensors", "results.json"]
+        "accuracy.png", "checkpoint", "config.toml", "final_states.safetensors", "mtjxbar-run.json", "results.json"]
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoint").iterdir())[-1] == "state.json"
 
 

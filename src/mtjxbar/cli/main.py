@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from .. import __version__
 from ..config import ConfigError, apply_overrides, replace_path, to_dict
 from ..experiments.config import ExperimentConfig, load_config, save_config
 from ..experiments.datasets import DATASETS, DataError, load_dataset
-from ..experiments.threads import limit_threads
+from ..experiments.threads import limit_threads, resolve_threads
 from . import cost as cost_cli
 from . import sweep as sweep_cli
 
@@ -59,27 +62,31 @@ TRAIN_GROUP_FLAGS = {
 }
 # refused for 1t1mtj arrays
 PASSIVE_FLAGS = ("wire_resistance", "tile_size", "write_scheme", "fidelity", "write_compensation")
+CHECKPOINT_EVERY = 10000
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mtjxbar", description=__doc__)
+    parser = argparse.ArgumentParser(prog="mtjxbar", description=__doc__, allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"mtjxbar {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train on a simulated MTJ crossbar and compare with software",
+                           allow_abbrev=False,
                            description="Per-sample in-situ training on MTJ crossbars (1T1MTJ or passive), with float, "
                            "software-binary and ex-situ baselines on the same network, data and seed.")
     train.add_argument("--config", type=Path, help="TOML (or JSON) experiment config; flags override it")
     train.add_argument("--out", type=Path, help="output directory (default runs/latest); refused if it holds "
                        "files, unless --overwrite")
-    train.add_argument("--overwrite", action="store_true", help="replace the run in an existing --out directory")
+    train.add_argument("--overwrite", action="store_true", help="replace the run in an existing --out directory "
+                       "(only files its manifest names; the old run goes once the new one has a checkpoint)")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its last "
                        "checkpoint (its config; other settings must match it, except --epochs, which may grow)")
-    train.add_argument("--checkpoint-every", type=int, default=10000, metavar="N",
+    train.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY, metavar="N",
                        help="checkpoint every N in-situ samples of an epoch (default 10000; 0: only at the end "
                        "of each epoch's in-situ part and of each epoch, which always happens)")
     train.add_argument("--dataset", help=f"one of {', '.join(DATASETS)} (default digits, embedded)")
-    train.add_argument("--data-dir", help="directory with MNIST-format IDX files")
+    train.add_argument("--data-dir", help="directory with MNIST-format IDX files (with --dataset mnist or "
+                       "fashion-mnist; stored absolute in the run's config.toml)")
     train.add_argument("--max-train", type=int, help="use only the first N training samples")
     train.add_argument("--max-test", type=int, help="use only the first N test samples")
     train.add_argument("--hidden", type=int, nargs="*", help="hidden layer sizes, e.g. --hidden 256 (--hidden alone: "
@@ -126,11 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.add_argument("--no-cost", action="store_true", help="skip the hardware cost accounting "
                        "(results.json then has no 'hardware'; in-situ training runs about 1.7x faster)")
-    train.add_argument("--threads", type=int, help="torch, Numba and BLAS CPU threads (default: the libraries' "
-                       "choice; 1 is as fast for per-sample training on 1T1MTJ arrays and much faster on a busy "
-                       "machine; passive arrays solve their tiles in parallel)")
+    train.add_argument("--threads", type=int, help="torch, Numba and BLAS CPU threads (default 1: per-sample "
+                       "training gains nothing from more and is many times slower with them on a busy machine; "
+                       "passive arrays solve their tiles in parallel on up to N; at most the cores there are)")
 
-    device = sub.add_parser("device", help="print the MTJ's key figures; --plot draws switching curves")
+    device = sub.add_parser("device", help="print the MTJ's key figures; --plot draws switching curves",
+                            allow_abbrev=False)
     device.add_argument("--config", type=Path, help="experiment config whose hardware.device to show")
     device.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="override a device field, e.g. --set delta=60")
@@ -160,7 +168,11 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
     given = [f"--{flag.replace('_', '-')}" for flag in PASSIVE_FLAGS if getattr(args, flag, None) is not None]
     if given and config.hardware.array.kind != "passive":
         raise ConfigError(f"{', '.join(given)}: only for passive arrays (add --array passive)")
-    return apply_overrides(config, args.set, example="hardware.device.delta=45")
+    config = apply_overrides(config, args.set, example="hardware.device.delta=45")
+    if base is None and config.data.data_dir is not None:  # a new run: its config.toml reruns from anywhere
+        absolute = os.path.abspath(os.path.expanduser(config.data.data_dir))
+        config = replace_path(config, "data.data_dir", absolute)
+    return config
 
 
 def _resume_config(args: argparse.Namespace, out: Path) -> ExperimentConfig:
@@ -169,11 +181,6 @@ def _resume_config(args: argparse.Namespace, out: Path) -> ExperimentConfig:
     from ..experiments.checkpoint import Checkpoint
     from ..experiments.state import check_config
 
-    if args.out is not None and args.out.resolve() != out.resolve():
-        raise ConfigError(f"--out {args.out} and --resume {out}: a resumed run writes into the directory it "
-                          "resumes; drop --out")
-    if args.overwrite:
-        raise ConfigError("--overwrite and --resume: choose one (replace the run, or continue it)")
     ckpt = Checkpoint(out)
     record = ckpt.load_meta()
     try:
@@ -182,52 +189,119 @@ def _resume_config(args: argparse.Namespace, out: Path) -> ExperimentConfig:
         raise ConfigError(f"{ckpt.json_path}: config: {err}") from None
     config = _train_config(args, base=stored)
     check_config(ckpt.json_path, record, config)
+    _check_saved_config(out / "config.toml", record["config"], config)
     if record.get("version") != __version__:
         print(f"mtjxbar: note: the checkpoint was written by mtjxbar {record.get('version')}, this is "
               f"{__version__}; the resumed run may differ from an uninterrupted one", file=sys.stderr)
     return config
 
 
+def _check_saved_config(path: Path, stored: dict, config: ExperimentConfig) -> None:
+    """Refuse to resume when the run's ``config.toml`` was edited: a field that differs both from the
+    checkpointed config (``stored``) and from the one the resumed run will use (the edit would be lost)."""
+    from ..experiments.checkpoint import config_diff
+
+    if not path.is_file():
+        return
+    saved = to_dict(load_config(path))
+    asked = {p for p, _, _ in config_diff(saved, to_dict(config))}
+    edited = [(p, a, b) for p, a, b in config_diff(stored, saved) if p in asked]
+    if edited:
+        listed = "; ".join(f"{p}: {a!r} in the checkpoint, {b!r} in config.toml" for p, a, b in edited)
+        raise ConfigError(f"{path}: edited since the run wrote it ({listed}); --resume continues the checkpointed "
+                          "configuration and would lose the edit: undo it (more epochs: --epochs), or start a new "
+                          f"run from it with --config {path} --out NEW_DIR")
+
+
+def resume_command(args: argparse.Namespace, out: Path) -> str:
+    """The command that continues this run from its checkpoint (the settings the checkpoint does not hold)."""
+    parts = ["mtjxbar", "train", "--resume", str(out)]
+    if args.no_cost:
+        parts.append("--no-cost")
+    if args.threads is not None:
+        parts += ["--threads", str(args.threads)]
+    if args.checkpoint_every != CHECKPOINT_EVERY:
+        parts += ["--checkpoint-every", str(args.checkpoint_every)]
+    if args.resume is not None and args.epochs is not None:
+        parts += ["--epochs", str(args.epochs)]
+    if args.quiet:
+        parts.append("--quiet")
+    return shlex.join(parts)
+
+
+def _check_resources(config: ExperimentConfig, data) -> None:
+    """Refuse, before anything is written, a CUDA run without a GPU and a network that cannot fit in memory."""
+    from ..experiments.memory import check_memory, train_estimate
+
+    if config.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("device = 'cuda' (--device cuda): no CUDA device is available here; use --device cpu")
+    need, what = train_estimate(config, int(data.train_x.shape[1]), int(data.n_classes))
+    network = "-".join(str(s) for s in (data.train_x.shape[1], *config.hidden,
+                                        data.n_classes * config.training.outputs_per_class))
+    check_memory(need, what, f"network {network}", device=config.device)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from ..experiments.files import atomic_path, prepare_output_dir
-    from ..experiments.progress import ProgressPrinter
+    from ..experiments.files import RunDirectory, atomic_path
+    from ..experiments.progress import ProgressPrinter, StopRequest
     from ..experiments.runner import run_experiment, write_results
     from ..plots.history import plot_history
 
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads {args.threads}: must be >= 1")
+    threads, note = resolve_threads(args.threads)
     if args.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every {args.checkpoint_every}: must be >= 0 (0: only at epoch ends)")
     resume = args.resume is not None
-    if resume:
-        out: Path = args.resume
-        prepare_output_dir(out, resume=True)
-        config = _resume_config(args, out)
-    else:
-        out = args.out if args.out is not None else Path("runs/latest")
-        config = _train_config(args)
-    d = config.data  # data problems are reported before the output directory is touched
-    data = load_dataset(d.dataset, d.data_dir, max_train=d.max_train, max_test=d.max_test)
-    if not resume:
-        prepare_output_dir(out, overwrite=args.overwrite)
-    blas = None
-    if args.threads is not None:
-        blas = limit_threads(args.threads)  # torch, Numba (passive tile solves) and BLAS
-    with atomic_path(out, "config.toml") as tmp:
-        save_config(config, tmp)
-    if config.hardware.array.kind == "passive" and not args.no_cost:
-        print("mtjxbar: note: the hardware cost model assumes 1T1MTJ arrays (passive writes report no phase "
-              "events, so write energy and latency are missing); --no-cost skips it", file=sys.stderr)
-    progress = ProgressPrinter(quiet=args.quiet)
-    try:
-        results = run_experiment(config, progress, data=data, meter=not args.no_cost, out_dir=out,
-                                 checkpoint_every=args.checkpoint_every, resume=resume)
-    finally:
-        if blas is not None:
+    rundir: RunDirectory | None = None
+    try:  # everything is checked before the output directory is touched (a resumed run's is locked first)
+        if resume:
+            out: Path = args.resume
+            if args.out is not None and args.out.resolve() != out.resolve():
+                raise ConfigError(f"--out {args.out} and --resume {out}: a resumed run writes into the directory "
+                                  "it resumes; drop --out")
+            if args.overwrite:
+                raise ConfigError("--overwrite and --resume: choose one (replace the run, or continue it)")
+            rundir = RunDirectory(out).open(resume=True)
+            config = _resume_config(args, out)
+        else:
+            out = args.out if args.out is not None else Path("runs/latest")
+            config = _train_config(args)
+        d = config.data
+        data = load_dataset(d.dataset, d.data_dir, max_train=d.max_train, max_test=d.max_test)
+        _check_resources(config, data)
+        if resume:
+            rundir.claim()
+        else:
+            rundir = RunDirectory(out).open(overwrite=args.overwrite)
+    except BaseException:
+        if rundir is not None:
+            rundir.close()
+        raise
+    for line in ([note] if note else []) + rundir.notes:
+        print(f"mtjxbar: note: {line}", file=sys.stderr)
+    with rundir:  # an error before the new run's first checkpoint puts back what it replaced
+        blas = limit_threads(threads)  # torch, Numba (passive tile solves) and BLAS
+        try:
+            with StopRequest() as stop:
+                with atomic_path(out, "config.toml") as tmp:
+                    save_config(config, tmp)
+                if config.hardware.array.kind == "passive" and not args.no_cost:
+                    print("mtjxbar: note: the hardware cost model assumes 1T1MTJ arrays (passive writes report no "
+                          "phase events, so write energy and latency are missing); --no-cost skips it",
+                          file=sys.stderr)
+                if stop():
+                    raise KeyboardInterrupt
+                results = run_experiment(config, ProgressPrinter(quiet=args.quiet), data=data,
+                                         meter=not args.no_cost, out_dir=out, checkpoint_every=args.checkpoint_every,
+                                         resume=resume, interrupt=stop, on_checkpoint=rundir.commit)
+            rundir.commit()
+        finally:
             blas.restore_original_limits()
-    path = write_results(results, out)
-    with atomic_path(out, "accuracy.png") as tmp:
-        plot_history(results, tmp)
+        path = write_results(results, out)
+        with atomic_path(out, "accuracy.png") as tmp:
+            plot_history(results, tmp)
     _print_table(results)
     print(f"results: {path}\nplot:    {out / 'accuracy.png'}\nconfig:  {out / 'config.toml'}\n"
           f"states:  {out / 'final_states.safetensors'}")
@@ -272,6 +346,27 @@ def _cmd_device(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt) -> int:
+    """Say where an interrupted command stopped and how to continue; the exit status (128 + the signal)."""
+    from ..experiments.progress import Interrupted
+
+    signum = err.signum if isinstance(err, Interrupted) and err.signum else signal.SIGINT
+    name = signal.Signals(signum).name
+    if args.command != "train":
+        print(f"mtjxbar: interrupted ({name})", file=sys.stderr)
+        return 128 + signum
+    out = args.resume or args.out or Path("runs/latest")
+    if isinstance(err, Interrupted) and err.saved:
+        what = f"stopped ({name}) at {err.where}, checkpoint saved"
+    else:
+        what = f"interrupted ({name})"
+    if (out / "checkpoint" / "state.json").exists():
+        print(f"mtjxbar: {what}; continue with: {resume_command(args, out)}", file=sys.stderr)
+    else:
+        print(f"mtjxbar: {what}; no checkpoint was written, nothing to continue", file=sys.stderr)
+    return 128 + signum
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -290,14 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{err.filename}: " if err.filename else ""
         print(f"mtjxbar: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        hint = ""
-        if args.command == "train":
-            out = args.resume or args.out or Path("runs/latest")
-            if (out / "checkpoint" / "state.json").exists():
-                hint = f"; continue from the last checkpoint with: mtjxbar train --resume {out}"
-        print(f"mtjxbar: interrupted{hint}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        return _interrupted(args, err)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,61 @@
-"""Progress lines for long runs: an updating line on a terminal, a few plain lines otherwise."""
+"""Progress lines for long runs (an updating line on a terminal, a few plain lines otherwise), and stopping
+them cleanly: :class:`StopRequest` turns SIGINT / SIGTERM into a request that the run honours at its next
+sample boundary, after a checkpoint there (:class:`Interrupted`)."""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from typing import TextIO
 
-__all__ = ["ProgressPrinter"]
+__all__ = ["ProgressPrinter", "StopRequest", "Interrupted"]
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped on request at a sample boundary; ``saved``: a checkpoint was written there, ``where``
+    says where."""
+
+    def __init__(self, signum: int | None, saved: bool, where: str = "") -> None:
+        super().__init__(where)
+        self.signum, self.saved, self.where = signum, saved, where
+
+
+class StopRequest:
+    """While installed (a context manager; main thread only), SIGINT and SIGTERM only set a flag: calling
+    the object tells whether a stop was asked (the run checks it between samples, saves a checkpoint and
+    raises :class:`Interrupted`). A second signal stops at once (``KeyboardInterrupt``)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.signum: int | None = None
+        self.stream = stream or sys.stderr
+        self._old: dict[int, object] = {}
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def _handler(self, signum: int, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        self.stream.write(f"\nmtjxbar: {signal.Signals(signum).name}: stopping at the next sample boundary after "
+                          "a checkpoint there (a signal again stops at once, losing the samples since the last "
+                          "checkpoint)\n")
+        self.stream.flush()
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
 
 
 class ProgressPrinter:

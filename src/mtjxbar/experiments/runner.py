@@ -18,7 +18,7 @@ from .checkpoint import Checkpoint, config_sha256, save_tensors
 from .config import ExperimentConfig
 from .datasets import Dataset, load_dataset
 from .files import write_json
-from .progress import ProgressPrinter
+from .progress import Interrupted, ProgressPrinter
 from .state import Position, RunState, check_resumable, data_sha256
 
 __all__ = ["run_experiment", "epoch_order", "write_results"]
@@ -36,7 +36,8 @@ def _load(config: ExperimentConfig) -> Dataset:
 
 def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = None,
                    data: Dataset | None = None, meter: bool = True, *, out_dir: Path | None = None,
-                   checkpoint_every: int = 0, resume: bool = False) -> dict:
+                   checkpoint_every: int = 0, resume: bool = False, interrupt: Callable[[], bool] | None = None,
+                   on_checkpoint: Callable[[], None] | None = None) -> dict:
     """Train every method of ``config`` and return the results record (see README for its keys).
 
     With ``meter`` the in-situ arrays report their events to the cost model (``mtjxbar.hardware``) and the
@@ -48,6 +49,11 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     ``out_dir/final_states.safetensors``. With ``resume`` it continues from that checkpoint instead of
     starting afresh; the config may differ only in ``training.epochs`` (see :func:`.state.check_resumable`).
     On CPU a resumed run ends bit for bit where the uninterrupted one does (wall-clock times aside).
+
+    ``interrupt`` (e.g. a :class:`.progress.StopRequest`) is asked at every sample boundary the training
+    loops report (progress every 500 samples, checkpoints); once it says yes the run checkpoints there (in an
+    in-situ part; in a baseline part its last checkpoint, after the in-situ part, stands) and raises
+    :class:`.progress.Interrupted`. ``on_checkpoint`` is called after every checkpoint written.
     """
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device = 'cuda': no CUDA device is available here; use --device cpu")
@@ -75,13 +81,16 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         progress.start("resume")
         progress.finish(f"continuing from the checkpoint at {where}")
 
-    def save(extra: dict[str, float] | None = None) -> None:
+    def save(extra: dict[str, float] | None = None) -> bool:
         if ckpt is None:
-            return
+            return False
         seconds = {m: s + (extra or {}).get(m, 0.0) for m, s in state.seconds.items()}
         meta = {"config": to_dict(config), "config_sha256": config_sha256(to_dict(config)),
                 "data_sha256": data_hash, "metered": meter, **state.meta(seconds)}
         ckpt.save(meta, state.tensors())
+        if on_checkpoint is not None:
+            on_checkpoint()
+        return True
 
     n_train = len(train_x)
     for epoch in range(state.position.epoch, tcfg.epochs):
@@ -89,9 +98,10 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         tag = f"epoch {epoch + 1}/{tcfg.epochs}"
         if state.position.phase == "insitu":
             _insitu_phase(state, epoch, order, tag, train_x, train_y, test_x, test_y, progress, save,
-                          checkpoint_every)
+                          checkpoint_every, interrupt)
             save()
-        _baseline_phase(state, epoch, order, tag, train_x, train_y, test_x, test_y, progress)
+        _baseline_phase(state, epoch, order, tag, train_x, train_y, test_x, test_y, progress,
+                        _asked(interrupt, ckpt is not None, f"epoch {epoch + 1}, after its in-situ part"))
         state.position = Position(epoch + 1, "insitu", 0)
         save()
     if ckpt is not None:
@@ -107,21 +117,38 @@ def _manufacture(state: RunState) -> None:
             manufacture_layers(net.layers, state.config.seed)
 
 
+def _asked(interrupt: Callable[[], bool] | None, saved: bool, where: str) -> Callable[[], None]:
+    """A check that raises :class:`.progress.Interrupted` once ``interrupt`` says stop."""
+    def check() -> None:
+        if interrupt is not None and interrupt():
+            raise Interrupted(getattr(interrupt, "signum", None), saved, where)
+    return check
+
+
 def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, train_x, train_y, test_x, test_y,
-                  progress: ProgressPrinter, save: Callable, every: int) -> None:
+                  progress: ProgressPrinter, save: Callable, every: int,
+                  interrupt: Callable[[], bool] | None = None) -> None:
     """The in-situ part of one epoch (or its rest, after a resume), then its test evaluation."""
     tcfg, net = state.config.training, state.net
     start = state.position.sample
     progress.start(f"{tag} insitu")
     t0 = time.perf_counter()
 
+    partial = state.partial if state.partial is not None else EpochStats(flips_per_layer=[0] * len(net.layers))
+
     def checkpoint(done: int, stats: EpochStats) -> None:
         state.position, state.partial = Position(epoch, "insitu", done), stats
-        save({"insitu": time.perf_counter() - t0})
+        saved = save({"insitu": time.perf_counter() - t0})
+        _asked(interrupt, saved, f"epoch {epoch + 1}, sample {done}")()
+
+    def update(done: int, total: int) -> None:  # also a sample boundary: a stop asked is honoured here
+        progress.update(done, total)
+        if interrupt is not None and interrupt() and done < total:
+            checkpoint(done, partial)
 
     def train() -> EpochStats:
-        return train_insitu(net, train_x, train_y, tcfg, epoch, order, state.write_gens, progress.update,
-                            start=start, stats=state.partial, checkpoint=checkpoint, checkpoint_every=every)
+        return train_insitu(net, train_x, train_y, tcfg, epoch, order, state.write_gens, update,
+                            start=start, stats=partial, checkpoint=checkpoint, checkpoint_every=every)
 
     if state.meter is not None:
         with state.meter.epoch():
@@ -152,7 +179,7 @@ def _passive(state: RunState) -> bool:
 
 
 def _baseline_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, train_x, train_y, test_x, test_y,
-                    progress: ProgressPrinter) -> None:
+                    progress: ProgressPrinter, stop: Callable[[], None] = lambda: None) -> None:
     """The software baselines of one epoch over the same order, then the ex-situ programming."""
     config, tcfg = state.config, state.config.training
     for name, lr, clip in (("float", config.baselines.float_lr, False),
@@ -162,7 +189,11 @@ def _baseline_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, 
         progress.start(f"{tag} {name}")
         t0 = time.perf_counter()
         model = state.software[name]
-        acc = train_software_epoch(model, train_x, train_y, order, lr * tcfg.lr_decay**epoch, clip, progress.update)
+        def update(done: int, total: int) -> None:
+            progress.update(done, total)
+            stop()
+
+        acc = train_software_epoch(model, train_x, train_y, order, lr * tcfg.lr_decay**epoch, clip, update)
         state.seconds[name] += time.perf_counter() - t0
         state.history[name].append(evaluate(model.predict, test_x, test_y, tcfg.eval_batch))
         state.train_hist[name].append(acc)
