@@ -23,15 +23,18 @@ def add_parser(subparsers) -> None:
     """Add the ``sweep`` and ``plot`` sub-commands to ``subparsers``."""
     p = subparsers.add_parser("sweep", help="train every point x seed of a grid over config fields (Ray)",
                               description="Run a sweep file: an experiment config plus [sweep] (grid, seeds, "
-                              "methods). Finished runs are stored as they finish; rerunning skips them.")
+                              "methods). Finished runs are stored as they finish; rerunning skips them.",
+                              allow_abbrev=False)
     p.add_argument("config", type=Path, metavar="CONFIG.toml", help="sweep file (experiment config + [sweep])")
     p.add_argument("--out", type=Path, help="output directory (default runs/<config name>); rerunning into it "
                    "continues the sweep")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--local", action="store_true", help="run in this process, one run at a time, without Ray")
+    where.add_argument("--local", action="store_true", help="run in this process, one run at a time, without Ray "
+                       "(on Ray otherwise: pip install 'mtjxbar[sweep]')")
     where.add_argument("--address", help="join the Ray cluster at this address (e.g. auto, or ray://host:10001)")
     p.add_argument("--workers", type=int, help="runs at a time (default: all CPUs of the Ray instance/cluster)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch, Numba and BLAS CPU threads per run (default 1; at "
+                   "most the cores there are)")
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                    help="change the base config, e.g. --set data.max_train=100 (repeatable; swept fields "
                         "keep their grid values)")
@@ -39,7 +42,7 @@ def add_parser(subparsers) -> None:
 
     plot = subparsers.add_parser("plot", help="redraw a sweep's accuracy plots from its results table",
                                  description="Accuracy against each swept parameter (mean ± sd over seeds, "
-                                 "one line per method), from a sweep's results.csv alone.")
+                                 "one line per method), from a sweep's results.csv alone.", allow_abbrev=False)
     plot.add_argument("table", type=Path, metavar="RESULTS.csv")
     plot.add_argument("--out", type=Path, help="directory for the PNGs (default: next to the table)")
 
@@ -59,8 +62,12 @@ def _sweep(args: argparse.Namespace) -> int:
     from ..experiments.progress import ProgressPrinter
     from ..experiments.sweep import run_sweep
     from ..experiments.sweep_config import expand, load_sweep
+    from ..experiments.threads import resolve_threads
     from ..plots.sweep import plot_sweep_table
 
+    threads, note = resolve_threads(args.threads)
+    if note:
+        print(f"mtjxbar: note: {note}", file=sys.stderr)
     sweep = load_sweep(args.config)
     if args.set:
         sweep = replace(sweep, base=apply_overrides(sweep.base, args.set, example="data.max_train=100"))
@@ -73,7 +80,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     inner = ProgressPrinter(quiet=args.quiet or not sys.stderr.isatty())
     result = run_sweep(sweep, out, local=args.local, address=args.address, workers=args.workers,
-                       threads=args.threads, log=log, progress=inner)
+                       threads=threads, log=log, progress=inner)
     from ..experiments.sweep_table import read_table
 
     fields, rows = read_table(result.table)

@@ -5,14 +5,17 @@ stores every finished run as ``OUT/points/<key>.json`` the moment it arrives (at
 fsync, rename), where ``key`` is a digest of the run's whole config, and rewrites ``OUT/results.csv``
 (:mod:`.sweep_table`) from everything stored. A rerun of the same sweep skips the stored runs, so a sweep
 killed at any moment (even with SIGKILL) loses only the runs in flight, and a finished rerun writes exactly
-the table an uninterrupted run writes. Changing the base config or a swept value changes the keys of the
-runs it affects, and only those run again. ``OUT/sweep.toml`` is the sweep as parsed (rerun it with
-``mtjxbar sweep OUT/sweep.toml --out OUT``).
+the table an uninterrupted run writes. A stored run is reused only if its config digest matches and the
+same mtjxbar version made it (else it runs again). ``OUT/sweep.toml`` is the sweep as parsed (rerun it with
+``mtjxbar sweep OUT/sweep.toml --out OUT``); a folder holds one sweep: another definition (other base
+config, grid, seeds or methods) is refused, naming what differs. The folder is locked (``flock``) while a
+sweep runs in it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -23,12 +26,13 @@ from .. import __version__
 from ..config import ConfigError
 from .config import DataConfig, ExperimentConfig
 from .datasets import Dataset, load_dataset
-from .files import OutputError, write_json, write_text
+from .files import OutputError, lock_directory, write_json, write_text
 from .progress import ProgressPrinter
-from .sweep_config import Sweep, Task, expand, sweep_to_dict
+from .sweep_config import Sweep, Task, expand, load_sweep, sweep_to_dict
 from .sweep_table import format_table
 
-__all__ = ["SweepError", "SweepRun", "run_sweep", "run_task", "prepare_sweep_dir", "table_rows", "POINT_FORMAT"]
+__all__ = ["SweepError", "SweepRun", "run_sweep", "run_task", "prepare_sweep_dir", "check_same_sweep", "table_rows",
+           "POINT_FORMAT"]
 
 POINT_FORMAT = "mtjxbar-sweep-point"
 TABLE_NAME = "results.csv"
@@ -65,6 +69,26 @@ def run_task(config: ExperimentConfig, threads: int = 1, progress: ProgressPrint
     return run_experiment(config, progress, data=data, meter=False)
 
 
+def check_same_sweep(out: Path, sweep: Sweep) -> None:
+    """Refuse to run ``sweep`` in ``out`` when ``out`` holds another sweep (its ``sweep.toml``), naming every
+    field that differs."""
+    from .checkpoint import config_diff
+
+    path = out / "sweep.toml"
+    if not path.is_file():
+        return
+    try:
+        stored = load_sweep(path)
+    except ConfigError as err:
+        raise OutputError(f"{path}: the sweep stored in {out} cannot be read ({err}); choose another --out") from None
+    diffs = config_diff(sweep_to_dict(stored), sweep_to_dict(sweep))
+    if diffs:
+        listed = "; ".join(f"{p}: {a!r} there, {b!r} here" for p, a, b in diffs[:8])
+        more = f" and {len(diffs) - 8} more" if len(diffs) > 8 else ""
+        raise OutputError(f"{out}: holds another sweep ({path}: {listed}{more}); a folder holds one sweep: choose "
+                          f"another --out, or continue that one with: mtjxbar sweep {path} --out {out}")
+
+
 def prepare_sweep_dir(out: Path) -> None:
     """Create ``out``, or accept it if it holds a sweep (resume); refuse any other non-empty directory."""
     if out.exists() and not out.is_dir():
@@ -87,8 +111,18 @@ def _stored(out: Path, task: Task, methods: tuple[str, ...]) -> dict | None:
     except (OSError, ValueError):
         return None
     ok = isinstance(record, dict) and record.get("format") == POINT_FORMAT and record.get("key") == task.key \
+        and record.get("version") == __version__ \
         and isinstance(record.get("accuracy"), dict) and all(m in record["accuracy"] for m in methods)
     return record if ok else None
+
+
+def _stored_version(out: Path, task: Task) -> str | None:
+    """The mtjxbar version that stored ``task``'s run, if one is stored."""
+    try:
+        record = json.loads((out / _point_name(task)).read_text())
+        return str(record["version"]) if isinstance(record, dict) and "version" in record else None
+    except (OSError, ValueError):
+        return None
 
 
 def _store(out: Path, task: Task, results: dict) -> dict:
@@ -147,12 +181,30 @@ def run_sweep(sweep: Sweep, out: Path, *, local: bool = False, address: str | No
         raise ConfigError(f"--workers {workers}: must be >= 1")
     if local and address:
         raise ConfigError("--local and --address: choose one (in this process, or on the Ray cluster)")
+    if not local:
+        from .sweep_ray import _import_ray
+
+        _import_ray()  # without Ray, say so before anything runs
     tasks = expand(sweep)
     out = Path(out)
+    check_same_sweep(out, sweep)
     stored = {t.key: r for t in tasks if (r := _stored(out, t, sweep.methods)) is not None}
     todo = [t for t in tasks if t.key not in stored]
     data = _load_data(todo)  # data problems are reported before the output directory is touched
     prepare_sweep_dir(out)
+    lock = lock_directory(out, "sweep")
+    try:
+        return _run_locked(sweep, out, tasks, stored, todo, data, local=local, address=address, workers=workers,
+                           threads=threads, log=log, progress=progress)
+    finally:
+        os.close(lock)
+
+
+def _run_locked(sweep: Sweep, out: Path, tasks: list[Task], stored: dict[str, dict], todo: list[Task],
+                data: dict[DataConfig, Dataset], *, local: bool, address: str | None, workers: int | None,
+                threads: int, log: Callable[[str], None], progress: ProgressPrinter | None) -> SweepRun:
+    """:func:`run_sweep` once ``out`` is checked and locked."""
+    check_same_sweep(out, sweep)  # again, now that no other sweep can write it
     import tomli_w
 
     write_text(out, "sweep.toml", tomli_w.dumps(sweep_to_dict(sweep)))
@@ -161,6 +213,10 @@ def run_sweep(sweep: Sweep, out: Path, *, local: bool = False, address: str | No
     where = "in this process" if local else f"on Ray ({address or 'local instance'})"
     log(f"sweep: {points} points x {len(sweep.seeds)} seeds = {len(tasks)} runs; {len(records)} already done, "
         f"{len(todo)} to run {where}")
+    stale = sum(1 for t in todo if _stored_version(out, t) not in (None, __version__))
+    if stale:
+        log(f"sweep: {stale} of them {'were' if stale > 1 else 'was'} stored by another mtjxbar version and "
+            f"{'run' if stale > 1 else 'runs'} again")
 
     def write_table() -> Path:
         return write_text(out, TABLE_NAME, format_table(sweep.fields, table_rows(tasks, records, sweep.methods)))

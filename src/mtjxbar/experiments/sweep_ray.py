@@ -1,6 +1,7 @@
 """Sweep runs on Ray: a local Ray instance, or an existing cluster (``address``).
 
-Imported only when a sweep runs on Ray, so mtjxbar works without Ray installed. Each run is a Ray task of
+Imported only when a sweep runs on Ray, so mtjxbar works without Ray installed (it comes with the ``sweep``
+extra: ``pip install 'mtjxbar[sweep]'``). Each run is a Ray task of
 one CPU that returns its results record; the driver stores it (workers need not share a file system with
 the driver, but every node needs mtjxbar installed and the data set at the same path).
 """
@@ -22,7 +23,8 @@ def _import_ray():
     except ImportError:
         from .sweep import SweepError
 
-        raise SweepError("Ray is not installed here: pip install ray (or run the sweep with --local)") from None
+        raise SweepError("Ray is not installed here: install mtjxbar's sweep extra, pip install 'mtjxbar[sweep]' "
+                         "(or run the sweep in this process with --local)") from None
     return ray
 
 
