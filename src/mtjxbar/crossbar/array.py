@@ -194,6 +194,18 @@ class Crossbar(SparseWrites, ColumnWrites):
         if self._cell_reads is not None:
             self._cell_reads.set_states(self.parallel)
 
+    def set_cells(self, cells: torch.Tensor, parallel: torch.Tensor) -> None:
+        """Program the cells ``cells`` (flat indices) to ``parallel`` (bool, one per cell), the others left as
+        they are; stuck cells keep their stuck state. Cheaper than :meth:`set_states` for a few cells."""
+        cells = cells.to(device=self.device, dtype=torch.long)
+        parallel = parallel.to(dtype=torch.bool, device=self.device)
+        if self._frozen is not None:
+            free = ~self._frozen[cells]
+            cells, parallel = cells[free], parallel[free]
+        self.parallel.view(-1)[cells] = parallel
+        self._state_float = None
+        self._states_changed(cells)
+
     def _states_changed(self, cells: torch.Tensor) -> None:
         """Keep what follows the states in step after a write flipped ``cells`` (flat indices)."""
         if self._cell_reads is not None:

@@ -15,8 +15,13 @@ number for number, and the write samplers and the whole step in distribution, wi
 * :func:`sample_write` = ``Crossbar.write`` of an ``OuterPlan``: the exact sparse Poisson-event sampler of
   :mod:`mtjxbar.crossbar.sampling`, falling back to one draw per reached cell where it expects too many
   events (the same rule as ``SparseWrites._write_outer``);
+* :func:`counter_forward` / :func:`counter_backward` = the bit tiles' reads of ``TransferLinear.forward`` /
+  ``backward`` weighted by ``2^m / L``, as one read (of ``u`` on uniform tiles, of the combined per-cell
+  Chebyshev matrices ``sum_m 2^m M_k,m`` with spread); :func:`transfer_after` =
+  ``TransferLinear.transfer_after`` (threshold column reads, each cell's own with spread: a cell can misread;
+  carry, write-verify, buffer reset; each cell's own carry-pulse probability) (``test_fused_transfer.py``);
 * :func:`train_chunk`: a chunk of per-sample steps in the order of ``training.insitu.train_step``
-  (forward, error, backward, then each layer's write).
+  (forward, error, backward, then each layer's write, then the transfers).
 
 Random numbers: explicit stream state (a ``uint64`` array of 4), never global. Each sample's write of each
 layer seeds its own stream from one 63-bit draw of that layer's ``torch.Generator``, so a run is
@@ -68,7 +73,9 @@ LP_T_OUT_SCALE = 21  # a bit tile's LP_OUT_SCALE
 LP_T_ERR_SCALE = 22  # a bit tile's LP_ERR_SCALE
 LP_T_G_REF = 23  # a bit tile's reference conductance (one MTJ per weight)
 LP_T_GAIN = 24  # the layer's gain (a one-MTJ buffer's reference term)
-LP_COUNT = 25
+LP_T_CHEB_DEGREE = 25  # per-cell counter: degree of the tiles' common Chebyshev fit; -1: the uniform read of u
+LP_T_CHEB_SPAN = 26  # per-cell counter: the fit covers |v| <= span (V)
+LP_COUNT = 27
 
 # encoder, converter and device parameters (one float64 vector)
 EP_V_READ = 0
@@ -97,9 +104,18 @@ EP_COUNT = 20
 # for one coincidence pulse [TO_P, TO_AP]. Arrays a layer does not use are empty placeholders.
 LayerArrays = namedtuple("LayerArrays", "states parallel frozen table slope sign cheb cheb_p cheb_ap p0")
 # the counter of a transfer layer: bits (nbits, rows, n_out) bool (bit m of significance 2^m), frozen (same
-# shape: stuck bits), u (rows, n_out) float32 = sum_m 2^m bits[m] (kept in step: the tiles' combined read),
-# reference (n_out,) float32 (one-MTJ buffers: the column references, +-1). Plain layers: empty placeholders.
-CounterArrays = namedtuple("CounterArrays", "bits frozen u reference")
+# shape: stuck bits), u (rows, n_out) float32 = sum_m 2^m bits[m] (kept in step: the uniform tiles' combined
+# read), reference (n_out,) float32 (one-MTJ buffers: the column references, +-1). Plain layers: empty
+# placeholders. A layer with per-cell parameters (any of its arrays; else these are empty placeholders):
+# cheb (degree + 1, rows, n_out) float32 = sum_m 2^m M_k,m, the tiles' per-cell read matrices combined (one
+# read of it is the sum of the tiles' reads weighted by 2^m; kept in step on every bit flip from) g_p
+# (rows, n_out, nbits) float32, each tile cell's P conductance (its only read coefficient in P) and cheb_ap
+# (rows, n_out, nbits, degree + 1) float32, its AP coefficients (a synapse's coefficients contiguous);
+# reads (n_out, rows, nbits, 2) and buffer_reads (n_out, rows, k, 2) bool: whether a cell in P [.., 0] / in
+# AP [.., 1] reads as P in the periphery's threshold read (a cell's spread can make it misread); p (n_out,
+# rows, nbits, 2) and buffer_p (n_out, rows, k, 2) float64: each cell's switching probability under a carry /
+# reset pulse [towards P, towards AP] (column-major: a transferred column's cells contiguous).
+CounterArrays = namedtuple("CounterArrays", "bits frozen u reference cheb g_p cheb_ap reads buffer_reads p buffer_p")
 # transfer counts per sample and layer (the fields of nn.TransferCounts, in order)
 TC_COLUMNS, TC_READS, TC_READ_PHASES, TC_WRITE_PHASES, TC_INCREMENTS, TC_SATURATED, TC_CELL_WRITES, TC_REWRITES, \
     TC_FAILED, TC_FLIPS = range(10)
@@ -592,13 +608,16 @@ def sample_coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, f
 
 # ----------------------------------------------------------------------------------------- counter
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def counter_forward(a, C, L, lp, ep, out_cols, z):
+def counter_forward(a, C, L, lp, ep, out_cols, w, z):
     """Add a transfer layer's counter read to ``z`` and its buffer's (already in ``z``, scaled): ``z`` on
     entry holds the buffer's :func:`layer_forward`. The bit tiles' reads weighted by ``2^m / L`` add up to
-    one read of ``u`` (:data:`CounterArrays`): ``S ((base - g_ref sum v) + sum_i extra_i u_io / L)``."""
+    one read: of ``u`` on uniform tiles, ``S ((base - g_ref sum v) + sum_i extra_i u_io / L)``; of the
+    combined matrices ``C.cheb`` with per-cell parameters, ``S (sum_i sum_k w_k(v_i) cheb_kio / L - g_ref
+    sum v)``. ``out_cols`` (>= n_out,) float32 and ``w`` (>= degree + 1,) are scratch."""
     v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
     gain_v = v_read / ep[EP_INPUT_RANGE]
     g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    degree = int(lp[LP_T_CHEB_DEGREE])
     rows, n_out = C.u.shape
     base = 0.0
     sum_v = 0.0
@@ -608,6 +627,14 @@ def counter_forward(a, C, L, lp, ep, out_cols, z):
         if v == 0.0:
             continue
         sum_v += v
+        if degree >= 0:  # per-cell reads: sum_k w_k(v_i) (sum_m 2^m M_k,m)[i, :]
+            _cheb_weights(np.float32(v), lp[LP_T_CHEB_SPAN], degree, w)
+            for k in range(degree + 1):
+                wk = np.float32(w[k])
+                mk = C.cheb[k, i]
+                for o in range(n_out):
+                    out_cols[o] += wk * mk[o]
+            continue
         i_ap = v * _g_ap(v, L.table, L.slope, span, tscale)
         base += i_ap
         extra = np.float32(v * g_p - i_ap)
@@ -625,11 +652,14 @@ def counter_forward(a, C, L, lp, ep, out_cols, z):
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def counter_backward(delta, C, L, lp, ep, extra_cols, err):
+def counter_backward(delta, C, L, lp, ep, extra_cols, w_cols, w, err):
     """Add a transfer layer's counter to the input errors: ``err`` on entry holds the buffer's
-    :func:`layer_backward`; the tiles' transposed reads weighted by ``2^m / L`` are one read of ``u``."""
+    :func:`layer_backward`; the tiles' transposed reads weighted by ``2^m / L`` are one read of ``u`` (or of
+    ``C.cheb``). ``extra_cols`` (>= n_out,) float32, ``w_cols`` (>= degree + 1, >= n_out) float32 and ``w``
+    (>= degree + 1,) are scratch."""
     v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
     g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    degree = int(lp[LP_T_CHEB_DEGREE])
     rows, n_out = C.u.shape
     scale = 0.0
     for o in range(n_out):
@@ -642,6 +672,11 @@ def counter_backward(delta, C, L, lp, ep, extra_cols, err):
         u = _dac(delta[o] / scale * v_read, v_read, levels)
         sum_u += u
         ref_dot += C.reference[o] * delta[o]
+        if degree >= 0:
+            _cheb_weights(np.float32(u), lp[LP_T_CHEB_SPAN], degree, w)
+            for k in range(degree + 1):
+                w_cols[k, o] = w[k]
+            continue
         i_ap = u * _g_ap(u, L.table, L.slope, span, tscale) if u != 0.0 else 0.0
         base += i_ap
         extra_cols[o] = np.float32(u * g_p - i_ap)
@@ -652,9 +687,16 @@ def counter_backward(delta, C, L, lp, ep, extra_cols, err):
     gain_ref = lp[LP_T_GAIN] * ref_dot / ep[EP_INPUT_RANGE]
     for i in range(rows):
         s = np.float32(0.0)
-        row = C.u[i]
-        for o in range(n_out):
-            s += row[o] * extra_cols[o]
+        if degree >= 0:
+            for k in range(degree + 1):
+                mk = C.cheb[k, i]
+                wk = w_cols[k]
+                for o in range(n_out):
+                    s += wk[o] * mk[o]
+        else:
+            row = C.u[i]
+            for o in range(n_out):
+                s += row[o] * extra_cols[o]
         buf = err[i]
         if one_mtj:
             buf = (buf - gain_ref) * 0.5
@@ -662,19 +704,40 @@ def counter_backward(delta, C, L, lp, ep, extra_cols, err):
 
 
 @njit(cache=True)
-def _program_cell(state, frozen, target, p_to_p, p_to_ap, rounds, rng, counts):
-    """Write-verify one cell whose state is ``state`` towards ``target``; returns ``(new state, writes made)``
-    (counts: cell writes, rewrites, flips, failed)."""
+def _counter_cell(C, i, j, acc):
+    """Rebuild the combined read matrices ``C.cheb[:, i, j]`` of one synapse from its bits (after a flip):
+    ``sum_m 2^m M_k,m`` in float32, bit 0 first (a P bit adds ``2^m g_p`` to k = 0 only: M_k = 0 for k > 0);
+    ``acc`` (>= degree + 1,) float32 is scratch."""
+    degree = C.cheb.shape[0] - 1
+    acc[:degree + 1] = 0.0
+    for m in range(C.bits.shape[0]):
+        weight = np.float32(1 << m)
+        if C.bits[m, i, j]:
+            acc[0] += weight * C.g_p[i, j, m]
+        else:
+            for k in range(degree + 1):
+                acc[k] += weight * C.cheb_ap[i, j, m, k]
+    for k in range(degree + 1):
+        C.cheb[k, i, j] = acc[k]
+
+
+@njit(cache=True)
+def _program_cell(state, frozen, target, read_p, read_ap, p_to_p, p_to_ap, rounds, rng, counts):
+    """Write-verify one cell whose state is ``state`` towards ``target`` as the periphery sees it: it writes
+    while the cell *reads* other than ``target`` (a cell in P reads as P iff ``read_p``, in AP iff
+    ``read_ap``: exact on uniform arrays, not always with spread), and a pulse switches the cell, if it is not
+    at ``target`` already and not stuck, with probability ``p_to_p`` / ``p_to_ap``. Returns ``(new state,
+    writes made)`` (counts: cell writes, rewrites, flips, and failed: the cell left other than ``target``)."""
     writes = 0
     for attempt in range(rounds + 1):
-        if state == target:
+        if (read_p if state else read_ap) == target:
             break
         writes += 1
         counts[TC_CELL_WRITES] += 1
         if attempt > 0:
             counts[TC_REWRITES] += 1
         p = p_to_p if target else p_to_ap
-        if uniform(rng) < p and not frozen:
+        if uniform(rng) < p and not frozen and state != target:
             state = target
             counts[TC_FLIPS] += 1
     if state != target:
@@ -682,17 +745,42 @@ def _program_cell(state, frozen, target, p_to_p, p_to_ap, rounds, rng, counts):
     return state, writes
 
 
+@njit(cache=True, inline="always")
+def _reads_as_p(state, flags, misread):
+    """What the threshold read of a cell in ``state`` gives (P = True): ``flags`` (2,) [read in P, read in AP]
+    where the array has its own parameters (``misread``), else the state itself."""
+    if not misread:
+        return state
+    return flags[0] if state else flags[1]
+
+
+@njit(cache=True, inline="always")
+def _popcount(x):
+    n = 0
+    while x:
+        n += x & 1
+        x >>= 1
+    return n
+
+
 @njit(cache=True)
 def transfer_after(sample, L, C, lp, rng, counts, array_writes):
     """The transfers scheduled after global sample ``sample`` (nn.TransferLinear.transfer_after): for each
-    column, read the buffer and the counter bits (uniform arrays: the threshold read is exact), add
-    ``sign(A) * step`` where ``|A| >= threshold`` (clipped to 0 .. L), write-verify the changed bits and
-    reset the buffer cells. ``array_writes`` (bits + k,) int64 is scratch: writes per array of a column."""
+    column, read the buffer and the counter bits (threshold reads: exact on uniform arrays, each cell's own
+    read with per-cell parameters), add ``sign(A) * step`` where ``|A| >= threshold`` (clipped to 0 .. L),
+    write-verify the bits that read other than the new value and reset the buffer cells; every cell of the
+    column left other than its target counts as failed. Carry and reset pulses switch a cell with the
+    array's probability or its own (per-cell parameters). ``array_writes`` (bits + k,) int64 is scratch:
+    writes per array of a column."""
     rows, n_out = C.u.shape
     nbits, k = int(lp[LP_T_BITS]), int(lp[LP_T_K])
     levels, step, sweep = int(lp[LP_T_LEVELS]), int(lp[LP_T_STEP]), int(lp[LP_T_SWEEP])
     threshold, rounds = lp[LP_T_THRESHOLD] - 1e-6, int(lp[LP_T_VERIFY])
     p_to_p, p_to_ap = lp[LP_T_P_TO_P], lp[LP_T_P_TO_AP]
+    misread = C.reads.shape[0] == n_out  # per-cell parameters: reads and probabilities per cell
+    per_cell = C.p.shape[0] == n_out
+    cheb = lp[LP_T_CHEB_DEGREE] >= 0.0
+    acc = np.zeros(C.cheb.shape[0], dtype=np.float32)
     first = (sample * n_out) // sweep
     end = ((sample + 1) * n_out) // sweep
     for c in range(first, end):
@@ -703,51 +791,67 @@ def transfer_after(sample, L, C, lp, rng, counts, array_writes):
         array_writes[:] = 0
         ref = C.reference[j]
         for i in range(rows):
+            # the buffer's and the counter's states and reads as bit masks (misread: read != state)
+            b_state = 0
+            b_read = 0
+            for m in range(k):
+                state = L.parallel[i, j * k + m]
+                b_state |= int(state) << m
+                b_read |= int(_reads_as_p(state, C.buffer_reads[j, i, m], misread)) << m
             if k == 1:
-                value = ((1.0 if L.parallel[i, j] else -1.0) - ref) * 0.5
+                value = ((1.0 if b_read else -1.0) - ref) * 0.5
             else:
                 value = 0.0
                 for m in range(k):
-                    value += 1.0 if L.parallel[i, j * k + m] else -1.0
+                    value += 1.0 if (b_read >> m) & 1 else -1.0
                 value /= k
             inc = 0
             if abs(value) >= threshold:
                 inc = step if value > 0 else -step
                 counts[TC_INCREMENTS] += 1
             u = 0
+            u_state = 0
             for m in range(nbits):
-                if C.bits[m, i, j]:
-                    u += 1 << m
+                state = C.bits[m, i, j]
+                u_state |= int(state) << m
+                u |= int(_reads_as_p(state, C.reads[j, i, m], misread)) << m
             new_u = min(max(u + inc, 0), levels)
             if inc != 0 and new_u == u:
                 counts[TC_SATURATED] += 1
-            if new_u != u:
+            if new_u == u:  # nothing written; bits that misread are left off their target (u as read)
+                counts[TC_FAILED] += _popcount(u_state ^ u)
+            else:
+                moved = False
                 for m in range(nbits):
                     target = ((new_u >> m) & 1) == 1
                     old = C.bits[m, i, j]
-                    state, writes = _program_cell(old, C.frozen[m, i, j], target, p_to_p, p_to_ap, rounds, rng,
-                                                  counts)
+                    read_p, read_ap = (C.reads[j, i, m, 0], C.reads[j, i, m, 1]) if misread else (True, False)
+                    pp, pap = (C.p[j, i, m, 0], C.p[j, i, m, 1]) if per_cell else (p_to_p, p_to_ap)
+                    state, writes = _program_cell(old, C.frozen[m, i, j], target, read_p, read_ap, pp, pap, rounds,
+                                                  rng, counts)
                     array_writes[m] = max(array_writes[m], writes)
                     if state != old:
                         C.bits[m, i, j] = state
                         C.u[i, j] += np.float32((1 << m) if state else -(1 << m))
-            if k == 1:  # every cell to the inverted reference (those that moved are there)
-                target = ref < 0.0
-                cell = j
-                state, writes = _program_cell(L.parallel[i, cell], L.frozen[i, cell], target, p_to_p, p_to_ap,
-                                              rounds, rng, counts)
-                array_writes[nbits] = max(array_writes[nbits], writes)
-                if state != L.parallel[i, cell]:
-                    _flip(L, i, cell, state)
-            elif inc != 0:
+                        moved = True
+                if moved and cheb:
+                    _counter_cell(C, i, j, acc)
+            if k > 1 and inc == 0:  # nothing written; cells that misread are left off their target (as read)
+                counts[TC_FAILED] += _popcount(b_state ^ b_read)
+            else:
                 for m in range(k):
                     cell = j * k + m
-                    target = m < k // 2
-                    state, writes = _program_cell(L.parallel[i, cell], L.frozen[i, cell], target, p_to_p, p_to_ap,
-                                                  rounds, rng, counts)
+                    state = L.parallel[i, cell]
+                    read_p, read_ap = (C.buffer_reads[j, i, m, 0], C.buffer_reads[j, i, m, 1]) if misread \
+                        else (True, False)
+                    # k = 1: every cell to the inverted reference (those that moved are there); else balanced
+                    target = ref < 0.0 if k == 1 else m < k // 2
+                    pp, pap = (C.buffer_p[j, i, m, 0], C.buffer_p[j, i, m, 1]) if per_cell else (p_to_p, p_to_ap)
+                    new, writes = _program_cell(state, L.frozen[i, cell], target, read_p, read_ap, pp, pap, rounds,
+                                                rng, counts)
                     array_writes[nbits + m] = max(array_writes[nbits + m], writes)
-                    if state != L.parallel[i, cell]:
-                        _flip(L, i, cell, state)
+                    if new != state:
+                        _flip(L, i, cell, new)
         if k == 1:
             C.reference[j] = -ref
         most = 0
@@ -774,7 +878,7 @@ def train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_clas
     n_outs = [cols[ly] // int(lps[ly, LP_PER_OUTPUT]) for ly in range(n_layers)]
     degree = 0
     for ly in range(n_layers):
-        degree = max(degree, int(lps[ly, LP_CHEB_DEGREE]))
+        degree = max(degree, int(lps[ly, LP_CHEB_DEGREE]), int(lps[ly, LP_T_CHEB_DEGREE]))
     outs = [np.zeros(n_outs[ly]) for ly in range(n_layers)]  # layer outputs (pre-activation)
     hs = [np.zeros(n_outs[ly]) for ly in range(n_layers)]  # tanh of hidden outputs
     deltas = [np.zeros(n_outs[ly]) for ly in range(n_layers)]
@@ -806,7 +910,7 @@ def train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_clas
         for ly in range(n_layers):
             layer_forward(a, layers[ly], lps[ly], ep, col_buf[ly], w, outs[ly])
             if lps[ly, LP_T_BITS] > 0:
-                counter_forward(a, counters[ly], layers[ly], lps[ly], ep, col_buf[ly], outs[ly])
+                counter_forward(a, counters[ly], layers[ly], lps[ly], ep, col_buf[ly], w, outs[ly])
             if ly < n_layers - 1:
                 for o in range(outs[ly].shape[0]):
                     hs[ly][o] = math.tanh(outs[ly][o])
@@ -835,7 +939,8 @@ def _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_ou
     for ly in range(n_layers - 1, 0, -1):
         layer_backward(deltas[ly], layers[ly], lps[ly], ep, col_buf[ly], w_cols[ly], w, errs[ly])
         if lps[ly, LP_T_BITS] > 0:
-            counter_backward(deltas[ly], counters[ly], layers[ly], lps[ly], ep, col_buf[ly], errs[ly])
+            counter_backward(deltas[ly], counters[ly], layers[ly], lps[ly], ep, col_buf[ly], w_cols[ly], w,
+                             errs[ly])
         h = hs[ly - 1]
         for i in range(h.shape[0]):
             deltas[ly - 1][i] = errs[ly][i] * (1.0 - h[i] * h[i])
@@ -863,3 +968,13 @@ def _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_ou
                                        rates[ly], cum_rows[ly], cum_cols[ly])
         out_to_p[s, ly] = to_p
         out_to_ap[s, ly] = to_ap
+
+
+@njit(cache=True)
+def counter_matrices(C):
+    """Fill ``C.cheb`` from the bits (a layer with per-cell parameters; :func:`_counter_cell` per synapse)."""
+    rows, n_out = C.u.shape
+    acc = np.zeros(C.cheb.shape[0], dtype=np.float32)
+    for i in range(rows):
+        for j in range(n_out):
+            _counter_cell(C, i, j, acc)

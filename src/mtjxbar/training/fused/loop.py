@@ -11,12 +11,16 @@ ADC, the sparse sampler, no cycle-to-cycle spread and no cost meter attached (th
 phase's cell resistances: a metered run uses the eager loop); stuck cells anywhere; with the 'current'
 encoder scheme (thermal closed form) uniform arrays, with the 'coincidence' scheme also arrays whose cells
 have their own parameters (per-cell Chebyshev reads, each cell's own switching probability of the fixed
-pulse). ``training.engine`` picks: ``auto`` uses it where it applies.
+pulse). Buffer-and-counter layers (:class:`~mtjxbar.nn.TransferLinear`) too, with per-cell parameters in
+any of their arrays (:func:`transfer_cells`: the bit tiles' combined read matrices, each cell's threshold read
+in either state and its own carry-pulse probabilities; the buffer's per-sample write needs the 'coincidence'
+scheme then, as a plain layer's does). ``training.engine`` picks: ``auto`` uses it where it applies.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -40,11 +44,12 @@ def unsupported(net) -> str | None:
         where = f"layer {i}: "
         scheme = layer.encoder.config.scheme
         if layer.hardware.transfer.enabled:
-            if not all(xb_._uniform for xb_ in layer.arrays().values()):
-                return where + "a transfer layer with per-cell parameters (the counter's fused read takes uniform " \
-                               "bit tiles)"
             if any(xb_.c2c.ic0_c2c > 0 for xb_ in layer.arrays().values()):
                 return where + "cycle-to-cycle spread"
+            v_read = layer.hardware.converters.v_read
+            if any(not xb_._uniform and xb_._per_cell_reads(torch.zeros(1), v_read) is None
+                   for xb_ in layer.arrays().values()):
+                return where + "per-cell reads without a Chebyshev fit"
         if layer.hardware != net.layers[0].hardware:
             return where + "other hardware settings than layer 0 (the kernel takes one device and encoder)"
         if xb._uniform and any(not math.isclose(xb._nominal[name], getattr(layer.hardware.device, name),
@@ -92,6 +97,9 @@ class FusedNetwork:
         # each cell's switching probability of the fixed coincidence pulse: constant, computed once
         self.p0 = [coincidence_p0(layer) if layer.encoder.config.scheme == "coincidence" else np.zeros((2, 0, 0))
                    for layer in net.layers]
+        # a transfer layer with per-cell parameters: its cells' reads and carry probabilities (constant)
+        self.cells = [transfer_cells(layer) if layer.hardware.transfer.enabled else None for layer in net.layers]
+        self._counters: tuple | None = None  # the last run's counter arrays (reused while the tiles match)
         for i, layer in enumerate(net.layers):
             core = layer.buffer if layer.hardware.transfer.enabled else layer  # the per-sample write's array
             per, xb, m = core.periphery, core.crossbar, core.mapping
@@ -103,10 +111,12 @@ class FusedNetwork:
             lp[K.LP_ERR_SCALE] = layer.gain / (per.scale * conv.input_range)
             lp[K.LP_LR_FACTOR] = -lr_scales[min(i, len(lr_scales) - 1)] * layer.gain / conv.input_range
             lp[K.LP_SWING] = m.full_swing
-            lp[K.LP_CHEB_DEGREE] = -1
+            lp[K.LP_CHEB_DEGREE] = lp[K.LP_T_CHEB_DEGREE] = -1
             if layer.hardware.transfer.enabled:
                 lp[K.LP_LR_FACTOR] *= layer.request_scale
                 transfer_parameters(layer, lp)
+                if self.cells[i] is not None:
+                    lp[K.LP_T_CHEB_DEGREE], lp[K.LP_T_CHEB_SPAN] = self.cells[i].degree, self.cells[i].span
             if xb._uniform:
                 xb._uniform_ap_conductance(torch.zeros(1), conv.v_read)  # builds the read table for |v| <= v_read
                 lp[K.LP_SPAN], lp[K.LP_TABLE_SCALE] = xb._g_ap_table[0], xb._g_ap_table[3]
@@ -138,30 +148,55 @@ class FusedNetwork:
 
     def counter_arrays(self) -> tuple:
         """One :data:`~.kernels.CounterArrays` per layer: a transfer layer's bit tiles stacked (copied; the
-        kernel's changes go back with :meth:`store_counters`), their sum ``u`` and the column references (a
-        view); empty placeholders for plain layers."""
+        kernel's changes go back with :meth:`store_counters`), their sum ``u``, the column references (a
+        view) and, with per-cell parameters, the tiles' combined read matrices (built from the bits) and the
+        cells' constant reads and carry probabilities; empty placeholders for plain layers."""
         out = []
-        for layer in self.net.layers:
+        f32 = np.float32
+        for layer, cells in zip(self.net.layers, self.cells, strict=True):
             if not layer.hardware.transfer.enabled:
                 out.append(K.CounterArrays(bits=np.zeros((0, 1, 1), dtype=np.bool_),
-                                           frozen=np.zeros((0, 1, 1), dtype=np.bool_), u=np.zeros((1, 1), np.float32),
-                                           reference=np.zeros(1, dtype=np.float32)))
+                                           frozen=np.zeros((0, 1, 1), dtype=np.bool_), u=np.zeros((1, 1), f32),
+                                           reference=np.zeros(1, dtype=f32), **_UNIFORM_CELLS))
                 continue
             tiles = [tile.crossbar for tile in layer.tiles]
             bits = np.stack([xb.parallel.numpy() for xb in tiles])
             frozen = np.stack([np.zeros((xb.rows, xb.cols), dtype=np.bool_) if xb._frozen is None else
                                xb._frozen.view(xb.rows, xb.cols).numpy() for xb in tiles])
-            weights = (2.0 ** np.arange(len(tiles))).astype(np.float32)
-            u = np.ascontiguousarray(np.tensordot(weights, bits.astype(np.float32), axes=1))
-            out.append(K.CounterArrays(bits=bits, frozen=frozen, u=u, reference=layer.reference.numpy()))
+            weights = (2.0 ** np.arange(len(tiles))).astype(f32)
+            u = np.ascontiguousarray(np.tensordot(weights, bits.astype(f32), axes=1))
+            per_cell = _UNIFORM_CELLS
+            if cells is not None:
+                per_cell = {"cheb": np.zeros((cells.degree + 1, *u.shape), dtype=f32), "g_p": cells.g_p,
+                            "cheb_ap": cells.cheb_ap, "reads": cells.reads, "buffer_reads": cells.buffer_reads,
+                            "p": cells.p, "buffer_p": cells.buffer_p}
+            arrays = K.CounterArrays(bits=bits, frozen=frozen, u=u, reference=layer.reference.numpy(), **per_cell)
+            if cells is not None:
+                K.counter_matrices(arrays)
+            out.append(arrays)
         return tuple(out)
 
+    def _counters_current(self) -> bool:
+        """Whether the counters of the last :meth:`run` still hold the tiles' states (nothing else wrote the
+        tiles since): they are reused then, their combined read matrices with them, not rebuilt."""
+        if self._counters is None:
+            return False
+        for layer, c in zip(self.net.layers, self._counters, strict=True):
+            if layer.hardware.transfer.enabled and not all(
+                    np.array_equal(bits, tile.crossbar.parallel.numpy()) for tile, bits in zip(layer.tiles, c.bits,
+                                                                                              strict=True)):
+                return False
+        return True
+
     def store_counters(self, counters: tuple) -> None:
-        """Write the kernel's counter bits back into the bit tiles."""
+        """Write the kernel's counter bits back into the bit tiles (the cells that changed)."""
         for layer, c in zip(self.net.layers, counters, strict=True):
             if layer.hardware.transfer.enabled:
                 for tile, bits in zip(layer.tiles, c.bits, strict=True):
-                    tile.crossbar.set_states(torch.from_numpy(bits.copy()))
+                    xb = tile.crossbar
+                    changed = np.flatnonzero(bits != xb.parallel.numpy())
+                    if changed.size:
+                        xb.set_cells(torch.from_numpy(changed), torch.from_numpy(bits.reshape(-1)[changed]))
 
     def run(self, x: torch.Tensor, labels: torch.Tensor, lr: float, generators: list[torch.Generator],
             margin: float | None, sample0: int = 0) -> dict[str, np.ndarray]:
@@ -180,13 +215,116 @@ class FusedNetwork:
                "flips_to_ap": np.zeros((n, layers), dtype=np.int64),
                "transfer": np.zeros((n, layers, K.TC_COUNT), dtype=np.int64)}
         arch = self.net.arch
-        counters = self.counter_arrays()
+        counters = self._counters if self._counters_current() else self.counter_arrays()
         K.train_chunk(x0, labels.numpy().astype(np.int64), seeds.view(np.uint64), float(lr), self.layer_arrays(),
                       counters, int(sample0), self.lps, self.ep, arch.n_classes, arch.outputs_per_class,
                       math.nan if margin is None else float(margin), out["correct"], out["updated"], out["phases"],
                       out["flips_to_p"], out["flips_to_ap"], out["transfer"])
         self.store_counters(counters)
+        self._counters = counters
         return out
+
+
+# the per-cell fields of a CounterArrays where they do not apply (uniform arrays, plain layers)
+_UNIFORM_CELLS = {"cheb": np.zeros((1, 0, 0), dtype=np.float32), "g_p": np.zeros((0, 0, 0), dtype=np.float32),
+                  "cheb_ap": np.zeros((0, 0, 0, 1), dtype=np.float32), "reads": np.zeros((0, 0, 0, 2), dtype=np.bool_),
+                  "buffer_reads": np.zeros((0, 0, 0, 2), dtype=np.bool_), "p": np.zeros((0, 0, 0, 2)),
+                  "buffer_p": np.zeros((0, 0, 0, 2))}
+
+
+@dataclass
+class TransferCells:
+    """The constant per-cell data of a transfer layer whose arrays have their own parameters (see
+    :data:`~.kernels.CounterArrays`, in its layouts): the tiles' common Chebyshev fit (``degree``, ``span``;
+    ``g_p`` (rows, n_out, bits) and ``cheb_ap`` (rows, n_out, bits, degree + 1) float32), the threshold reads
+    of each cell in P and in AP (``reads`` (n_out, rows, bits, 2), ``buffer_reads`` (n_out, rows, k, 2) bool)
+    and each cell's switching probability under a carry / reset pulse, towards P and towards AP (``p``,
+    ``buffer_p``, float64, shaped as the reads)."""
+
+    degree: int
+    span: float
+    g_p: np.ndarray
+    cheb_ap: np.ndarray
+    reads: np.ndarray
+    buffer_reads: np.ndarray
+    p: np.ndarray
+    buffer_p: np.ndarray
+
+
+def transfer_cells(layer) -> TransferCells | None:
+    """:class:`TransferCells` of a transfer layer (:class:`~mtjxbar.nn.TransferLinear`) any of whose arrays
+    has per-cell parameters; None where all are uniform (the kernel's uniform path). The tiles' fits are
+    brought to one span (refitted at the widest where they differ) and padded to one degree, so that their
+    reads weighted by ``2^m`` are one read of the combined matrices."""
+    if all(xb._uniform for xb in layer.arrays().values()):
+        return None
+    v_read = layer.hardware.converters.v_read
+    tiles = [tile.crossbar for tile in layer.tiles]
+    fits = [xb._per_cell_reads(torch.zeros(1), v_read) for xb in tiles]  # uniform tiles get a fit too
+    if len({fit.span for fit in fits}) > 1:
+        v_max = max(fit.span for fit in fits) / 1.05
+        for xb in tiles:
+            xb._cell_reads = None
+        fits = [xb._per_cell_reads(torch.zeros(1), v_max) for xb in tiles]
+    if any(fit is None for fit in fits):
+        raise ValueError("a bit tile's per-cell reads have no Chebyshev fit at the common span")
+    degree, rows, n_out = max(fit.degree for fit in fits), layer.in_features, layer.out_features
+    g_p = np.stack([fit._p[0].view(rows, n_out).numpy() for fit in fits])
+    cheb_ap = np.zeros((len(fits), degree + 1, rows, n_out), dtype=np.float32)
+    for m, fit in enumerate(fits):
+        cheb_ap[m, :fit.degree + 1] = fit._ap.view(-1, rows, n_out).numpy()
+    k = layer.config.buffer_mtjs
+
+    def buffer_major(a: np.ndarray) -> np.ndarray:  # (2, rows, n_out * k) -> (n_out, rows, k, 2)
+        return np.ascontiguousarray(a.reshape(2, rows, n_out, k).transpose(2, 1, 3, 0))
+
+    return TransferCells(degree=degree, span=fits[0].span, g_p=np.ascontiguousarray(g_p.transpose(1, 2, 0)),
+                         cheb_ap=np.ascontiguousarray(cheb_ap.transpose(2, 3, 0, 1)),
+                         reads=np.ascontiguousarray(np.stack([threshold_reads(tile) for tile in layer.tiles])
+                                              .transpose(3, 2, 0, 1)),
+                         buffer_reads=buffer_major(threshold_reads(layer.buffer)),
+                         p=np.ascontiguousarray(np.stack([carry_probabilities(layer, xb) for xb in tiles])
+                                          .transpose(3, 2, 0, 1)),
+                         buffer_p=buffer_major(carry_probabilities(layer, layer.buffer.crossbar)))
+
+
+
+def threshold_reads(mtj_layer) -> np.ndarray:
+    """(2, rows, cols) bool: whether each cell of an :class:`~mtjxbar.nn.MTJLinear`'s array reads as P in the
+    transfer's column read (``TransferLinear._read_column``: one column at ``v_read``, current above
+    ``g_ref * v_read``) when it is in P [0] and when it is in AP [1]. Uniform arrays read every state right;
+    with per-cell parameters each cell's current in either state comes from the array's Chebyshev fit, the
+    way its transposed read computes it (float32, term by term)."""
+    xb, v_read = mtj_layer.crossbar, mtj_layer.hardware.converters.v_read
+    if xb._uniform:
+        return np.ascontiguousarray(np.stack([np.ones((xb.rows, xb.cols), dtype=np.bool_),
+                                              np.zeros((xb.rows, xb.cols), dtype=np.bool_)]))
+    fit = xb._per_cell_reads(torch.zeros(1), v_read)
+    w = fit.weights(torch.tensor([v_read], dtype=xb.dtype))[:, 0]  # (degree + 1,)
+    ap = fit._ap.view(-1, xb.rows, xb.cols)
+    i_ap = w[0] * ap[0]
+    for k in range(1, ap.shape[0]):
+        i_ap = i_ap + w[k] * ap[k]
+    i_p = w[0] * fit._p[0].view(xb.rows, xb.cols)
+    threshold = mtj_layer.g_ref * v_read
+    return np.ascontiguousarray(torch.stack([i_p > threshold, i_ap > threshold]).numpy())
+
+
+def carry_probabilities(layer, xb: Crossbar) -> np.ndarray:
+    """(2, rows, cols) float64: each cell's switching probability under the transfer's carry / reset pulse
+    (``carry_overdrive`` times the nominal Ic0 for ``carry_width``, ``Crossbar.write_column`` with the cell's
+    own Ic0, tau0 and Delta), towards P and towards AP."""
+    t, dev = layer.config, layer.hardware.device
+    out = []
+    for suffix in ("ap2p", "p2ap"):  # towards P switches AP -> P
+        current = torch.tensor(t.carry_overdrive * getattr(dev, f"ic0_{suffix}"), dtype=torch.float64)
+        p = switching_probability(current, torch.tensor(t.carry_width, dtype=torch.float64),
+                                  ic0=xb.params[f"ic0_{suffix}"].to(torch.float64),
+                                  tau0=xb.params[f"tau0_{suffix}"].to(torch.float64),
+                                  delta=xb.params["delta"].to(torch.float64), n=xb.device_params.n_exponent,
+                                  tau_d=xb.device_params.tau_d)
+        out.append(p.expand(xb.rows, xb.cols))
+    return np.ascontiguousarray(torch.stack(out).numpy())
 
 
 def transfer_parameters(layer, lp: np.ndarray) -> None:
