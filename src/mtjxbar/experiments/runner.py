@@ -165,7 +165,8 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
                                "flips_per_layer": stats.flips_per_layer,
                                "intended_flips": stats.flips - stats.disturb_flips,
                                "disturb_flips": stats.disturb_flips,
-                               "disturb_flips_per_sample": stats.disturb_flips / samples})
+                               "disturb_flips_per_sample": stats.disturb_flips / samples,
+                               **({"transfer": dict(stats.transfer)} if stats.transfer else {})})
     state.position = Position(epoch, "baselines", 0)
     disturbs = f" ({stats.disturb_flips:,} disturb, {stats.disturb_flips / samples:.3g}/sample)" \
         if _passive(state) else ""
