@@ -41,18 +41,45 @@ def _check_scheme(scheme: str) -> None:
                          "(the coincidence scheme's expected update is in mtjxbar.periphery.coincidence)")
 
 
+def _encoder_probability(row: torch.Tensor, col: torch.Tensor, p_max: float) -> torch.Tensor | None:
+    """Each MTJ's switching probability ``1 - (1 - q_j)^(a_i)`` under the request ``outer(row, col)`` (the
+    'current' encoder, see the module doc); None when the request is zero."""
+    r_max = row.abs().max()
+    if not r_max > 0:
+        return None
+    a = (row.abs() / r_max)[:, None]
+    q = torch.clamp(r_max * col.abs() / 2.0, max=p_max)[None, :]
+    return -torch.expm1(a * torch.log1p(-q))
+
+
+def _step(weights: list[torch.Tensor], model: SoftwareMLP, x: torch.Tensor, label: int,
+          margin: float | None) -> tuple[bool, list[torch.Tensor], list[torch.Tensor] | None]:
+    """Forward with the ideal crossbar's reads, then the output and hidden errors (None when the margin is
+    met): ``(correct, activations, deltas)``, shared by both mean-field rules."""
+    arch, gains = model.arch, model.arch.gains
+    acts = [arch.prepare(x)]
+    for i, (w, g) in enumerate(zip(weights, gains, strict=True)):
+        z = (g / model.input_range) * (acts[-1] @ w)
+        acts.append(torch.tanh(z) if i < len(weights) - 1 else z)
+    z = acts[-1]
+    correct = int(class_scores(z, arch).argmax()) == label
+    if margin_met(z, label, arch, margin):
+        return correct, acts, None
+    deltas = [output_error(z, label, arch)]
+    for w, g, h in zip(reversed(weights[1:]), reversed(gains[1:]), reversed(acts[1:-1]), strict=True):
+        deltas.insert(0, (g / model.input_range) * (w @ deltas[0]) * (1.0 - h * h))
+    return correct, acts, deltas
+
+
 def expected_update(w: torch.Tensor, row: torch.Tensor, col: torch.Tensor, p_max: float,
                     soft_bound: bool = True, scheme: str = "current") -> torch.Tensor:
     """E[dW] of one in-situ write of the request ``outer(row, col)`` on weights ``w`` (see module doc);
     ``soft_bound=False``: the state-independent (counter) variant, to be clipped to [-1, 1] by the caller.
     ``scheme``: the encoder's (``hardware.encoder.scheme``); only 'current' is modelled."""
     _check_scheme(scheme)
-    r_max = row.abs().max()
-    if not r_max > 0:
+    p = _encoder_probability(row, col, p_max)
+    if p is None:
         return torch.zeros_like(w)
-    a = (row.abs() / r_max)[:, None]
-    q = torch.clamp(r_max * col.abs() / 2.0, max=p_max)[None, :]
-    p = -torch.expm1(a * torch.log1p(-q))
     s = torch.sign(row)[:, None] * torch.sign(col)[None, :]
     return s * p * (1.0 - s * w) if soft_bound else 2.0 * s * p
 
@@ -64,22 +91,15 @@ def train_meanfield_epoch(model: SoftwareMLP, x: torch.Tensor, y: torch.Tensor, 
     ``soft_bound=False``: the counter variant (see :func:`expected_update`), clipped to [-1, 1].
     ``scheme``: the encoder's (``hardware.encoder.scheme``); only 'current' is modelled (else ValueError)."""
     _check_scheme(scheme)
-    arch, weights, gains = model.arch, list(model.weights), model.arch.gains
+    weights, gains = list(model.weights), model.arch.gains
     scales = config.layer_lr_scales
     correct = 0
     with torch.no_grad():
         for idx in order.tolist():
-            acts = [arch.prepare(x[idx])]
-            for i, (w, g) in enumerate(zip(weights, gains, strict=True)):
-                z = (g / model.input_range) * (acts[-1] @ w)
-                acts.append(torch.tanh(z) if i < len(weights) - 1 else z)
-            z, label = acts[-1], int(y[idx])
-            correct += int(class_scores(z, arch).argmax()) == label
-            if margin_met(z, label, arch, config.margin):
+            right, acts, deltas = _step(weights, model, x[idx], int(y[idx]), config.margin)
+            correct += right
+            if deltas is None:
                 continue
-            deltas = [output_error(z, label, arch)]
-            for w, g, h in zip(reversed(weights[1:]), reversed(gains[1:]), reversed(acts[1:-1]), strict=True):
-                deltas.insert(0, (g / model.input_range) * (w @ deltas[0]) * (1.0 - h * h))
             for i, (w, g, h, d) in enumerate(zip(weights, gains, acts[:-1], deltas, strict=True)):
                 row, col = sgd_request(h, d, lr * scales[min(i, len(scales) - 1)], g, model.input_range)
                 w.add_(expected_update(w, row, col, p_max, soft_bound))
@@ -119,13 +139,10 @@ class TransferMeanField:
 
     def write(self, row: torch.Tensor, col: torch.Tensor, p_max: float) -> None:
         """One per-sample write of the request ``outer(row, col)`` (on W) to the buffer."""
-        r_max = row.abs().max()
-        if not r_max > 0:
-            return
         col = col * self.request_scale
-        a = (row.abs() / r_max)[:, None]
-        q = torch.clamp(r_max * col.abs() / 2.0, max=p_max)[None, :]
-        p = -torch.expm1(a * torch.log1p(-q))
+        p = _encoder_probability(row, col, p_max)
+        if p is None:
+            return
         up = (torch.sign(row)[:, None] * torch.sign(col)[None, :]) > 0
         toward, away = torch.where(up, self.plus, self.minus), torch.where(up, self.minus, self.plus)
         zero = 1.0 - toward - away
@@ -150,21 +167,14 @@ def train_transfer_meanfield_epoch(model: SoftwareMLP, layers: list[TransferMean
     every read); returns the train accuracy. ``first_sample``: global index of the epoch's first sample."""
     from ..periphery.counter import transfer_columns
 
-    arch, gains, scales = model.arch, model.arch.gains, config.layer_lr_scales
+    gains, scales = model.arch.gains, config.layer_lr_scales
     correct = 0
     with torch.no_grad():
         for n, idx in enumerate(order.tolist()):
-            weights = [layer.weights() for layer in layers]
-            acts = [arch.prepare(x[idx])]
-            for i, (w, g) in enumerate(zip(weights, gains, strict=True)):
-                z = (g / model.input_range) * (acts[-1] @ w)
-                acts.append(torch.tanh(z) if i < len(weights) - 1 else z)
-            z, label = acts[-1], int(y[idx])
-            correct += int(class_scores(z, arch).argmax()) == label
-            if not margin_met(z, label, arch, config.margin):
-                deltas = [output_error(z, label, arch)]
-                for w, g, h in zip(reversed(weights[1:]), reversed(gains[1:]), reversed(acts[1:-1]), strict=True):
-                    deltas.insert(0, (g / model.input_range) * (w @ deltas[0]) * (1.0 - h * h))
+            right, acts, deltas = _step([layer.weights() for layer in layers], model, x[idx], int(y[idx]),
+                                        config.margin)
+            correct += right
+            if deltas is not None:
                 for i, (layer, g, h, d) in enumerate(zip(layers, gains, acts[:-1], deltas, strict=True)):
                     row, col = sgd_request(h, d, lr * scales[min(i, len(scales) - 1)], g, model.input_range)
                     layer.write(row, col, p_max)
