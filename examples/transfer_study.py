@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -42,7 +43,7 @@ def parse_extra(text: str) -> tuple[str, tuple[str, dict]]:
 
     name, _, body = text.partition(":")
     overrides = {}
-    for item in filter(None, body.split(",")):
+    for item in filter(None, re.split(r",(?![^\[]*\])", body)):  # commas inside [...] belong to a list
         path, _, value = item.partition("=")
         overrides[path.strip()] = parse_value(value.strip())
     return name, (body, {**NONE, **overrides})

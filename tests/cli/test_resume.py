@@ -120,7 +120,7 @@ def test_all_files_go_into_the_output_directory(tmp_path, monkeypatch):
 
 def test_resume_with_a_changed_config_names_the_fields(run, capsys):
     err = _err(capsys, [*SMALL, "--resume", str(run), "--lr", "0.1", "--delta", "45"])
-    assert "training.lr: 0.3 in the checkpoint, 0.1 asked" in err
+    assert "training.lr: 1.0 in the checkpoint, 0.1 asked" in err
     assert "hardware.device.delta: 40.0 in the checkpoint, 45.0 asked" in err and "state.json" in err
     assert "--no-cost" in _err(capsys, [*SMALL, "--resume", str(run), "--no-cost"])
     assert "drop --out" in _err(capsys, [*SMALL, "--resume", str(run), "--out", str(run.parent / "x")])
@@ -160,7 +160,7 @@ def _wrong_shape(run: Path) -> None:
         (lambda r: _tensors(r).write_bytes(b"\x80\x04\x95" + _tensors(r).read_bytes()[3:]), "tensors", "corrupted"),
         (lambda r: _tensors(r).unlink(), "tensors", "missing"),
         (lambda r: shutil.rmtree(r / "checkpoint"), "state", "missing"),
-        (_wrong_shape, "tensors", "has shape (2, 2), expected (4, 80)"),
+        (_wrong_shape, "tensors", "has shape (2, 2), expected (4, 160)"),
     ],
 )
 def test_damaged_checkpoint_gives_a_one_line_error_naming_the_file(run, capsys, damage, file, needle):

@@ -289,9 +289,9 @@ def test_a_network_that_cannot_fit_in_memory_is_refused_up_front(capsys, tmp_pat
 def test_resume_refuses_an_edited_config_toml_naming_the_fields(run, capsys):
     path = run / "config.toml"
     text = path.read_text()
-    path.write_text(text.replace("lr = 0.3\n", "lr = 0.1\n", 1).replace("seed = 0", "seed = 7"))
+    path.write_text(text.replace("lr = 1.0\n", "lr = 0.1\n", 1).replace("seed = 0", "seed = 7"))
     err = _err(capsys, [*SMALL, "--resume", str(run)])
-    assert str(path) in err and "training.lr: 0.3 in the checkpoint, 0.1 in config.toml" in err, err
+    assert str(path) in err and "training.lr: 1.0 in the checkpoint, 0.1 in config.toml" in err, err
     assert "seed: 0 in the checkpoint, 7 in config.toml" in err
     path.write_text(text)
     assert main([*SMALL, "--resume", str(run), "--epochs", "2"]) == 0  # an unedited file, more epochs: fine

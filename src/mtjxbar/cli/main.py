@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import ConfigError, apply_overrides, replace_path, to_dict
-from ..experiments.config import ExperimentConfig, load_config, save_config
+from ..experiments.config import ExperimentConfig, default_run_config, load_config, save_config
 from ..experiments.datasets import DATASETS, DataError, load_dataset
 from ..experiments.threads import limit_threads, resolve_threads
 from . import cost as cost_cli
@@ -40,6 +40,9 @@ TRAIN_FLAGS = {
     "float_lr": "baselines.float_lr",
     "binary_lr": "baselines.binary_lr",
     "methods": "baselines.methods",
+    "counter_bits": "hardware.transfer.counter_bits",
+    "buffer_mtjs": "hardware.transfer.buffer_mtjs",
+    "transfer_every": "hardware.transfer.samples_per_sweep",
     "r_p": "hardware.device.r_p",
     "tmr0": "hardware.device.tmr0",
     "delta": "hardware.device.delta",
@@ -100,8 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="subtract the training mean from the inputs (default on; --no-center-inputs: off)")
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="cpu or cuda")
-    train.add_argument("--mtjs-per-synapse", "-k", type=int, help="MTJs per synapse (k)")
-    train.add_argument("--scheme", help="reference or differential")
+    train.add_argument("--mtjs-per-synapse", "-k", type=int, help="MTJs per synapse (k) of the independent-flip "
+                       "rule (with --counter-bits 0)")
+    train.add_argument("--scheme", help="reference or differential (with --counter-bits 0)")
+    rule = train.add_argument_group("buffer-and-counter synapses (the default run's rule; README, 'Moving the "
+                                    "fixed point')")
+    rule.add_argument("--counter-bits", type=int, metavar="B", help="one-MTJ bit tiles of each synapse's counter "
+                      "(default run: 6; 0: the plain independent-flip rule, one or -k MTJs per synapse)")
+    rule.add_argument("--buffer-mtjs", type=int, metavar="K", help="MTJs of the fast buffer per synapse (1, or "
+                      "an even number; default 2)")
+    rule.add_argument("--transfer-every", type=int, metavar="V", help="samples between two transfers of the "
+                      "same column (default 64)")
     train.add_argument("--float-lr", type=float, help="learning rate of the float baseline")
     train.add_argument("--binary-lr", type=float, help="learning rate of the BinaryConnect baseline")
     train.add_argument("--methods", nargs="+", help="baselines: float binary_software exsitu")
@@ -151,7 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None) -> ExperimentConfig:
     """The config of a run: ``--config`` (else ``base``, else the defaults), then the flags and ``--set``."""
-    config = load_config(args.config) if args.config else (base or ExperimentConfig())
+    config = load_config(args.config) if args.config else (base or default_run_config())
+    mapping = [f for f in ("mtjs_per_synapse", "scheme") if getattr(args, f) is not None]
+    if mapping and args.counter_bits is None and config.hardware.transfer.enabled:
+        flags = ", ".join("-k" if f == "mtjs_per_synapse" else "--scheme" for f in mapping)
+        raise ConfigError(f"{flags}: sets the synapse of the independent-flip rule, but this run uses buffer-and-"
+                          f"counter synapses (hardware.transfer.counter_bits = {config.hardware.transfer.counter_bits})"
+                          "; add --counter-bits 0 to train with k MTJs per synapse")
     for flag, path in TRAIN_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:

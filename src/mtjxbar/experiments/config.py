@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DataConfig", "ExperimentConfig", "load_config", "save_config"]
+__all__ = ["DataConfig", "ExperimentConfig", "default_run_config", "load_config", "save_config"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,21 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+
+
+def default_run_config() -> ExperimentConfig:
+    """The embedded run (``mtjxbar train`` without ``--config``): the dataclass defaults (digits, 64-128-10,
+    5 epochs) trained by the project's best rule, buffer-and-counter synapses (a 2-MTJ buffer and a 6-bit
+    counter of one-MTJ tiles, 8 MTJs per synapse; README, "Moving the fixed point") at the learning rate the
+    digits search chose for it (lr 1.0, decay 0.7 per epoch). The dataclasses themselves keep the plain
+    one-MTJ synapse (``transfer.counter_bits = 0``), so a config file says which rule it uses."""
+    from ..config import replace_path
+
+    config = ExperimentConfig()
+    for path, value in (("hardware.transfer.counter_bits", 6), ("hardware.transfer.buffer_mtjs", 2),
+                        ("training.lr", 1.0), ("training.lr_decay", 0.7)):
+        config = replace_path(config, path, value)
+    return config
 
 
 def read_config_file(path: str | Path, what: str = "config") -> dict:
