@@ -1,6 +1,6 @@
 """The float baseline's learning-rate search: per-sample float SGD of the recipe's network, several rates.
 
-    python examples/float_search.py [--config examples/mnist_transfer.toml] [--dataset mnist --data-dir DIR]
+    python examples/float_search.py [--config examples/mnist_insitu.toml] [--dataset mnist --data-dir DIR]
         [--lrs 1 3 10 30] [--epochs N] [--seeds 0] [--out docs/results/float_search_mnist.json]
 
 The same network, data, centring, gains, output population, per-epoch decay and sample order as the in-situ
@@ -20,7 +20,7 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--config", default=str(Path(__file__).with_name("mnist_transfer.toml")))
+    parser.add_argument("--config", default=str(Path(__file__).with_name("mnist_insitu.toml")))
     parser.add_argument("--dataset")
     parser.add_argument("--data-dir")
     parser.add_argument("--lrs", type=float, nargs="+", default=[1.0, 3.0, 10.0, 30.0])

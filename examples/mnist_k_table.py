@@ -1,7 +1,7 @@
 """The README's MNIST table: every method for k = 1, 2, 4, 8 MTJs per synapse over several seeds.
 
     python examples/mnist_k_table.py --data-dir ../shared/data/mnist-train10k [--seeds 0 1 2]
-        [--k 1 2 4 8] [--config examples/mnist_insitu.toml] [--out docs/results] [--jobs 2]
+        [--k 1 2 4 8] [--config examples/mnist_independent.toml] [--out docs/results] [--jobs 2]
 
 Each (k, seed) point is one ``run_experiment`` of the config with ``mtjs_per_synapse = k``; points run in
 ``--jobs`` worker processes (one torch thread each), and each finished point is saved as
@@ -48,7 +48,7 @@ def _point(args: tuple[str, str, int, int, str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--config", default=str(Path(__file__).with_name("mnist_insitu.toml")))
+    parser.add_argument("--config", default=str(Path(__file__).with_name("mnist_independent.toml")))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--k", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--out", type=Path, default=Path("docs/results"))

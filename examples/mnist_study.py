@@ -3,7 +3,7 @@
     python examples/mnist_study.py --data-dir ../shared/data/mnist-train10k [--seeds 0 1 2]
         [--variants recipe no-centring ...] [--epochs N] [--out docs/results/mnist_study] [--jobs 2]
 
-Every variant is ``examples/mnist_insitu.toml`` (the recipe) with a few fields changed (``VARIANTS``);
+Every variant is ``examples/mnist_independent.toml`` (the recipe) with a few fields changed (``VARIANTS``);
 each (variant, seed) point is one ``run_experiment`` in one of ``--jobs`` worker processes (one torch
 thread each) and is saved as ``OUT/runs/<variant>_seed<s>.json`` as soon as it finishes, so a rerun
 (or a run killed halfway) only computes what is missing. Writes ``OUT/study.csv`` (one row per variant,
@@ -21,11 +21,11 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-RECIPE = str(Path(__file__).with_name("mnist_insitu.toml"))
+RECIPE = str(Path(__file__).with_name("mnist_independent.toml"))
 INSITU_ONLY = {"baselines.methods": []}
 # name -> (what the row shows, field overrides on the recipe)
 VARIANTS: dict[str, tuple[str, dict]] = {
-    "recipe": ("the recipe (examples/mnist_insitu.toml), with its float baseline", {}),
+    "recipe": ("the recipe (examples/mnist_independent.toml), with its float baseline", {}),
     "no-population": ("one output neuron per class instead of 16", {"training.outputs_per_class": 1,
                                                                    **INSITU_ONLY}),
     "no-centring": ("raw inputs in [0, 1] instead of centred ones", {"training.center_inputs": False,

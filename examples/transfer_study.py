@@ -4,7 +4,7 @@
         [--variants recipe float ...] [--extra NAME:PATH=VALUE,PATH=VALUE ...] [--out docs/results/transfer_study]
         [--jobs 1] [--table-only]
 
-Every variant is ``examples/mnist_transfer.toml`` (the recipe) with a few fields changed (``VARIANTS``, or
+Every variant is ``examples/mnist_insitu.toml`` (the recipe) with a few fields changed (``VARIANTS``, or
 ``--extra`` for an ad-hoc one); each (variant, seed) point is one ``run_experiment`` (fused engine, one torch
 thread) in one of ``--jobs`` worker processes, saved as ``OUT/runs/<variant>_seed<s>.json`` as soon as it
 finishes, so a rerun (or a run killed halfway) only computes what is missing. Writes ``OUT/study.csv`` (one
@@ -23,7 +23,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-RECIPE = str(Path(__file__).with_name("mnist_transfer.toml"))
+RECIPE = str(Path(__file__).with_name("mnist_insitu.toml"))
 NONE = {"baselines.methods": []}
 PLAIN = {"hardware.transfer.counter_bits": 0}
 # name -> (what the row shows, field overrides on the recipe)
