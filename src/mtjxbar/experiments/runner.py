@@ -40,8 +40,10 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
                    on_checkpoint: Callable[[], None] | None = None) -> dict:
     """Train every method of ``config`` and return the results record (see README for its keys).
 
-    With ``meter`` the in-situ arrays report their events to the cost model (``mtjxbar.hardware``) and the
-    record gets the hardware totals under ``"hardware"``.
+    With ``meter`` the in-situ arrays report their events to the cost model (``mtjxbar.hardware``; the fused
+    loop reports the same figures from its kernel's sums) and the record gets the hardware totals under
+    ``"hardware"``. ``"engine"`` says which in-situ loop ran: ``"fused"`` or ``"eager"`` (``"mixed"`` if the
+    epochs differ, e.g. a run resumed under another engine choice).
 
     With ``out_dir`` the run checkpoints into ``out_dir/checkpoint`` (:mod:`.checkpoint`) after every
     ``checkpoint_every`` in-situ samples of an epoch (0: never mid-epoch), after the in-situ part of each
@@ -230,8 +232,10 @@ def _results(state: RunState, data: Dataset, n_train: int, n_test: int) -> dict:
         "torch": torch.__version__,
         "platform": platform.platform(),
     }
+    engines = sorted({e["engine"] for e in state.insitu_stats})
+    results["engine"] = engines[0] if len(engines) == 1 else "mixed" if engines else None
     if state.meter is not None:
-        results["hardware"] = state.meter.summary()
+        results["hardware"] = {**state.meter.summary(), "engine": results["engine"]}
     return results
 
 

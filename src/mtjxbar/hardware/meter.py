@@ -15,6 +15,12 @@ rounds of {phase to P, phase to AP, verify read}; the arrays work at the same ti
 as its slowest array, and an array's own events within a step (several columns of a multi-MTJ buffer share
 its rows) one after the other. Columns of one layer follow each other; layers transfer at the same time
 (``layers_update_concurrently``) or one after the other, after the sample's update.
+
+**Fused engine.** The compiled training loop (``training.fused``) reports no events: it adds up, per sample
+and layer, the sums the events' costs are linear in (reads' ``sum v^2`` and ``sum v I``, each phase's rows,
+columns, pulse widths and ``sum t I^2 R`` terms) and :meth:`CostMeter.add_fused` costs a chunk of samples
+from them with the same formulas (:func:`.ledger.fused_tallies`); the figures equal the eager meter's for the
+same states and plans (``tests/training/test_fused_meter.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from ..crossbar.events import PhaseEvent, ReadEvent, WriteEvent
 from ..crossbar.plan import TO_AP, TO_P
 from .config import CostConfig, ScheduleConfig
 from .exsitu import programming_cost, software_cost, software_macs
-from .ledger import ArraySpec, Tally, carry_cost, column_read_cost, phase_cost, read_cost, write_cost
+from .ledger import ArraySpec, Tally, carry_cost, column_read_cost, fused_tallies, phase_cost, read_cost, write_cost
 
 __all__ = ["CostMeter", "INSITU", "SCHEDULES", "TRANSFER_COUNTS", "with_transfers"]
 
@@ -340,6 +346,26 @@ class CostMeter:
                 sample["writes"][s][index].add(enc)
             sample["phases"] += event.phases
             sample["flips"] += event.flips
+
+    def add_fused(self, sums: dict) -> None:
+        """Account a chunk of samples that the fused loop ran (ignored unless recording): ``sums`` maps the
+        kernel's per-sample, per-layer sums (``training.fused.kernels.METER_FIELDS``, arrays (n, layers)),
+        ``updated`` (n,), ``write_phases``, ``flips_to_p``, ``flips_to_ap`` (n, layers), ``transfer_counts``
+        (per layer, :data:`TRANSFER_COUNTS` summed over the chunk) and ``v_read`` (the column reads' V)."""
+        if not self.recording:
+            return
+        if max(self.layers) + 1 != sums["writes"].shape[1]:
+            raise ValueError(f"add_fused: sums of {sums['writes'].shape[1]} layers for {max(self.layers) + 1}")
+        self._close_sample()
+        n = int(sums["writes"].shape[0])
+        flips = int(sums["flips_to_p"].sum() + sums["flips_to_ap"].sum())
+        done = _Counts(samples=n, phases=int(sums["write_phases"].sum()), row_phases=int(round(sums["rows"].sum())),
+                       flips=flips)
+        done.tallies, done.transfer_tallies = fused_tallies(sums, self.specs, self.cost, self.schedule)
+        for counts in sums["transfer_counts"]:
+            for key in TRANSFER_COUNTS:
+                done.transfer[key] += int(counts.get(key, 0))
+        self._epoch.add(done)
 
     # ------------------------------------------------------------------------------------- results
     def programming(self) -> dict:

@@ -75,7 +75,10 @@ LP_T_G_REF = 23  # a bit tile's reference conductance (one MTJ per weight)
 LP_T_GAIN = 24  # the layer's gain (a one-MTJ buffer's reference term)
 LP_T_CHEB_DEGREE = 25  # per-cell counter: degree of the tiles' common Chebyshev fit; -1: the uniform read of u
 LP_T_CHEB_SPAN = 26  # per-cell counter: the fit covers |v| <= span (V)
-LP_COUNT = 27
+LP_T_CURRENT = 27  # 27, 28: the carry / reset pulse current (A) towards P, towards AP (the cost meter's)
+LP_T_WIDTH = 29  # the carry / reset pulse width (s)
+LP_T_COLUMN_READ = 30  # the cost meter's time (s) of a column read: DAC, settling, read pulse, one-bit decisions
+LP_COUNT = 31
 
 # encoder, converter and device parameters (one float64 vector)
 EP_V_READ = 0
@@ -94,15 +97,51 @@ EP_SPARSE_LIMIT = 15  # the sparse sampler runs up to this many expected events 
 EP_COINCIDENCE = 16  # 1: the coincidence scheme (periphery/coincidence.py), 0: the current scheme
 EP_SLOTS = 17  # coincidence slots per update
 EP_P0 = 18  # 18, 19: probability that one coincidence pulse switches a nominal cell, TO_P / TO_AP
-EP_COUNT = 20
+EP_R_P = 20  # nominal R_P (ohm), TMR0, V_h (V): a write phase's cell resistances for the cost meter
+EP_TMR0 = 21
+EP_V_H = 22
+EP_R_ACCESS = 23  # access transistor on-resistance (ohm)
+EP_PULSE_CURRENT = 24  # 24, 25: the coincidence scheme's pulse currents (A), TO_P / TO_AP
+EP_SLOT_WIDTH = 26  # the coincidence scheme's gate pulse (s)
+# the cost meter's times (s) for the latencies of transfers (filled by a metered run; CostConfig)
+EP_C_OP = 27  # a digital operation
+EP_C_DAC = 28  # DAC settling
+EP_C_SETTLE = 29  # line settling
+EP_COUNT = 30
+
+# what the cost meter needs of one sample's work on one layer (``out_meter[s, layer]``; summed over the
+# sample's reads and phases; hardware.CostMeter.add_fused turns them into joules and seconds):
+# the forward read's sum v_i^2 and sum v_i I_i (I_i: the current driver i sources), the same of the
+# transposed read (and whether it ran), whether the layer was written (its encoding), then over the write
+# phases that reach a cell: their number, gated rows, driven columns, longest and summed row pulses,
+# sum_k t_k sum_j I_j^2 R_kj, sum_j I_j^2 (mean_k R_kj)^2 and sum_j I_j^2 sum_k R_kj^2 (k: gated rows, j:
+# driven columns, R_kj the cell's resistance with its transistor in the state before the write)
+# A transfer layer (buffer + bit tiles): the fields above are its buffer's; its tiles' reads add up in
+# M_TILE_* (sum over tiles of sum v I; the transposed reads' number and sum v^2 per tile), and its column
+# transfers in M_T_*: the column reads' sum v I (initial and verify), the write phases, their gated cells
+# summed over phases apart for the buffer and the tiles (word lines), sum I^2 R t over the gated cells,
+# sum (I R)^2 per phase and sum n (I R)^2, and the transfers' latencies (s) under the two schedules (steps:
+# every array at once, the slowest counts; one array's lines one after the other; columns in sequence).
+M_FWD_V2, M_FWD_CELLS, M_BWD_READS, M_BWD_V2, M_BWD_CELLS, M_WRITES, M_PHASES, M_ROWS, M_COLS, M_WIDTH_MAX, \
+    M_WIDTH_SUM, M_CELLS, M_BIT_MEAN, M_BIT_ROWS, M_TILE_FWD_CELLS, M_TILE_BWD_READS, M_TILE_BWD_V2, \
+    M_TILE_BWD_CELLS, M_T_READ_CELLS, M_T_PHASES, M_T_WORD_BUFFER, M_T_WORD_TILES, M_T_CELLS, M_T_BIT_MEAN, \
+    M_T_BIT_ROWS, M_T_LATENCY_PARALLEL, M_T_LATENCY_ROWWISE = range(27)
+M_COUNT = 27
+METER_FIELDS = ("fwd_v2", "fwd_cells", "bwd_reads", "bwd_v2", "bwd_cells", "writes", "phases", "rows", "cols",
+                "width_max", "width_sum", "cells", "bit_mean", "bit_rows", "tile_fwd_cells", "tile_bwd_reads",
+                "tile_bwd_v2", "tile_bwd_cells", "t_read_cells", "t_phases", "t_word_buffer", "t_word_tiles",
+                "t_cells", "t_bit_mean", "t_bit_rows", "t_latency_parallel", "t_latency_rowwise")
 
 # the arrays of one layer (a tuple of these, one per layer, goes to train_chunk):
 # states (rows, cols) float32 0/1; parallel (rows, cols) bool; frozen (rows, cols) bool (stuck cells);
 # table, slope (T,) float32: G_AP(v) of the uniform array; sign (cols,) float32: column signs;
 # cheb (degree + 1, rows, cols) float32: per-cell read matrices, cheb_p / cheb_ap (degree + 1, cells)
 # their P / AP columns (refreshed on flips); p0 (2, rows, cols) float64: each cell's switching probability
-# for one coincidence pulse [TO_P, TO_AP]. Arrays a layer does not use are empty placeholders.
-LayerArrays = namedtuple("LayerArrays", "states parallel frozen table slope sign cheb cheb_p cheb_ap p0")
+# for one coincidence pulse [TO_P, TO_AP]; p_rows (rows,) and p_cols (cols,) int64: P cells per row and per
+# column (kept in step on every flip: the cost meter's read energies). Arrays a layer does not use are empty
+# placeholders.
+LayerArrays = namedtuple("LayerArrays", "states parallel frozen table slope sign cheb cheb_p cheb_ap p0 p_rows "
+                                        "p_cols")
 # the counter of a transfer layer: bits (nbits, rows, n_out) bool (bit m of significance 2^m), frozen (same
 # shape: stuck bits), u (rows, n_out) float32 = sum_m 2^m bits[m] (kept in step: the uniform tiles' combined
 # read), reference (n_out,) float32 (one-MTJ buffers: the column references, +-1). Plain layers: empty
@@ -115,7 +154,10 @@ LayerArrays = namedtuple("LayerArrays", "states parallel frozen table slope sign
 # AP [.., 1] reads as P in the periphery's threshold read (a cell's spread can make it misread); p (n_out,
 # rows, nbits, 2) and buffer_p (n_out, rows, k, 2) float64: each cell's switching probability under a carry /
 # reset pulse [towards P, towards AP] (column-major: a transferred column's cells contiguous).
-CounterArrays = namedtuple("CounterArrays", "bits frozen u reference cheb g_p cheb_ap reads buffer_reads p buffer_p")
+# p_rows (rows,) and p_cols (n_out,) int64: P bits per row / column summed over the tiles (kept in step; the
+# cost meter's read energies).
+CounterArrays = namedtuple("CounterArrays", "bits frozen u reference cheb g_p cheb_ap reads buffer_reads p buffer_p "
+                                            "p_rows p_cols")
 # transfer counts per sample and layer (the fields of nn.TransferCounts, in order)
 TC_COLUMNS, TC_READS, TC_READ_PHASES, TC_WRITE_PHASES, TC_INCREMENTS, TC_SATURATED, TC_CELL_WRITES, TC_REWRITES, \
     TC_FAILED, TC_FLIPS = range(10)
@@ -446,6 +488,10 @@ def _flip(L, i, c, to_p):
         return 0
     L.parallel[i, c] = to_p
     L.states[i, c] = 1.0 if to_p else 0.0
+    if L.p_rows.shape[0] == L.states.shape[0]:
+        d = 1 if to_p else -1
+        L.p_rows[i] += d
+        L.p_cols[c] += d
     if L.cheb.shape[1] == L.states.shape[0] and L.cheb.shape[2] == L.states.shape[1]:
         cell = i * L.states.shape[1] + c
         src = L.cheb_p if to_p else L.cheb_ap
@@ -573,11 +619,26 @@ def sample_coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, f
     (per polarity) fire; every coincidence of a fired row and a fired column of the polarity that reaches
     the cell (towards P where the signs agree) switches a movable cell with its own ``p0``. Returns
     ``(flips to P, flips to AP)``; ``fired_rows`` (rows,) and ``fired_cols`` (2, cols) int64 are scratch."""
+    none = np.zeros((0, 0), dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    to_p, to_ap, _ = _coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, fired_rows, fired_cols,
+                                  False, none, empty, np.zeros((0, 0, 0), dtype=np.int64), none, empty)
+    return to_p, to_ap
+
+
+@njit(cache=True)
+def _coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, fired_rows, fired_cols, log, slot_rows,
+                 slot_n_rows, slot_cols, slot_n_cols, flipped):
+    """:func:`sample_coincidence`; with ``log`` it also keeps each slot's fired rows (``slot_rows`` (slots,
+    rows), their number ``slot_n_rows``), fired columns (``slot_cols`` (slots, 2, cols), ``slot_n_cols``
+    (slots, 2)) and the flat index of every cell it flips (``flipped``); returns ``(flips to P, flips to
+    AP, cells flipped)``."""
     rows, cols = L.states.shape
     flips_p = 0
     flips_ap = 0
+    n_flipped = 0
     n_cols = np.zeros(2, dtype=np.int64)
-    for _ in range(slots):
+    for b in range(slots):
         n_rows = 0
         for i in range(rows):
             if row_sign[i] != 0.0 and uniform(rng) < row_prob[i]:
@@ -589,6 +650,12 @@ def sample_coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, f
                 if plan_sign[c] != 0.0 and uniform(rng) < col_prob[pol, c]:
                     fired_cols[pol, n_cols[pol]] = c
                     n_cols[pol] += 1
+        if log:
+            slot_n_rows[b] = n_rows
+            slot_rows[b, :n_rows] = fired_rows[:n_rows]
+            for pol in range(2):
+                slot_n_cols[b, pol] = n_cols[pol]
+                slot_cols[b, pol, :n_cols[pol]] = fired_cols[pol, :n_cols[pol]]
         for k in range(n_rows):
             i = fired_rows[k]
             for pol in range(2):
@@ -599,11 +666,194 @@ def sample_coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, f
                     if plan_sign[c] != want or L.parallel[i, c] == to_p or L.frozen[i, c]:
                         continue
                     if uniform(rng) < L.p0[pol, i, c]:
+                        done = _flip(L, i, c, to_p)
                         if to_p:
-                            flips_p += _flip(L, i, c, True)
+                            flips_p += done
                         else:
-                            flips_ap += _flip(L, i, c, False)
-    return flips_p, flips_ap
+                            flips_ap += done
+                        if log and done:
+                            flipped[n_flipped] = i * cols + c
+                            n_flipped += 1
+    return flips_p, flips_ap, n_flipped
+
+
+# ------------------------------------------------------------------------------------------- meter
+@njit(cache=True)
+def ap_resistance(current, ep):
+    """Resistance (ohm) of a nominal AP junction carrying ``current`` (A), ``R = R_AP(V)`` at ``V = I R``:
+    Newton's method in the bracket ``[|I| R_P, |I| R_AP(0)]`` (events.ap_resistance_at_current)."""
+    r_p, tmr0, v_h = ep[EP_R_P], ep[EP_TMR0], ep[EP_V_H]
+    current = abs(current)
+    lo, hi = current * r_p, current * r_p * (1.0 + tmr0)
+    v = hi
+    for _ in range(8):
+        x2 = (v / v_h) ** 2
+        r = r_p * (1.0 + tmr0 / (1.0 + x2))
+        slope = 1.0 + current * r_p * tmr0 * 2.0 * v / (v_h * v_h * (1.0 + x2) ** 2)
+        v = min(max(v - (v - current * r) / slope, lo), hi)
+    return r_p * (1.0 + tmr0 / (1.0 + (v / v_h) ** 2))
+
+
+@njit(cache=True)
+def meter_forward(a, L, lp, ep, m):
+    """Add the forward read's ``sum v_i^2`` and ``sum v_i I_i`` to the meter sums ``m`` (uniform arrays:
+    row ``i`` sources ``v_i (G_AP(v_i) cols + (G_P - G_AP(v_i)) n_P,i)``, as events.read_event)."""
+    v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
+    gain_v = v_read / ep[EP_INPUT_RANGE]
+    g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    cols = L.states.shape[1]
+    v2 = 0.0
+    cells = 0.0
+    for i in range(L.states.shape[0]):
+        v = _dac(a[i] * gain_v, v_read, levels)
+        if v == 0.0:
+            continue
+        i_ap = v * _g_ap(v, L.table, L.slope, span, tscale)
+        cells += v * (i_ap * cols + (v * g_p - i_ap) * L.p_rows[i])
+        v2 += v * v
+    m[M_FWD_V2] += v2
+    m[M_FWD_CELLS] += cells
+
+
+@njit(cache=True)
+def meter_backward(delta, L, lp, ep, m):
+    """:func:`meter_forward` of the transposed read that :func:`layer_backward` makes (columns driven)."""
+    v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
+    g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    rows = L.states.shape[0]
+    scale = 0.0
+    for o in range(delta.shape[0]):
+        scale = max(scale, abs(delta[o]))
+    scale = max(scale, F32_TINY)
+    per = int(lp[LP_PER_OUTPUT])
+    v2 = 0.0
+    cells = 0.0
+    for o in range(delta.shape[0]):
+        u = _dac(delta[o] / scale * v_read, v_read, levels)
+        for k in range(per):
+            c = o * per + k
+            v = u * L.sign[c]
+            if v == 0.0:
+                continue
+            i_ap = v * _g_ap(v, L.table, L.slope, span, tscale)
+            cells += v * (i_ap * rows + (v * g_p - i_ap) * L.p_cols[c])
+            v2 += v * v
+    m[M_BWD_READS] += 1.0
+    m[M_BWD_V2] += v2
+    m[M_BWD_CELLS] += cells
+
+
+@njit(cache=True, inline="always")
+def _meter_phase(m, nr, nc, w_max, w_sum, cells, bit_mean, bit_rows):
+    if nr == 0 or nc == 0:
+        return
+    m[M_PHASES] += 1.0
+    m[M_ROWS] += nr
+    m[M_COLS] += nc
+    m[M_WIDTH_MAX] += w_max
+    m[M_WIDTH_SUM] += w_sum
+    m[M_CELLS] += cells
+    m[M_BIT_MEAN] += bit_mean
+    m[M_BIT_ROWS] += bit_rows
+
+
+@njit(cache=True)
+def meter_outer(widths, row_sign, plan_sign, currents, L, ep, n_p, t_p, m):
+    """Add the write phases of an :func:`encode` plan (before it is sampled: the states before the write)
+    to the meter sums ``m``: per row sign, the P cells of each column among the gated rows (``n_p``) and
+    their summed pulse widths (``t_p``, both (cols,) float64 scratch); a cell's resistance is ``R_P`` or
+    ``R_AP`` at its column's current, plus the transistor's."""
+    rows, cols = L.states.shape
+    r_on = ep[EP_R_ACCESS]
+    r1 = ep[EP_R_P] + r_on
+    for s in (1.0, -1.0):
+        nr = 0
+        w_sum = 0.0
+        w_max = 0.0
+        n_p[:] = 0.0
+        t_p[:] = 0.0
+        for i in range(rows):
+            w = widths[i]
+            if row_sign[i] != s or not w > 0.0:
+                continue
+            nr += 1
+            w_sum += w
+            w_max = max(w_max, w)
+            row = L.states[i]
+            for c in range(cols):
+                n_p[c] += row[c]
+                t_p[c] += w * row[c]
+        if nr == 0:
+            continue
+        for pol in range(2):
+            want = s if pol == 0 else -s
+            nc = 0
+            cells = 0.0
+            bit_mean = 0.0
+            bit_rows = 0.0
+            for c in range(cols):
+                current = currents[pol, c]
+                if plan_sign[c] != want or not current > 0.0:
+                    continue
+                nc += 1
+                r2 = ap_resistance(current, ep) + r_on
+                i2 = current * current
+                n_ap = nr - n_p[c]
+                cells += i2 * (t_p[c] * r1 + (w_sum - t_p[c]) * r2)
+                mean = (n_p[c] * r1 + n_ap * r2) / nr
+                bit_mean += i2 * mean * mean
+                bit_rows += i2 * (n_p[c] * r1 * r1 + n_ap * r2 * r2)
+            _meter_phase(m, nr, nc, w_max, w_sum, cells, bit_mean, bit_rows)
+
+
+@njit(cache=True)
+def meter_coincidence(slot_rows, slot_n_rows, slot_cols, slot_n_cols, row_sign, plan_sign, L, ep, flipped,
+                      n_flipped, m):
+    """Add the drawn phases of a coincidence write (``_coincidence`` with its log) to the meter sums ``m``,
+    in the states before the write (the ``flipped`` cells are set back while they are costed): in each
+    slot, per row sign and polarity, the fired rows of that sign and the fired columns that phase drives,
+    every gated cell at the pulse's current for ``slot_width``."""
+    cols = L.states.shape[1]
+    for k in range(n_flipped):
+        i, c = flipped[k] // cols, flipped[k] % cols
+        L.parallel[i, c] = not L.parallel[i, c]
+    r_on, width = ep[EP_R_ACCESS], ep[EP_SLOT_WIDTH]
+    r1 = ep[EP_R_P] + r_on
+    for b in range(slot_rows.shape[0]):
+        for s in (1.0, -1.0):
+            nr = 0
+            for k in range(slot_n_rows[b]):
+                nr += row_sign[slot_rows[b, k]] == s
+            if nr == 0:
+                continue
+            for pol in range(2):
+                want = s if pol == 0 else -s
+                current = ep[EP_PULSE_CURRENT + pol]
+                r2 = ap_resistance(current, ep) + r_on
+                i2 = current * current
+                nc = 0
+                cells = 0.0
+                bit_mean = 0.0
+                bit_rows = 0.0
+                for q in range(slot_n_cols[b, pol]):
+                    c = slot_cols[b, pol, q]
+                    if plan_sign[c] != want:
+                        continue
+                    nc += 1
+                    n_p = 0
+                    for k in range(slot_n_rows[b]):
+                        i = slot_rows[b, k]
+                        if row_sign[i] == s and L.parallel[i, c]:
+                            n_p += 1
+                    n_ap = nr - n_p
+                    cells += i2 * width * (n_p * r1 + n_ap * r2)
+                    mean = (n_p * r1 + n_ap * r2) / nr
+                    bit_mean += i2 * mean * mean
+                    bit_rows += i2 * (n_p * r1 * r1 + n_ap * r2 * r2)
+                _meter_phase(m, nr, nc, width, nr * width, cells, bit_mean, bit_rows)
+    for k in range(n_flipped):
+        i, c = flipped[k] // cols, flipped[k] % cols
+        L.parallel[i, c] = not L.parallel[i, c]
 
 
 # ----------------------------------------------------------------------------------------- counter
@@ -722,12 +972,14 @@ def _counter_cell(C, i, j, acc):
 
 
 @njit(cache=True)
-def _program_cell(state, frozen, target, read_p, read_ap, p_to_p, p_to_ap, rounds, rng, counts):
+def _program_cell(state, frozen, target, read_p, read_ap, p_to_p, p_to_ap, rounds, rng, counts, gated, moved, line):
     """Write-verify one cell whose state is ``state`` towards ``target`` as the periphery sees it: it writes
     while the cell *reads* other than ``target`` (a cell in P reads as P iff ``read_p``, in AP iff
     ``read_ap``: exact on uniform arrays, not always with spread), and a pulse switches the cell, if it is not
     at ``target`` already and not stuck, with probability ``p_to_p`` / ``p_to_ap``. Returns ``(new state,
-    writes made)`` (counts: cell writes, rewrites, flips, and failed: the cell left other than ``target``)."""
+    writes made)`` (counts: cell writes, rewrites, flips, and failed: the cell left other than ``target``).
+    ``line`` >= 0: the cost meter's tallies of the cell's column line, ``gated[line, attempt, 0 | 1]`` (a
+    pulse towards P | AP) and ``moved[line, attempt]`` (+1 a flip to P, -1 to AP); -1: none kept."""
     writes = 0
     for attempt in range(rounds + 1):
         if (read_p if state else read_ap) == target:
@@ -736,10 +988,14 @@ def _program_cell(state, frozen, target, read_p, read_ap, p_to_p, p_to_ap, round
         counts[TC_CELL_WRITES] += 1
         if attempt > 0:
             counts[TC_REWRITES] += 1
+        if line >= 0:
+            gated[line, attempt, 0 if target else 1] += 1
         p = p_to_p if target else p_to_ap
         if uniform(rng) < p and not frozen and state != target:
             state = target
             counts[TC_FLIPS] += 1
+            if line >= 0:
+                moved[line, attempt] += 1 if target else -1
     if state != target:
         counts[TC_FAILED] += 1
     return state, writes
@@ -765,13 +1021,21 @@ def _popcount(x):
 
 @njit(cache=True)
 def transfer_after(sample, L, C, lp, rng, counts, array_writes):
+    """:func:`transfer_after_metered` without the cost meter's sums."""
+    transfer_after_metered(sample, L, C, lp, rng, counts, array_writes, False, np.zeros(EP_COUNT),
+                           np.zeros(M_COUNT))
+
+
+@njit(cache=True)
+def transfer_after_metered(sample, L, C, lp, rng, counts, array_writes, metered, ep, m):
     """The transfers scheduled after global sample ``sample`` (nn.TransferLinear.transfer_after): for each
     column, read the buffer and the counter bits (threshold reads: exact on uniform arrays, each cell's own
     read with per-cell parameters), add ``sign(A) * step`` where ``|A| >= threshold`` (clipped to 0 .. L),
     write-verify the bits that read other than the new value and reset the buffer cells; every cell of the
     column left other than its target counts as failed. Carry and reset pulses switch a cell with the
     array's probability or its own (per-cell parameters). ``array_writes`` (bits + k,) int64 is scratch:
-    writes per array of a column."""
+    writes per array of a column. With ``metered`` (uniform arrays) each column's reads, write phases and
+    latencies go to the meter sums ``m`` (``M_T_*``; ``ep`` holds the cost meter's times)."""
     rows, n_out = C.u.shape
     nbits, k = int(lp[LP_T_BITS]), int(lp[LP_T_K])
     levels, step, sweep = int(lp[LP_T_LEVELS]), int(lp[LP_T_STEP]), int(lp[LP_T_SWEEP])
@@ -781,6 +1045,10 @@ def transfer_after(sample, L, C, lp, rng, counts, array_writes):
     per_cell = C.p.shape[0] == n_out
     cheb = lp[LP_T_CHEB_DEGREE] >= 0.0
     acc = np.zeros(C.cheb.shape[0], dtype=np.float32)
+    lines = nbits + k  # the column's lines: tile m is line m, buffer cell m line nbits + m
+    gated = np.zeros((lines if metered else 0, rounds + 1, 2), dtype=np.int64)
+    moved = np.zeros((lines if metered else 0, rounds + 1), dtype=np.int64)
+    p_before = np.zeros(lines if metered else 0, dtype=np.int64)
     first = (sample * n_out) // sweep
     end = ((sample + 1) * n_out) // sweep
     for c in range(first, end):
@@ -790,20 +1058,26 @@ def transfer_after(sample, L, C, lp, rng, counts, array_writes):
         counts[TC_READ_PHASES] += 1
         array_writes[:] = 0
         ref = C.reference[j]
+        if metered:
+            gated[:] = 0
+            moved[:] = 0
+            p_before[:] = 0
         for i in range(rows):
             # the buffer's and the counter's states and reads as bit masks (misread: read != state)
             b_state = 0
             b_read = 0
-            for m in range(k):
-                state = L.parallel[i, j * k + m]
-                b_state |= int(state) << m
-                b_read |= int(_reads_as_p(state, C.buffer_reads[j, i, m], misread)) << m
+            for b in range(k):
+                state = L.parallel[i, j * k + b]
+                b_state |= int(state) << b
+                b_read |= int(_reads_as_p(state, C.buffer_reads[j, i, b], misread)) << b
+                if metered:
+                    p_before[nbits + b] += state
             if k == 1:
                 value = ((1.0 if b_read else -1.0) - ref) * 0.5
             else:
                 value = 0.0
-                for m in range(k):
-                    value += 1.0 if (b_read >> m) & 1 else -1.0
+                for b in range(k):
+                    value += 1.0 if (b_read >> b) & 1 else -1.0
                 value /= k
             inc = 0
             if abs(value) >= threshold:
@@ -811,45 +1085,50 @@ def transfer_after(sample, L, C, lp, rng, counts, array_writes):
                 counts[TC_INCREMENTS] += 1
             u = 0
             u_state = 0
-            for m in range(nbits):
-                state = C.bits[m, i, j]
-                u_state |= int(state) << m
-                u |= int(_reads_as_p(state, C.reads[j, i, m], misread)) << m
+            for b in range(nbits):
+                state = C.bits[b, i, j]
+                u_state |= int(state) << b
+                u |= int(_reads_as_p(state, C.reads[j, i, b], misread)) << b
+                if metered:
+                    p_before[b] += state
             new_u = min(max(u + inc, 0), levels)
             if inc != 0 and new_u == u:
                 counts[TC_SATURATED] += 1
             if new_u == u:  # nothing written; bits that misread are left off their target (u as read)
                 counts[TC_FAILED] += _popcount(u_state ^ u)
             else:
-                moved = False
-                for m in range(nbits):
-                    target = ((new_u >> m) & 1) == 1
-                    old = C.bits[m, i, j]
-                    read_p, read_ap = (C.reads[j, i, m, 0], C.reads[j, i, m, 1]) if misread else (True, False)
-                    pp, pap = (C.p[j, i, m, 0], C.p[j, i, m, 1]) if per_cell else (p_to_p, p_to_ap)
-                    state, writes = _program_cell(old, C.frozen[m, i, j], target, read_p, read_ap, pp, pap, rounds,
-                                                  rng, counts)
-                    array_writes[m] = max(array_writes[m], writes)
+                changed = False
+                for b in range(nbits):
+                    target = ((new_u >> b) & 1) == 1
+                    old = C.bits[b, i, j]
+                    read_p, read_ap = (C.reads[j, i, b, 0], C.reads[j, i, b, 1]) if misread else (True, False)
+                    pp, pap = (C.p[j, i, b, 0], C.p[j, i, b, 1]) if per_cell else (p_to_p, p_to_ap)
+                    state, writes = _program_cell(old, C.frozen[b, i, j], target, read_p, read_ap, pp, pap, rounds,
+                                                  rng, counts, gated, moved, b if metered else -1)
+                    array_writes[b] = max(array_writes[b], writes)
                     if state != old:
-                        C.bits[m, i, j] = state
-                        C.u[i, j] += np.float32((1 << m) if state else -(1 << m))
-                        moved = True
-                if moved and cheb:
+                        C.bits[b, i, j] = state
+                        C.u[i, j] += np.float32((1 << b) if state else -(1 << b))
+                        if C.p_rows.shape[0] == rows:
+                            C.p_rows[i] += 1 if state else -1
+                            C.p_cols[j] += 1 if state else -1
+                        changed = True
+                if changed and cheb:
                     _counter_cell(C, i, j, acc)
             if k > 1 and inc == 0:  # nothing written; cells that misread are left off their target (as read)
                 counts[TC_FAILED] += _popcount(b_state ^ b_read)
             else:
-                for m in range(k):
-                    cell = j * k + m
+                for b in range(k):
+                    cell = j * k + b
                     state = L.parallel[i, cell]
-                    read_p, read_ap = (C.buffer_reads[j, i, m, 0], C.buffer_reads[j, i, m, 1]) if misread \
+                    read_p, read_ap = (C.buffer_reads[j, i, b, 0], C.buffer_reads[j, i, b, 1]) if misread \
                         else (True, False)
                     # k = 1: every cell to the inverted reference (those that moved are there); else balanced
-                    target = ref < 0.0 if k == 1 else m < k // 2
-                    pp, pap = (C.buffer_p[j, i, m, 0], C.buffer_p[j, i, m, 1]) if per_cell else (p_to_p, p_to_ap)
+                    target = ref < 0.0 if k == 1 else b < k // 2
+                    pp, pap = (C.buffer_p[j, i, b, 0], C.buffer_p[j, i, b, 1]) if per_cell else (p_to_p, p_to_ap)
                     new, writes = _program_cell(state, L.frozen[i, cell], target, read_p, read_ap, pp, pap, rounds,
-                                                rng, counts)
-                    array_writes[nbits + m] = max(array_writes[nbits + m], writes)
+                                                rng, counts, gated, moved, nbits + b if metered else -1)
+                    array_writes[nbits + b] = max(array_writes[nbits + b], writes)
                     if new != state:
                         _flip(L, i, cell, new)
         if k == 1:
@@ -861,12 +1140,157 @@ def transfer_after(sample, L, C, lp, rng, counts, array_writes):
             most = max(most, array_writes[a])
         counts[TC_WRITE_PHASES] += 2 * most
         counts[TC_READ_PHASES] += min(most, rounds)
+        if metered:
+            _meter_transfer(L, lp, ep, gated, moved, p_before, nbits, rows, m)
+
+
+@njit(cache=True)
+def _meter_transfer(L, lp, ep, gated, moved, p_before, nbits, rows, m):
+    """Add one column transfer to the meter sums ``m`` (hardware.meter's costing of a transfer's events):
+    every line read (``p_before``: its P cells), the carry, then per write round the phase towards P and the
+    one towards AP of each line that writes (``gated``: its cells; a cell written towards P is in AP, and
+    the other way round), and a verify read of those lines (their P cells after the round: ``moved``). A
+    step lasts as long as its slowest array; the buffer's lines are one array (one after the other)."""
+    v = ep[EP_V_READ]
+    g_p = lp[LP_G_P]
+    g_ap = _g_ap(v, L.table, L.slope, lp[LP_SPAN], lp[LP_TABLE_SCALE])
+    lines = gated.shape[0]
+    k = lines - nbits
+    t_read, t_op, t_dac, t_settle = lp[LP_T_COLUMN_READ], ep[EP_C_OP], ep[EP_C_DAC], ep[EP_C_SETTLE]
+    width = lp[LP_T_WIDTH]
+    r_on = ep[EP_R_ACCESS]
+    resistance = (ap_resistance(lp[LP_T_CURRENT], ep) + r_on, ep[EP_R_P] + r_on)  # towards P: from AP
+    read_cells = 0.0
+    for line in range(lines):
+        read_cells += v * v * (g_ap * rows + (g_p - g_ap) * p_before[line])
+    latency_par = max(k, 1) * t_read + t_op  # the column reads (the buffer's lines in turn), the carry
+    latency_row = latency_par
+    phases = 0
+    word_buffer = 0
+    word_tiles = 0
+    cells = 0.0
+    bit_mean = 0.0
+    bit_rows = 0.0
+    verify_rounds = gated.shape[1] - 1
+    for attempt in range(gated.shape[1]):
+        for pol in range(2):
+            current = lp[LP_T_CURRENT + pol]
+            r = resistance[pol]
+            ir2 = (current * r) ** 2
+            buffer_par = buffer_row = tiles_par = tiles_row = 0.0
+            for line in range(lines):
+                n = gated[line, attempt, pol]
+                if n == 0:
+                    continue
+                phases += 1
+                cells += current * current * r * width * n
+                bit_mean += ir2
+                bit_rows += n * ir2
+                par = t_dac + t_settle + width
+                row = t_dac + n * (t_settle + width)
+                if line >= nbits:
+                    word_buffer += n
+                    buffer_par += par
+                    buffer_row += row
+                else:
+                    word_tiles += n
+                    tiles_par = max(tiles_par, par)
+                    tiles_row = max(tiles_row, row)
+            latency_par += max(buffer_par, tiles_par)
+            latency_row += max(buffer_row, tiles_row)
+        if attempt < verify_rounds:
+            buffer_reads = 0
+            tiles_reads = 0
+            for line in range(lines):
+                p_before[line] += moved[line, attempt]
+                if gated[line, attempt, 0] + gated[line, attempt, 1] == 0:
+                    continue
+                read_cells += v * v * (g_ap * rows + (g_p - g_ap) * p_before[line])
+                if line >= nbits:
+                    buffer_reads += 1
+                else:
+                    tiles_reads = 1
+            step = max(buffer_reads, tiles_reads) * (t_read + t_op)
+            latency_par += step
+            latency_row += step
+    m[M_T_READ_CELLS] += read_cells
+    m[M_T_PHASES] += phases
+    m[M_T_WORD_BUFFER] += word_buffer
+    m[M_T_WORD_TILES] += word_tiles
+    m[M_T_CELLS] += cells
+    m[M_T_BIT_MEAN] += bit_mean
+    m[M_T_BIT_ROWS] += bit_rows
+    m[M_T_LATENCY_PARALLEL] += latency_par
+    m[M_T_LATENCY_ROWWISE] += latency_row
+
+
+@njit(cache=True)
+def meter_tiles_forward(a, C, L, lp, ep, m):
+    """The bit tiles' forward reads (every tile reads the layer's inputs; uniform tiles): their sum of
+    ``sum v_i I_i`` to ``m[M_TILE_FWD_CELLS]`` (each tile's ``sum v^2`` is the buffer's ``M_FWD_V2``)."""
+    v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
+    gain_v = v_read / ep[EP_INPUT_RANGE]
+    g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    n_out = C.u.shape[1]
+    nbits = C.bits.shape[0]
+    cells = 0.0
+    for i in range(C.u.shape[0]):
+        v = _dac(a[i] * gain_v, v_read, levels)
+        if v == 0.0:
+            continue
+        i_ap = v * _g_ap(v, L.table, L.slope, span, tscale)
+        cells += v * (i_ap * n_out * nbits + (v * g_p - i_ap) * C.p_rows[i])
+    m[M_TILE_FWD_CELLS] += cells
+
+
+@njit(cache=True)
+def meter_tiles_backward(delta, C, L, lp, ep, m):
+    """The bit tiles' transposed reads (one MTJ per weight: column ``o`` at ``u_o``): the sum of their
+    ``sum v I`` to ``m[M_TILE_BWD_CELLS]``, one tile's ``sum v^2`` to ``M_TILE_BWD_V2``."""
+    v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
+    g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
+    rows = C.u.shape[0]
+    nbits = C.bits.shape[0]
+    scale = 0.0
+    for o in range(delta.shape[0]):
+        scale = max(scale, abs(delta[o]))
+    scale = max(scale, F32_TINY)
+    v2 = 0.0
+    cells = 0.0
+    for o in range(delta.shape[0]):
+        v = _dac(delta[o] / scale * v_read, v_read, levels)
+        if v == 0.0:
+            continue
+        i_ap = v * _g_ap(v, L.table, L.slope, span, tscale)
+        cells += v * (i_ap * rows * nbits + (v * g_p - i_ap) * C.p_cols[o])
+        v2 += v * v
+    m[M_TILE_BWD_READS] += 1.0
+    m[M_TILE_BWD_V2] += v2
+    m[M_TILE_BWD_CELLS] += cells
 
 
 # ------------------------------------------------------------------------------------------- chunk
 @njit(cache=True)
 def train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
                 out_updated, out_phases, out_to_p, out_to_ap, out_transfer):
+    """:func:`train_chunk_metered` without the cost meter's sums."""
+    _train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
+                 out_updated, out_phases, out_to_p, out_to_ap, out_transfer, False,
+                 np.zeros((x.shape[0], len(layers), M_COUNT)))
+
+
+@njit(cache=True)
+def train_chunk_metered(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin,
+                        out_correct, out_updated, out_phases, out_to_p, out_to_ap, out_transfer, out_meter):
+    """:func:`train_chunk` that also adds what the cost meter needs of each sample and layer to ``out_meter``
+    (n, layers, :data:`M_COUNT`) (uniform plain layers: reads, encodings and write phases, see ``M_*``)."""
+    _train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
+                 out_updated, out_phases, out_to_p, out_to_ap, out_transfer, True, out_meter)
+
+
+@njit(cache=True)
+def _train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
+                 out_updated, out_phases, out_to_p, out_to_ap, out_transfer, metered, out_meter):
     """Train on the conditioned inputs ``x`` (n, rows) with ``labels``; ``seeds`` (layers, n) seed each
     sample's write stream of each layer (and, mixed, its transfer stream); ``layers``: one
     :data:`LayerArrays` per layer, whose states are changed in place; ``counters``: one
@@ -903,14 +1327,27 @@ def train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_clas
     array_writes = np.zeros(64, dtype=np.int64)
     scores = np.zeros(n_classes)
     x64 = np.zeros(x.shape[1])
+    # the cost meter's scratch: per-column sums of a phase, each slot's fired lines, the cells flipped
+    n_p = [np.zeros(cols[ly] if metered else 0) for ly in range(n_layers)]
+    t_p = [np.zeros(cols[ly] if metered else 0) for ly in range(n_layers)]
+    m_slots = slots if metered and coincidence else 0
+    slot_rows = [np.zeros((m_slots, rows[ly]), dtype=np.int64) for ly in range(n_layers)]
+    slot_n_rows = np.zeros(m_slots, dtype=np.int64)
+    slot_cols = [np.zeros((m_slots, 2, cols[ly]), dtype=np.int64) for ly in range(n_layers)]
+    slot_n_cols = np.zeros((m_slots, 2), dtype=np.int64)
+    flipped = [np.zeros(rows[ly] * cols[ly] if m_slots else 0, dtype=np.int64) for ly in range(n_layers)]
     for s in range(x.shape[0]):
         for i in range(x.shape[1]):
             x64[i] = x[s, i]
         a = x64
         for ly in range(n_layers):
             layer_forward(a, layers[ly], lps[ly], ep, col_buf[ly], w, outs[ly])
+            if metered:
+                meter_forward(a, layers[ly], lps[ly], ep, out_meter[s, ly])
             if lps[ly, LP_T_BITS] > 0:
                 counter_forward(a, counters[ly], layers[ly], lps[ly], ep, col_buf[ly], w, outs[ly])
+                if metered:
+                    meter_tiles_forward(a, counters[ly], layers[ly], lps[ly], ep, out_meter[s, ly])
             if ly < n_layers - 1:
                 for o in range(outs[ly].shape[0]):
                     hs[ly][o] = math.tanh(outs[ly][o])
@@ -922,18 +1359,20 @@ def train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_clas
         if update:
             _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_out, col_buf, w_cols, w, widths,
                     row_sign, plan_sign, currents, rates, cum_rows, cum_cols, fired_rows, fired_cols, coincidence,
-                    slots, rng, out_phases, out_to_p, out_to_ap)
+                    slots, rng, out_phases, out_to_p, out_to_ap, metered, out_meter, n_p, t_p, slot_rows, slot_n_rows,
+                    slot_cols, slot_n_cols, flipped)
         for ly in range(n_layers):
             if lps[ly, LP_T_BITS] > 0:
                 seed_stream(rng_t, seeds[ly, s] ^ uint64(0x5DEECE66DA3B1F27))
-                transfer_after(sample0 + s, layers[ly], counters[ly], lps[ly], rng_t, out_transfer[s, ly],
-                               array_writes)
+                transfer_after_metered(sample0 + s, layers[ly], counters[ly], lps[ly], rng_t, out_transfer[s, ly],
+                                       array_writes, metered, ep, out_meter[s, ly])
 
 
 @njit(cache=True)
 def _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_out, col_buf, w_cols, w, widths,
             row_sign, plan_sign, currents, rates, cum_rows, cum_cols, fired_rows, fired_cols, coincidence, slots,
-            rng, out_phases, out_to_p, out_to_ap):
+            rng, out_phases, out_to_p, out_to_ap, metered, out_meter, n_p, t_p, slot_rows, slot_n_rows, slot_cols,
+            slot_n_cols, flipped):
     """Backward reads and every layer's write of sample ``s`` (:func:`train_chunk`)."""
     n_layers = len(layers)
     for ly in range(n_layers - 1, 0, -1):
@@ -941,6 +1380,11 @@ def _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_ou
         if lps[ly, LP_T_BITS] > 0:
             counter_backward(deltas[ly], counters[ly], layers[ly], lps[ly], ep, col_buf[ly], w_cols[ly], w,
                              errs[ly])
+        if metered:
+            if lps[ly, LP_T_BITS] == 0 or lps[ly, LP_T_BUFFER_WEIGHT] != 0.0:
+                meter_backward(deltas[ly], layers[ly], lps[ly], ep, out_meter[s, ly])
+            if lps[ly, LP_T_BITS] > 0:
+                meter_tiles_backward(deltas[ly], counters[ly], layers[ly], lps[ly], ep, out_meter[s, ly])
         h = hs[ly - 1]
         for i in range(h.shape[0]):
             deltas[ly - 1][i] = errs[ly][i] * (1.0 - h[i] * h[i])
@@ -957,13 +1401,22 @@ def _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_ou
             phases = encode(r, c_out[ly], L.sign, lps[ly], ep, widths[ly], row_sign[ly], plan_sign[ly],
                             currents[ly])
         out_phases[s, ly] = phases
+        if metered:
+            out_meter[s, ly, M_WRITES] += 1.0
         if phases == 0:
             continue
         seed_stream(rng, seeds[ly, s])
         if coincidence:
-            to_p, to_ap = sample_coincidence(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, slots,
-                                             rng, fired_rows[ly], fired_cols[ly])
+            to_p, to_ap, n_flipped = _coincidence(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, slots,
+                                                  rng, fired_rows[ly], fired_cols[ly], metered, slot_rows[ly],
+                                                  slot_n_rows, slot_cols[ly], slot_n_cols, flipped[ly])
+            if metered:
+                meter_coincidence(slot_rows[ly], slot_n_rows, slot_cols[ly], slot_n_cols, row_sign[ly],
+                                  plan_sign[ly], L, ep, flipped[ly], n_flipped, out_meter[s, ly])
         else:
+            if metered:
+                meter_outer(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, ep, n_p[ly], t_p[ly],
+                            out_meter[s, ly])
             to_p, to_ap = sample_write(widths[ly], row_sign[ly], plan_sign[ly], currents[ly], L, ep, rng,
                                        rates[ly], cum_rows[ly], cum_cols[ly])
         out_to_p[s, ly] = to_p

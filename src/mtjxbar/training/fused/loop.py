@@ -7,14 +7,23 @@ place), one call per chunk of up to :data:`CHUNK` samples. Results are statistic
 eager loop, not bit-identical: the random streams differ (see :mod:`.kernels`; same seed, same result).
 
 It applies to what :func:`unsupported` accepts: ideal-wire 1T1MTJ arrays on the CPU, float32, an ideal
-ADC, the sparse sampler, no cycle-to-cycle spread and no cost meter attached (the meter needs every
-phase's cell resistances: a metered run uses the eager loop); stuck cells anywhere; with the 'current'
+ADC, the sparse sampler, no cycle-to-cycle spread; stuck cells anywhere; with the 'current'
 encoder scheme (thermal closed form) uniform arrays, with the 'coincidence' scheme also arrays whose cells
 have their own parameters (per-cell Chebyshev reads, each cell's own switching probability of the fixed
 pulse). Buffer-and-counter layers (:class:`~mtjxbar.nn.TransferLinear`) too, with per-cell parameters in
 any of their arrays (:func:`transfer_cells`: the bit tiles' combined read matrices, each cell's threshold read
 in either state and its own carry-pulse probabilities; the buffer's per-sample write needs the 'coincidence'
 scheme then, as a plain layer's does). ``training.engine`` picks: ``auto`` uses it where it applies.
+
+**Cost meter.** A network whose arrays report to a :class:`~mtjxbar.hardware.CostMeter` runs here too where
+its layers are plain layers of uniform arrays: the kernel adds up, per sample and layer, what the meter
+takes from the eager arrays' events (each read's ``sum v^2`` and ``sum v I``, each write phase's gated rows,
+driven columns, pulse widths and ``sum t I^2 R`` terms over its cells in their states before the write; see
+``kernels.M_*``) and :meth:`FusedNetwork.run` hands them to ``CostMeter.add_fused``, which costs them as
+the eager events would be (``tests/training/test_fused_meter.py`` holds the two to the same figures).
+Transfer layers too (their tiles' reads and each column transfer's reads, write rounds and verifies, costed
+step by step as the meter costs the eager events). Arrays whose cells have their own parameters run eagerly
+when metered (their read and write energies need each cell's own resistance; not in the kernel yet).
 """
 
 from __future__ import annotations
@@ -71,14 +80,37 @@ def unsupported(net) -> str | None:
             return where + "per-cell reads without a Chebyshev fit"
         if xb.c2c.ic0_c2c > 0:
             return where + "cycle-to-cycle spread"
-        if xb.events is not None:
-            return where + "a cost meter is attached (run without it, e.g. --no-cost)"
+        reason = _meter_unsupported(layer)
+        if reason is not None:
+            return where + reason
         if layer.hardware.converters.adc_bits is not None:
             return where + "a quantising ADC"
         if scheme == "current" and not layer.encoder.thermal_only:
             return where + "encoder currents above Ic0 (p_max beyond the thermal reach)"
         if scheme not in ("current", "coincidence"):
             return where + f"encoder scheme {scheme!r}"
+    return None
+
+
+def cost_meter(net):
+    """The cost meter the arrays of ``net`` report to (their event sinks' ``meter``), or None."""
+    for layer in net.layers:
+        for xb in layer.arrays().values():
+            if xb.events is not None:
+                return getattr(xb.events, "meter", None)
+    return None
+
+
+def _meter_unsupported(layer) -> str | None:
+    """Why the fused loop cannot feed the events ``layer``'s arrays report to, or None."""
+    sinks = [xb.events for xb in layer.arrays().values()]
+    if all(sink is None for sink in sinks):
+        return None
+    if any(not hasattr(getattr(sink, "meter", None), "add_fused") for sink in sinks):
+        return "an event sink other than the cost meter is attached (the kernel reports no events)"
+    if not all(xb._uniform for xb in layer.arrays().values()):
+        return "the cost meter on cells with their own parameters (their read and write energies are metered " \
+               "by the eager loop)"
     return None
 
 
@@ -92,7 +124,7 @@ class FusedNetwork:
         self.net = net
         first = net.layers[0]
         conv = first.hardware.converters
-        self.ep = device_vector(first.hardware.device, first.encoder.config, conv)
+        self.ep = device_vector(first.hardware.device, first.encoder.config, conv, first.hardware.array.r_access)
         self.lps = np.zeros((len(net.layers), K.LP_COUNT))
         # each cell's switching probability of the fixed coincidence pulse: constant, computed once
         self.p0 = [coincidence_p0(layer) if layer.encoder.config.scheme == "coincidence" else np.zeros((2, 0, 0))
@@ -100,6 +132,7 @@ class FusedNetwork:
         # a transfer layer with per-cell parameters: its cells' reads and carry probabilities (constant)
         self.cells = [transfer_cells(layer) if layer.hardware.transfer.enabled else None for layer in net.layers]
         self._counters: tuple | None = None  # the last run's counter arrays (reused while the tiles match)
+        self.meter = cost_meter(net)  # fed with the kernel's sums after every run
         for i, layer in enumerate(net.layers):
             core = layer.buffer if layer.hardware.transfer.enabled else layer  # the per-sample write's array
             per, xb, m = core.periphery, core.crossbar, core.mapping
@@ -140,10 +173,13 @@ class FusedNetwork:
                 cheb, cheb_p, cheb_ap = fit.matrices.numpy(), fit._p.numpy(), fit._ap.numpy()
             frozen = np.zeros((xb.rows, xb.cols), dtype=np.bool_) if xb._frozen is None else \
                 xb._frozen.view(xb.rows, xb.cols).numpy()
-            out.append(K.LayerArrays(states=xb._states_as_float().numpy(), parallel=xb.parallel.numpy(),
+            parallel = xb.parallel.numpy()
+            out.append(K.LayerArrays(states=xb._states_as_float().numpy(), parallel=parallel,
                                      frozen=frozen, table=table, slope=slope,
                                      sign=layer.mapping.col_sign.to(torch.float32).numpy(), cheb=cheb,
-                                     cheb_p=cheb_p, cheb_ap=cheb_ap, p0=p0))
+                                     cheb_p=cheb_p, cheb_ap=cheb_ap, p0=p0,
+                                     p_rows=parallel.sum(axis=1, dtype=np.int64),
+                                     p_cols=parallel.sum(axis=0, dtype=np.int64)))
         return tuple(out)
 
     def counter_arrays(self) -> tuple:
@@ -157,7 +193,8 @@ class FusedNetwork:
             if not layer.hardware.transfer.enabled:
                 out.append(K.CounterArrays(bits=np.zeros((0, 1, 1), dtype=np.bool_),
                                            frozen=np.zeros((0, 1, 1), dtype=np.bool_), u=np.zeros((1, 1), f32),
-                                           reference=np.zeros(1, dtype=f32), **_UNIFORM_CELLS))
+                                           reference=np.zeros(1, dtype=f32), p_rows=np.zeros(0, dtype=np.int64),
+                                           p_cols=np.zeros(0, dtype=np.int64), **_UNIFORM_CELLS))
                 continue
             tiles = [tile.crossbar for tile in layer.tiles]
             bits = np.stack([xb.parallel.numpy() for xb in tiles])
@@ -170,7 +207,9 @@ class FusedNetwork:
                 per_cell = {"cheb": np.zeros((cells.degree + 1, *u.shape), dtype=f32), "g_p": cells.g_p,
                             "cheb_ap": cells.cheb_ap, "reads": cells.reads, "buffer_reads": cells.buffer_reads,
                             "p": cells.p, "buffer_p": cells.buffer_p}
-            arrays = K.CounterArrays(bits=bits, frozen=frozen, u=u, reference=layer.reference.numpy(), **per_cell)
+            arrays = K.CounterArrays(bits=bits, frozen=frozen, u=u, reference=layer.reference.numpy(),
+                                     p_rows=bits.sum(axis=(0, 2), dtype=np.int64),
+                                     p_cols=bits.sum(axis=(0, 1), dtype=np.int64), **per_cell)
             if cells is not None:
                 K.counter_matrices(arrays)
             out.append(arrays)
@@ -198,6 +237,34 @@ class FusedNetwork:
                     if changed.size:
                         xb.set_cells(torch.from_numpy(changed), torch.from_numpy(bits.reshape(-1)[changed]))
 
+    def _transfer_counts(self, transfer: np.ndarray) -> list[dict[str, int]]:
+        """Per layer, the cost meter's transfer counts (``hardware.TRANSFER_COUNTS``) of a chunk's
+        ``TC_*`` counts (n, layers, TC_COUNT): a column reads each of its lines once, then verifies."""
+        out = []
+        for i, layer in enumerate(self.net.layers):
+            t = transfer[:, i].sum(axis=0)
+            lines = layer.config.counter_bits + layer.config.buffer_mtjs if layer.hardware.transfer.enabled else 0
+            out.append({"columns": int(t[K.TC_COLUMNS]), "reads": int(t[K.TC_READS]),
+                        "verifies": int(t[K.TC_READS] - lines * t[K.TC_COLUMNS]),
+                        "read_steps": int(t[K.TC_READ_PHASES]), "write_phases": int(t[K.TC_WRITE_PHASES]),
+                        "cell_writes": int(t[K.TC_CELL_WRITES]), "flips": int(t[K.TC_FLIPS])})
+        return out
+
+    def _metered_ep(self) -> np.ndarray:
+        """``ep`` with the cost meter's times (``EP_C_*``)."""
+        ep, cost = self.ep.copy(), self.meter.cost
+        ep[K.EP_C_OP], ep[K.EP_C_DAC], ep[K.EP_C_SETTLE] = cost.digital_op_time, cost.dac_time, cost.line_settle_time
+        return ep
+
+    def _metered_lps(self) -> np.ndarray:
+        """``lps`` with each layer's column-read time (``LP_T_COLUMN_READ``, ledger.column_read_cost)."""
+        lps, cost, schedule = self.lps.copy(), self.meter.cost, self.meter.schedule
+        for i, layer in enumerate(self.net.layers):
+            bits = cost.adc_bits if layer.hardware.converters.adc_bits is None else layer.hardware.converters.adc_bits
+            lps[i, K.LP_T_COLUMN_READ] = cost.dac_time + cost.line_settle_time + cost.read_pulse_width \
+                + min(schedule.lines_per_adc, layer.in_features) * cost.adc_time / bits
+        return lps
+
     def run(self, x: torch.Tensor, labels: torch.Tensor, lr: float, generators: list[torch.Generator],
             margin: float | None, sample0: int = 0) -> dict[str, np.ndarray]:
         """Train on the raw inputs ``x`` (n, features) with ``labels`` in order; one seed per sample and
@@ -216,10 +283,21 @@ class FusedNetwork:
                "transfer": np.zeros((n, layers, K.TC_COUNT), dtype=np.int64)}
         arch = self.net.arch
         counters = self._counters if self._counters_current() else self.counter_arrays()
-        K.train_chunk(x0, labels.numpy().astype(np.int64), seeds.view(np.uint64), float(lr), self.layer_arrays(),
-                      counters, int(sample0), self.lps, self.ep, arch.n_classes, arch.outputs_per_class,
-                      math.nan if margin is None else float(margin), out["correct"], out["updated"], out["phases"],
-                      out["flips_to_p"], out["flips_to_ap"], out["transfer"])
+        args = (x0, labels.numpy().astype(np.int64), seeds.view(np.uint64), float(lr), self.layer_arrays(),
+                counters, int(sample0), self.lps, self.ep, arch.n_classes, arch.outputs_per_class,
+                math.nan if margin is None else float(margin), out["correct"], out["updated"], out["phases"],
+                out["flips_to_p"], out["flips_to_ap"], out["transfer"])
+        if self.meter is None:
+            K.train_chunk(*args)
+        else:
+            sums = np.zeros((n, layers, K.M_COUNT))
+            args = (*args[:7], self._metered_lps(), self._metered_ep(), *args[9:])
+            K.train_chunk_metered(*args, sums)
+            self.meter.add_fused({**{name: sums[..., k] for k, name in enumerate(K.METER_FIELDS)},
+                                  "updated": out["updated"], "write_phases": out["phases"],
+                                  "flips_to_p": out["flips_to_p"], "flips_to_ap": out["flips_to_ap"],
+                                  "transfer_counts": self._transfer_counts(out["transfer"]),
+                                  "v_read": float(self.ep[K.EP_V_READ])})
         self.store_counters(counters)
         self._counters = counters
         return out
@@ -280,34 +358,20 @@ def transfer_cells(layer) -> TransferCells | None:
 
     return TransferCells(degree=degree, span=fits[0].span, g_p=np.ascontiguousarray(g_p.transpose(1, 2, 0)),
                          cheb_ap=np.ascontiguousarray(cheb_ap.transpose(2, 3, 0, 1)),
-                         reads=np.ascontiguousarray(np.stack([threshold_reads(tile) for tile in layer.tiles])
+                         reads=np.ascontiguousarray(np.stack([threshold_reads(layer, tile) for tile in layer.tiles])
                                               .transpose(3, 2, 0, 1)),
-                         buffer_reads=buffer_major(threshold_reads(layer.buffer)),
+                         buffer_reads=buffer_major(threshold_reads(layer, layer.buffer)),
                          p=np.ascontiguousarray(np.stack([carry_probabilities(layer, xb) for xb in tiles])
                                           .transpose(3, 2, 0, 1)),
                          buffer_p=buffer_major(carry_probabilities(layer, layer.buffer.crossbar)))
 
 
 
-def threshold_reads(mtj_layer) -> np.ndarray:
-    """(2, rows, cols) bool: whether each cell of an :class:`~mtjxbar.nn.MTJLinear`'s array reads as P in the
-    transfer's column read (``TransferLinear._read_column``: one column at ``v_read``, current above
-    ``g_ref * v_read``) when it is in P [0] and when it is in AP [1]. Uniform arrays read every state right;
-    with per-cell parameters each cell's current in either state comes from the array's Chebyshev fit, the
-    way its transposed read computes it (float32, term by term)."""
-    xb, v_read = mtj_layer.crossbar, mtj_layer.hardware.converters.v_read
-    if xb._uniform:
-        return np.ascontiguousarray(np.stack([np.ones((xb.rows, xb.cols), dtype=np.bool_),
-                                              np.zeros((xb.rows, xb.cols), dtype=np.bool_)]))
-    fit = xb._per_cell_reads(torch.zeros(1), v_read)
-    w = fit.weights(torch.tensor([v_read], dtype=xb.dtype))[:, 0]  # (degree + 1,)
-    ap = fit._ap.view(-1, xb.rows, xb.cols)
-    i_ap = w[0] * ap[0]
-    for k in range(1, ap.shape[0]):
-        i_ap = i_ap + w[k] * ap[k]
-    i_p = w[0] * fit._p[0].view(xb.rows, xb.cols)
-    threshold = mtj_layer.g_ref * v_read
-    return np.ascontiguousarray(torch.stack([i_p > threshold, i_ap > threshold]).numpy())
+def threshold_reads(layer, mtj_layer) -> np.ndarray:
+    """(2, rows, cols) bool: whether each cell of one array (``mtj_layer``) of the transfer layer ``layer``
+    reads as P in its transfer sense when it is in P [0] and when it is in AP [1]
+    (:meth:`~mtjxbar.nn.TransferLinear.sense_flags`)."""
+    return np.ascontiguousarray(layer.sense_flags(mtj_layer).numpy())
 
 
 def carry_probabilities(layer, xb: Crossbar) -> np.ndarray:
@@ -339,6 +403,8 @@ def transfer_parameters(layer, lp: np.ndarray) -> None:
         lp[index] = float(switching_probability(torch.tensor(t.carry_overdrive * ic0, dtype=torch.float64),
                                                 t.carry_width, ic0=ic0, tau0=getattr(dev, f"tau0_{suffix}"),
                                                 delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d))
+    lp[K.LP_T_CURRENT], lp[K.LP_T_CURRENT + 1] = t.carry_overdrive * dev.ic0_ap2p, t.carry_overdrive * dev.ic0_p2ap
+    lp[K.LP_T_WIDTH] = t.carry_width
     lp[K.LP_T_OUT_SCALE] = layer.gain / tile.periphery.scale
     lp[K.LP_T_ERR_SCALE] = layer.gain / (tile.periphery.scale * conv.input_range)
     lp[K.LP_T_G_REF] = tile.mapping.k * tile.periphery.g_ref
@@ -359,8 +425,9 @@ def coincidence_p0(layer) -> np.ndarray:
     return np.ascontiguousarray(torch.stack(out).numpy())
 
 
-def device_vector(dev: MTJParams, enc: EncoderConfig, conv: ConverterConfig) -> np.ndarray:
-    """The kernels' ``EP_*`` vector: converter, encoder and (nominal) device parameters."""
+def device_vector(dev: MTJParams, enc: EncoderConfig, conv: ConverterConfig, r_access: float = 0.0) -> np.ndarray:
+    """The kernels' ``EP_*`` vector: converter, encoder and (nominal) device parameters; ``r_access``: the
+    access transistor's on-resistance (ohm), for the cost meter's write resistances."""
     ep = np.zeros(K.EP_COUNT)
     ep[K.EP_V_READ], ep[K.EP_INPUT_RANGE] = conv.v_read, conv.input_range
     ep[K.EP_DAC_LEVELS] = 0.0 if conv.dac_bits is None else 2 ** (conv.dac_bits - 1) - 1
@@ -375,8 +442,13 @@ def device_vector(dev: MTJParams, enc: EncoderConfig, conv: ConverterConfig) -> 
     ep[K.EP_SPARSE_LIMIT] = SPARSE_MAX_EVENTS_PER_CELL
     ep[K.EP_COINCIDENCE] = float(enc.scheme == "coincidence")
     ep[K.EP_SLOTS] = enc.slots
+    ep[K.EP_R_P], ep[K.EP_TMR0], ep[K.EP_V_H] = dev.r_p, dev.tmr0, dev.v_h
+    ep[K.EP_R_ACCESS] = r_access
     if enc.scheme == "coincidence":
-        ep[K.EP_P0:K.EP_P0 + 2] = pulse_probabilities(enc, dev)[1]
+        currents, p0 = pulse_probabilities(enc, dev)
+        ep[K.EP_P0:K.EP_P0 + 2] = p0
+        ep[K.EP_PULSE_CURRENT:K.EP_PULSE_CURRENT + 2] = currents
+        ep[K.EP_SLOT_WIDTH] = enc.slot_width
     return ep
 
 
