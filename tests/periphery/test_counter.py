@@ -61,3 +61,30 @@ def test_buffer_value_and_increments():
 def test_column_reference_alternates():
     assert column_reference(torch.arange(4), 0).tolist() == [1.0, -1.0, 1.0, -1.0]
     assert column_reference(torch.arange(4), 1).tolist() == [-1.0, 1.0, -1.0, 1.0]
+
+
+def test_two_bias_ratio_is_the_closed_form_and_bad_senses_are_refused():
+    """With no access transistor the junction sees the applied voltage: G_AP(v2) / G_AP(v1) =
+    (1 + TMR(v1)) / (1 + TMR(v2)) with TMR(v) = TMR0 / (1 + (v / v_h)^2); a transistor in series lowers it
+    (the junction sees less of the bias). A sense that cannot tell AP from P is refused by name."""
+    import pytest
+
+    from mtjxbar.config import ConfigError
+    from mtjxbar.device import MTJParams
+    from mtjxbar.nn import HardwareConfig
+    from mtjxbar.periphery import TransferConfig
+    from mtjxbar.periphery.counter import two_bias_midpoint, two_bias_ratio
+
+    def tmr(v):
+        return 1.24 / (1 + (v / 0.5) ** 2)
+
+    assert two_bias_ratio(5e3, 1.24, 0.5, 0.0, 0.1, 0.3) == pytest.approx((1 + tmr(0.1)) / (1 + tmr(0.3)), rel=1e-12)
+    with_access = two_bias_ratio(5e3, 1.24, 0.5, 2e3, 0.1, 0.3)
+    assert 1.0 < with_access < two_bias_ratio(5e3, 1.24, 0.5, 0.0, 0.1, 0.3)
+    assert two_bias_midpoint(5e3, 1.24, 0.5, 2e3, 0.1, 0.3) == pytest.approx(0.5 * (1 + with_access))
+    two_bias = TransferConfig(counter_bits=4, sense="two_bias")
+    HardwareConfig(transfer=two_bias)  # the default device: TMR halves at 0.5 V, a clear margin
+    with pytest.raises(ConfigError, match="sense_bias"):
+        HardwareConfig(transfer=TransferConfig(counter_bits=4, sense="two_bias", sense_bias=0.05))
+    with pytest.raises(ConfigError, match="two_bias"):
+        HardwareConfig(transfer=two_bias, device=MTJParams(v_h=50.0))

@@ -28,7 +28,7 @@ import torch
 
 from ..crossbar.plan import TO_AP, TO_P, OuterPlan, WriteResult
 from ..periphery import MappingConfig, TransferConfig
-from ..periphery.counter import balanced_states, buffer_value, carry, increments, transfer_columns
+from ..periphery.counter import balanced_states, buffer_value, carry, increments, transfer_columns, two_bias_midpoint
 from .config import HardwareConfig
 from .linear import MTJLinear
 
@@ -82,6 +82,9 @@ class TransferLinear(torch.nn.Module):
         # state it then moves by dW / (step LSB) on average (the soft bound halves an even buffer's expected
         # change at 0; a one-MTJ buffer takes only the direction away from its reference, half the sweeps)
         self.request_scale = (4.0 if t.buffer_mtjs == 1 else 2.0) / (t.step * t.lsb)
+        d = hardware.device  # the two-bias sense's decision level, from the nominal cell (periphery constant)
+        self._sense_level = two_bias_midpoint(d.r_p, d.tmr0, d.v_h, hardware.array.r_access,
+                                              hardware.converters.v_read, t.sense_bias)
         # one-MTJ buffer: per-column reference (+1 P / -1 AP), inverted at every transfer of the column
         self.register_buffer("reference", 1.0 - 2.0 * (torch.arange(out_features, device=device) % 2).float())
 
@@ -177,13 +180,60 @@ class TransferLinear(torch.nn.Module):
         return counts
 
     # -------------------------------------------------------------------------------------- transfer
-    def _read_column(self, layer: MTJLinear, phys_col: int) -> torch.Tensor:
-        """States (P = True) of one physical column by a one-hot transposed read and the periphery's
-        threshold at the reference conductance (rows,)."""
-        xb, v_read = layer.crossbar, self.hardware.converters.v_read
+    @property
+    def reads_per_sense(self) -> int:
+        """Array reads per sense of a column: 1 (threshold), 2 (two-bias)."""
+        return 2 if self.config.sense == "two_bias" else 1
+
+    def _column_current(self, layer: MTJLinear, phys_col: int, volts: float) -> torch.Tensor:
+        """Row currents (rows,) of a one-hot transposed read of one physical column at ``volts``."""
+        xb = layer.crossbar
         v = torch.zeros(xb.cols, dtype=xb.dtype, device=xb.device)
-        v[phys_col] = v_read
-        return xb.read_transposed(v, v_read) > layer.g_ref * v_read
+        v[phys_col] = volts
+        return xb.read_transposed(v, volts)
+
+    def sense_flags(self, layer: MTJLinear) -> torch.Tensor:
+        """(2, rows, cols) bool: whether each cell of one of this layer's arrays (``layer``: the buffer or a
+        bit tile) reads as P in :meth:`_read_column` when it is in P [0] and when it is in AP [1]; the fused
+        engine's view of the sense. Uniform arrays read every state right. With per-cell parameters:
+        ``threshold``, each cell's current in either state from the array's Chebyshev fit, as its transposed
+        read computes it (float32, term by term); ``two_bias``, P reads right (ratio 1) and an AP cell reads
+        as P where its own conductance ratio stays below the decision level (closed form, per-cell R_P,
+        TMR0 and v_h)."""
+        xb, v_read = layer.crossbar, self.hardware.converters.v_read
+        right = torch.stack([torch.ones(xb.rows, xb.cols, dtype=torch.bool),
+                             torch.zeros(xb.rows, xb.cols, dtype=torch.bool)])
+        if xb._uniform:
+            return right
+        if self.config.sense == "two_bias":
+            p = {n: xb.params[n].to(torch.float64).cpu() for n in ("r_p", "tmr0", "v_h")}
+
+            def g_ap(volts: float) -> torch.Tensor:
+                v = torch.full((xb.rows, xb.cols), volts, dtype=torch.float64)
+                return xb._ap_conductance(v, p["r_p"], p["tmr0"], p["v_h"])
+
+            right[1] = g_ap(self.config.sense_bias) < self._sense_level * g_ap(v_read)
+            return right
+        fit = xb._per_cell_reads(torch.zeros(1), v_read)
+        w = fit.weights(torch.tensor([v_read], dtype=xb.dtype))[:, 0]  # (degree + 1,)
+        ap = fit._ap.view(-1, xb.rows, xb.cols)
+        i_ap = w[0] * ap[0]
+        for k in range(1, ap.shape[0]):
+            i_ap = i_ap + w[k] * ap[k]
+        i_p = w[0] * fit._p[0].view(xb.rows, xb.cols)
+        threshold = layer.g_ref * v_read
+        return torch.stack([i_p > threshold, i_ap > threshold]).cpu()
+
+    def _read_column(self, layer: MTJLinear, phys_col: int) -> torch.Tensor:
+        """States (P = True) of one physical column as the periphery senses them (rows,): ``threshold``,
+        the current at ``v_read`` against the reference conductance; ``two_bias``, each cell's own
+        conductance ratio between ``sense_bias`` and ``v_read`` against :func:`two_bias_midpoint`."""
+        t, v_read = self.config, self.hardware.converters.v_read
+        i1 = self._column_current(layer, phys_col, v_read)
+        if t.sense == "threshold":
+            return i1 > layer.g_ref * v_read
+        i2 = self._column_current(layer, phys_col, t.sense_bias)
+        return i2 * v_read < self._sense_level * (i1 * t.sense_bias)
 
     def _program(self, layer: MTJLinear, phys_col: int, old: torch.Tensor, target: torch.Tensor,
                  generator: torch.Generator, counts: TransferCounts) -> tuple[int, int]:
@@ -208,7 +258,7 @@ class TransferLinear(torch.nn.Module):
             if attempt < t.verify_rounds:
                 verifies += 1
                 wrong = self._read_column(layer, phys_col) != target
-        counts.reads += verifies
+        counts.reads += verifies * self.reads_per_sense
         counts.failed += int((xb.parallel[:, phys_col].cpu() != target.cpu()).sum())
         return rounds, verifies
 
@@ -228,8 +278,8 @@ class TransferLinear(torch.nn.Module):
         buf_cols = [col * k + m for m in range(k)]
         a_bits = torch.stack([self._read_column(self.buffer, c) for c in buf_cols])
         c_bits = torch.stack([self._read_column(tile, col) for tile in self.tiles])
-        counts.reads += k + len(self.tiles)
-        counts.read_phases += 1
+        counts.reads += (k + len(self.tiles)) * self.reads_per_sense
+        counts.read_phases += self.reads_per_sense
         ref = float(self.reference[col])
         inc = increments(buffer_value(a_bits, ref), t.threshold, t.step)
         new_bits = carry(c_bits, inc)
@@ -249,7 +299,7 @@ class TransferLinear(torch.nn.Module):
                 steps.append(self._program(self.buffer, c, a_bits[m], target, generator, counts))
         # all arrays of the column are written (two polarities) and verified at the same time
         counts.write_phases += 2 * max(r for r, _ in steps)
-        counts.read_phases += max(v for _, v in steps)
+        counts.read_phases += max(v for _, v in steps) * self.reads_per_sense
         return counts
 
 

@@ -104,6 +104,14 @@ class TransferConfig:
                                hi=1e-3)
     verify_rounds: int = param(2, "1", "read-verify-rewrite rounds after a counter / reset write (0: write "
                                "once, unverified)", lo=0, hi=64)
+    sense: str = param("threshold", "", "how a transfer reads a cell's state: 'threshold' (its current at "
+                       "converters.v_read against the nominal P/AP midpoint; a cell whose own R_P or TMR spread "
+                       "crosses the midpoint misreads every time) or 'two_bias' (nondestructive self-reference, "
+                       "Chen et al., DATE 2010: the ratio of the cell's own conductances at sense_bias and at "
+                       "v_read, 1 for P, above 1 for AP whose TMR falls with bias; immune to R_P spread, two "
+                       "reads per sense)", choices=("threshold", "two_bias"))
+    sense_bias: float = param(0.2, "V", "second read voltage of the two-bias sense (above converters.v_read; "
+                              "keep the P cell's read current below Ic0)", lo=0.0, lo_open=True, hi=1.0)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -15,6 +15,11 @@ rows.
   P, half AP) = 0; for ``k = 1`` the MTJ against a per-column reference ``r = +-1``: ``A = (b - r) / 2`` in
   {-1, 0, +1}, where the reference alternates every time the column is transferred (one MTJ can only
   register a move away from its reference; alternating lets both directions through, one sweep each).
+* **Two-bias sense** (``TransferConfig.sense = "two_bias"``): a cell reads as AP when the ratio of its own
+  conductances at the two read voltages, ``G(v2) / G(v1)``, exceeds the midpoint between P's ratio (1: an
+  ohmic junction and transistor) and the nominal AP cell's (above 1: R_AP falls with bias); each cell is
+  its own reference, so R_P spread cannot make it misread (only a TMR or v_h spread large enough to flatten
+  its bias dependence can).
 * **Carry**: rows whose ``|A|`` reaches the threshold add ``sign(A) * step`` to their counter ``u``,
   clipped to ``0 .. L``; the changed bits are written and those buffer cells reset.
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 import torch
 
 __all__ = ["transfer_columns", "transfers_of_column", "column_reference", "buffer_value", "counter_value",
-           "counter_bits", "increments", "carry", "balanced_states"]
+           "counter_bits", "increments", "carry", "balanced_states", "two_bias_ratio", "two_bias_midpoint"]
 
 
 def transfer_columns(sample: int, n_cols: int, samples_per_sweep: int) -> list[int]:
@@ -90,3 +95,28 @@ def balanced_states(k: int, rows: int, device: torch.device | str = "cpu") -> to
     if k < 2 or k % 2:
         raise ValueError(f"k = {k}: a balanced buffer needs an even number of MTJs")
     return (torch.arange(k, device=device) < k // 2)[:, None].expand(k, rows).clone()
+
+
+def two_bias_ratio(r_p: float, tmr0: float, v_h: float, r_access: float, v1: float, v2: float) -> float:
+    """``G_AP(v2) / G_AP(v1)`` of an AP junction in series with its access transistor at applied voltages
+    ``v1 < v2`` (the junction voltage solved self-consistently, as the arrays read it); P's ratio is 1."""
+    from ..device.resistance import resistance_ap
+
+    def conductance(v: float) -> float:
+        vm = v
+        for _ in range(200):
+            r_ap = float(resistance_ap(torch.tensor(vm, dtype=torch.float64), r_p=r_p, tmr0=tmr0, v_h=v_h))
+            new = v * r_ap / (r_ap + r_access)
+            if abs(new - vm) <= 1e-15:
+                break
+            vm = new
+        return 1.0 / (float(resistance_ap(torch.tensor(vm, dtype=torch.float64), r_p=r_p, tmr0=tmr0, v_h=v_h))
+                      + r_access)
+
+    return conductance(v2) / conductance(v1)
+
+
+def two_bias_midpoint(r_p: float, tmr0: float, v_h: float, r_access: float, v1: float, v2: float) -> float:
+    """The periphery's decision level for the two-bias sense: halfway between P's conductance ratio (1)
+    and the nominal AP cell's (:func:`two_bias_ratio`); a cell whose ratio exceeds it reads as AP."""
+    return 0.5 * (1.0 + two_bias_ratio(r_p, tmr0, v_h, r_access, v1, v2))

@@ -211,8 +211,9 @@ def _train_fused(fused, x, y, config: TrainingConfig, lr: float, order: torch.Te
         for i, flips in enumerate(per_layer):
             stats.flips_per_layer[i] += int(flips)
         stats.flips += int(sum(per_layer))
-        if out["transfer"].any():
-            stats.add_transfer(dict(zip(TRANSFER_FIELDS, out["transfer"].sum(axis=(0, 1)).tolist(), strict=True)))
+        for i, layer in enumerate(fused.net.layers):
+            if out["transfer"][:, i].any():
+                stats.add_transfer(kernel_transfer_counts(layer, out["transfer"][:, i].sum(axis=0)))
         n = end
         if progress is not None and n % 500 == 0:
             progress(n, total)
@@ -220,6 +221,15 @@ def _train_fused(fused, x, y, config: TrainingConfig, lr: float, order: torch.Te
             checkpoint(n, stats)
     stats.train_accuracy = stats.correct / max(total, 1)
     return stats
+
+
+def kernel_transfer_counts(layer, counts) -> dict[str, int]:
+    """The fused kernel's :data:`TRANSFER_FIELDS` counts of a transfer layer as :class:`TransferCounts`
+    fields: the kernel counts one read per sense; a two-bias sense is ``layer.reads_per_sense`` = 2 reads."""
+    out = dict(zip(TRANSFER_FIELDS, (int(c) for c in counts), strict=True))
+    for name in ("reads", "read_phases"):
+        out[name] *= layer.reads_per_sense
+    return out
 
 
 def evaluate(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
