@@ -21,7 +21,11 @@ from .files import write_json
 from .progress import Interrupted, ProgressPrinter
 from .state import Position, RunState, check_resumable, data_sha256
 
-__all__ = ["run_experiment", "epoch_order", "write_results"]
+__all__ = ["run_experiment", "epoch_order", "write_results", "NOT_COSTED"]
+
+#: results.json's "hardware" block of a run the cost model does not describe (passive arrays)
+NOT_COSTED = ("{kind} arrays are not costed: the cost model covers 1T1MTJ arrays only (half-select and "
+              "sneak-path dissipation is not modelled)")
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -40,10 +44,11 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
                    on_checkpoint: Callable[[], None] | None = None) -> dict:
     """Train every method of ``config`` and return the results record (see README for its keys).
 
-    With ``meter`` the in-situ arrays report their events to the cost model (``mtjxbar.hardware``; the fused
-    loop reports the same figures from its kernel's sums) and the record gets the hardware totals under
-    ``"hardware"``. ``"engine"`` says which in-situ loop ran: ``"fused"`` or ``"eager"`` (``"mixed"`` if the
-    epochs differ, e.g. a run resumed under another engine choice).
+    With ``meter`` (and 1T1MTJ arrays: passive ones are not costed, their record's ``"hardware"`` says so
+    with ``"modelled": false``) the in-situ arrays report their events to the cost model
+    (``mtjxbar.hardware``; the fused loop reports the same figures from its kernel's sums) and the record
+    gets the hardware totals under ``"hardware"``. ``"engine"`` says which in-situ loop ran: ``"fused"``
+    or ``"eager"`` (``"mixed"`` if the epochs differ, e.g. a run resumed under another engine choice).
 
     With ``out_dir`` the run checkpoints into ``out_dir/checkpoint`` (:mod:`.checkpoint`) after every
     ``checkpoint_every`` in-situ samples of an epoch (0: never mid-epoch), after the in-situ part of each
@@ -64,6 +69,8 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     if resume and out_dir is None:
         raise ValueError("resume needs the run's out_dir")
     progress = progress or ProgressPrinter(quiet=True)
+    passive = config.hardware.array.kind != "1t1mtj"  # not costed (hardware.check_costed): no meter
+    metered, meter = meter, meter and not passive
     data = data or _load(config)
     dev = torch.device(config.device)
     train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
@@ -75,7 +82,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     data_hash = data_sha256(data) if ckpt is not None else ""
     if ckpt is not None and resume:
         record, tensors = ckpt.load()
-        check_resumable(ckpt.json_path, record, config, data_hash, meter)
+        check_resumable(ckpt.json_path, record, config, data_hash, metered)
         state.restore(record, tensors, ckpt.directory / record["tensors"], ckpt.json_path)
         pos = state.position
         where = f"epoch {pos.epoch + 1}, sample {pos.sample}" if pos.phase == "insitu" else \
@@ -88,7 +95,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
             return False
         seconds = {m: s + (extra or {}).get(m, 0.0) for m, s in state.seconds.items()}
         meta = {"config": to_dict(config), "config_sha256": config_sha256(to_dict(config)),
-                "data_sha256": data_hash, "metered": meter, **state.meta(seconds)}
+                "data_sha256": data_hash, "metered": metered, **state.meta(seconds)}
         ckpt.save(meta, state.tensors())
         if on_checkpoint is not None:
             on_checkpoint()
@@ -108,7 +115,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         save()
     if ckpt is not None:
         save_tensors(ckpt.root, "final_states.safetensors", state.final_tensors(), {"format": "mtjxbar-final-states"})
-    return _results(state, data, n_train, len(test_x))
+    return _results(state, data, n_train, len(test_x), metered)
 
 
 def _manufacture(state: RunState) -> None:
@@ -210,7 +217,7 @@ def _baseline_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, 
         progress.finish(f"test {state.history['exsitu'][-1]:.4f} (binary_software weights programmed)")
 
 
-def _results(state: RunState, data: Dataset, n_train: int, n_test: int) -> dict:
+def _results(state: RunState, data: Dataset, n_train: int, n_test: int, metered: bool = False) -> dict:
     config, tcfg, arch = state.config, state.config.training, state.arch
     results = {
         "dataset": data.name,
@@ -236,6 +243,9 @@ def _results(state: RunState, data: Dataset, n_train: int, n_test: int) -> dict:
     results["engine"] = engines[0] if len(engines) == 1 else "mixed" if engines else None
     if state.meter is not None:
         results["hardware"] = {**state.meter.summary(), "engine": results["engine"]}
+    elif metered:
+        results["hardware"] = {"modelled": False, "array": config.hardware.array.kind,
+                               "note": NOT_COSTED.format(kind=config.hardware.array.kind)}
     return results
 
 

@@ -11,14 +11,15 @@
 """
 
 from .config import CostConfig, ScheduleConfig
-from .estimate import ActivityConfig, estimate
+from .estimate import ActivityConfig, check_costed, estimate
 from .exsitu import expected_rounds, programming_cost, software_cost, software_macs
 from .ledger import COMPONENTS, ArraySpec, Tally, carry_cost, column_read_cost, phase_cost, read_cost, write_cost
 from .meter import INSITU, SCHEDULES, TRANSFER_COUNTS, CostMeter, with_transfers
 from .network import attach_meter, exsitu_specs, network_arrays, network_specs
 from .report import format_table
 
-__all__ = ["CostConfig", "ScheduleConfig", "ActivityConfig", "estimate", "expected_rounds", "programming_cost",
+__all__ = ["CostConfig", "ScheduleConfig", "ActivityConfig", "estimate", "check_costed", "expected_rounds",
+           "programming_cost",
            "software_cost", "software_macs", "COMPONENTS", "ArraySpec", "Tally", "phase_cost", "read_cost",
            "column_read_cost", "carry_cost", "write_cost", "INSITU", "SCHEDULES", "TRANSFER_COUNTS", "CostMeter",
            "with_transfers", "attach_meter", "exsitu_specs", "network_arrays", "network_specs", "format_table"]

@@ -42,7 +42,7 @@ from .config import CostConfig, ScheduleConfig
 from .ledger import ArraySpec, Tally
 from .meter import INSITU, TRANSFER_COUNTS, CostMeter, with_transfers
 
-__all__ = ["ActivityConfig", "estimate"]
+__all__ = ["ActivityConfig", "estimate", "check_costed"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,17 @@ def _transfers(layers: list[_Layer], specs: list[ArraySpec], hardware: Any, cost
     return out
 
 
+def check_costed(hardware: Any) -> None:
+    """Refuse hardware the cost model does not describe: it costs 1T1MTJ arrays (a gated row's cells carry
+    the write current, nothing else does); a passive array's writes also drive half-selected cells and sneak
+    paths, whose dissipation is not modelled, so its figures would be a 1T1MTJ array's."""
+    kind = hardware.array.kind
+    if kind != "1t1mtj":
+        raise ValueError(f"hardware.array.kind = {kind!r}: the cost model covers 1T1MTJ arrays only (a {kind} "
+                         "array's half-select and sneak-path dissipation is not modelled); use "
+                         "hardware.array.kind = '1t1mtj'")
+
+
 def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | None = None,
              cols: int | None = None, cost: CostConfig | None = None, schedule: ScheduleConfig | None = None,
              activity: ActivityConfig | None = None) -> dict:
@@ -177,6 +188,7 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
     ``schedule.training_samples``; with transfer layers, the in-situ figures include the transfers at their
     rate, ``"without_transfers"`` and ``"transfer"`` give them apart) plus ``"network"`` and ``"activity"``.
     """
+    check_costed(hardware)
     sizes, is_network = _sizes(layers, rows, cols)
     transfer = hardware.transfer.enabled if hasattr(hardware, "transfer") else False
     if transfer and not is_network:
