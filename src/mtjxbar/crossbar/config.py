@@ -60,6 +60,17 @@ class ArrayConfig:
                       "passive (0T1MTJ: the MTJ alone between its row and column line)", choices=ARRAY_KINDS)
     r_access: float = param(2.0e3, "ohm", "on-resistance of the access transistor in series with each MTJ "
                             "(a minimum-size NMOS in the triode region: 1-3 kOhm is typical)", lo=0.0)
+    driver_compliance_voltage: float = param(
+        1.2, "V", "1T1MTJ writes: the largest voltage a column write driver can put across a cell and its "
+        "access transistor (its supply: the 1.1-1.2 V core supply of a 40 nm low-power process, the node of "
+        "the default junction; cost.gate_voltage is 1.1 V); a write current is clipped to what this drives "
+        "through the cell in the state it switches from", lo=0.0, lo_open=True)
+    access_saturation_current: float = param(
+        200e-6, "A", "1T1MTJ writes: the saturation current of the access transistor at the word-line voltage, "
+        "the most any write current can be (an NMOS of W ~ 0.3-0.4 um at the ~500-600 uA/um on-current of "
+        "low-power 40 nm logic; STT-MRAM cells size the transistor to about twice the switching current, "
+        "Kawahara et al., Microelectron. Reliab. 52, 613 (2012), here 2 x 60 uA with margin)", lo=0.0,
+        lo_open=True)
     circuit: CircuitConfig = field(default_factory=CircuitConfig)
     fidelity: str = param("exact", "", "read model of passive arrays: ideal (G V, wires ignored), lumped "
                           "(each cell in series with the wire and port resistance of its path), exact "

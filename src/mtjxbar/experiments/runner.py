@@ -12,6 +12,7 @@ import torch
 from .. import __version__
 from ..config import to_dict
 from ..nn import manufacture_layers
+from ..periphery.encoder import check_drivers
 from ..rng import generator
 from ..training import EpochStats, evaluate, train_insitu, train_software_epoch
 from .checkpoint import Checkpoint, config_sha256, save_tensors
@@ -69,6 +70,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     if resume and out_dir is None:
         raise ValueError("resume needs the run's out_dir")
     progress = progress or ProgressPrinter(quiet=True)
+    check_drivers(config.hardware)  # writes that can never switch, pulses the drivers cannot deliver
     passive = config.hardware.array.kind != "1t1mtj"  # not costed (hardware.check_costed): no meter
     metered, meter = meter, meter and not passive
     data = data or _load(config)
@@ -78,6 +80,8 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     tcfg = config.training
     state = RunState(config, train_x, data.n_classes, meter)
     _manufacture(state)
+    for layer in state.net.layers:  # write currents clipped to what the drivers deliver (1T1MTJ)
+        layer.encoder.limit_currents(config.hardware.array)
     ckpt = Checkpoint(Path(out_dir)) if out_dir is not None else None
     data_hash = data_sha256(data) if ckpt is not None else ""
     if ckpt is not None and resume:
@@ -144,6 +148,7 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
     t0 = time.perf_counter()
 
     partial = state.partial if state.partial is not None else EpochStats(flips_per_layer=[0] * len(net.layers))
+    clipped = sum(layer.encoder.clipped for layer in net.layers)
 
     def checkpoint(done: int, stats: EpochStats) -> None:
         state.position, state.partial = Position(epoch, "insitu", done), stats
@@ -175,6 +180,8 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
                                "intended_flips": stats.flips - stats.disturb_flips,
                                "disturb_flips": stats.disturb_flips,
                                "disturb_flips_per_sample": stats.disturb_flips / samples,
+                               # column currents clipped to the drive limits (this process's samples)
+                               "clipped_currents": sum(layer.encoder.clipped for layer in net.layers) - clipped,
                                **({"transfer": dict(stats.transfer)} if stats.transfer else {})})
     state.position = Position(epoch, "baselines", 0)
     disturbs = f" ({stats.disturb_flips:,} disturb, {stats.disturb_flips / samples:.3g}/sample)" \

@@ -38,6 +38,7 @@ import torch
 from ..config import param, to_dict, validate
 from ..crossbar import Crossbar
 from ..periphery import MappingConfig, PulseEncoder, SynapseMapping, dac
+from ..periphery.encoder import check_drivers
 from .config import CostConfig, ScheduleConfig
 from .ledger import ArraySpec, Tally
 from .meter import INSITU, TRANSFER_COUNTS, CostMeter, with_transfers
@@ -189,6 +190,7 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
     rate, ``"without_transfers"`` and ``"transfer"`` give them apart) plus ``"network"`` and ``"activity"``.
     """
     check_costed(hardware)
+    check_drivers(hardware)
     sizes, is_network = _sizes(layers, rows, cols)
     transfer = hardware.transfer.enabled if hasattr(hardware, "transfer") else False
     if transfer and not is_network:
@@ -200,6 +202,7 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
     g_p, g_ap = 1.0 / (dev.r_p + hardware.array.r_access), 1.0 / (dev.r_ap + hardware.array.r_access)
     mapping_cfg = hardware.mapping if is_network else MappingConfig()
     encoder = PulseEncoder(hardware.encoder, dev)
+    encoder.limit_currents(hardware.array)
     built = _build(hardware, sizes, mapping_cfg, transfer, gen)
     specs, plain = [], []
     for i, layer in enumerate(built):

@@ -24,19 +24,95 @@ over-shooting by a relative ``(1 - a) q / 2`` to first order (below 1 % for q < 
 training; +17 % at q = 0.5, a = 0.5, and up to 2 ln 2 - 1 = +39 % as a -> 0 at q = 0.5). Requests above
 ``p_max`` are clipped per column. The error is measured by ``tests/periphery/test_encoder.py`` and in
 the README.
+
+**Drive limits** (1T1MTJ arrays, :meth:`PulseEncoder.limit_currents`): a column's current is at most what its
+driver can push through a cell in the state the pulse switches from and its access transistor,
+``min(I_sat, I(V_compliance))`` (:func:`driver_limits`; towards P the AP cell's bias-dependent resistance);
+a current the request asks beyond it is clipped (and counted, :attr:`PulseEncoder.clipped`), so the
+cell switches less often than asked. :func:`check_drivers` refuses hardware whose writes can never switch.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..crossbar.plan import CoincidencePlan, OuterPlan
-from ..device import MTJParams, current_for_probability
+from ..device import MTJParams, current_for_probability, switching_probability
 from ..device.switching import thermal_current_for_probability, thermal_reach
-from .coincidence import CoincidenceEncoder
+from .coincidence import CoincidenceEncoder, pulse_probabilities
 from .config import EncoderConfig
 
-__all__ = ["PulseEncoder"]
+__all__ = ["PulseEncoder", "driver_limits", "check_drivers"]
+
+
+def _ap_voltage(current: float, dev: MTJParams) -> float:
+    """Junction voltage of an AP cell carrying ``current``: ``V = I R_AP(V)`` (bisection; R_AP falls with V)."""
+    lo, hi = current * dev.r_p, current * dev.r_p * (1.0 + dev.tmr0)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid - current * dev.r_p * (1.0 + dev.tmr0 / (1.0 + (mid / dev.v_h) ** 2)) > 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+def driver_limits(dev: MTJParams, array) -> tuple[tuple[float, float], tuple[str, str]]:
+    """``((I_to_P, I_to_AP), (field, field))``: the largest current (A) a 1T1MTJ write can drive through a cell
+    it can switch, towards P (an AP cell: ``I (R_AP(V) + r_access) = V_compliance``) and towards AP (a P cell:
+    ``V_compliance / (R_P + r_access)``), at most the access transistor's saturation current; and the
+    ``hardware.array`` field that sets each (``driver_compliance_voltage`` or ``access_saturation_current``)."""
+    v_c, i_sat, r_on = array.driver_compliance_voltage, array.access_saturation_current, array.r_access
+    lo, hi = 0.0, v_c / r_on if r_on > 0 else v_c / dev.r_p
+    for _ in range(200):  # I (R_AP(I) + r_on) rises with I
+        mid = 0.5 * (lo + hi)
+        if _ap_voltage(mid, dev) + mid * r_on > v_c:
+            hi = mid
+        else:
+            lo = mid
+    by_voltage = (lo, v_c / (dev.r_p + r_on))
+    limits = tuple(min(i_sat, i) for i in by_voltage)
+    fields = tuple("access_saturation_current" if i_sat <= i else "driver_compliance_voltage" for i in by_voltage)
+    return limits, fields
+
+
+def check_drivers(hardware) -> None:
+    """Refuse 1T1MTJ hardware (an ``nn.HardwareConfig``) whose writes can never switch, or whose fixed pulses
+    ask for more current than the drivers deliver: the current scheme's largest deliverable current must
+    switch a nominal cell with at least ``p_min`` over a full pulse in both directions; the coincidence
+    scheme's pulses and a transfer layer's carry / reset pulses must be deliverable. The error names the
+    field and the largest reachable current."""
+    array, dev, enc = hardware.array, hardware.device, hardware.encoder
+    if array.kind != "1t1mtj":
+        return
+    (limits, fields) = driver_limits(dev, array)
+    names = ("towards P (AP -> P)", "towards AP (P -> AP)")
+    for k, direction in enumerate(("ap2p", "p2ap")):
+        limit, name = limits[k], f"hardware.array.{fields[k]}"
+        if enc.scheme == "current":
+            p = float(switching_probability(torch.tensor(limit, dtype=torch.float64), enc.pulse_width,
+                                            **dev.switching(direction)))
+            if not p >= max(enc.p_min, 1e-300):
+                ic0 = getattr(dev, "ic0_" + direction)
+                raise ValueError(f"{name}: writes can never switch {names[k]}: the largest current a write can "
+                                 f"drive through a cell is {limit * 1e6:.4g} uA (Ic0 {ic0 * 1e6:.4g} uA), which "
+                                 f"switches with probability {p:.3g} in a {enc.pulse_width * 1e9:.3g} ns pulse, "
+                                 f"below encoder.p_min = {enc.p_min:g}")
+        elif enc.scheme == "coincidence":
+            current = pulse_probabilities(enc, dev)[0][k]
+            if current > limit * (1.0 + 1e-9):
+                raise ValueError(f"{name}: the coincidence pulse {names[k]} asks {current * 1e6:.4g} uA "
+                                 f"(hardware.encoder.overdrive = {enc.overdrive:g} x Ic0), more than the "
+                                 f"{limit * 1e6:.4g} uA a write can drive through a cell")
+        transfer = getattr(hardware, "transfer", None)
+        if transfer is not None and transfer.enabled:
+            current = transfer.carry_overdrive * getattr(dev, "ic0_" + direction)
+            if current > limit * (1.0 + 1e-9):
+                raise ValueError(f"{name}: the transfer's carry / reset pulse {names[k]} asks {current * 1e6:.4g} "
+                                 f"uA (hardware.transfer.carry_overdrive = {transfer.carry_overdrive:g} x Ic0), "
+                                 f"more than the {limit * 1e6:.4g} uA a write can drive through a cell")
 
 
 class PulseEncoder:
@@ -54,6 +130,14 @@ class PulseEncoder:
         # the current scheme, e.g. a fused training loop, mistakes its plans for the current scheme's)
         self.thermal_only = config.p_max <= reach and self.coincidence is None
         self._pol = {}  # per device: (ic0, tau0) as (2, 1) float64 tensors, TO_P row first
+        self.limits = (math.inf, math.inf)  # largest column current (A) per polarity (limit_currents)
+        self.clipped = 0  # column currents clipped to the limits so far (both polarities, every update)
+
+    def limit_currents(self, array) -> None:
+        """Clip column currents to what the drivers deliver through a switchable cell of ``array`` (an
+        ``ArrayConfig``; 1T1MTJ only, :func:`driver_limits`)."""
+        if array.kind == "1t1mtj":
+            self.limits = driver_limits(self.device_params, array)[0]
 
     def _polarity_params(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if device not in self._pol:
@@ -79,7 +163,14 @@ class PulseEncoder:
         else:
             both = current_for_probability(q.expand(2, -1), cfg.pulse_width, ic0=ic0, tau0=tau0,
                                            delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d)
-        return torch.where(q >= max(cfg.p_min, 1e-300), both, 0.0)
+        both = torch.where(q >= max(cfg.p_min, 1e-300), both, 0.0)
+        if math.isfinite(self.limits[0]) or math.isfinite(self.limits[1]):
+            limit = torch.tensor(self.limits, dtype=both.dtype, device=both.device)[:, None]
+            over = both > limit
+            if bool(over.any()):
+                self.clipped += int(over.sum())
+                both = torch.minimum(both, limit)
+        return both
 
     def row_pulses(self, row_factor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The row half of :meth:`encode` for one request or a batch (rows last): widths (s), signs and

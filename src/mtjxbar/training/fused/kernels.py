@@ -107,7 +107,8 @@ EP_SLOT_WIDTH = 26  # the coincidence scheme's gate pulse (s)
 EP_C_OP = 27  # a digital operation
 EP_C_DAC = 28  # DAC settling
 EP_C_SETTLE = 29  # line settling
-EP_COUNT = 30
+EP_I_MAX = 30  # 30, 31: the largest column current (A) a write can drive, TO_P / TO_AP (inf: no limit)
+EP_COUNT = 32
 
 # what the cost meter needs of one sample's work on one layer (``out_meter[s, layer]``; summed over the
 # sample's reads and phases; hardware.CostMeter.add_fused turns them into joules and seconds):
@@ -431,7 +432,15 @@ def _row_max_or_clear(r, row_values, row_sign, plan_sign, col_values):
 @njit(cache=True)
 def encode(r, c_out, col_sign, lp, ep, widths, row_sign, plan_sign, currents):
     """The write plan of ``dW = outer(r, c_out)``: row widths (s) and signs, each physical column's sign
-    and currents (2, cols) [TO_P, TO_AP]; returns the number of phases (0: nothing to write)."""
+    and currents (2, cols) [TO_P, TO_AP] (clipped to ``EP_I_MAX``); returns the number of phases (0: nothing
+    to write)."""
+    return encode_counted(r, c_out, col_sign, lp, ep, widths, row_sign, plan_sign, currents, np.zeros(1, np.int64))
+
+
+@njit(cache=True)
+def encode_counted(r, c_out, col_sign, lp, ep, widths, row_sign, plan_sign, currents, clipped):
+    """:func:`encode` that adds the column currents it clipped to the drive limits to ``clipped[0]``
+    (PulseEncoder.column_currents)."""
     rows = r.shape[0]
     r_max = _row_max_or_clear(r, widths, row_sign, plan_sign, currents)
     if not r_max > 0.0:
@@ -464,6 +473,9 @@ def encode(r, c_out, col_sign, lp, ep, widths, row_sign, plan_sign, currents):
                 u = math.sqrt(u) if n == 2.0 else u ** (1.0 / n)
                 ic0 = ep[EP_IC0 + pol]
                 current = max(ic0 - u * ic0, 0.0)
+                if current > ep[EP_I_MAX + pol]:
+                    current = ep[EP_I_MAX + pol]
+                    clipped[0] += 1
             currents[pol, c] = current
             if current > 0.0:
                 d_pos[pol] |= plan_sign[c] > 0
@@ -1273,29 +1285,32 @@ def meter_tiles_backward(delta, C, L, lp, ep, m):
 @njit(cache=True)
 def train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
                 out_updated, out_phases, out_to_p, out_to_ap, out_transfer):
-    """:func:`train_chunk_metered` without the cost meter's sums."""
-    _train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
-                 out_updated, out_phases, out_to_p, out_to_ap, out_transfer, False,
-                 np.zeros((x.shape[0], len(layers), M_COUNT)))
+    """:func:`run_chunk` without the cost meter's sums and the clipped currents."""
+    run_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
+              out_updated, out_phases, out_to_p, out_to_ap, out_transfer, False,
+              np.zeros((x.shape[0], len(layers), M_COUNT)), np.zeros((x.shape[0], len(layers)), dtype=np.int64))
 
 
 @njit(cache=True)
 def train_chunk_metered(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin,
                         out_correct, out_updated, out_phases, out_to_p, out_to_ap, out_transfer, out_meter):
-    """:func:`train_chunk` that also adds what the cost meter needs of each sample and layer to ``out_meter``
-    (n, layers, :data:`M_COUNT`) (uniform plain layers: reads, encodings and write phases, see ``M_*``)."""
-    _train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
-                 out_updated, out_phases, out_to_p, out_to_ap, out_transfer, True, out_meter)
+    """:func:`run_chunk` with the cost meter's sums, without the clipped currents."""
+    run_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
+              out_updated, out_phases, out_to_p, out_to_ap, out_transfer, True, out_meter,
+              np.zeros((x.shape[0], len(layers)), dtype=np.int64))
 
 
 @njit(cache=True)
-def _train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
-                 out_updated, out_phases, out_to_p, out_to_ap, out_transfer, metered, out_meter):
+def run_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_classes, per_class, margin, out_correct,
+              out_updated, out_phases, out_to_p, out_to_ap, out_transfer, metered, out_meter, out_clipped):
     """Train on the conditioned inputs ``x`` (n, rows) with ``labels``; ``seeds`` (layers, n) seed each
     sample's write stream of each layer (and, mixed, its transfer stream); ``layers``: one
     :data:`LayerArrays` per layer, whose states are changed in place; ``counters``: one
     :data:`CounterArrays` per layer (transfer layers: their counters, changed in place); ``sample0``: the
-    global index of ``x[0]`` (schedules the transfers); per-sample outcomes go to the ``out_*`` arrays."""
+    global index of ``x[0]`` (schedules the transfers); per-sample outcomes go to the ``out_*`` arrays. With
+    ``metered`` what the cost meter needs of each sample and layer is added to ``out_meter`` (n, layers,
+    :data:`M_COUNT`; uniform arrays, see ``M_*``); ``out_clipped`` (n, layers) gets the column currents the
+    encoder clipped to the drive limits (``EP_I_MAX``)."""
     n_layers = len(layers)
     rows = [layers[ly].states.shape[0] for ly in range(n_layers)]
     cols = [layers[ly].states.shape[1] for ly in range(n_layers)]
@@ -1360,7 +1375,7 @@ def _train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_cla
             _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_out, col_buf, w_cols, w, widths,
                     row_sign, plan_sign, currents, rates, cum_rows, cum_cols, fired_rows, fired_cols, coincidence,
                     slots, rng, out_phases, out_to_p, out_to_ap, metered, out_meter, n_p, t_p, slot_rows, slot_n_rows,
-                    slot_cols, slot_n_cols, flipped)
+                    slot_cols, slot_n_cols, flipped, out_clipped)
         for ly in range(n_layers):
             if lps[ly, LP_T_BITS] > 0:
                 seed_stream(rng_t, seeds[ly, s] ^ uint64(0x5DEECE66DA3B1F27))
@@ -1372,7 +1387,7 @@ def _train_chunk(x, labels, seeds, lr, layers, counters, sample0, lps, ep, n_cla
 def _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_out, col_buf, w_cols, w, widths,
             row_sign, plan_sign, currents, rates, cum_rows, cum_cols, fired_rows, fired_cols, coincidence, slots,
             rng, out_phases, out_to_p, out_to_ap, metered, out_meter, n_p, t_p, slot_rows, slot_n_rows, slot_cols,
-            slot_n_cols, flipped):
+            slot_n_cols, flipped, out_clipped):
     """Backward reads and every layer's write of sample ``s`` (:func:`train_chunk`)."""
     n_layers = len(layers)
     for ly in range(n_layers - 1, 0, -1):
@@ -1398,8 +1413,8 @@ def _update(x64, s, seeds, lr, layers, counters, lps, ep, deltas, errs, hs, c_ou
             phases = encode_coincidence(r, c_out[ly], lps[ly], ep, L.sign, widths[ly], row_sign[ly],
                                         plan_sign[ly], currents[ly])
         else:
-            phases = encode(r, c_out[ly], L.sign, lps[ly], ep, widths[ly], row_sign[ly], plan_sign[ly],
-                            currents[ly])
+            phases = encode_counted(r, c_out[ly], L.sign, lps[ly], ep, widths[ly], row_sign[ly], plan_sign[ly],
+                                    currents[ly], out_clipped[s, ly:ly + 1])
         out_phases[s, ly] = phases
         if metered:
             out_meter[s, ly, M_WRITES] += 1.0

@@ -125,6 +125,7 @@ class FusedNetwork:
         first = net.layers[0]
         conv = first.hardware.converters
         self.ep = device_vector(first.hardware.device, first.encoder.config, conv, first.hardware.array.r_access)
+        self.ep[K.EP_I_MAX:K.EP_I_MAX + 2] = first.encoder.limits  # the drive limits (PulseEncoder.limit_currents)
         self.lps = np.zeros((len(net.layers), K.LP_COUNT))
         # each cell's switching probability of the fixed coincidence pulse: constant, computed once
         self.p0 = [coincidence_p0(layer) if layer.encoder.config.scheme == "coincidence" else np.zeros((2, 0, 0))
@@ -270,7 +271,8 @@ class FusedNetwork:
         """Train on the raw inputs ``x`` (n, features) with ``labels`` in order; one seed per sample and
         layer is drawn from each layer's generator; ``sample0``: the global index of ``x[0]`` (schedules
         transfers). Returns per-sample ``correct``, ``updated`` and per-layer ``phases``, ``flips_to_p``,
-        ``flips_to_ap`` and ``transfer`` (the :data:`~.kernels.TC_COUNT` transfer counts)."""
+        ``flips_to_ap``, ``clipped`` (column currents clipped to the drive limits, also added to each layer's
+        ``encoder.clipped``) and ``transfer`` (the :data:`~.kernels.TC_COUNT` transfer counts)."""
         n, layers = len(x), len(self.net.layers)
         if len(generators) < layers:
             raise ValueError(f"{len(generators)} write generators for {layers} layers")
@@ -287,12 +289,14 @@ class FusedNetwork:
                 counters, int(sample0), self.lps, self.ep, arch.n_classes, arch.outputs_per_class,
                 math.nan if margin is None else float(margin), out["correct"], out["updated"], out["phases"],
                 out["flips_to_p"], out["flips_to_ap"], out["transfer"])
-        if self.meter is None:
-            K.train_chunk(*args)
-        else:
-            sums = np.zeros((n, layers, K.M_COUNT))
+        sums = np.zeros((n, layers, K.M_COUNT))
+        out["clipped"] = np.zeros((n, layers), dtype=np.int64)
+        if self.meter is not None:
             args = (*args[:7], self._metered_lps(), self._metered_ep(), *args[9:])
-            K.train_chunk_metered(*args, sums)
+        K.run_chunk(*args, self.meter is not None, sums, out["clipped"])
+        for layer, clipped in zip(self.net.layers, out["clipped"].sum(axis=0).tolist(), strict=True):
+            layer.encoder.clipped += int(clipped)  # as the eager encoder counts them
+        if self.meter is not None:
             self.meter.add_fused({**{name: sums[..., k] for k, name in enumerate(K.METER_FIELDS)},
                                   "updated": out["updated"], "write_phases": out["phases"],
                                   "flips_to_p": out["flips_to_p"], "flips_to_ap": out["flips_to_ap"],
@@ -444,6 +448,7 @@ def device_vector(dev: MTJParams, enc: EncoderConfig, conv: ConverterConfig, r_a
     ep[K.EP_SLOTS] = enc.slots
     ep[K.EP_R_P], ep[K.EP_TMR0], ep[K.EP_V_H] = dev.r_p, dev.tmr0, dev.v_h
     ep[K.EP_R_ACCESS] = r_access
+    ep[K.EP_I_MAX:K.EP_I_MAX + 2] = math.inf
     if enc.scheme == "coincidence":
         currents, p0 = pulse_probabilities(enc, dev)
         ep[K.EP_P0:K.EP_P0 + 2] = p0
