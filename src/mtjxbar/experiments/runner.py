@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,7 @@ import torch
 
 from .. import __version__
 from ..config import to_dict
+from ..device import switching_probability
 from ..nn import manufacture_layers
 from ..periphery.encoder import check_drivers
 from ..rng import generator
@@ -22,7 +25,7 @@ from .files import write_json
 from .progress import Interrupted, ProgressPrinter
 from .state import Position, RunState, check_resumable, data_sha256
 
-__all__ = ["run_experiment", "epoch_order", "write_results", "NOT_COSTED"]
+__all__ = ["run_experiment", "epoch_order", "write_results", "NOT_COSTED", "config_warnings"]
 
 #: results.json's "hardware" block of a run the cost model does not describe (passive arrays)
 NOT_COSTED = ("{kind} arrays are not costed: the cost model covers 1T1MTJ arrays only (half-select and "
@@ -106,6 +109,8 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         return True
 
     n_train = len(train_x)
+    for line in config_warnings(config, n_train):
+        print(f"mtjxbar: warning: {line}", file=sys.stderr)
     for epoch in range(state.position.epoch, tcfg.epochs):
         order = epoch_order(config.seed, epoch, n_train).to(dev)
         tag = f"epoch {epoch + 1}/{tcfg.epochs}"
@@ -120,6 +125,34 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     if ckpt is not None:
         save_tensors(ckpt.root, "final_states.safetensors", state.final_tensors(), {"format": "mtjxbar-final-states"})
     return _results(state, data, n_train, len(test_x), metered)
+
+
+def config_warnings(config: ExperimentConfig, n_train: int) -> list[str]:
+    """What makes ``config`` physically doubtful though it runs (one line each): a retention time
+    ``tau0 exp(Delta)`` shorter than the run (at least one write pulse per training sample: the stored
+    weights would decay while they train; retention flips are not simulated), and devices a write cannot
+    switch on purpose (a cell already switches with ``p_max`` or more in one pulse with no current at all,
+    so the encoder asks for no current and nothing is written: ``--delta 1`` trains at chance)."""
+    dev, enc = config.hardware.device, config.hardware.encoder
+    out = []
+    run = config.training.epochs * n_train * enc.pulse_width
+    tau = min(dev.tau0_p2ap, dev.tau0_ap2p) * math.exp(min(dev.delta, 700.0))
+    if tau < run:
+        out.append(f"hardware.device.delta = {dev.delta:g}: retention tau0 exp(delta) = {tau:.3g} s is shorter than "
+                   f"the run ({config.training.epochs} epochs x {n_train} samples x a {enc.pulse_width:.3g} s pulse "
+                   f"= {run:.3g} s at least): the weights would not hold what they learn (retention flips are not "
+                   "simulated)")
+    if enc.scheme == "current":
+        for direction in ("ap2p", "p2ap"):
+            p = float(switching_probability(torch.tensor(0.0, dtype=torch.float64), enc.pulse_width,
+                                            **dev.switching(direction)))
+            if p >= enc.p_max:
+                out.append(f"hardware.device.delta = {dev.delta:g}: a cell switches ({direction}) with probability "
+                           f"{p:.3g} in a {enc.pulse_width:.3g} s pulse with no current at all, at or above "
+                           f"encoder.p_max = {enc.p_max:g}: the encoder asks for no current and no write switches "
+                           "a cell on purpose")
+                break
+    return out
 
 
 def _manufacture(state: RunState) -> None:
