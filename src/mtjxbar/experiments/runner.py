@@ -61,9 +61,10 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     starting afresh; the config may differ only in ``training.epochs`` (see :func:`.state.check_resumable`).
     On CPU a resumed run ends bit for bit where the uninterrupted one does (wall-clock times aside).
 
-    ``interrupt`` (e.g. a :class:`.progress.StopRequest`) is asked at every sample boundary the training
-    loops report (progress every 500 samples, checkpoints); once it says yes the run checkpoints there (in an
-    in-situ part; in a baseline part its last checkpoint, after the in-situ part, stands) and raises
+    ``interrupt`` (e.g. a :class:`.progress.StopRequest`) is asked after every in-situ sample of the eager
+    loop, at every chunk boundary of the fused loop (every 100 samples, :func:`_stop_every`) and at the
+    baselines' progress reports; once it says yes the run checkpoints there (in an in-situ part: the sample
+    it stopped at; in a baseline part its last checkpoint, after the in-situ part, stands) and raises
     :class:`.progress.Interrupted`. ``on_checkpoint`` is called after every checkpoint written.
     """
     if config.device == "cuda" and not torch.cuda.is_available():
@@ -183,7 +184,10 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
     partial = state.partial if state.partial is not None else EpochStats(flips_per_layer=[0] * len(net.layers))
     clipped = sum(layer.encoder.clipped for layer in net.layers)
 
-    def checkpoint(done: int, stats: EpochStats) -> None:
+    def checkpoint(done: int, stats: EpochStats) -> None:  # called every ``calls`` samples
+        asked = interrupt is not None and interrupt()
+        if not asked and not (every > 0 and done % every == 0):
+            return
         state.position, state.partial = Position(epoch, "insitu", done), stats
         saved = save({"insitu": time.perf_counter() - t0})
         _asked(interrupt, saved, f"epoch {epoch + 1}, sample {done}")()
@@ -193,9 +197,13 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
         if interrupt is not None and interrupt() and done < total:
             checkpoint(done, partial)
 
+    # the same boundaries with or without a stop hook: the fused loop's chunks (and the meter's sums over
+    # them) then fall alike in a run and in its resumption
+    calls = _stop_every(state, every)
+
     def train() -> EpochStats:
         return train_insitu(net, train_x, train_y, tcfg, epoch, order, state.write_gens, update,
-                            start=start, stats=partial, checkpoint=checkpoint, checkpoint_every=every)
+                            start=start, stats=partial, checkpoint=checkpoint, checkpoint_every=calls)
 
     if state.meter is not None:
         with state.meter.epoch():
@@ -221,6 +229,29 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
         if _passive(state) else ""
     progress.finish(f"test {state.history['insitu'][-1]:.4f}, train {stats.train_accuracy:.4f}, "
                     f"{stats.flips:,} flips{disturbs}")
+
+
+#: the fused loop asks for a stop every this many samples (a chunk boundary; the eager loop after every sample)
+STOP_EVERY_FUSED = 100
+
+
+def _stop_every(state: RunState, every: int) -> int:
+    """How often (samples) the in-situ loop hands the runner a sample boundary, where a stop asked is honoured
+    (checkpoint there, then :class:`.progress.Interrupted`) and every ``every``-th a checkpoint is written:
+    after every sample in the eager loop; in the fused loop at chunk boundaries every
+    :data:`STOP_EVERY_FUSED` samples (a divisor of ``every``, so checkpoints land where they did; where only
+    a small one exists, the checkpoints and progress reports every 500 samples)."""
+    tcfg = state.config.training
+    fused = False
+    if tcfg.engine != "eager":
+        try:
+            from ..training.fused import unsupported
+        except ImportError:  # numba missing: the eager loop runs
+            unsupported = None
+        fused = unsupported is not None and unsupported(state.net) is None
+    step = STOP_EVERY_FUSED if fused else 1
+    calls = math.gcd(every, step) if every > 0 else step
+    return every if fused and calls < 10 else calls
 
 
 def _passive(state: RunState) -> bool:

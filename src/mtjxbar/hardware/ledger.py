@@ -169,9 +169,9 @@ def write_cost(event: WriteEvent, cost: CostConfig) -> Tally:
 
 
 def fused_tallies(sums: Mapping[str, np.ndarray], specs: Sequence[ArraySpec], cost: CostConfig,
-                  schedule: ScheduleConfig) -> tuple[dict[str, Tally], dict[str, Tally]]:
-    """The in-situ tallies (``insitu_parallel``, ``insitu_rowwise``) of samples the fused loop ran, without and
-    of the transfers, from its per-sample, per-layer sums (arrays (n, layers); keys as
+                  schedule: ScheduleConfig) -> tuple[dict, dict]:
+    """Per sample, the in-situ latency and energy (``insitu_parallel``, ``insitu_rowwise``) of samples the fused
+    loop ran, without and of the transfers, from its per-sample, per-layer sums (arrays (n, layers); keys as
     ``training.fused.kernels.METER_FIELDS``): each sample's forward read of every array, its transposed reads
     (``bwd_reads`` the layer's first array, ``tile_bwd_reads`` every other), each written layer's encoding
     (``writes``) and write phases, costed as :func:`read_cost`, :func:`write_cost` and :func:`phase_cost`
@@ -179,86 +179,83 @@ def fused_tallies(sums: Mapping[str, np.ndarray], specs: Sequence[ArraySpec], co
     same time (``layers_update_concurrently``: the longest counts) or one after the other. A layer's other
     arrays (``specs`` with the same ``layer``: a transfer layer's bit tiles) share its inputs. Transfers:
     :func:`column_read_cost`, :func:`carry_cost` and :func:`phase_cost` of the kernel's per-column sums
-    (``t_*``), latencies as the kernel added them up; layers transfer concurrently or in turn as they write."""
+    (``t_*``), latencies as the kernel added them up; layers transfer concurrently or in turn as they write.
+    Returns ``(in_situ, transfers)``, each ``{schedule: (latency (n,), {component: energy (n,)})}``: per
+    sample, so that a meter adds them up one sample after the other whatever chunks they came in."""
     n, layers = sums["writes"].shape
     groups: list[list[ArraySpec]] = [[] for _ in range(layers)]
     for i, spec in enumerate(specs):
         groups[i if spec.layer is None else spec.layer].append(spec)
-    read_latency = 0.0
+    zero = np.zeros(n)
+    ones = np.ones(n)
+    read_latency = zero.copy()
     write_par, write_row = np.zeros((n, layers)), np.zeros((n, layers))
-    energy = dict.fromkeys(COMPONENTS, 0.0)
-    par_lines = row_lines = 0.0
-    t_energy = dict.fromkeys(COMPONENTS, 0.0)
-    t_par_lines = t_row_lines = 0.0
+    energy = {k: zero.copy() for k in COMPONENTS}
+    par_lines, row_lines = zero.copy(), zero.copy()
+    t_energy = {k: zero.copy() for k in COMPONENTS}
+    t_par_lines, t_row_lines = zero.copy(), zero.copy()
     c = cost.line_capacitance_per_cell
 
-    def read_time(reads: float, spec: ArraySpec, transposed: bool) -> float:
+    def read_time(spec: ArraySpec, transposed: bool) -> float:
         lines = spec.digitised_lines(transposed)
-        return reads * (cost.dac_time + cost.line_settle_time + cost.read_pulse_width
-                        + min(schedule.lines_per_adc, lines) * cost.adc_time
-                        + cost.read_ops_per_line * cost.digital_op_time)
+        return (cost.dac_time + cost.line_settle_time + cost.read_pulse_width
+                + min(schedule.lines_per_adc, lines) * cost.adc_time + cost.read_ops_per_line * cost.digital_op_time)
 
-    def read(reads: float, v2: float, cells: float, spec: ArraySpec, transposed: bool) -> None:
+    def read(reads: np.ndarray, v2: np.ndarray, cells: np.ndarray, spec: ArraySpec, transposed: bool) -> None:
         lines = spec.digitised_lines(transposed)
         driven, sensed = (spec.cols, spec.rows) if transposed else (spec.rows, spec.cols)
         if not transposed and spec.reference_conductance > 0:
-            cells += spec.reference_conductance * v2
+            cells = cells + spec.reference_conductance * v2
         energy["cells_read"] += cells * cost.read_pulse_width
-        energy["dac"] += reads * driven * cost.dac_energy
-        energy["adc"] += reads * lines * cost.adc_energy(spec.adc_bits)
-        energy["lines"] += c * sensed * v2
-        energy["digital"] += reads * lines * cost.read_ops_per_line * cost.digital_op_energy
+        energy["dac"] += reads * (driven * cost.dac_energy)
+        energy["adc"] += reads * (lines * cost.adc_energy(spec.adc_bits))
+        energy["lines"] += (c * sensed) * v2
+        energy["digital"] += reads * (lines * cost.read_ops_per_line * cost.digital_op_energy)
 
     for ly, group in enumerate(groups):
         col = {k: np.asarray(v[:, ly], dtype=np.float64) for k, v in sums.items() if np.ndim(v) == 2}
-        total = {k: float(v.sum()) for k, v in col.items()}
         first, tiles = group[0], group[1:]
         # forward reads: every array, every sample; transposed reads where the arrays propagated an error
-        read(n, total["fwd_v2"], total["fwd_cells"], first, False)
-        read(total["bwd_reads"], total["bwd_v2"], total["bwd_cells"], first, True)
+        read(ones, col["fwd_v2"], col["fwd_cells"], first, False)
+        read(col["bwd_reads"], col["bwd_v2"], col["bwd_cells"], first, True)
         for t, spec in enumerate(tiles):  # the tiles' sums are over all tiles: put them in with the first
-            read(n, total["fwd_v2"], total["tile_fwd_cells"] if t == 0 else 0.0, spec, False)
-            read(total["tile_bwd_reads"], total["tile_bwd_v2"], total["tile_bwd_cells"] if t == 0 else 0.0, spec,
-                 True)
-        read_latency += max(read_time(n, spec, False) for spec in group)
-        backward = np.maximum(col["bwd_reads"], col["tile_bwd_reads"] if tiles else 0.0)
-        read_latency += float(backward.sum()) * max(read_time(1.0, spec, True) for spec in group)
+            read(ones, col["fwd_v2"], col["tile_fwd_cells"] if t == 0 else zero, spec, False)
+            read(col["tile_bwd_reads"], col["tile_bwd_v2"], col["tile_bwd_cells"] if t == 0 else zero, spec, True)
+        read_latency += max(read_time(spec, False) for spec in group)
+        backward = np.maximum(col["bwd_reads"], col["tile_bwd_reads"]) if tiles else col["bwd_reads"]
+        read_latency += backward * max(read_time(spec, True) for spec in group)
         # encodings and write phases (the first array: a transfer layer's buffer)
         writes, phases = col["writes"], col["phases"]
-        encode = writes * cost.encode_ops_per_line * cost.digital_op_time
-        energy["digital"] += total["writes"] * (first.rows + first.cols) * cost.encode_ops_per_line \
-            * cost.digital_op_energy
+        encode = writes * (cost.encode_ops_per_line * cost.digital_op_time)
+        energy["digital"] += writes * ((first.rows + first.cols) * cost.encode_ops_per_line * cost.digital_op_energy)
         write_par[:, ly] = encode + phases * (cost.dac_time + cost.line_settle_time) + col["width_max"]
         write_row[:, ly] = encode + phases * cost.dac_time + col["rows"] * cost.line_settle_time + col["width_sum"]
-        energy["cells_write"] += total["cells"]
-        energy["dac"] += total["cols"] * cost.dac_energy
-        word = total["rows"] * c * first.cols * cost.gate_voltage**2
+        energy["cells_write"] += col["cells"]
+        energy["dac"] += col["cols"] * cost.dac_energy
+        word = col["rows"] * (c * first.cols * cost.gate_voltage**2)
         c_bit = c * first.rows
-        par_lines += word + c_bit * total["bit_mean"]
-        row_lines += word + c_bit * total["bit_rows"]
+        par_lines += word + c_bit * col["bit_mean"]
+        row_lines += word + c_bit * col["bit_rows"]
         if tiles:  # column transfers
-            counts = sums["transfer_counts"][ly]
-            reads, verifies, columns = counts["reads"], counts["verifies"], counts["columns"]
             v = sums["v_read"]
-            t_energy["cells_read"] += total["t_read_cells"] * cost.read_pulse_width
-            t_energy["dac"] += (reads + total["t_phases"]) * cost.dac_energy
-            t_energy["adc"] += reads * first.rows * cost.adc_energy(1)
-            t_energy["digital"] += (verifies + columns) * first.rows * cost.counter_op_energy
-            t_energy["cells_write"] += total["t_cells"]
-            word = (total["t_word_buffer"] * first.cols + total["t_word_tiles"] * tiles[0].cols) * c \
-                * cost.gate_voltage**2
-            t_energy["lines"] += reads * c * first.rows * v * v
-            t_par_lines += word + c_bit * total["t_bit_mean"]
-            t_row_lines += word + c_bit * total["t_bit_rows"]
+            reads = col["t_reads"]
+            t_energy["cells_read"] += col["t_read_cells"] * cost.read_pulse_width
+            t_energy["dac"] += (reads + col["t_phases"]) * cost.dac_energy
+            t_energy["adc"] += reads * (first.rows * cost.adc_energy(1))
+            t_energy["digital"] += (col["t_verifies"] + col["t_columns"]) * (first.rows * cost.counter_op_energy)
+            t_energy["cells_write"] += col["t_cells"]
+            t_energy["lines"] += reads * (c * first.rows * v * v)
+            word = (col["t_word_buffer"] * first.cols + col["t_word_tiles"] * tiles[0].cols) \
+                * (c * cost.gate_voltage**2)
+            t_par_lines += word + c_bit * col["t_bit_mean"]
+            t_row_lines += word + c_bit * col["t_bit_rows"]
     out, transfer = {}, {}
     for name, write, lines, t_lines, latency_key in (
             ("insitu_parallel", write_par, par_lines, t_par_lines, "t_latency_parallel"),
             ("insitu_rowwise", write_row, row_lines, t_row_lines, "t_latency_rowwise")):
         latency = write.max(axis=1) if schedule.layers_update_concurrently else write.sum(axis=1)
-        out[name] = Tally(float(read_latency) + float(latency.sum()),
-                          {k: float(e + (lines if k == "lines" else 0.0)) for k, e in energy.items()})
+        out[name] = (read_latency + latency, {k: e + lines if k == "lines" else e for k, e in energy.items()})
         t = np.asarray(sums[latency_key], dtype=np.float64)
         t_latency = t.max(axis=1) if schedule.layers_update_concurrently else t.sum(axis=1)
-        transfer[name] = Tally(float(t_latency.sum()),
-                               {k: float(e + (t_lines if k == "lines" else 0.0)) for k, e in t_energy.items()})
+        transfer[name] = (t_latency, {k: e + t_lines if k == "lines" else e for k, e in t_energy.items()})
     return out, transfer

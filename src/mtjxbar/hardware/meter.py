@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..config import to_dict
 from ..crossbar.events import PhaseEvent, ReadEvent, WriteEvent
 from ..crossbar.plan import TO_AP, TO_P
@@ -65,6 +67,11 @@ def with_transfers(summary: dict, transfer: dict) -> None:
         row.update(latency_s=row["latency_s"] + extra["latency_s"], energy_j=row["energy_j"] + extra["energy_j"],
                    energy_breakdown_j=breakdown)
     summary["transfer"] = transfer
+
+
+def _running_sum(start: float, values) -> float:
+    """``start`` plus ``values`` added one after the other (as per-sample events are), as a float."""
+    return float(np.add.accumulate(np.concatenate(([start], np.asarray(values, dtype=np.float64))))[-1])
 
 
 @dataclass
@@ -350,22 +357,31 @@ class CostMeter:
     def add_fused(self, sums: dict) -> None:
         """Account a chunk of samples that the fused loop ran (ignored unless recording): ``sums`` maps the
         kernel's per-sample, per-layer sums (``training.fused.kernels.METER_FIELDS``, arrays (n, layers)),
-        ``updated`` (n,), ``write_phases``, ``flips_to_p``, ``flips_to_ap`` (n, layers), ``transfer_counts``
-        (per layer, :data:`TRANSFER_COUNTS` summed over the chunk) and ``v_read`` (the column reads' V)."""
+        ``updated`` (n,), ``write_phases``, ``flips_to_p``, ``flips_to_ap`` and, per layer, the transfer counts
+        ``t_columns``, ``t_reads``, ``t_verifies``, ``t_read_steps``, ``t_write_phases``, ``t_cell_writes``,
+        ``t_flips`` (n, layers) to their values, and ``v_read`` (V) to the column reads' voltage. The figures
+        are added sample after sample, as the eager events are, so how the samples were cut into chunks
+        changes no bit of the totals."""
         if not self.recording:
             return
         if max(self.layers) + 1 != sums["writes"].shape[1]:
             raise ValueError(f"add_fused: sums of {sums['writes'].shape[1]} layers for {max(self.layers) + 1}")
         self._close_sample()
-        n = int(sums["writes"].shape[0])
-        flips = int(sums["flips_to_p"].sum() + sums["flips_to_ap"].sum())
-        done = _Counts(samples=n, phases=int(sums["write_phases"].sum()), row_phases=int(round(sums["rows"].sum())),
-                       flips=flips)
-        done.tallies, done.transfer_tallies = fused_tallies(sums, self.specs, self.cost, self.schedule)
-        for counts in sums["transfer_counts"]:
-            for key in TRANSFER_COUNTS:
-                done.transfer[key] += int(counts.get(key, 0))
-        self._epoch.add(done)
+        epoch = self._epoch
+        epoch.samples += int(sums["writes"].shape[0])
+        epoch.phases += int(sums["write_phases"].sum())
+        epoch.row_phases += int(round(float(sums["rows"].sum())))
+        epoch.flips += int(sums["flips_to_p"].sum() + sums["flips_to_ap"].sum())
+        for key in TRANSFER_COUNTS:
+            epoch.transfer[key] += int(sums["t_" + key].sum())
+        tallies, transfers = fused_tallies(sums, self.specs, self.cost, self.schedule)
+        for target, source in ((epoch.tallies, tallies), (epoch.transfer_tallies, transfers)):
+            for s in INSITU:
+                latency, energy = source[s]
+                t = target[s]
+                t.latency = _running_sum(t.latency, latency)
+                for key, values in energy.items():
+                    t.energy[key] = _running_sum(t.energy[key], values)
 
     # ------------------------------------------------------------------------------------- results
     def programming(self) -> dict:

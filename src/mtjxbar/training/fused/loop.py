@@ -238,18 +238,16 @@ class FusedNetwork:
                     if changed.size:
                         xb.set_cells(torch.from_numpy(changed), torch.from_numpy(bits.reshape(-1)[changed]))
 
-    def _transfer_counts(self, transfer: np.ndarray) -> list[dict[str, int]]:
-        """Per layer, the cost meter's transfer counts (``hardware.TRANSFER_COUNTS``) of a chunk's
-        ``TC_*`` counts (n, layers, TC_COUNT): a column reads each of its lines once, then verifies."""
-        out = []
-        for i, layer in enumerate(self.net.layers):
-            t = transfer[:, i].sum(axis=0)
-            lines = layer.config.counter_bits + layer.config.buffer_mtjs if layer.hardware.transfer.enabled else 0
-            out.append({"columns": int(t[K.TC_COLUMNS]), "reads": int(t[K.TC_READS]),
-                        "verifies": int(t[K.TC_READS] - lines * t[K.TC_COLUMNS]),
-                        "read_steps": int(t[K.TC_READ_PHASES]), "write_phases": int(t[K.TC_WRITE_PHASES]),
-                        "cell_writes": int(t[K.TC_CELL_WRITES]), "flips": int(t[K.TC_FLIPS])})
-        return out
+    def _transfer_counts(self, transfer: np.ndarray) -> dict[str, np.ndarray]:
+        """The cost meter's transfer counts (``t_`` + ``hardware.TRANSFER_COUNTS``), per sample and layer, of
+        the ``TC_*`` counts (n, layers, TC_COUNT): a column reads each of its lines once, then verifies."""
+        lines = np.array([layer.config.counter_bits + layer.config.buffer_mtjs if layer.hardware.transfer.enabled
+                          else 0 for layer in self.net.layers])
+        t = transfer.astype(np.float64)
+        return {"t_columns": t[..., K.TC_COLUMNS], "t_reads": t[..., K.TC_READS],
+                "t_verifies": t[..., K.TC_READS] - lines * t[..., K.TC_COLUMNS],
+                "t_read_steps": t[..., K.TC_READ_PHASES], "t_write_phases": t[..., K.TC_WRITE_PHASES],
+                "t_cell_writes": t[..., K.TC_CELL_WRITES], "t_flips": t[..., K.TC_FLIPS]}
 
     def _metered_ep(self) -> np.ndarray:
         """``ep`` with the cost meter's times (``EP_C_*``)."""
@@ -300,7 +298,7 @@ class FusedNetwork:
             self.meter.add_fused({**{name: sums[..., k] for k, name in enumerate(K.METER_FIELDS)},
                                   "updated": out["updated"], "write_phases": out["phases"],
                                   "flips_to_p": out["flips_to_p"], "flips_to_ap": out["flips_to_ap"],
-                                  "transfer_counts": self._transfer_counts(out["transfer"]),
+                                  **self._transfer_counts(out["transfer"]),
                                   "v_read": float(self.ep[K.EP_V_READ])})
         self.store_counters(counters)
         self._counters = counters
