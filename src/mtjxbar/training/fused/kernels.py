@@ -108,7 +108,9 @@ EP_C_OP = 27  # a digital operation
 EP_C_DAC = 28  # DAC settling
 EP_C_SETTLE = 29  # line settling
 EP_I_MAX = 30  # 30, 31: the largest column current (A) a write can drive, TO_P / TO_AP (inf: no limit)
-EP_COUNT = 32
+EP_RT_POINTS = 32  # R_AP(I) table (ap_resistance): its points (0: none), stored from EP_COUNT on
+EP_RT_SCALE = 33  # points per ampere
+EP_COUNT = 34
 
 # what the cost meter needs of one sample's work on one layer (``out_meter[s, layer]``; summed over the
 # sample's reads and phases; hardware.CostMeter.add_fused turns them into joules and seconds):
@@ -693,9 +695,17 @@ def _coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, fired_r
 @njit(cache=True)
 def ap_resistance(current, ep):
     """Resistance (ohm) of a nominal AP junction carrying ``current`` (A), ``R = R_AP(V)`` at ``V = I R``:
-    Newton's method in the bracket ``[|I| R_P, |I| R_AP(0)]`` (events.ap_resistance_at_current)."""
-    r_p, tmr0, v_h = ep[EP_R_P], ep[EP_TMR0], ep[EP_V_H]
+    interpolated from the table of the exact solve behind ``EP_COUNT`` where it reaches (as the eager
+    events interpolate theirs), else Newton's method in the bracket ``[|I| R_P, |I| R_AP(0)]``
+    (events.ap_resistance_at_current)."""
     current = abs(current)
+    points = int(ep[EP_RT_POINTS])
+    pos = current * ep[EP_RT_SCALE]
+    if points > 1 and pos < points - 1:
+        lo = int(pos)
+        a = ep[EP_COUNT + lo]
+        return a + (pos - lo) * (ep[EP_COUNT + lo + 1] - a)
+    r_p, tmr0, v_h = ep[EP_R_P], ep[EP_TMR0], ep[EP_V_H]
     lo, hi = current * r_p, current * r_p * (1.0 + tmr0)
     v = hi
     for _ in range(8):
