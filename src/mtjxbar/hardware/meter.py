@@ -287,34 +287,44 @@ class CostMeter:
 
         rounds = verify_steps = 0
         read_step = False
+        per_sense = 1  # reads of one sense (a two-bias sense reads each line twice: two read steps in time)
         for (index, _), events in lines.items():
             spec = self.specs[index]
             r = v = 0
             seen, last = False, None  # last: polarity of the previous event when it was a phase
+            sensing, reads = None, 0  # the step of the previous event when it was a read, and its reads so far
             for event in events:
                 if isinstance(event, ReadEvent):
-                    if seen:
+                    if sensing is not None:  # the same sense's next read: same step, in turn, no compare
+                        reads += 1
+                        per_sense = max(per_sense, reads)
+                        counts["verifies"] += sensing[0] == "verify"
+                        t = column_read_cost(event, spec, self.cost, self.schedule)
+                        put(sensing, index, t, t)
+                    elif seen:
                         v += 1
+                        counts["verifies"] += 1
+                        sensing, reads = ("verify", r), 1
                         t = column_read_cost(event, spec, self.cost, self.schedule, ops_per_line=1)
-                        put(("verify", r), index, t, t)
+                        put(sensing, index, t, t)
                     else:
                         read_step = True
+                        sensing, reads = ("read", 0), 1
                         t = column_read_cost(event, spec, self.cost, self.schedule)
-                        put(("read", 0), index, t, t)
+                        put(sensing, index, t, t)
                     last = None
                 else:
                     if last is None or last == event.polarity or (last == TO_AP and event.polarity == TO_P):
                         r += 1  # a new round: after a read, or the polarities start over
                     put(("write", r, event.polarity), index, *phase_cost(event, spec, self.cost))
-                    last = event.polarity
+                    last, sensing = event.polarity, None
                 seen = True
             rounds, verify_steps = max(rounds, r), max(verify_steps, v)
-            counts["verifies"] += v
         if read_step:
             carry = carry_cost(self.specs[group[0][0]].rows, self.cost)
             put(("carry", 0), -1, carry, carry)
         counts["columns"] += 1
-        counts["read_steps"] += int(read_step) + verify_steps
+        counts["read_steps"] += (int(read_step) + verify_steps) * per_sense
         counts["write_phases"] += 2 * rounds
         layer = self.layers[group[0][0]]
         for i, s in enumerate(INSITU):

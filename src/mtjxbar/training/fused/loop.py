@@ -109,6 +109,9 @@ def _meter_unsupported(layer) -> str | None:
         return None
     if any(not hasattr(getattr(sink, "meter", None), "add_fused") for sink in sinks):
         return "an event sink other than the cost meter is attached (the kernel reports no events)"
+    if layer.hardware.transfer.enabled and layer.hardware.transfer.sense != "threshold":
+        return f"the cost meter with transfer.sense = {layer.hardware.transfer.sense!r} (its reads are metered by " \
+               "the eager loop)"
     if not all(xb._uniform for xb in layer.arrays().values()):
         return "the cost meter on cells with their own parameters (their read and write energies are metered " \
                "by the eager loop)"
