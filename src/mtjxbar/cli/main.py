@@ -248,8 +248,12 @@ def resume_command(args: argparse.Namespace, out: Path) -> str:
 
 
 def _check_resources(config: ExperimentConfig, data) -> None:
-    """Refuse, before anything is written, a CUDA run without a GPU and a network that cannot fit in memory."""
+    """Refuse, before anything is written, a CUDA run without a GPU, writes the drivers can never make switch
+    and a network that cannot fit in memory."""
     from ..experiments.memory import check_memory, train_estimate
+    from ..periphery.encoder import check_drivers
+
+    check_drivers(config.hardware)
 
     if config.device == "cuda":
         import torch
@@ -306,9 +310,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 with atomic_path(out, "config.toml") as tmp:
                     save_config(config, tmp)
                 if config.hardware.array.kind == "passive" and not args.no_cost:
-                    print("mtjxbar: note: the hardware cost model assumes 1T1MTJ arrays (passive writes report no "
-                          "phase events, so write energy and latency are missing); --no-cost skips it",
-                          file=sys.stderr)
+                    print("mtjxbar: note: passive arrays are not costed (results.json's hardware block says "
+                          "\"modelled\": false)", file=sys.stderr)
                 if stop():
                     raise KeyboardInterrupt
                 results = run_experiment(config, ProgressPrinter(quiet=args.quiet), data=data,
@@ -339,7 +342,8 @@ def _print_table(results: dict) -> None:
         print(f"{names.get(key, key):<22}{acc * 100:>13.2f}%{t:>12}")
     engines = sorted({e.get("engine", "eager") for e in results.get("insitu_epochs", [])})
     if engines == ["eager"]:
-        print("in-situ loop: eager (the fused loop needs --no-cost and a configuration it covers: README, Speed)")
+        print("in-situ loop: eager (the fused loop covers 1T1MTJ arrays on the CPU; metered runs with per-cell "
+              "parameters or a two-bias transfer sense also take the eager loop: README, Speed)")
     elif engines:
         print(f"in-situ loop: {', '.join(engines)}")
 

@@ -32,6 +32,7 @@ class LayerPeriphery:
         self.gain, self.converters = float(gain), hardware.converters
         self.mapping = SynapseMapping(out_features, hardware.mapping, device=device)
         self.encoder = PulseEncoder(hardware.encoder, hardware.device)
+        self.encoder.limit_currents(hardware.array)  # what the drivers can push through a cell
         r_on, dev = series_resistance(hardware.array), hardware.device
         g_p, g_ap = 1.0 / (dev.r_p + r_on), 1.0 / (dev.r_ap + r_on)
         self.g_ref = 0.5 * (g_p + g_ap)
