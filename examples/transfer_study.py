@@ -35,6 +35,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                   {"meanfield": True}),
 }
 METHODS = ("insitu", "float", "binary_software", "exsitu")
+# what a variant's in-situ row is, where its name does not say it (the float variant's in-situ run is the
+# plain independent-flip rule, the transfer switched off)
+ROW_NAMES = {"float": "independent flips, k = 1 (transfer off)"}
+# the learning curves drawn (the others are in study.csv)
+CURVES = ("recipe", "float", "meanfield", "b8v16", "min11", "gamma0")
 
 
 def parse_extra(text: str) -> tuple[str, tuple[str, dict]]:
@@ -170,7 +175,8 @@ def write_tables(runs: Path, out: Path) -> None:
         test = [100 * r["accuracy"]["insitu"] for r in rs]
         train = [100 * r["train_accuracy"]["insitu"][-1] for r in rs]
         gap = f"{statistics.mean(flt) - statistics.mean(test):.2f}" if flt else "-"
-        lines.append(f"| {v} | {rs[0].get('mtjs_per_synapse', '')} | {'-'.join(map(str, rs[0]['sizes']))} | "
+        lines.append(f"| {ROW_NAMES.get(v, v)} | {rs[0].get('mtjs_per_synapse', '')} | "
+                     f"{'-'.join(map(str, rs[0]['sizes']))} | "
                      f"{rs[0]['epochs']} | {len(rs)} | {_mean_sd(test)} | {_mean_sd(train)} | {gap} |")
     for m in ("float", "binary_software", "exsitu"):
         vals = [100 * r["accuracy"][m] for r in results.get("float", []) if m in r["accuracy"]]
@@ -190,12 +196,14 @@ def _plot(results: dict[str, list[dict]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for v, rs in sorted(results.items()):
+        if v not in CURVES:
+            continue
         for m, style in (("insitu", "-"), ("float", "--")):
             hists = [r["history"][m] for r in rs if m in r["history"]]
             if not hists or (m == "float" and v != "float"):
                 continue
             mean = [100 * statistics.mean(e) for e in zip(*hists, strict=True)]
-            label = f"{'in-situ' if m == 'insitu' else 'float SGD'}: {v}"
+            label = "float SGD" if m == "float" else f"in-situ: {ROW_NAMES.get(v, v)}"
             ax.plot(range(1, len(mean) + 1), mean, ls=style, marker="o", ms=2.5, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%)")
