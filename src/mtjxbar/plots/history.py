@@ -11,14 +11,21 @@ LABELS = {"insitu": "in-situ MTJ", "float": "float (software)", "binary_software
 
 
 def network_label(results: dict) -> str:
-    """``784-256-10 (x8 outputs per class), k = 1`` from a results record."""
+    """``784-256-10 (x8 outputs per class), k = 1`` (or the buffer-and-counter synapse) from a results
+    record."""
     config = results.get("config", {})
     per_class = config.get("training", {}).get("outputs_per_class", 1)
     sizes = list(results.get("sizes", []))
     if sizes and per_class > 1:
         sizes[-1] = f"{sizes[-1] // per_class} (x{per_class} outputs per class)"
-    k = config.get("hardware", {}).get("mapping", {}).get("mtjs_per_synapse", "?")
-    return "-".join(str(s) for s in sizes) + f", k = {k}"
+    hardware = config.get("hardware", {})
+    transfer = hardware.get("transfer", {})
+    if transfer.get("counter_bits", 0) > 0:
+        synapse = (f"buffer-and-counter synapses ({transfer['buffer_mtjs']}-MTJ buffer + "
+                   f"{transfer['counter_bits']}-bit counter)")
+    else:
+        synapse = f"k = {hardware.get('mapping', {}).get('mtjs_per_synapse', '?')}"
+    return "-".join(str(s) for s in sizes) + f", {synapse}"
 
 
 def plot_history(results: dict, path: str | Path) -> None:
