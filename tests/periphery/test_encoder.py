@@ -166,6 +166,61 @@ def test_rows_with_smaller_factor_follow_one_minus_one_minus_q_to_the_a(a):
     assert bool((rel[q <= 0.01] <= 1.01 * first[q <= 0.01]).all())
 
 
+A_BANDS = (0.02, 0.2, 0.4, 0.6, 0.8, 1.0)  # row factors a = |r| / max|r| in 5 bands
+Q_BANDS = (2e-3, 5e-3, 1e-2, 2e-2)  # column probabilities q in 3 bands: the regime of training
+
+
+def test_rows_with_a_below_one_switch_as_encoded_in_the_sampler(asymmetric_device):
+    """The statistical test over rows with a < 1 in the regime that dominates training (q < 0.02): a
+    1000 x 600 float32 array of the asymmetric device (the sparse sampler, as in training) under one
+    plan with signed rows (a from 0.02 to 1) and signed columns (q from 2e-3 to 2e-2), 60 draws from the
+    same random states. In every band of a times band of q (15 groups) the number of flips equals the sum
+    of the encoded probability ``1 - (1 - q_j)^(a_i)`` over the cells that can switch, within 4 standard
+    errors (binomial, SE = sqrt(sum p (1 - p)); 1 % to 5 % of the expected count, so a sampler or encoder
+    that places flips on the wrong rows, e.g. in proportion to 1 instead of to the width, fails by tens
+    of SE). The realised mean change also meets the request a q within the documented overshoot
+    ((1 - a) q / 2 relative, below 1 %) plus 4 SE."""
+    rows, cols, draws = 1000, 600, 60
+    gen = torch.Generator().manual_seed(21)
+    a = torch.linspace(A_BANDS[0], 1.0, rows, dtype=F64)
+    q = torch.logspace(math.log10(Q_BANDS[0]), math.log10(Q_BANDS[-1]), cols, dtype=F64)
+    row_sign = torch.where(torch.rand(rows, generator=gen) < 0.5, -1.0, 1.0).to(F64)
+    col_sign = torch.where(torch.rand(cols, generator=gen) < 0.5, -1.0, 1.0).to(F64)
+    enc = PulseEncoder(EncoderConfig(), asymmetric_device)
+    plan = enc.encode((a * row_sign).float(), (q * col_sign).float(), 1.0)
+    assert len(plan) == 4
+    xb = Crossbar(rows, cols, asymmetric_device)
+    start = torch.rand(rows, cols, generator=gen) < 0.5
+    assert xb._write_outer(plan, torch.Generator()) is not None, "the sparse sampler must run here"
+    counts = torch.zeros(rows * cols, dtype=F64)
+    for _ in range(draws):
+        xb.set_states(start)
+        counts[xb.write(plan, gen).flipped_cells] += 1.0
+    counts = counts.view(rows, cols)
+    rise = (row_sign[:, None] * col_sign[None, :]) > 0
+    can = rise != start  # rise: an AP cell (parallel False) can switch; fall: a P cell
+    p = (1.0 - (1.0 - q[None, :]) ** a[:, None]) * can
+    xb.set_states(start)  # the array's own probabilities are the encoded ones (rel 1e-5: float32; measured 2.8e-6)
+    torch.testing.assert_close(xb.switching_probabilities(plan).sum(0).double(), p, rtol=1e-5, atol=0.0)
+    a_band = torch.bucketize(a, torch.tensor(A_BANDS[1:-1], dtype=F64), right=True)
+    q_band = torch.bucketize(q, torch.tensor(Q_BANDS[1:-1], dtype=F64), right=True)
+    failures = []
+    for i in range(len(A_BANDS) - 1):
+        for j in range(len(Q_BANDS) - 1):
+            cells = (a_band == i)[:, None] & (q_band == j)[None, :] & can
+            want = draws * float(p[cells].sum())
+            se = math.sqrt(draws * float((p[cells] * (1.0 - p[cells])).sum()))
+            got = float(counts[cells].sum())
+            request = draws * float((a[:, None] * q[None, :]).expand(rows, cols)[cells].sum())
+            bias = draws * float(((1.0 - a[:, None]) * q[None, :] / 2.0 * a[:, None] * q[None, :])
+                                 .expand(rows, cols)[cells].sum())
+            assert se < 0.05 * want, (i, j, want, se)
+            if abs(got - want) > 4.0 * se or not -4.0 * se <= got - request <= bias + 4.0 * se:
+                failures.append(f"a band {i}, q band {j}: {got:.0f} flips, encoded {want:.0f} +- {se:.0f}, "
+                                f"requested {request:.0f}")
+    assert not failures, "; ".join(failures)
+
+
 def test_overshoot_at_p_max():
     """At q = p_max = 0.5 the overshoot is +17.2 % for a = 0.5 (the documented figure, exactly
     4 (1 - sqrt(1/2)) - 1), but larger for smaller a: +33.9 % at a = 0.1, tending to 2 ln 2 - 1 = +38.6 %
@@ -181,11 +236,15 @@ def test_overshoot_at_p_max():
     assert float(rel[3]) == pytest.approx(2.0 * math.log(2.0) - 1.0, abs=1e-3)
 
 
-def test_full_width_row_gets_exactly_its_target_in_float64():
-    """The row with the largest |r| "gets exactly its target": rel 1e-9 on a float64 array."""
-    enc = PulseEncoder(EncoderConfig(), P)
+@pytest.mark.parametrize("start_parallel", [False, True], ids=["to_p", "to_ap"])
+def test_full_width_row_gets_exactly_its_target_in_float64(both_devices, start_parallel):
+    """The row with the largest |r| "gets exactly its target": rel 1e-9 on a float64 array, in both
+    directions (all AP asked to rise: the TO_P phase; all P asked to fall: TO_AP) on the default device and
+    on an asymmetric one (tau0 and Ic0 differ per direction: a swapped direction is off by far more)."""
+    enc = PulseEncoder(EncoderConfig(), both_devices)
     q = torch.logspace(-9.0, math.log10(0.5), 200, dtype=F64)
-    p = realised(enc, torch.ones(1, dtype=F64), q, 1.0, torch.zeros(1, q.numel(), dtype=torch.bool))
+    sign = -1.0 if start_parallel else 1.0
+    p = realised(enc, torch.ones(1, dtype=F64), sign * q, 1.0, torch.full((1, q.numel()), start_parallel))
     torch.testing.assert_close(p[0], q, rtol=1e-9, atol=0.0)
 
 
@@ -267,9 +326,11 @@ def test_only_cells_asked_toward_their_other_state_can_switch():
     torch.testing.assert_close(p_ap + p_p, want, rtol=1.5e-6, atol=0.0)
 
 
-def test_currents_invert_the_device_model():
+def test_currents_invert_the_device_model(both_devices):
     """Each driven column's current switches a cell with q over the full pulse width (rel 1.5e-6), with
-    the critical current of the direction its phase drives."""
+    the parameters (Ic0, tau0) of the direction its phase drives: on the default device and on an
+    asymmetric one, where a swapped direction is off by far more than the tolerance."""
+    P = both_devices
     enc = PulseEncoder(EncoderConfig(), P)
     c = torch.tensor([1e-4, -1e-3, 0.05, -0.4], dtype=F64)
     plan = enc.encode(torch.ones(1, dtype=F64), c, 1.0)

@@ -1,0 +1,38 @@
+"""The planted bugs that the tests must catch (issue 21), run by ``tests/mutants/run.py`` (``make mutants``).
+
+Each :class:`Mutant` replaces ``old`` (which must occur exactly once in ``file``) by ``new`` and names the
+tests that must fail then. When a refactor moves the code, update the snippet (the runner reports the
+mutant as not applicable until then); keep the tests few, so the whole list runs in a few minutes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Mutant(NamedTuple):
+    name: str
+    file: str  # relative to the repository root
+    old: str  # exact snippet, found exactly once
+    new: str
+    tests: tuple[str, ...]  # pytest node ids (relative to the repository root) of which one must fail
+
+
+ENCODER = "tests/periphery/test_encoder.py"
+
+MUTANTS: list[Mutant] = [
+    Mutant(
+        "encoder-tau0-swapped",
+        "src/mtjxbar/periphery/encoder.py",
+        "(dev.ic0_ap2p, dev.ic0_p2ap), (dev.tau0_ap2p, dev.tau0_p2ap)",
+        "(dev.ic0_ap2p, dev.ic0_p2ap), (dev.tau0_p2ap, dev.tau0_ap2p)",
+        (f"{ENCODER}::test_full_width_row_gets_exactly_its_target_in_float64",),
+    ),
+    Mutant(
+        "sampler-rows-uniform",
+        "src/mtjxbar/crossbar/sampling.py",
+        "rows = torch.multinomial(widths, count,",
+        "rows = torch.multinomial((widths > 0).to(widths.dtype), count,",
+        (f"{ENCODER}::test_rows_with_a_below_one_switch_as_encoded_in_the_sampler",),
+    ),
+]
