@@ -14,15 +14,14 @@ other chips. On the CPU the K sequential runs are also timed with the fused engi
 applies: uniform chips with stuck cells here) and reported against the batched chips. The final line is the
 headline: ``bench batched_vs_sequential_ratio <x> x`` (batched against sequential eager).
 
-Since the fused loop (README, "Speed"), K sequential fused runs are faster on the CPU than K batched eager
-chips (measured: see the README's variation section); Monte Carlo sweeps on the CPU therefore run fused
-single-chip runs. Batched chips are the way to fill a GPU (``--device cuda``).
+Since the fused loop (docs/speed.md), K sequential fused runs can beat K batched eager chips on the CPU;
+this script prints both ratios, and docs/variation.md reports them, so Monte Carlo sweeps on the CPU run
+fused single-chip runs. Batched chips are the way to fill a GPU (``--device cuda``).
 
-Measured (2 shared cores, 1 thread, 500 samples): default (5 % stuck, no spread) 3.1-3.3x on a quiet
-machine (2.6-2.9x while another training job ran); nominal chips 3.3x. With 10 % spread of R_P, TMR0 and
-Ic0 the step is no longer latency-bound: the sparse sampler's per-column bound is set by each column's
-weakest cell, so both paths thin many candidate events (or fall back to the dense formula) and the ratio
-is ~0.9-1.5x; a tighter (row-block) bound would help both.
+With device-to-device spread (``--spread``) the step is no longer latency-bound: the sparse sampler's
+per-column bound is set by each column's weakest cell, so both paths thin many candidate events (or fall
+back to the dense formula) and the gain of batching shrinks (figures: docs/variation.md); a tighter
+(row-block) bound would help both.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ resistance (a linear system, the one ``spsolve`` gets too). Timed:
 
 The solver's Numba kernels are compiled (or loaded from the cache) on a 4 x 4 array before the timings.
 BLAS, OpenMP, torch and Numba pools are limited to ``--threads`` (default 1: ``limit_threads``): on a shared
-2-core machine a second BLAS thread spinning against another job made the transfer build 100x slower (113 s
-instead of 0.7 s at 256 x 256). Column currents of the transfer, the CG solve and spsolve are compared. Ends with
+machine a second BLAS thread spinning against another job makes the transfer build many times slower
+(measured: docs/passive.md). Column currents of the transfer, the CG solve and spsolve are compared. Ends with
 ``bench <name> <value> ms`` lines, the 256 x 256 figures last.
 """
 

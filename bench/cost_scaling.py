@@ -4,8 +4,8 @@
 
 Each size is costed by ``mtjxbar.hardware.estimate`` (default device, CostConfig and ScheduleConfig; the
 stated representative activity of ActivityConfig: dense uniform inputs, mean update probability 1e-3) and
-the figures go to ``<out>/cost_scaling.csv``, ``cost_scaling.png`` and ``cost_scaling.md`` (the README
-snippet). Ends with one line per headline figure: ``bench <name> <value> <unit>``.
+the figures go to ``<out>/cost_scaling.csv``, ``cost_scaling.png`` and ``cost_scaling.md`` (the
+snippet that docs/cost.md reports). Ends with one line per headline figure: ``bench <name> <value> <unit>``.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@
 The network is first trained on ``--samples`` samples (so states and error sizes are typical), then the
 same samples are run again (from a copy of the states) as: the whole step (``train_chunk``); forward and
 error only (a stop-learning margin every sample meets); and each compiled stage alone, called from Python
-over the same samples (each such call includes ~0.3 us of Python-to-Numba dispatch, measured with an empty
-call and subtracted). Ends with ``bench <stage>_us <value> us`` lines (per sample).
+over the same samples (each such call includes the Python-to-Numba dispatch, measured with an empty call and
+subtracted; the figures are reported in docs/speed.md). Ends with ``bench <stage>_us <value> us`` lines (per sample).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's MNIST table: every method for k = 1, 2, 4, 8 MTJs per synapse over several seeds.
+"""The earlier MNIST table of docs/mnist.md: every method for k = 1, 2, 4, 8 MTJs per synapse over several seeds.
 
     python examples/mnist_k_table.py --data-dir ../shared/data/mnist-train10k [--seeds 0 1 2]
         [--k 1 2 4 8] [--config examples/mnist_independent.toml] [--out docs/results] [--jobs 2]

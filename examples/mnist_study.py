@@ -1,4 +1,4 @@
-"""The README's in-situ learning study on MNIST: the recipe, each ingredient removed, k rows, one layer.
+"""The in-situ learning study on MNIST of docs/mnist.md: the recipe, each ingredient removed, k rows, one layer.
 
     python examples/mnist_study.py --data-dir ../shared/data/mnist-train10k [--seeds 0 1 2]
         [--variants recipe no-centring ...] [--epochs N] [--out docs/results/mnist_study] [--jobs 2]
