@@ -19,6 +19,7 @@ class Mutant(NamedTuple):
 
 
 ENCODER = "tests/periphery/test_encoder.py"
+C2C = "tests/crossbar/test_c2c_per_cell.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
@@ -34,5 +35,12 @@ MUTANTS: list[Mutant] = [
         "rows = torch.multinomial(widths, count,",
         "rows = torch.multinomial((widths > 0).to(widths.dtype), count,",
         (f"{ENCODER}::test_rows_with_a_below_one_switch_as_encoded_in_the_sampler",),
+    ),
+    Mutant(
+        "c2c-factor-per-event",
+        "src/mtjxbar/crossbar/sparse_write.py",
+        "factor = sample_ic0_c2c(self.c2c, (distinct.numel(),), generator, dtype=self.dtype)[inverse]",
+        "factor = sample_ic0_c2c(self.c2c, (n_main,), generator, dtype=self.dtype)",
+        (f"{C2C}::test_c2c_factor_is_per_cell_not_per_event[sparse]",),
     ),
 ]
