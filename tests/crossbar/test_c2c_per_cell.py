@@ -10,12 +10,11 @@ of the test below.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
 from mtjxbar.crossbar import Crossbar
+from mtjxbar.crossbar.chips import ChipArrays, ChipPlan
 from mtjxbar.crossbar.plan import OuterPlan
 from mtjxbar.device import MTJParams
 from mtjxbar.device.variation import VariationConfig, normal_truncation
@@ -24,7 +23,7 @@ F64 = torch.float64
 SPREAD = 0.05  # relative sd of the cycle-to-cycle factor on Ic0 (normal family, truncated at 3 sd)
 WIDTH = 10e-9
 TARGETS = (0.1, 0.2, 0.3, 0.45)  # per-cell switching probabilities of the columns, per polarity
-ROWS, DRAWS = 250, 64  # 16000 samples per column: SE 0.0036 at P = 0.3
+ROWS, DRAWS = 256, 64  # 16384 samples per column: SE 0.0036 at P = 0.3
 
 
 def _quadrature(spread: float, points: int = 4001) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,12 +57,13 @@ def _currents_for(targets, ic0: float, tau0: float, delta: float, n: float) -> t
     return 0.5 * (lo + hi)
 
 
-@pytest.mark.parametrize("sampler", ["sparse", "dense"])
+@pytest.mark.parametrize("sampler", ["sparse", "dense", "chips"])
 def test_c2c_factor_is_per_cell_not_per_event(asymmetric_device, sampler):
     """Flip frequencies per column against the analytic per-cell probability averaged over the c2c
     factor, on an asymmetric device, both polarities, P from 0.1 to 0.45: each column within 4 binomial
-    standard errors (SE = sqrt(P (1 - P) / 16000) <= 0.004). The per-event alternative lies 7 to 13 SE
-    away at P >= 0.3 (asserted, so the test keeps the power to tell them apart)."""
+    standard errors (SE = sqrt(P (1 - P) / 16384) <= 0.004). The per-event alternative lies 7 to 13 SE
+    away at P >= 0.3 (asserted, so the test keeps the power to tell them apart). ``chips``: the batched
+    chips' own sparse sampler (4 chips of ROWS / 4 rows, the same samples)."""
     dev: MTJParams = asymmetric_device
     cols_per_pol = len(TARGETS)
     currents, p_cell, p_event = [], [], []
@@ -82,19 +82,31 @@ def test_c2c_factor_is_per_cell_not_per_event(asymmetric_device, sampler):
     col_currents[0, :cols_per_pol] = currents[0]
     col_currents[1, cols_per_pol:] = currents[1]
     plan = OuterPlan(torch.full((ROWS,), WIDTH, dtype=F64), torch.ones(ROWS, dtype=F64), col_sign, col_currents)
-    xb = Crossbar(ROWS, cols, dev, sampler=sampler, dtype=F64)
-    xb.set_c2c(VariationConfig(ic0_c2c=SPREAD))
-    xb.sparse_max_events_per_cell = 1e9  # the sparse sampler at these probabilities too
     start = (col_sign < 0)[None, :].expand(ROWS, -1).clone()  # TO_P columns start AP, TO_AP columns P
-    if sampler == "sparse":
-        assert xb._write_outer(plan, torch.Generator().manual_seed(0)) is not None, "the sparse sampler runs"
     gen = torch.Generator().manual_seed(2121)
-    counts = torch.zeros(ROWS * cols, dtype=F64)
-    for _ in range(DRAWS):
-        xb.set_states(start)
-        counts[xb.write(plan, gen).flipped_cells] += 1.0
+    counts = torch.zeros(ROWS, cols, dtype=F64)
+    if sampler == "chips":
+        k = 4
+        chips = ChipArrays(k, ROWS // k, cols, dev)  # float32, as in training
+        chips.manufacture(VariationConfig(ic0_c2c=SPREAD), [torch.Generator()] * k, [torch.Generator()] * k)
+        chips.sparse_max_events_per_cell = 1e9
+        batch = ChipPlan(*(t.view(k, ROWS // k) for t in (plan.row_widths, plan.row_sign)),
+                         plan.col_sign.expand(k, -1), plan.col_currents.expand(k, -1, -1).float())
+        for _ in range(DRAWS):
+            chips.set_states(start.view(k, ROWS // k, cols))
+            chips.write(batch, gen)
+            counts += (chips.parallel != start.view(k, ROWS // k, cols)).view(ROWS, cols)
+    else:
+        xb = Crossbar(ROWS, cols, dev, sampler=sampler, dtype=F64)
+        xb.set_c2c(VariationConfig(ic0_c2c=SPREAD))
+        xb.sparse_max_events_per_cell = 1e9  # the sparse sampler at these probabilities too
+        if sampler == "sparse":
+            assert xb._write_outer(plan, torch.Generator().manual_seed(0)) is not None, "the sparse sampler runs"
+        for _ in range(DRAWS):
+            xb.set_states(start)
+            counts.view(-1)[xb.write(plan, gen).flipped_cells] += 1.0
     n = ROWS * DRAWS
-    freq = counts.view(ROWS, cols).sum(0) / n
+    freq = counts.sum(0) / n
     se = torch.sqrt(p_cell * (1.0 - p_cell) / n)
     z = (freq - p_cell) / se
     assert bool(((p_event - p_cell) / se)[p_cell >= 0.29].min() > 7.0), "the test could not tell per event"

@@ -43,4 +43,11 @@ MUTANTS: list[Mutant] = [
         "factor = sample_ic0_c2c(self.c2c, (n_main,), generator, dtype=self.dtype)",
         (f"{C2C}::test_c2c_factor_is_per_cell_not_per_event[sparse]",),
     ),
+    Mutant(
+        "chips-c2c-factor-per-event",
+        "src/mtjxbar/crossbar/chips.py",
+        "factor[valid] = draw[inverse]",
+        "factor[valid] = sample_ic0_c2c(self.c2c, (inverse.numel(),), generator, dtype=self.dtype)",
+        (f"{C2C}::test_c2c_factor_is_per_cell_not_per_event[chips]",),
+    ),
 ]
