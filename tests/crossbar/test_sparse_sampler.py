@@ -6,7 +6,8 @@
   dense probabilities (each cell within 4.5 binomial standard errors, and a chi-square over all cells),
   on a uniform array and on one with per-cell parameters (thinning against the per-column bound);
 * the CPU host path and the tensor path take identical decisions from the same random draws;
-* OuterPlan's cheap phase count equals the number of phases it spells out.
+* OuterPlan's cheap phase count equals the number of phases it spells out and the number of (row sign,
+  polarity) classes that reach a cell.
 """
 
 from __future__ import annotations
@@ -147,4 +148,9 @@ def test_phase_count_equals_the_phases_spelled_out():
         col_sign = torch.randint(-1, 2, (4,), generator=g).float()
         currents = torch.rand(2, 4, generator=g) * (torch.rand(2, 4, generator=g) > 0.4)
         plan = OuterPlan(widths, row_sign, col_sign, currents)
-        assert plan.phase_count == len(plan.phases) <= 4
+        # the (row sign, polarity) classes that reach at least one cell, cell by cell
+        reached = {(float(row_sign[i]), 0 if row_sign[i] * col_sign[j] > 0 else 1)
+                   for i in range(5) for j in range(4)
+                   if widths[i] > 0 and row_sign[i] * col_sign[j] != 0
+                   and currents[0 if row_sign[i] * col_sign[j] > 0 else 1, j] > 0}
+        assert plan.phase_count == len(plan.phases) == len(reached) <= 4

@@ -20,6 +20,7 @@ class Mutant(NamedTuple):
 
 ENCODER = "tests/periphery/test_encoder.py"
 C2C = "tests/crossbar/test_c2c_per_cell.py"
+LR = "tests/training/test_lr_schedule.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
@@ -49,5 +50,54 @@ MUTANTS: list[Mutant] = [
         "factor[valid] = draw[inverse]",
         "factor[valid] = sample_ic0_c2c(self.c2c, (inverse.numel(),), generator, dtype=self.dtype)",
         (f"{C2C}::test_c2c_factor_is_per_cell_not_per_event[chips]",),
+    ),
+    Mutant(
+        "lr-decay-removed",
+        "src/mtjxbar/training/insitu.py",
+        "lr = config.lr * config.lr_decay**epoch",
+        "lr = config.lr",
+        (f"{LR}::test_run_experiment_trains_each_epoch_at_lr_times_decay_to_the_epoch",),
+    ),
+    Mutant(
+        "lr-decay-removed-fused",
+        "src/mtjxbar/training/insitu.py",
+        "return _train_fused(fused, x, y, config, lr,",
+        "return _train_fused(fused, x, y, config, config.lr,",
+        (f"{LR}::test_fused_loop_gets_the_same_schedule",),
+    ),
+    Mutant(
+        "lr-decay-removed-chips",
+        "src/mtjxbar/training/chips.py",
+        "lr = config.lr * config.lr_decay**epoch",
+        "lr = config.lr",
+        (f"{LR}::test_batched_chips_train_each_epoch_at_lr_times_decay_to_the_epoch",),
+    ),
+    Mutant(
+        "lr-divided-by-10-per-epoch",
+        "src/mtjxbar/training/insitu.py",
+        "lr = config.lr * config.lr_decay**epoch",
+        "lr = config.lr / 10 * config.lr_decay**epoch",
+        (f"{LR}::test_run_experiment_trains_each_epoch_at_lr_times_decay_to_the_epoch",),
+    ),
+    Mutant(
+        "lr-divided-by-10-in-the-step",
+        "src/mtjxbar/training/insitu.py",
+        "sgd_request(h, d, lr * scales[",
+        "sgd_request(h, d, lr / 10 * scales[",
+        (f"{LR}::test_the_output_layer_request_is_minus_lr_gain_delta_over_input_range",),
+    ),
+    Mutant(
+        "lr-divided-by-10-in-the-rule",
+        "src/mtjxbar/training/rules.py",
+        "return x, delta * (-lr * gain / input_range)",
+        "return x, delta * (-lr / 10 * gain / input_range)",
+        (f"{LR}::test_the_output_layer_request_is_minus_lr_gain_delta_over_input_range",),
+    ),
+    Mutant(
+        "lr-ignored-in-the-rule",
+        "src/mtjxbar/training/rules.py",
+        "return x, delta * (-lr * gain / input_range)",
+        "return x, delta * (-0.3 * gain / input_range)",
+        (f"{LR}::test_switching_probabilities_scale_with_lr",),
     ),
 ]
