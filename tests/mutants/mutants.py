@@ -21,6 +21,7 @@ class Mutant(NamedTuple):
 ENCODER = "tests/periphery/test_encoder.py"
 C2C = "tests/crossbar/test_c2c_per_cell.py"
 LR = "tests/training/test_lr_schedule.py"
+ORACLE = "tests/device/test_cmtj_oracle.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
@@ -99,5 +100,19 @@ MUTANTS: list[Mutant] = [
         "return x, delta * (-lr * gain / input_range)",
         "return x, delta * (-0.3 * gain / input_range)",
         (f"{LR}::test_switching_probabilities_scale_with_lr",),
+    ),
+    Mutant(
+        "tau0-10-percent-off",
+        "src/mtjxbar/device/physics.py",
+        "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / tau0",
+        "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / (1.1 * tau0)",
+        (f"{ORACLE}::test_library_dwell_times_predict_held_out_currents",),
+    ),
+    Mutant(
+        "tau0-10-percent-off-the-other-way",
+        "src/mtjxbar/device/physics.py",
+        "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / tau0",
+        "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / (tau0 / 1.1)",
+        (f"{ORACLE}::test_library_dwell_times_predict_held_out_currents",),
     ),
 ]
