@@ -63,9 +63,19 @@ def run(text: str, workdir: Path) -> dict[str, float]:
 
 
 def unpack(result: dict[str, float], n: int, m: int, row_modes, col_modes):
-    """Row nodes, column nodes (N, M) and the line currents into the periphery (NaN for floating lines)."""
+    """Row nodes, column nodes (N, M) and the line currents into the periphery (NaN for floating lines).
+
+    Every node voltage and the current of every connected line must be among ngspice's output vectors: a
+    missing one raises (a comparison must not pass by silently leaving vectors out)."""
+    wanted = [f"v(r{i}_{j})" for i in range(n) for j in range(m)] + [f"v(c{i}_{j})" for i in range(n) for j in range(m)]
+    wanted += [f"i(vr{i})" for i in range(n) if row_modes[i] != "floating"]
+    wanted += [f"i(vc{j})" for j in range(m) if col_modes[j] != "floating"]
+    missing = [name for name in wanted if name not in result]
+    if missing:
+        raise KeyError(f"ngspice output lacks {len(missing)} of {len(wanted)} vectors, e.g. {missing[:5]} "
+                       f"(it has {len(result)}: {sorted(result)[:5]} ...)")
     vr = np.array([[result[f"v(r{i}_{j})"] for j in range(m)] for i in range(n)])
     vc = np.array([[result[f"v(c{i}_{j})"] for j in range(m)] for i in range(n)])
-    ir = np.array([result.get(f"i(vr{i})", np.nan) if row_modes[i] != "floating" else np.nan for i in range(n)])
-    ic = np.array([result.get(f"i(vc{j})", np.nan) if col_modes[j] != "floating" else np.nan for j in range(m)])
+    ir = np.array([result[f"i(vr{i})"] if row_modes[i] != "floating" else np.nan for i in range(n)])
+    ic = np.array([result[f"i(vc{j})"] if col_modes[j] != "floating" else np.nan for j in range(m)])
     return vr, vc, ir, ic

@@ -22,6 +22,7 @@ ENCODER = "tests/periphery/test_encoder.py"
 C2C = "tests/crossbar/test_c2c_per_cell.py"
 LR = "tests/training/test_lr_schedule.py"
 ORACLE = "tests/device/test_cmtj_oracle.py"
+NGSPICE = "tests/crossbar/test_circuit_ngspice.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
@@ -114,5 +115,12 @@ MUTANTS: list[Mutant] = [
         "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / tau0",
         "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / (tau0 / 1.1)",
         (f"{ORACLE}::test_library_dwell_times_predict_held_out_currents",),
+    ),
+    Mutant(
+        "circuit-cg-stops-at-1e-9",
+        "src/mtjxbar/crossbar/config.py",
+        'rtol: float = param(1e-11, "1",',
+        'rtol: float = param(1e-9, "1",',
+        (f"{NGSPICE}::test_nodes_and_currents_match_ngspice",),
     ),
 ]

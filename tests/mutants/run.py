@@ -7,8 +7,9 @@ mutant is *not applicable*: the code moved and the list must follow it), and run
 the temporary directory, shared by the runs so the compiled kernels of unchanged files are reused).
 
 A mutant is *killed* when pytest reports failed tests (exit 1) or errors collecting them (exit 2), and
-*survived* when its tests pass. Before the mutants, the union of their tests runs on the unmutated copy
-(``--no-baseline`` skips it): a test that fails there kills nothing. Exit status 0 only if the baseline
+*survived* when its tests pass (*skipped* when they all skip, e.g. without ngspice: also a failure).
+Before the mutants, the union of their tests runs on the unmutated copy (``--no-baseline`` skips it): a
+test that fails there kills nothing. Exit status 0 only if the baseline
 passes and every mutant applies and is killed.
 
     python tests/mutants/run.py                 # every mutant
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 bad += 1
                 verdict = {0: "SURVIVED", -1: "TIMEOUT"}.get(rc, f"ERROR (pytest exit {rc})")
+                if rc == 0 and " passed" not in output:  # e.g. ngspice absent: nothing ran
+                    verdict = "SKIPPED"
                 verdict = f"{verdict:<9} ({took:4.0f} s) {summary_line(output)}"
             print(f"{m.name:<{width}}  {verdict}", flush=True)
     finally:
