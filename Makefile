@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench mnist clean
+.PHONY: run test lint bench mnist clean mutants
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
+
+# The planted bugs of issue 21 (tests/mutants/mutants.py), each in a temporary copy: all must be killed.
+mutants: $(STAMP)
+	$(BIN)/python tests/mutants/run.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py
