@@ -83,50 +83,32 @@ def _err(capsys, argv: list[str]) -> str:
     return err
 
 
-SMALL = ["train", "--hidden", "4", "--epochs", "1", "--max-train", "60", "--max-test", "30", "--quiet",
-         "--checkpoint-every", "20"]
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("small") / "run"
-    assert main([*SMALL, "--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture
-def run(finished, tmp_path) -> Path:
-    out = tmp_path / "run"
-    shutil.copytree(finished, out)
-    return out
-
-
-def test_used_output_directory_needs_overwrite(run, capsys):
-    err = _err(capsys, [*SMALL, "--out", str(run)])
+def test_used_output_directory_needs_overwrite(run, capsys, small):
+    err = _err(capsys, [*small, "--out", str(run)])
     assert str(run) in err and "--overwrite" in err and "--resume" in err
     capsys.readouterr()
-    assert main([*SMALL, "--out", str(run), "--overwrite", "--seed", "1"]) == 0
+    assert main([*small, "--out", str(run), "--overwrite", "--seed", "1"]) == 0
     assert json.loads((run / "results.json").read_text())["seed"] == 1
 
 
-def test_all_files_go_into_the_output_directory(tmp_path, monkeypatch):
+def test_all_files_go_into_the_output_directory(tmp_path, monkeypatch, small):
     monkeypatch.chdir(tmp_path)
-    assert main([*SMALL, "--out", "run"]) == 0
+    assert main([*small, "--out", "run"]) == 0
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
         "accuracy.png", "checkpoint", "config.toml", "final_states.safetensors", "mtjxbar-run.json", "results.json"]
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoint").iterdir())[-1] == "state.json"
 
 
-def test_resume_with_a_changed_config_names_the_fields(run, capsys):
-    err = _err(capsys, [*SMALL, "--resume", str(run), "--lr", "0.1", "--delta", "45"])
+def test_resume_with_a_changed_config_names_the_fields(run, capsys, small):
+    err = _err(capsys, [*small, "--resume", str(run), "--lr", "0.1", "--delta", "45"])
     assert "training.lr: 1.0 in the checkpoint, 0.1 asked" in err
     assert "hardware.device.delta: 40.0 in the checkpoint, 45.0 asked" in err and "state.json" in err
-    assert "--no-cost" in _err(capsys, [*SMALL, "--resume", str(run), "--no-cost"])
-    assert "drop --out" in _err(capsys, [*SMALL, "--resume", str(run), "--out", str(run.parent / "x")])
+    assert "--no-cost" in _err(capsys, [*small, "--resume", str(run), "--no-cost"])
+    assert "drop --out" in _err(capsys, [*small, "--resume", str(run), "--out", str(run.parent / "x")])
     # the same command line with --resume, or more epochs, is accepted
-    assert main([*SMALL, "--resume", str(run)]) == 0
-    assert main([*SMALL, "--resume", str(run), "--epochs", "2"]) == 0
+    assert main([*small, "--resume", str(run)]) == 0
+    assert main([*small, "--resume", str(run), "--epochs", "2"]) == 0
     assert len(json.loads((run / "results.json").read_text())["history"]["insitu"]) == 2
 
 
@@ -163,10 +145,10 @@ def _wrong_shape(run: Path) -> None:
         (_wrong_shape, "tensors", "has shape (2, 2), expected (4, 160)"),
     ],
 )
-def test_damaged_checkpoint_gives_a_one_line_error_naming_the_file(run, capsys, damage, file, needle):
+def test_damaged_checkpoint_gives_a_one_line_error_naming_the_file(run, capsys, damage, file, needle, small):
     path = _tensors(run) if file == "tensors" else _state(run)
     damage(run)
-    err = _err(capsys, [*SMALL, "--resume", str(run)])
+    err = _err(capsys, [*small, "--resume", str(run)])
     assert str(path) in err and needle in err, err
 
 

@@ -25,8 +25,6 @@ import torch
 from mtjxbar.cli.main import build_parser, main, resume_command
 from mtjxbar.experiments.checkpoint import load_tensors
 
-SMALL = ["train", "--hidden", "4", "--epochs", "1", "--max-train", "60", "--max-test", "30", "--quiet",
-         "--checkpoint-every", "20"]
 WALL_CLOCK = ("train_seconds", "samples_per_second")
 
 
@@ -58,58 +56,42 @@ def _position(out: Path) -> dict | None:
         return None
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("safety") / "run"
-    assert main([*SMALL, "--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture
-def run(finished, tmp_path) -> Path:
-    import shutil
-
-    out = tmp_path / "run"
-    shutil.copytree(finished, out)
-    return out
-
-
 # ------------------------------------------------------------------------------------------- --overwrite
-def test_overwrite_refuses_files_that_are_not_a_runs_own(tmp_path, capsys):
+def test_overwrite_refuses_files_that_are_not_a_runs_own(tmp_path, capsys, small):
     out = tmp_path / "P"
     (out / "checkpoint").mkdir(parents=True)
     (out / "checkpoint" / "model_epoch50.pt").write_text("weights")
     (out / "results.json").write_text('{"mine": 1}')
     before = _snapshot(out)
-    err = _err(capsys, [*SMALL, "--out", str(out), "--overwrite"])
+    err = _err(capsys, [*small, "--out", str(out), "--overwrite"])
     assert str(out / "checkpoint" / "model_epoch50.pt") in err and str(out / "results.json") in err, err
     assert _snapshot(out) == before, "nothing of the user's is touched"
 
 
-def test_overwrite_refuses_a_foreign_file_in_a_run_directory_then_replaces_only_the_run(run, capsys):
+def test_overwrite_refuses_a_foreign_file_in_a_run_directory_then_replaces_only_the_run(run, capsys, small):
     (run / "notes.txt").write_text("mine")
     (run / "checkpoint" / "model_epoch50.pt").write_text("mine too")
     before = _snapshot(run)
-    err = _err(capsys, [*SMALL, "--out", str(run), "--overwrite", "--seed", "1"])
+    err = _err(capsys, [*small, "--out", str(run), "--overwrite", "--seed", "1"])
     assert str(run / "notes.txt") in err and "model_epoch50.pt" in err and "mtjxbar-run.json" in err, err
     assert _snapshot(run) == before
     (run / "notes.txt").unlink()
     (run / "checkpoint" / "model_epoch50.pt").unlink()
-    assert main([*SMALL, "--out", str(run), "--overwrite", "--seed", "1"]) == 0
+    assert main([*small, "--out", str(run), "--overwrite", "--seed", "1"]) == 0
     assert json.loads((run / "results.json").read_text())["seed"] == 1
     assert sorted(p.name for p in run.iterdir()) == ["accuracy.png", "checkpoint", "config.toml",
                                                       "final_states.safetensors", "mtjxbar-run.json", "results.json"]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
-def test_overwrite_with_an_impossible_device_leaves_the_old_run_intact(run, capsys):
+def test_overwrite_with_an_impossible_device_leaves_the_old_run_intact(run, capsys, small):
     before = _snapshot(run)
-    err = _err(capsys, [*SMALL, "--out", str(run), "--overwrite", "--device", "cuda"])
+    err = _err(capsys, [*small, "--out", str(run), "--overwrite", "--device", "cuda"])
     assert "cuda" in err and "--device cpu" in err
     assert _snapshot(run) == before
 
 
-def test_a_run_that_fails_before_its_first_checkpoint_puts_the_old_run_back(run, capsys, monkeypatch):
+def test_a_run_that_fails_before_its_first_checkpoint_puts_the_old_run_back(run, capsys, monkeypatch, small):
     import mtjxbar.experiments.runner as runner
 
     before = _snapshot(run)
@@ -121,13 +103,13 @@ def test_a_run_that_fails_before_its_first_checkpoint_puts_the_old_run_back(run,
         raise ValueError("simulated failure before the first checkpoint")
 
     monkeypatch.setattr(runner, "run_experiment", failing)
-    assert "simulated failure" in _err(capsys, [*SMALL, "--out", str(run), "--overwrite", "--seed", "1"])
+    assert "simulated failure" in _err(capsys, [*small, "--out", str(run), "--overwrite", "--seed", "1"])
     assert ".mtjxbar-previous" in seen["during"], "the old run waits beside the new one"
     assert "results.json" not in seen["during"]
     assert _snapshot(run) == before
 
 
-def test_the_old_run_goes_once_the_new_one_has_a_checkpoint(run, monkeypatch):
+def test_the_old_run_goes_once_the_new_one_has_a_checkpoint(run, monkeypatch, small):
     import mtjxbar.experiments.runner as runner
 
     real = runner.run_experiment
@@ -144,12 +126,12 @@ def test_the_old_run_goes_once_the_new_one_has_a_checkpoint(run, monkeypatch):
         return real(config, progress, **{**kwargs, "on_checkpoint": hook})
 
     monkeypatch.setattr(runner, "run_experiment", watching)
-    assert main([*SMALL, "--out", str(run), "--overwrite", "--seed", "2"]) == 0
+    assert main([*small, "--out", str(run), "--overwrite", "--seed", "2"]) == 0
     assert seen[:2] == [True, False] and not any(seen[2:])
 
 
 # -------------------------------------------------------------------------------------------------- lock
-def test_a_second_run_into_the_same_directory_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path, capsys):
+def test_a_second_run_into_the_same_directory_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path, capsys, small):
     out = tmp_path / "busy"
     argv = ["train", "--hidden", "32", "--epochs", "50", "--threads", "1", "--quiet", "--out", str(out)]
     first = subprocess.Popen(_cli(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -159,9 +141,9 @@ def test_a_second_run_into_the_same_directory_is_refused_and_a_dead_ones_lock_is
             assert first.poll() is None, first.stderr.read()
             assert time.monotonic() < deadline, "the first run did not start"
             time.sleep(0.01)
-        err = _err(capsys, [*SMALL, "--out", str(out), "--overwrite"])
+        err = _err(capsys, [*small, "--out", str(out), "--overwrite"])
         assert str(out) in err and "another mtjxbar run" in err and f"process {first.pid}" in err, err
-        err = _err(capsys, [*SMALL, "--resume", str(out)])
+        err = _err(capsys, [*small, "--resume", str(out)])
         assert "another mtjxbar run" in err, err
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=60)
@@ -169,7 +151,7 @@ def test_a_second_run_into_the_same_directory_is_refused_and_a_dead_ones_lock_is
         if first.poll() is None:
             first.kill()
     # the killed run's lock died with it; what it left is its own (named by its manifest)
-    assert main([*SMALL, "--out", str(out), "--overwrite"]) == 0
+    assert main([*small, "--out", str(out), "--overwrite"]) == 0
     assert json.loads((out / "results.json").read_text())["hidden"] == [4]
 
 
@@ -234,7 +216,7 @@ def test_sigterm_checkpoints_and_its_hint_keeps_no_cost(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ threads
-def test_training_is_single_threaded_unless_asked_and_capped_at_the_cores(monkeypatch, tmp_path, capsys):
+def test_training_is_single_threaded_unless_asked_and_capped_at_the_cores(monkeypatch, tmp_path, capsys, small):
     import mtjxbar.cli.main as cli
 
     asked = []
@@ -244,8 +226,8 @@ def test_training_is_single_threaded_unless_asked_and_capped_at_the_cores(monkey
             pass
 
     monkeypatch.setattr(cli, "limit_threads", lambda n: asked.append(n) or Limit())
-    assert main([*SMALL, "--out", str(tmp_path / "a")]) == 0
-    assert main([*SMALL, "--out", str(tmp_path / "b"), "--threads", "100000"]) == 0
+    assert main([*small, "--out", str(tmp_path / "a")]) == 0
+    assert main([*small, "--out", str(tmp_path / "b"), "--threads", "100000"]) == 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert asked == [1, cores]
     assert f"--threads 100000: this machine gives the process {cores} cores" in capsys.readouterr().err
@@ -286,15 +268,15 @@ def test_a_network_that_cannot_fit_in_memory_is_refused_up_front(capsys, tmp_pat
     assert "--rows 100000 --cols 100000: needs at least 600 GB of memory" in err and "available here" in err
 
 
-def test_resume_refuses_an_edited_config_toml_naming_the_fields(run, capsys):
+def test_resume_refuses_an_edited_config_toml_naming_the_fields(run, capsys, small):
     path = run / "config.toml"
     text = path.read_text()
     path.write_text(text.replace("lr = 1.0\n", "lr = 0.1\n", 1).replace("seed = 0", "seed = 7"))
-    err = _err(capsys, [*SMALL, "--resume", str(run)])
+    err = _err(capsys, [*small, "--resume", str(run)])
     assert str(path) in err and "training.lr: 1.0 in the checkpoint, 0.1 in config.toml" in err, err
     assert "seed: 0 in the checkpoint, 7 in config.toml" in err
     path.write_text(text)
-    assert main([*SMALL, "--resume", str(run), "--epochs", "2"]) == 0  # an unedited file, more epochs: fine
+    assert main([*small, "--resume", str(run), "--epochs", "2"]) == 0  # an unedited file, more epochs: fine
 
 
 def _idx(path: Path, magic: int, dims: tuple[int, ...], data: bytes) -> None:
