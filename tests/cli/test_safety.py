@@ -210,7 +210,8 @@ def test_sigint_checkpoints_at_the_current_sample_and_the_resumed_run_is_bit_for
 
 
 def test_sigterm_checkpoints_and_its_hint_keeps_no_cost(tmp_path):
-    out, err = _stop_and_resume(tmp_path, signal.SIGTERM, ["--no-cost", "--set", "training.engine=eager"])
+    out, err = _stop_and_resume(tmp_path, signal.SIGTERM, ["--no-cost", "--set", "training.engine=eager",
+                                                          "--max-train", "500"])
     assert "--no-cost" in err.strip().splitlines()[-1]
     assert "hardware" not in _results(out) and len(_results(out)["history"]["insitu"]) == 2
 
