@@ -105,15 +105,15 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "tau0-10-percent-off",
         "src/mtjxbar/device/physics.py",
-        "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / tau0",
-        "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / (1.1 * tau0)",
+        ") / tau0\n",  # the end of physics.thermal_rate: exp(-Delta (1 - I/Ic0)^n) / tau0
+        ") / (1.1 * tau0)\n",
         (f"{ORACLE}::test_library_dwell_times_predict_held_out_currents",),
     ),
     Mutant(
         "tau0-10-percent-off-the-other-way",
         "src/mtjxbar/device/physics.py",
-        "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / tau0",
-        "return exp(-delta * clamp_min(1.0 - current / ic0, 0.0) ** n) / (tau0 / 1.1)",
+        ") / tau0\n",
+        ") / (tau0 / 1.1)\n",
         (f"{ORACLE}::test_library_dwell_times_predict_held_out_currents",),
     ),
     Mutant(
@@ -122,5 +122,12 @@ MUTANTS: list[Mutant] = [
         'rtol: float = param(1e-11, "1",',
         'rtol: float = param(1e-9, "1",',
         (f"{NGSPICE}::test_nodes_and_currents_match_ngspice",),
+    ),
+    Mutant(
+        "lr-divided-by-10-in-the-fused-loop",
+        "src/mtjxbar/training/fused/loop.py",
+        "lp[K.LP_LR_FACTOR] = -lr_scales[min(i, len(lr_scales) - 1)] * layer.gain / conv.input_range",
+        "lp[K.LP_LR_FACTOR] = -lr_scales[min(i, len(lr_scales) - 1)] * layer.gain / conv.input_range / 10",
+        ("tests/training/test_fused.py::test_whole_step_flips_follow_the_eager_plans[dense]",),
     ),
 ]
