@@ -130,4 +130,25 @@ MUTANTS: list[Mutant] = [
         "lp[K.LP_LR_FACTOR] = -lr_scales[min(i, len(lr_scales) - 1)] * layer.gain / conv.input_range / 10",
         ("tests/training/test_fused.py::test_whole_step_flips_follow_the_eager_plans[dense]",),
     ),
+    Mutant(
+        "phase-count-wrong-class",
+        "src/mtjxbar/crossbar/plan.py",
+        "int(r_pos) * (int(d_pos[0]) + int(d_neg[1]))",
+        "int(r_pos) * (int(d_pos[0]) + int(d_pos[1]))",
+        ("tests/crossbar/test_sparse_sampler.py::test_phase_count_equals_the_phases_spelled_out",),
+    ),
+    Mutant(
+        "array-tau0-swapped",
+        "src/mtjxbar/crossbar/array.py",
+        'tau0 = torch.stack([p["tau0_ap2p"], p["tau0_p2ap"]])',
+        'tau0 = torch.stack([p["tau0_p2ap"], p["tau0_ap2p"]])',
+        (f"{C2C}::test_c2c_factor_is_per_cell_not_per_event[sparse]",),
+    ),
+    Mutant(
+        "chips-tau0-swapped",
+        "src/mtjxbar/crossbar/chips.py",
+        'tau0 = torch.stack([p["tau0_ap2p"], p["tau0_p2ap"]], dim=1)',
+        'tau0 = torch.stack([p["tau0_p2ap"], p["tau0_ap2p"]], dim=1)',
+        (f"{C2C}::test_c2c_factor_is_per_cell_not_per_event[chips]",),
+    ),
 ]
