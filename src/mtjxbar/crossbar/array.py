@@ -5,8 +5,8 @@ read voltages (and gate the transistors during writes); columns are sensed at vi
 Because the transistors isolate the cells and the wires are ideal here, a cell's current depends only
 on its own row voltage: ``I_j = sum_i v_i * G_ij(v_i)``, where ``G_ij(v)`` is the conductance of
 MTJ + transistor at applied voltage ``v``. With bias-dependent TMR the junction voltage ``V_m`` solves
-``V_m = v * R_AP(V_m) / (R_AP(V_m) + r_access)``, found by fixed-point iteration (a contraction: the
-TMR roll-off is smooth and the divider damps it) to ``BiasSolverConfig.tolerance``.
+``V_m (1 + r_access / R_AP(V_m)) = v``, found by Newton's method (:func:`mtjxbar.device.physics.junction_voltage_step`)
+to ``BiasSolverConfig.tolerance``.
 
 Writes: during a phase, cell (i, j) sees the column current ``I_j`` for the row's pulse width ``t_i``
 (the transistor is on for ``t_i``); cells whose state the polarity can change switch with the device
@@ -25,11 +25,9 @@ read, write phase and write outcome (:mod:`.events`) for the cost model; ``None`
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from ..device import MTJParams, VariationConfig, resistance_ap, switching_probability
+from ..device import MTJParams, VariationConfig, physics, switching_probability
 from ..device.variation import normal_truncation, sample_cell_params, sample_ic0_c2c, sample_stuck
 from .cell_reads import CellReads
 from .coincidence_write import write_coincidence
@@ -139,7 +137,7 @@ class Crossbar(SparseWrites, ColumnWrites):
         self._c2c_constants = None if self._c2c_min is None else \
             RateConstants(self._col_ic0_min * self._c2c_min, self._col_tau0_min, self._col_delta_min)
         # bound of the precessional-floor hazard -ln(1 - exp(-pi^2 Delta / 4)) over all cells
-        self._floor_bound = -math.log1p(-math.exp(-(math.pi**2 / 4.0) * float(p["delta"].min())))
+        self._floor_bound = -physics.precessional_log_floor(float(p["delta"].min()))
 
     # -------------------------------------------------------------------------------------- variation
     def manufacture(self, variation: VariationConfig, params_generator: torch.Generator,
@@ -274,16 +272,14 @@ class Crossbar(SparseWrites, ColumnWrites):
     def _ap_conductance(self, v: torch.Tensor, r_p, tmr0, v_h) -> torch.Tensor:
         """Conductance of AP junction + transistor at applied voltage ``v`` (self-consistent)."""
         r_on = self.array.r_access
-        r_ap0 = r_p * (1.0 + tmr0)
-        vm = v * r_ap0 / (r_ap0 + r_on)
+        vm = physics.junction_voltage_start(v, r_p, tmr0, r_on)
         for _ in range(self.solver.max_iterations):
-            r_ap = resistance_ap(vm, r_p=r_p, tmr0=tmr0, v_h=v_h)
-            new = v * r_ap / (r_ap + r_on)
+            new = physics.junction_voltage_step(vm, v, r_p, tmr0, v_h, r_on)
             done = bool((new - vm).abs().max() <= self.solver.tolerance) if new.numel() else True
             vm = new
             if done:
                 break
-        return 1.0 / (resistance_ap(vm, r_p=r_p, tmr0=tmr0, v_h=v_h) + r_on)
+        return 1.0 / (physics.ap_resistance(vm, r_p, tmr0, v_h) + r_on)
 
     def _drive(self, v: torch.Tensor, transposed: bool, v_max: float | None) -> torch.Tensor:
         """Sum of cell currents on the sensed lines for driven-line voltages ``v`` (..., driven)."""
@@ -434,9 +430,8 @@ class Crossbar(SparseWrites, ColumnWrites):
         """:func:`switching_probability` for a uniform array when every current is at most Ic0: the
         hazard is the product ``t_i * rate_j`` (precessional term at its constant floor), so only the
         product and one expm1 run over the cells."""
-        rate = torch.exp(-delta * torch.clamp(1.0 - currents / ic0, min=0.0) ** n) / tau0
-        floor = math.log1p(-math.exp(-(math.pi**2 / 4.0) * delta))
-        return -torch.expm1(floor - widths * rate[None, :])
+        rate = physics.thermal_rate(currents, ic0, tau0, delta, n)
+        return -torch.expm1(physics.precessional_log_floor(delta) - widths * rate[None, :])
 
     def _check_phase(self, phase) -> None:
         self._check_phase_shapes(phase.row_widths.numel(), phase.col_currents.numel())

@@ -21,12 +21,11 @@ for all K (instead of K sets) is where the time goes on the per-sample path, whi
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
-from ..device import MTJParams, VariationConfig, resistance_ap, switching_probability
+from ..device import MTJParams, VariationConfig, physics, switching_probability
 from ..device.variation import normal_truncation, sample_cell_params, sample_ic0_c2c, sample_stuck
 from .array import CELL_PARAMETERS
 from .cell_reads import chebyshev_terms, chebyshev_weights, fit_ap_conductance
@@ -128,17 +127,15 @@ class ChipArrays:
 
     def _ap_conductance(self, v: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
         """G_AP (junction + transistor, self-consistent junction voltage) of cells ``p`` at ``v``."""
-        r_on = self.array.r_access
-        r_ap0 = p["r_p"] * (1.0 + p["tmr0"])
-        vm = v * r_ap0 / (r_ap0 + r_on)
+        r_on, r_p, tmr0, v_h = self.array.r_access, p["r_p"], p["tmr0"], p["v_h"]
+        vm = physics.junction_voltage_start(v, r_p, tmr0, r_on)
         for _ in range(self.solver.max_iterations):
-            r_ap = resistance_ap(vm, r_p=p["r_p"], tmr0=p["tmr0"], v_h=p["v_h"])
-            new = v * r_ap / (r_ap + r_on)
+            new = physics.junction_voltage_step(vm, v, r_p, tmr0, v_h, r_on)
             done = bool((new - vm).abs().max() <= self.solver.tolerance)
             vm = new
             if done:
                 break
-        return 1.0 / (resistance_ap(vm, r_p=p["r_p"], tmr0=p["tmr0"], v_h=p["v_h"]) + r_on)
+        return 1.0 / (physics.ap_resistance(vm, r_p, tmr0, v_h) + r_on)
 
     def _prepare_write_bounds(self) -> None:
         p = self.params
@@ -152,7 +149,7 @@ class ChipArrays:
         col_delta = p["delta"].to(self.dtype).amin(1)[:, None, :]  # (K, 1, cols)
         self._bound_constants = RateConstants(col_ic0 * scale, tau0.amin(2), col_delta)
         delta_min = p["delta"].flatten(1).amin(1)
-        self._floor_bound = -torch.log1p(-torch.exp(-(math.pi**2 / 4.0) * delta_min)).to(self.dtype)  # (K,)
+        self._floor_bound = -physics.precessional_log_floor(delta_min).to(self.dtype)  # (K,)
 
     def set_states(self, parallel: torch.Tensor) -> None:
         """Program every chip (K, rows, cols) (or one pattern for all); stuck cells keep their state."""
@@ -318,7 +315,7 @@ class ChipArrays:
             u = torch.rand(n, generator=generator, dtype=self.dtype, device=self.device)
             flat = r * self.cols + c
             delta = self._delta[k].take(flat)
-            hazard = -torch.log1p(-torch.exp(-(math.pi**2 / 4.0) * delta))
+            hazard = -physics.precessional_log_floor(delta)
             to_p = (plan.row_sign[k].take(r) * plan.col_sign[k].take(c)) > 0
             reached = (plan.row_widths[k].take(r) > 0) & (plan.col_currents[k, (~to_p).long(), c] > 0)
             keep = (u * self._floor_bound[k] < hazard) & reached & (plan.col_sign[k].take(c) != 0)

@@ -102,11 +102,11 @@ class ArrayConfig:
 
 @dataclass(frozen=True)
 class BiasSolverConfig:
-    """Numerical settings of the self-consistent junction-voltage solve (bias-dependent TMR)."""
+    """Numerical settings of the self-consistent junction-voltage solve (bias-dependent TMR; Newton's method)."""
 
     tolerance: float = param(1e-9, "V", "stop when the junction voltage changes less than this", lo=0.0,
                              lo_open=True)
-    max_iterations: int = param(30, "1", "fixed-point iterations at most", lo=1, hi=1000)
+    max_iterations: int = param(30, "1", "Newton iterations at most", lo=1, hi=1000)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import torch
 
-from ..device import resistance_ap
+from ..device import physics
 
 if TYPE_CHECKING:
     from .array import Crossbar
@@ -111,22 +111,11 @@ class WriteEvent:
         return self.flips_to_p + self.flips_to_ap
 
 
-def ap_resistance_at_current(current: torch.Tensor, *, r_p, tmr0, v_h, iterations: int = 8) -> torch.Tensor:
-    """Resistance (ohm) of an AP junction carrying ``current`` (A): ``R = R_AP(V)`` with ``V = I R``.
-
-    Solves ``f(V) = V - |I| R_AP(V) = 0`` by Newton's method from ``|I| R_AP(0)``, kept inside the bracket
-    ``[|I| R_P, |I| R_AP(0)]`` that holds the unique root (``f' >= 1``: ``R_AP`` falls with bias).
-    Eight steps reach machine precision for any bias (checked against a scalar solve in tests).
-    """
-    current = current.abs()
-    lo, hi = current * r_p, current * (r_p * (1.0 + tmr0))
-    v = hi
-    for _ in range(iterations):
-        x2 = (v / v_h) ** 2
-        r = r_p * (1.0 + tmr0 / (1.0 + x2))
-        slope = 1.0 + current * r_p * tmr0 * 2.0 * v / (v_h * v_h * (1.0 + x2) ** 2)
-        v = torch.minimum(torch.maximum(v - (v - current * r) / slope, lo), hi)
-    return resistance_ap(v, r_p=r_p, tmr0=tmr0, v_h=v_h)
+def ap_resistance_at_current(current: torch.Tensor, *, r_p, tmr0, v_h) -> torch.Tensor:
+    """Resistance (ohm) of an AP junction carrying ``current`` (A): ``R = R_AP(V)`` with ``V = I R``
+    (:func:`mtjxbar.device.physics.ap_voltage_at_current`)."""
+    v = physics.ap_voltage_at_current(current.abs(), r_p, tmr0, v_h)
+    return physics.ap_resistance(v, r_p, tmr0, v_h)
 
 
 _TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # crossbar -> (span, R_AP table)

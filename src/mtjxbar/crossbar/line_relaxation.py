@@ -29,6 +29,8 @@ import numba
 import numpy as np
 from numba import get_thread_id, njit, prange
 
+from ..device import physics
+
 __all__ = ["solve_tiles_currents", "solve_tiles_cells", "LineEnds"]
 
 
@@ -50,18 +52,7 @@ def _conductance(v, parallel, r_p, tmr0, v_h, bias):
     """Secant conductance I/V (S) of a junction at voltage ``v``."""
     if parallel:
         return 1.0 / r_p
-    if bias:
-        x = v / v_h
-        return 1.0 / (r_p * (1.0 + tmr0 / (1.0 + x * x)))
-    return 1.0 / (r_p * (1.0 + tmr0))
-
-
-@njit(cache=True, inline="always")
-def _ap_conductance(v, rp, rb, ih):
-    """Secant conductance (S) ``1 / (rp + rb / (1 + v^2 ih))`` of a junction at ``v`` with one division: an AP
-    junction has ``rp = R_P``, ``rb = R_P TMR0``, ``ih = 1/V_h^2`` (bias-dependent TMR), a P junction ``rb = 0``."""
-    x2 = v * v * ih
-    return (1.0 + x2) / (rp * (1.0 + x2) + rb)
+    return physics.ap_conductance(v if bias else 0.0, r_p, tmr0, v_h)
 
 
 @njit(cache=True)
@@ -124,26 +115,26 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
     n, m = r1 - r0, c1 - c0
     gv_r, gx_r, di_r, dp_r = work[0, :m, :n], work[1, :m, :n], work[2, :m, :n], work[3, :m, :n]
     gv_c, gx_c, di_c, dp_c = work[4, :n, :m], work[5, :n, :m], work[6, :n, :m], work[7, :n, :m]
-    rp_r, rb_r, ih_r = work[8, :m, :n], work[9, :m, :n], work[10, :m, :n]  # cell law, row layout [b, a]
-    rp_c, rb_c, ih_c = work[11, :n, :m], work[12, :n, :m], work[13, :n, :m]  # the same, column layout [a, b]
+    rp_r, tm_r, vh_r = work[8, :m, :n], work[9, :m, :n], work[10, :m, :n]  # cell law, row layout [b, a]
+    rp_c, tm_c, vh_c = work[11, :n, :m], work[12, :n, :m], work[13, :n, :m]  # the same, column layout [a, b]
     varying = False
     for a in range(n):
         for b in range(m):
             i, j = r0 + a, c0 + b
             xr[b, a] = sr[a]
             xc[a, b] = sc[b]
-            # every cell as 1 / (rp + rb / (1 + v^2 ih)): P cells and cells without bias dependence have rb = 0
+            # every cell as an AP law R_AP(v; rp, tm, vh): P cells and cells without bias dependence have tm = 0
             if parallel[i, j]:
-                rp, rb, ih = r_p[i, j], 0.0, 0.0
+                rp, tm, vh = r_p[i, j], 0.0, 1.0
             elif bias:
-                rp, rb, ih = r_p[i, j], r_p[i, j] * tmr0[i, j], 1.0 / (v_h[i, j] * v_h[i, j])
+                rp, tm, vh = r_p[i, j], tmr0[i, j], v_h[i, j]
                 varying = True
             else:
-                rp, rb, ih = r_p[i, j] * (1.0 + tmr0[i, j]), 0.0, 0.0
+                rp, tm, vh = physics.ap_resistance_zero_bias(r_p[i, j], tmr0[i, j]), 0.0, 1.0
             rp_r[b, a] = rp_c[a, b] = rp
-            rb_r[b, a] = rb_c[a, b] = rb
-            ih_r[b, a] = ih_c[a, b] = ih
-            gv_r[b, a] = gv_c[a, b] = 1.0 / (rp + rb)
+            tm_r[b, a] = tm_c[a, b] = tm
+            vh_r[b, a] = vh_c[a, b] = vh
+            gv_r[b, a] = gv_c[a, b] = physics.ap_conductance(0.0, rp, tm, vh)
     er, ec = end_r[r0:r1], end_c[c0:c1]
     if not varying:
         _lines_factor(gv_r, w_r, er, far_r, di_r)
@@ -152,7 +143,7 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
         for b in range(m):
             for a in range(n):
                 if varying:
-                    gv_r[b, a] = _ap_conductance(xr[b, a] - xc[a, b], rp_r[b, a], rb_r[b, a], ih_r[b, a])
+                    gv_r[b, a] = physics.ap_conductance(xr[b, a] - xc[a, b], rp_r[b, a], tm_r[b, a], vh_r[b, a])
                 gx_r[b, a] = gv_r[b, a] * xc[a, b]
         if varying:
             _lines_factor(gv_r, w_r, er, far_r, di_r)
@@ -160,7 +151,7 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
         for a in range(n):
             for b in range(m):
                 if varying:
-                    gv_c[a, b] = _ap_conductance(xr[b, a] - xc[a, b], rp_c[a, b], rb_c[a, b], ih_c[a, b])
+                    gv_c[a, b] = physics.ap_conductance(xr[b, a] - xc[a, b], rp_c[a, b], tm_c[a, b], vh_c[a, b])
                 gx_c[a, b] = gv_c[a, b] * xr[b, a]
         if varying:
             _lines_factor(gv_c, w_c, ec, far_c, di_c)

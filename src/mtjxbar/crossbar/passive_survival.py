@@ -3,25 +3,21 @@
 The same physics as :func:`mtjxbar.device.switching_probability` applied to the current of
 :func:`.circuit_cells.cell_current` (no access resistance), fused into one pass over the cells so that a
 phase costs one loop instead of some thirty array operations: a cell at voltage ``V`` carries
-``I = V / R(V)`` (R_P, or R_AP(V) = R_P (1 + TMR0 / (1 + (V/V_h)^2))); a positive current can switch an AP
+``I = V / R(V)`` (R_P, or :func:`~mtjxbar.device.physics.ap_resistance`); a positive current can switch an AP
 cell to P, a negative one a P cell to AP; over an interval ``t`` it survives with
-``log S = -(t / tau0) exp(-Delta max(1 - |I|/Ic0, 0)^n) + log(1 - P_prec)``,
-``P_prec = exp(-(pi^2 Delta / 4) exp(-2 t max(|I|/Ic0 - 1, 0) / tau_d))``, with the direction's Ic0 and tau0,
-and the log-survivals of the intervals add. ``tests/crossbar/test_passive.py`` checks it against the
+:func:`~mtjxbar.device.physics.log_survival` of ``|I|``, with the direction's Ic0 and tau0, and the
+log-survivals of the intervals add. ``tests/crossbar/test_passive.py`` checks it against the
 tensor functions in both regimes.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
+from ..device import physics
+
 __all__ = ["phase_log_survival"]
-
-_PREC = math.pi ** 2 / 4.0
-
 
 @njit(cache=True)
 def _kernel(volts, durations, parallel, r_p, tmr0, v_h, ic0_ap2p, ic0_p2ap, tau0_ap2p, tau0_p2ap, delta, n, tau_d,
@@ -37,14 +33,9 @@ def _kernel(volts, durations, parallel, r_p, tmr0, v_h, ic0_ap2p, ic0_p2ap, tau0
                 if parallel[i, j]:
                     current, ic0, tau0 = -v / r_p[i, j], ic0_p2ap[i, j], tau0_p2ap[i, j]
                 else:
-                    x = v / v_h[i, j]
-                    current = v / (r_p[i, j] * (1.0 + tmr0[i, j] / (1.0 + x * x)))
+                    current = v * physics.ap_conductance(v, r_p[i, j], tmr0[i, j], v_h[i, j])
                     ic0, tau0 = ic0_ap2p[i, j], tau0_ap2p[i, j]
-                ratio = current / ic0
-                u = max(1.0 - ratio, 0.0)
-                thermal = (t / tau0) * math.exp(-delta[i, j] * u ** n)
-                p_prec = math.exp(-_PREC * delta[i, j] * math.exp(-2.0 * t * max(ratio - 1.0, 0.0) / tau_d))
-                total += -thermal + math.log1p(-p_prec)
+                total += physics.log_survival(current, t, ic0, tau0, delta[i, j], n, tau_d)
             out[i, j] = total
 
 

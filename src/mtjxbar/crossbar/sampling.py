@@ -28,26 +28,23 @@ from __future__ import annotations
 
 import torch
 
+from ..device import physics
+
 __all__ = ["thermal_rate", "RateConstants", "poisson_outer_events", "uniform_cell_events"]
 
 
 class RateConstants:
-    """``1/Ic0``, ``-ln tau0`` and ``-Delta`` (tensors or floats that broadcast with the currents), so that
-    :func:`thermal_rate` is a few in-place operations: it runs twice per training sample."""
+    """The thermal-rate parameters of a set of cells or of a per-column bound: ``ic0`` (A), ``tau0`` (s) and
+    ``delta`` (tensors or floats that broadcast with the currents)."""
 
     def __init__(self, ic0, tau0, delta) -> None:
-        self.inv_ic0 = 1.0 / ic0
-        self.neg_log_tau0 = -torch.log(torch.as_tensor(tau0, dtype=torch.float64)).to(
-            ic0.dtype if isinstance(ic0, torch.Tensor) else torch.float64)
-        self.neg_delta = -delta
+        self.ic0, self.tau0, self.delta = ic0, tau0, delta
 
 
 def thermal_rate(current: torch.Tensor, constants: RateConstants, n: float) -> torch.Tensor:
-    """Thermal switching rate ``exp(-Delta (1 - I/Ic0)^n) / tau0`` (1/s) at ``current`` <= Ic0, and 0 where
-    the current is 0 (the line is idle)."""
-    u = (current * constants.inv_ic0).neg_().add_(1.0).clamp_(min=0.0)
-    u = u.mul_(u) if n == 2 else u.pow_(n)
-    rate = u.mul_(constants.neg_delta).add_(constants.neg_log_tau0).exp_()
+    """Thermal switching rate (1/s, :func:`mtjxbar.device.physics.thermal_rate`) at ``current`` <= Ic0, and 0
+    where the current is 0 (the line is idle)."""
+    rate = physics.thermal_rate(current, constants.ic0, constants.tau0, constants.delta, n)
     return rate.mul_(current > 0)
 
 

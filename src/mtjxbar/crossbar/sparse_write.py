@@ -9,10 +9,9 @@ use the array's state and the per-polarity bounds it prepares (``Crossbar._prepa
 
 from __future__ import annotations
 
-import math
-
 import torch
 
+from ..device import physics
 from ..device.variation import sample_ic0_c2c
 from .plan import OuterPlan, WriteResult
 from .sampling import RateConstants, poisson_outer_events, thermal_rate, uniform_cell_events
@@ -91,7 +90,7 @@ class SparseWrites:
         ``factor``: the cycle-to-cycle factors on Ic0 of the events' cells (None: none)."""
         pol = (~to_p).long()
         if kind == "floor":
-            hazard = -torch.log1p(-torch.exp(-(math.pi**2 / 4.0) * self.params["delta"][r, c]))
+            hazard = -physics.precessional_log_floor(self.params["delta"][r, c])
             reached = (widths[r] > 0) & (currents[pol, c] > 0)
             return hazard * reached, torch.full_like(hazard, self._floor_bound)
         if self._uniform and factor is None:

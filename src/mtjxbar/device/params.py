@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import param, validate
+from . import physics
 
 __all__ = ["MTJParams", "DIRECTIONS"]
 
@@ -52,7 +53,7 @@ class MTJParams:
     @property
     def r_ap(self) -> float:
         """Zero-bias antiparallel resistance, ohm."""
-        return self.r_p * (1.0 + self.tmr0)
+        return physics.ap_resistance_zero_bias(self.r_p, self.tmr0)
 
     def switching(self, direction: str) -> dict[str, float]:
         """The keyword arguments of :func:`switching_probability` for ``direction`` ('p2ap' or 'ap2p')."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from . import physics
+
 __all__ = ["resistance_ap", "resistance"]
 
 
@@ -11,7 +13,7 @@ def resistance_ap(voltage, *, r_p, tmr0, v_h) -> torch.Tensor:
     """Antiparallel resistance (ohm) at ``voltage`` (V) across the junction."""
     if not (isinstance(voltage, torch.Tensor) and voltage.is_floating_point()):
         voltage = torch.as_tensor(voltage, dtype=torch.float64)
-    return r_p * (1.0 + tmr0 / (1.0 + (voltage / v_h) ** 2))
+    return physics.ap_resistance(voltage, r_p, tmr0, v_h)
 
 
 def resistance(parallel, voltage, *, r_p, tmr0, v_h) -> torch.Tensor:

@@ -23,6 +23,8 @@ import math
 
 import torch
 
+from . import physics
+
 __all__ = [
     "thermal_tau",
     "switching_probability",
@@ -43,26 +45,22 @@ def _t(x, like: torch.Tensor | None = None) -> torch.Tensor:
 
 def _log_survival_prec_floor(delta: torch.Tensor) -> torch.Tensor:
     """log(1 - P_prec) below Ic0, where P_prec = exp(-pi^2 Delta / 4)."""
-    return torch.log1p(-torch.exp(-(math.pi**2 / 4.0) * delta))
+    return physics.precessional_log_floor(delta)
 
 
 def thermal_tau(current, *, ic0, tau0, delta, n) -> torch.Tensor:
     """Mean thermally activated switching time, s: ``tau0 * exp(Delta * max(1 - I/Ic0, 0)^n)``."""
-    current = _t(current)
-    u = torch.clamp(1.0 - current / ic0, min=0.0)
-    return tau0 * torch.exp(delta * u**n)
+    return 1.0 / physics.thermal_rate(_t(current), ic0, tau0, delta, n)
 
 
 def _log_survival(current: torch.Tensor, width: torch.Tensor, ic0, tau0, delta, n, tau_d) -> torch.Tensor:
     """log of the probability that a junction does not switch during the pulse (<= 0)."""
     current = torch.clamp(current, min=0.0)
-    u = torch.clamp(1.0 - current / ic0, min=0.0)
-    thermal_hazard = (width / tau0) * torch.exp(-delta * u**n)
-    overdrive = torch.clamp(current / ic0 - 1.0, min=0.0)
-    if not bool((overdrive > 0).any()):  # all below Ic0: the precessional term is its constant floor
-        return -thermal_hazard + _log_survival_prec_floor(_t(delta, thermal_hazard))
-    p_prec = torch.exp(-(math.pi**2 / 4.0) * delta * torch.exp(-2.0 * width * overdrive / tau_d))
-    return -thermal_hazard + torch.log1p(-p_prec)
+    if bool((current > ic0).any()):
+        return physics.log_survival(current, width, ic0, tau0, delta, n, tau_d)
+    # all at or below Ic0: the precessional term is its constant floor (one exp fewer per cell)
+    thermal_hazard = width * physics.thermal_rate(current, ic0, tau0, delta, n)
+    return -thermal_hazard + _log_survival_prec_floor(_t(delta, thermal_hazard))
 
 
 def switching_probability(current, width, *, ic0, tau0, delta, n, tau_d) -> torch.Tensor:
@@ -102,14 +100,13 @@ def current_for_probability(p, width, *, ic0, tau0, delta, n, tau_d) -> torch.Te
     floor = _log_survival_prec_floor(delta)  # <= 0
     thermal_needed = hazard + floor  # hazard the thermal route must supply below Ic0
     at_ic0 = width / tau0  # thermal hazard at (and above) Ic0
-    # Thermal branch: (width/tau0) exp(-Delta u^n) = thermal_needed  ->  u = (ln(at_ic0/needed)/Delta)^(1/n)
-    ratio = torch.clamp(at_ic0 / torch.clamp(thermal_needed, min=torch.finfo(p.dtype).tiny), min=1.0)
-    u = (torch.log(ratio) / delta) ** (1.0 / n)
-    i_thermal = ic0 * torch.clamp(1.0 - u, min=0.0)
+    # Thermal branch: (width/tau0) exp(-Delta u^n) = thermal_needed
+    log_needed = torch.log(torch.clamp(thermal_needed, min=torch.finfo(p.dtype).tiny))
+    i_thermal = physics.thermal_current_for_hazard(log_needed, torch.log(at_ic0), ic0, delta, n)
     # Precessional branch: -log(1 - P_prec) = hazard - at_ic0
     extra = torch.clamp(hazard - at_ic0, min=torch.finfo(p.dtype).tiny)
     p_prec = -torch.expm1(-extra)
-    a = (math.pi**2 / 4.0) * delta
+    a = physics.PRECESSIONAL_CONSTANT * delta
     overdrive = (tau_d / (2.0 * width)) * torch.log(a / torch.clamp(-torch.log(p_prec), min=1e-300))
     i_prec = ic0 * (1.0 + torch.clamp(overdrive, min=0.0))
     current = torch.where(thermal_needed <= at_ic0, i_thermal, i_prec)
@@ -119,7 +116,7 @@ def current_for_probability(p, width, *, ic0, tau0, delta, n, tau_d) -> torch.Te
 
 def thermal_reach(width: float, *, tau0: float, delta: float) -> float:
     """The largest switching probability a pulse of ``width`` reaches in the thermal regime (at Ic0)."""
-    return -math.expm1(-width / tau0 + math.log1p(-math.exp(-(math.pi**2 / 4.0) * delta)))
+    return -math.expm1(-width / tau0 + physics.precessional_log_floor(float(delta)))
 
 
 def thermal_current_for_probability(p: torch.Tensor, width: float, *, ic0, tau0, delta: float,
@@ -131,14 +128,12 @@ def thermal_current_for_probability(p: torch.Tensor, width: float, *, ic0, tau0,
     at or below the zero-current (retention) probability gives 0 A, like the general inverse.
     ``log_reach``, if given, is ``log(width / tau0)`` computed once by the caller.
     """
-    floor = math.log1p(-math.exp(-(math.pi**2 / 4.0) * delta))
+    floor = physics.precessional_log_floor(float(delta))
     needed = torch.log1p(-p).neg_().add_(floor)  # thermal hazard the pulse must supply
     reachable = needed > 0
     if log_reach is None:
         log_reach = torch.log(width / torch.as_tensor(tau0, dtype=p.dtype))
-    u = (log_reach - needed.log_()).clamp_(min=0.0).mul_(1.0 / delta)
-    u = u.sqrt_() if n == 2 else u.pow_(1.0 / n)
-    current = u.mul_(-ic0).add_(ic0).clamp_(min=0.0)
+    current = physics.thermal_current_for_hazard(needed.log_(), log_reach, ic0, delta, n)
     return torch.where(reachable, current, 0.0)
 
 
@@ -177,5 +172,4 @@ def retention_flip_probability(interval, *, tau0, delta) -> torch.Tensor:
     interval = _t(interval)
     if (interval < 0).any():
         raise ValueError("interval: must be >= 0 s")
-    delta = _t(delta, interval)
-    return -torch.expm1(-(interval / tau0) * torch.exp(-delta))
+    return -torch.expm1(-interval * physics.thermal_rate(0.0, 1.0, tau0, _t(delta, interval), 1.0))

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import torch
 
+from ..device import physics
+
 __all__ = ["transfer_columns", "transfers_of_column", "column_reference", "buffer_value", "counter_value",
            "counter_bits", "increments", "carry", "balanced_states", "two_bias_ratio", "two_bias_midpoint"]
 
@@ -100,18 +102,9 @@ def balanced_states(k: int, rows: int, device: torch.device | str = "cpu") -> to
 def two_bias_ratio(r_p: float, tmr0: float, v_h: float, r_access: float, v1: float, v2: float) -> float:
     """``G_AP(v2) / G_AP(v1)`` of an AP junction in series with its access transistor at applied voltages
     ``v1 < v2`` (the junction voltage solved self-consistently, as the arrays read it); P's ratio is 1."""
-    from ..device.resistance import resistance_ap
-
     def conductance(v: float) -> float:
-        vm = v
-        for _ in range(200):
-            r_ap = float(resistance_ap(torch.tensor(vm, dtype=torch.float64), r_p=r_p, tmr0=tmr0, v_h=v_h))
-            new = v * r_ap / (r_ap + r_access)
-            if abs(new - vm) <= 1e-15:
-                break
-            vm = new
-        return 1.0 / (float(resistance_ap(torch.tensor(vm, dtype=torch.float64), r_p=r_p, tmr0=tmr0, v_h=v_h))
-                      + r_access)
+        vm = physics.junction_voltage(v, r_p, tmr0, v_h, r_access)
+        return 1.0 / (physics.ap_resistance(vm, r_p, tmr0, v_h) + r_access)
 
     return conductance(v2) / conductance(v1)
 

@@ -39,24 +39,12 @@ import math
 import torch
 
 from ..crossbar.plan import CoincidencePlan, OuterPlan
-from ..device import MTJParams, current_for_probability, switching_probability
+from ..device import MTJParams, current_for_probability, physics, switching_probability
 from ..device.switching import thermal_current_for_probability, thermal_reach
 from .coincidence import CoincidenceEncoder, pulse_probabilities
 from .config import EncoderConfig
 
 __all__ = ["PulseEncoder", "driver_limits", "check_drivers"]
-
-
-def _ap_voltage(current: float, dev: MTJParams) -> float:
-    """Junction voltage of an AP cell carrying ``current``: ``V = I R_AP(V)`` (bisection; R_AP falls with V)."""
-    lo, hi = current * dev.r_p, current * dev.r_p * (1.0 + dev.tmr0)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid - current * dev.r_p * (1.0 + dev.tmr0 / (1.0 + (mid / dev.v_h) ** 2)) > 0.0:
-            hi = mid
-        else:
-            lo = mid
-    return 0.5 * (lo + hi)
 
 
 def driver_limits(dev: MTJParams, array) -> tuple[tuple[float, float], tuple[str, str]]:
@@ -68,7 +56,7 @@ def driver_limits(dev: MTJParams, array) -> tuple[tuple[float, float], tuple[str
     lo, hi = 0.0, v_c / r_on if r_on > 0 else v_c / dev.r_p
     for _ in range(200):  # I (R_AP(I) + r_on) rises with I
         mid = 0.5 * (lo + hi)
-        if _ap_voltage(mid, dev) + mid * r_on > v_c:
+        if physics.ap_voltage_at_current(mid, dev.r_p, dev.tmr0, dev.v_h) + mid * r_on > v_c:
             hi = mid
         else:
             lo = mid

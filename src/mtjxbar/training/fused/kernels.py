@@ -4,7 +4,8 @@ Each function here is the scalar-loop twin of a reference implementation in the 
 the fused loop supports (ideal-wire 1T1MTJ arrays, an ideal ADC; the current scheme's thermal closed form on
 uniform arrays, the coincidence scheme also with per-cell parameters; stuck cells): tests compare them
 number for number, and the write samplers and the whole step in distribution, with those references
-(``tests/training/test_fused.py``). Change a formula there, change it here.
+(``tests/training/test_fused.py``). The device formulas are not copied here: the loops call
+:mod:`mtjxbar.device.physics`, the same functions the tensor code runs.
 
 * :func:`layer_forward` = ``MTJLinear.forward`` (DAC, table of G_AP(v), ``base + extra @ states``, mapping,
   reference column, output scale);
@@ -31,8 +32,10 @@ does not change any sample's randomness. :func:`uniform`: xoshiro256** (Blackman
 (PTRS, 1993; the algorithm NumPy uses); :func:`categorical`: an index with probability proportional to
 its weight, from cumulative sums, never one of weight 0.
 
-All compiled code lives in this one file on purpose: Numba's on-disk cache (``cache=True``) recompiles a
-function when its own file changes, not when a function it calls in another file does.
+The fused loop's compiled code lives in this one file on purpose: Numba's on-disk cache (``cache=True``)
+recompiles a function when its own file changes, not when a function it calls in another file does; the
+one exception, :mod:`mtjxbar.device.physics`, is covered by :mod:`mtjxbar.device.numba_cache` (a change to
+a formula recompiles every cached kernel).
 
 Per-layer scalars travel in one float64 row per layer (``LP_*`` columns), the encoder's and device's in
 one float64 vector (``EP_*``): see :mod:`.loop` for how they are filled from the layer objects.
@@ -45,6 +48,8 @@ from collections import namedtuple
 
 import numpy as np
 from numba import njit, uint64
+
+from ...device import physics
 
 # per-layer parameters (one float64 row per layer)
 LP_OUT_SCALE = 0  # gain / (v_read k g_unit): column current -> layer output
@@ -92,7 +97,7 @@ EP_TAU0 = 8  # 8, 9
 EP_LOG_REACH = 10  # 10, 11: log(pulse_width / tau0)
 EP_DELTA = 12
 EP_N = 13
-EP_FLOOR = 14  # log1p(-exp(-pi^2 Delta / 4)) (<= 0)
+EP_FLOOR = 14  # physics.precessional_log_floor(Delta) (<= 0)
 EP_SPARSE_LIMIT = 15  # the sparse sampler runs up to this many expected events per cell
 EP_COINCIDENCE = 16  # 1: the coincidence scheme (periphery/coincidence.py), 0: the current scheme
 EP_SLOTS = 17  # coincidence slots per update
@@ -471,10 +476,8 @@ def encode_counted(r, c_out, col_sign, lp, ep, widths, row_sign, plan_sign, curr
         for pol in range(2):
             current = 0.0
             if live:
-                u = max(ep[EP_LOG_REACH + pol] - log_needed, 0.0) / delta_dev
-                u = math.sqrt(u) if n == 2.0 else u ** (1.0 / n)
-                ic0 = ep[EP_IC0 + pol]
-                current = max(ic0 - u * ic0, 0.0)
+                current = physics.thermal_current_for_hazard(log_needed, ep[EP_LOG_REACH + pol], ep[EP_IC0 + pol],
+                                                             delta_dev, n)
                 if current > ep[EP_I_MAX + pol]:
                     current = ep[EP_I_MAX + pol]
                     clipped[0] += 1
@@ -489,9 +492,7 @@ def encode_counted(r, c_out, col_sign, lp, ep, widths, row_sign, plan_sign, curr
 def _thermal_rate(current, pol, ep):
     if current <= 0.0:
         return 0.0
-    u = max(1.0 - current / ep[EP_IC0 + pol], 0.0)
-    u = u * u if ep[EP_N] == 2.0 else u ** ep[EP_N]
-    return math.exp(-ep[EP_DELTA] * u) / ep[EP_TAU0 + pol]
+    return physics.thermal_rate(current, ep[EP_IC0 + pol], ep[EP_TAU0 + pol], ep[EP_DELTA], ep[EP_N])
 
 
 @njit(cache=True)
@@ -696,8 +697,7 @@ def _coincidence(row_prob, row_sign, plan_sign, col_prob, L, slots, rng, fired_r
 def ap_resistance(current, ep):
     """Resistance (ohm) of a nominal AP junction carrying ``current`` (A), ``R = R_AP(V)`` at ``V = I R``:
     interpolated from the table of the exact solve behind ``EP_COUNT`` where it reaches (as the eager
-    events interpolate theirs), else Newton's method in the bracket ``[|I| R_P, |I| R_AP(0)]``
-    (events.ap_resistance_at_current)."""
+    events interpolate theirs), else the exact solve (:func:`mtjxbar.device.physics.ap_voltage_at_current`)."""
     current = abs(current)
     points = int(ep[EP_RT_POINTS])
     pos = current * ep[EP_RT_SCALE]
@@ -706,14 +706,7 @@ def ap_resistance(current, ep):
         a = ep[EP_COUNT + lo]
         return a + (pos - lo) * (ep[EP_COUNT + lo + 1] - a)
     r_p, tmr0, v_h = ep[EP_R_P], ep[EP_TMR0], ep[EP_V_H]
-    lo, hi = current * r_p, current * r_p * (1.0 + tmr0)
-    v = hi
-    for _ in range(8):
-        x2 = (v / v_h) ** 2
-        r = r_p * (1.0 + tmr0 / (1.0 + x2))
-        slope = 1.0 + current * r_p * tmr0 * 2.0 * v / (v_h * v_h * (1.0 + x2) ** 2)
-        v = min(max(v - (v - current * r) / slope, lo), hi)
-    return r_p * (1.0 + tmr0 / (1.0 + (v / v_h) ** 2))
+    return physics.ap_resistance(physics.ap_voltage_at_current(current, r_p, tmr0, v_h), r_p, tmr0, v_h)
 
 
 @njit(cache=True)

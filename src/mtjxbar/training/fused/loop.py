@@ -37,7 +37,7 @@ import torch
 from ...crossbar.array import CELL_PARAMETERS, Crossbar
 from ...crossbar.events import ap_resistance_at_current
 from ...crossbar.sparse_write import SPARSE_MAX_EVENTS_PER_CELL
-from ...device import MTJParams, switching_probability
+from ...device import MTJParams, physics, switching_probability
 from ...periphery.coincidence import pulse_probabilities
 from ...periphery.config import ConverterConfig, EncoderConfig
 from . import kernels as K
@@ -457,7 +457,7 @@ def device_vector(dev: MTJParams, enc: EncoderConfig, conv: ConverterConfig, r_a
         ep[K.EP_TAU0 + pol] = getattr(dev, f"tau0_{suffix}")
         ep[K.EP_LOG_REACH + pol] = math.log(enc.pulse_width / ep[K.EP_TAU0 + pol])
     ep[K.EP_DELTA], ep[K.EP_N] = dev.delta, dev.n_exponent
-    ep[K.EP_FLOOR] = math.log1p(-math.exp(-(math.pi**2 / 4.0) * dev.delta))
+    ep[K.EP_FLOOR] = physics.precessional_log_floor(dev.delta)
     ep[K.EP_SPARSE_LIMIT] = SPARSE_MAX_EVENTS_PER_CELL
     ep[K.EP_COINCIDENCE] = float(enc.scheme == "coincidence")
     ep[K.EP_SLOTS] = enc.slots
