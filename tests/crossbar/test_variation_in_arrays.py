@@ -99,8 +99,8 @@ def test_sparse_flip_counts_per_cell_match_the_dense_sampler(variation):
     draws = 6000
     a, b = _counts(sparse, plan, start, draws, 7), _counts(dense, plan, start, draws, 8)
     assert float(a.sum()) > 1500, "the plan should flip often enough for a meaningful test"
-    if sparse._frozen is not None:
-        frozen = sparse._frozen.view(ROWS, COLS)
+    if sparse.frozen_mask is not None:
+        frozen = sparse.frozen_mask.view(ROWS, COLS)
         assert float(a[frozen].sum()) == float(b[frozen].sum()) == 0.0
     live = (a + b) > 0
     pooled = (a[live] + b[live]) / (2 * draws)

@@ -119,7 +119,7 @@ def _plant_misreads(net) -> dict[str, list[tuple[int, int]]]:
         params["r_p"][i0, j0] *= 3.0
         params["tmr0"][i1, j1] = 0.05
         xb.set_cell_params(params)
-        if xb._frozen is not None:  # free them: their state decides their read
+        if xb.frozen_mask is not None:  # free them: their state decides their read
             xb.stuck_p[i0, j0] = xb.stuck_ap[i0, j0] = xb.stuck_p[i1, j1] = xb.stuck_ap[i1, j1] = False
             xb.set_stuck(xb.stuck_p, xb.stuck_ap)
         states = xb.parallel.clone()
@@ -152,7 +152,7 @@ def test_threshold_reads_are_the_eager_column_reads(sense):
         mtj = {"": layer.buffer, **{f"bit{m}": tile for m, tile in enumerate(layer.tiles)}}
         for name, xb in layer.arrays().items():
             probe = copy.deepcopy(mtj[name])
-            free = ~probe.crossbar._frozen.view(xb.rows, xb.cols) if xb._frozen is not None else True
+            free = ~probe.crossbar.frozen_mask.view(xb.rows, xb.cols) if xb.frozen_mask is not None else True
             for state in (0, 1):  # 0: every cell P, 1: every cell AP (stuck cells keep theirs: not compared)
                 probe.crossbar.set_states(torch.full((xb.rows, xb.cols), state == 0))
                 eager = torch.stack([layer._read_column(probe, c) for c in range(xb.cols)], dim=1)

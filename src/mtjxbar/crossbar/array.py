@@ -25,6 +25,8 @@ read, write phase and write outcome (:mod:`.events`) for the cost model; ``None`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ..device import MTJParams, VariationConfig, physics, switching_probability
@@ -38,11 +40,47 @@ from .plan import TO_P, CoincidencePlan, OuterPlan, UpdatePlan, WriteResult
 from .sampling import RateConstants
 from .sparse_write import HOST_EVENTS_MAX, SPARSE_MAX_EVENTS_PER_CELL, SparseWrites
 
-__all__ = ["Crossbar", "WriteResult", "CELL_PARAMETERS", "SAMPLERS"]
+__all__ = ["Crossbar", "KernelView", "WriteResult", "CELL_PARAMETERS", "SAMPLERS", "access_ap_conductance"]
 
 SAMPLERS = ("sparse", "dense")
 
 CELL_PARAMETERS = ("r_p", "tmr0", "v_h", "delta", "ic0_p2ap", "ic0_ap2p", "tau0_p2ap", "tau0_ap2p")
+
+
+@dataclass(frozen=True)
+class KernelView:
+    """A 1T1MTJ array as a compiled loop sees it (:meth:`Crossbar.kernel_view`); tensors are the array's own."""
+
+    parallel: torch.Tensor
+    """(rows, cols) bool: True where the cell is parallel (live)."""
+    states: torch.Tensor
+    """(rows, cols) 1.0 where parallel, in the array's dtype (live)."""
+    frozen: torch.Tensor
+    """(rows, cols) bool: stuck cells (all False without faults)."""
+    uniform: bool
+    """All cells share one parameter set: reads use ``table``; else ``cell_reads``."""
+    nominal: dict
+    """The shared cell parameters of a uniform array (SI units, ``CELL_PARAMETERS``); empty otherwise."""
+    g_p: float | None
+    """Conductance (S) of a P cell with its transistor (uniform arrays)."""
+    table: tuple | None
+    """Uniform arrays: ``(span V, G_AP table S, slope S per step, points per V)`` on ``[-span, span]``."""
+    cell_reads: CellReads | None
+    """Per-cell arrays: the Chebyshev read fit (``matrices``, ``p_terms``, ``ap_terms``), None without one."""
+
+
+def access_ap_conductance(v: torch.Tensor, r_p, tmr0, v_h, r_access: float, solver: BiasSolverConfig) -> torch.Tensor:
+    """Conductance (S) of AP junctions in series with their access transistor (``r_access``, ohm) at applied
+    voltages ``v``: the junction voltage by Newton's method (:func:`~mtjxbar.device.physics.junction_voltage_step`)
+    to ``solver.tolerance``, at most ``solver.max_iterations`` steps."""
+    vm = physics.junction_voltage_start(v, r_p, tmr0, r_access)
+    for _ in range(solver.max_iterations):
+        new = physics.junction_voltage_step(vm, v, r_p, tmr0, v_h, r_access)
+        done = bool((new - vm).abs().max() <= solver.tolerance) if new.numel() else True
+        vm = new
+        if done:
+            break
+    return 1.0 / (physics.ap_resistance(vm, r_p, tmr0, v_h) + r_access)
 
 
 def _same_rows(a, b) -> bool:
@@ -236,16 +274,60 @@ class Crossbar(SparseWrites, ColumnWrites):
             self._build_g_ap_table(float(spans["read"]))
         rebuild_resistance_table(self, spans.get("write") if self._uniform else None)
 
-    def _states_as_float(self) -> torch.Tensor:
+    def states_as_float(self) -> torch.Tensor:
         if self._state_float is None:
             self._state_float = self.parallel.to(self.dtype)
         return self._state_float
 
+    # ------------------------------------------------------------------------------------ public views
+    @property
+    def uniform(self) -> bool:
+        """Whether every cell has the same parameters (reads use one table, writes one rate per column)."""
+        return self._uniform
+
+    @property
+    def frozen_mask(self) -> torch.Tensor | None:
+        """Stuck cells (flat bool, rows * cols), None without faults."""
+        return self._frozen
+
+    def polarity_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ic0, tau0)``, each (2, rows * cols): the cells' parameters of the switching towards P [0] and
+        towards AP [1]."""
+        return self._pol_ic0, self._pol_tau0
+
+    def toggle_cells(self, cells: torch.Tensor) -> None:
+        """Flip the states of ``cells`` (flat indices of movable cells) and keep what follows the states in
+        step: a writer that decided the flips applies them here."""
+        self.parallel.view(-1)[cells] ^= True
+        self._state_float = None
+        self._states_changed(cells)
+
+    def kernel_view(self, v_max: float) -> KernelView:
+        """What a compiled loop needs to read and write this array for line voltages up to ``v_max`` (V),
+        as live tensors: a loop that writes ``parallel`` and ``states`` (and the per-cell read matrices)
+        writes the array."""
+        table = reads = None
+        if self._uniform:
+            self.uniform_ap_conductance(torch.zeros(1), v_max)  # builds the read table for |v| <= v_max
+            table = self._g_ap_table
+        else:
+            reads = self.per_cell_reads(torch.zeros(1), v_max)
+        frozen = torch.zeros(self.rows, self.cols, dtype=torch.bool, device=self.device) if self._frozen is None \
+            else self._frozen.view(self.rows, self.cols)
+        return KernelView(parallel=self.parallel, states=self.states_as_float(), frozen=frozen,
+                          uniform=self._uniform, nominal=dict(self._nominal), g_p=None if not self._uniform else
+                          1.0 / (self._nominal["r_p"] + self.array.r_access), table=table, cell_reads=reads)
+
+    def drop_cell_reads(self) -> None:
+        """Forget the per-cell read fit (the next read or :meth:`kernel_view` refits at its span)."""
+        self._cell_reads = None
+
     # ------------------------------------------------------------------------------------------- reads
-    def _scalar(self, name: str) -> float:
+    def nominal(self, name: str) -> float:
+        """The value every cell shares of the cell parameter ``name`` (a uniform array only)."""
         return self._nominal[name]
 
-    def _uniform_ap_conductance(self, v: torch.Tensor, v_max: float | None = None) -> torch.Tensor:
+    def uniform_ap_conductance(self, v: torch.Tensor, v_max: float | None = None) -> torch.Tensor:
         """G_AP(v) of the uniform array, from a table of the exact solve (linear interpolation).
 
         The table spans +-1.05 times the largest |v| seen so far (or the bound ``v_max`` the caller
@@ -264,41 +346,33 @@ class Crossbar(SparseWrites, ColumnWrites):
 
     def _build_g_ap_table(self, span: float) -> None:
         grid = torch.linspace(-span, span, 32769, dtype=torch.float64, device=self.device)
-        exact = self._ap_conductance(grid, self._scalar("r_p"), self._scalar("tmr0"), self._scalar("v_h"))
+        exact = self.ap_conductance(grid, self.nominal("r_p"), self.nominal("tmr0"), self.nominal("v_h"))
         table = exact.to(self.dtype)
         slope = torch.cat([table[1:] - table[:-1], table[-1:] * 0])
         self._g_ap_table = (span, table, slope, (table.numel() - 1) / (2.0 * span))
 
-    def _ap_conductance(self, v: torch.Tensor, r_p, tmr0, v_h) -> torch.Tensor:
-        """Conductance of AP junction + transistor at applied voltage ``v`` (self-consistent)."""
-        r_on = self.array.r_access
-        vm = physics.junction_voltage_start(v, r_p, tmr0, r_on)
-        for _ in range(self.solver.max_iterations):
-            new = physics.junction_voltage_step(vm, v, r_p, tmr0, v_h, r_on)
-            done = bool((new - vm).abs().max() <= self.solver.tolerance) if new.numel() else True
-            vm = new
-            if done:
-                break
-        return 1.0 / (physics.ap_resistance(vm, r_p, tmr0, v_h) + r_on)
+    def ap_conductance(self, v: torch.Tensor, r_p, tmr0, v_h) -> torch.Tensor:
+        """Conductance (S) of AP junctions + transistor at applied voltage ``v`` (self-consistent)."""
+        return access_ap_conductance(v, r_p, tmr0, v_h, self.array.r_access, self.solver)
 
     def _drive(self, v: torch.Tensor, transposed: bool, v_max: float | None) -> torch.Tensor:
         """Sum of cell currents on the sensed lines for driven-line voltages ``v`` (..., driven)."""
-        states = self._states_as_float()
+        states = self.states_as_float()
         if transposed:
             states = states.T
         if self._uniform:
-            g_p = 1.0 / (self._scalar("r_p") + self.array.r_access)
-            i_ap = v * self._uniform_ap_conductance(v, v_max)  # each cell's current if it were AP
+            g_p = 1.0 / (self.nominal("r_p") + self.array.r_access)
+            i_ap = v * self.uniform_ap_conductance(v, v_max)  # each cell's current if it were AP
             base, extra = i_ap.sum(dim=-1, keepdim=True), v * g_p - i_ap
             if v.dim() == 1:
                 return torch.addmv(base, states.T, extra)
             return torch.addmm(base, extra, states) if v.dim() == 2 else base + extra @ states
-        reads = self._per_cell_reads(v, v_max)
+        reads = self.per_cell_reads(v, v_max)
         if reads is not None:
             return reads.read_transposed(v) if transposed else reads.read(v)
         return self._drive_exact(v, transposed)
 
-    def _per_cell_reads(self, v: torch.Tensor, v_max: float | None) -> CellReads | None:
+    def per_cell_reads(self, v: torch.Tensor, v_max: float | None) -> CellReads | None:
         """The per-cell Chebyshev read matrices covering |v| (refitted when |v| outgrows them); None where
         the fit cannot reach its tolerance (the exact loop runs then)."""
         if v_max is None:
@@ -307,7 +381,7 @@ class Crossbar(SparseWrites, ColumnWrites):
         if fit is None or v_max > fit.span:
             p = {n: self.params[n].to(torch.float64) for n in ("r_p", "tmr0", "v_h")}
             tolerance = 1e-12 if self.dtype == torch.float64 else 1e-7
-            fit = CellReads(lambda volts: self._ap_conductance(volts[:, None, None], p["r_p"], p["tmr0"], p["v_h"]),
+            fit = CellReads(lambda volts: self.ap_conductance(volts[:, None, None], p["r_p"], p["tmr0"], p["v_h"]),
                             1.0 / (p["r_p"] + self.array.r_access), max(1.05 * v_max, 1e-3), tolerance, self.dtype)
             if not fit.ok:
                 return None
@@ -317,7 +391,7 @@ class Crossbar(SparseWrites, ColumnWrites):
 
     def _drive_exact(self, v: torch.Tensor, transposed: bool) -> torch.Tensor:
         """Per-cell parameters: conductance of every cell at its own line voltage (the exact solve)."""
-        states = self._states_as_float()
+        states = self.states_as_float()
         if transposed:
             states = states.T
         r_p, tmr0, v_h = (self.params[n].T if transposed else self.params[n] for n in ("r_p", "tmr0", "v_h"))
@@ -325,7 +399,7 @@ class Crossbar(SparseWrites, ColumnWrites):
         out = []
         for vb in batch:
             vcell = vb[:, None].expand_as(r_p)
-            g_ap = self._ap_conductance(vcell, r_p, tmr0, v_h)
+            g_ap = self.ap_conductance(vcell, r_p, tmr0, v_h)
             g_p = 1.0 / (r_p + self.array.r_access)
             g = torch.where(states.bool(), g_p, g_ap)
             out.append(vb @ g)
@@ -352,13 +426,13 @@ class Crossbar(SparseWrites, ColumnWrites):
         if v_rows.shape[-1] != self.rows:
             raise ValueError(f"drive_terms: {v_rows.shape[-1]} row voltages for an array of {self.rows} rows")
         v = v_rows.to(self.dtype)
-        i_ap = v * self._uniform_ap_conductance(v, v_max)
-        return i_ap.sum(dim=-1, keepdim=True), v * (1.0 / (self._scalar("r_p") + self.array.r_access)) - i_ap
+        i_ap = v * self.uniform_ap_conductance(v, v_max)
+        return i_ap.sum(dim=-1, keepdim=True), v * (1.0 / (self.nominal("r_p") + self.array.r_access)) - i_ap
 
     def read_terms(self, base: torch.Tensor, extra: torch.Tensor, v_rows: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`read` from one sample's :meth:`drive_terms` (``base`` (1,) or (cols,), ``extra`` (rows,));
         pass ``v_rows`` too when :attr:`events` is set (the read event records the voltages)."""
-        out = torch.addmv(base, self._states_as_float().T, extra)
+        out = torch.addmv(base, self.states_as_float().T, extra)
         if self.events is not None:
             if v_rows is None:
                 raise ValueError("read_terms: v_rows is needed to report the read event")
@@ -378,7 +452,7 @@ class Crossbar(SparseWrites, ColumnWrites):
     def conductances(self, voltage: float = 0.0) -> torch.Tensor:
         """Cell conductances (S, MTJ + transistor) at a uniform applied ``voltage`` (for inspection)."""
         v = torch.full((self.rows, self.cols), voltage, dtype=self.dtype, device=self.device)
-        g_ap = self._ap_conductance(v, self.params["r_p"], self.params["tmr0"], self.params["v_h"])
+        g_ap = self.ap_conductance(v, self.params["r_p"], self.params["tmr0"], self.params["v_h"])
         g_p = 1.0 / (self.params["r_p"] + self.array.r_access)
         return torch.where(self.parallel, g_p, g_ap)
 
@@ -403,8 +477,8 @@ class Crossbar(SparseWrites, ColumnWrites):
         suffix = "ap2p" if to_p else "p2ap"
         fixed = {"n": self.device_params.n_exponent, "tau_d": self.device_params.tau_d}
         if self._uniform:
-            kw = {"ic0": self._scalar(f"ic0_{suffix}"), "tau0": self._scalar(f"tau0_{suffix}"),
-                  "delta": self._scalar("delta")}
+            kw = {"ic0": self.nominal(f"ic0_{suffix}"), "tau0": self.nominal(f"tau0_{suffix}"),
+                  "delta": self.nominal("delta")}
         else:
             kw = {"ic0": self.params[f"ic0_{suffix}"].index_select(0, rows),
                   "tau0": self.params[f"tau0_{suffix}"].index_select(0, rows),
@@ -467,7 +541,7 @@ class Crossbar(SparseWrites, ColumnWrites):
             for ph in group:
                 if ph.polarity == TO_P:
                     to_p |= ph.col_currents > 0
-            nominal = self._scalar
+            nominal = self.nominal
             ic0 = torch.where(to_p, nominal("ic0_ap2p"), nominal("ic0_p2ap")).to(self.dtype)
             if not bool((currents > ic0).any()):
                 tau0 = torch.where(to_p, nominal("tau0_ap2p"), nominal("tau0_p2ap")).to(self.dtype)

@@ -89,7 +89,7 @@ class CellReads:
         a = self.coefficients.to(self.dtype)
         ohmic = torch.zeros_like(a)
         ohmic[0] = self._g_p.to(self.dtype)
-        self._ap, self._p = a.flatten(1), ohmic.flatten(1)
+        self.ap_terms, self.p_terms = a.flatten(1), ohmic.flatten(1)  # (degree + 1, cells) per state
         self.matrices = torch.where(parallel[None], ohmic, a).contiguous()
 
     def refresh(self, cells: torch.Tensor, parallel_flat: torch.Tensor) -> None:
@@ -98,7 +98,7 @@ class CellReads:
             return
         flat = self.matrices.view(self.matrices.shape[0], -1)
         state = parallel_flat.take(cells)[None, :]
-        flat[:, cells] = torch.where(state, self._p[:, cells], self._ap[:, cells])
+        flat[:, cells] = torch.where(state, self.p_terms[:, cells], self.ap_terms[:, cells])
 
     def weights(self, v: torch.Tensor) -> torch.Tensor:
         """``v * T_k(x)`` for line voltages ``v`` (..., lines): shape (..., degree + 1, lines)."""

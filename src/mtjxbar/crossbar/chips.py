@@ -27,7 +27,7 @@ import torch
 
 from ..device import MTJParams, VariationConfig, physics, switching_probability
 from ..device.variation import normal_truncation, sample_cell_params, sample_ic0_c2c, sample_stuck
-from .array import CELL_PARAMETERS
+from .array import CELL_PARAMETERS, access_ap_conductance
 from .cell_reads import chebyshev_terms, chebyshev_weights, fit_ap_conductance
 from .config import ArrayConfig, BiasSolverConfig
 from .sampling import RateConstants, thermal_rate
@@ -127,15 +127,7 @@ class ChipArrays:
 
     def _ap_conductance(self, v: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
         """G_AP (junction + transistor, self-consistent junction voltage) of cells ``p`` at ``v``."""
-        r_on, r_p, tmr0, v_h = self.array.r_access, p["r_p"], p["tmr0"], p["v_h"]
-        vm = physics.junction_voltage_start(v, r_p, tmr0, r_on)
-        for _ in range(self.solver.max_iterations):
-            new = physics.junction_voltage_step(vm, v, r_p, tmr0, v_h, r_on)
-            done = bool((new - vm).abs().max() <= self.solver.tolerance)
-            vm = new
-            if done:
-                break
-        return 1.0 / (physics.ap_resistance(vm, r_p, tmr0, v_h) + r_on)
+        return access_ap_conductance(v, p["r_p"], p["tmr0"], p["v_h"], self.array.r_access, self.solver)
 
     def _prepare_write_bounds(self) -> None:
         p = self.params

@@ -71,8 +71,9 @@ def coincidences(plan: CoincidencePlan) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _cell_params(xb: Crossbar, cells: torch.Tensor, to_p: torch.Tensor) -> dict[str, torch.Tensor]:
     """Ic0, tau0 (of each pulse's direction) and Delta of ``cells`` (float64)."""
-    ic0 = torch.where(to_p, xb._pol_ic0[0][cells], xb._pol_ic0[1][cells]).double()
-    tau0 = torch.where(to_p, xb._pol_tau0[0][cells], xb._pol_tau0[1][cells]).double()
+    pol_ic0, pol_tau0 = xb.polarity_parameters()
+    ic0 = torch.where(to_p, pol_ic0[0][cells], pol_ic0[1][cells]).double()
+    tau0 = torch.where(to_p, pol_tau0[0][cells], pol_tau0[1][cells]).double()
     return {"ic0": ic0, "tau0": tau0, "delta": xb.params["delta"].view(-1)[cells].double()}
 
 
@@ -91,8 +92,8 @@ def pulse_probability(xb: Crossbar, plan: CoincidencePlan, cells: torch.Tensor, 
 def _movable(xb: Crossbar, cells: torch.Tensor, to_p: torch.Tensor) -> torch.Tensor:
     """Which of ``cells`` a pulse ``to_p`` can flip now: on the other side and not stuck."""
     can = xb.parallel.view(-1)[cells] != to_p
-    if xb._frozen is not None:
-        can &= ~xb._frozen[cells]
+    if xb.frozen_mask is not None:
+        can &= ~xb.frozen_mask[cells]
     return can
 
 
@@ -116,7 +117,7 @@ def write_coincidence(xb: Crossbar, plan: CoincidencePlan, generator: torch.Gene
         c2c = None
         if xb.c2c.ic0_c2c > 0:
             c2c = sample_ic0_c2c(xb.c2c, (cells.numel(),), generator, dtype=torch.float64).to(xb.device)
-        if xb._uniform and c2c is None:
+        if xb.uniform and c2c is None:
             both = pulse_probability(xb, plan, torch.zeros(2, dtype=torch.long, device=xb.device),
                                      torch.tensor([True, False], device=xb.device))
             p0 = torch.where(to_p, both[0], both[1])
@@ -126,9 +127,7 @@ def write_coincidence(xb: Crossbar, plan: CoincidencePlan, generator: torch.Gene
         flipped = torch.unique(cells[u.to(xb.device) < p0])
         if flipped.numel():
             n_to_p = int((~xb.parallel.view(-1)[flipped]).sum())
-            xb.parallel.view(-1)[flipped] ^= True
-            xb._state_float = None
-            xb._states_changed(flipped)
+            xb.toggle_cells(flipped)
     n = int(flipped.numel())
     if xb.events is not None:
         xb.events.append(WriteEvent(rows=xb.rows, cols=xb.cols, phases=len(plan), flips_to_p=n_to_p,

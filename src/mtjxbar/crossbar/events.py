@@ -124,7 +124,7 @@ _TABLE_POINTS = 8193
 
 def _build_table(xb: Crossbar, span: float) -> tuple[float, torch.Tensor]:
     grid = torch.linspace(0.0, span, _TABLE_POINTS, dtype=torch.float64, device=xb.device)
-    exact = ap_resistance_at_current(grid, r_p=xb._scalar("r_p"), tmr0=xb._scalar("tmr0"), v_h=xb._scalar("v_h"))
+    exact = ap_resistance_at_current(grid, r_p=xb.nominal("r_p"), tmr0=xb.nominal("tmr0"), v_h=xb.nominal("v_h"))
     entry = (span, exact.to(xb.dtype))
     _TABLES[xb] = entry
     return entry
@@ -163,20 +163,20 @@ def _uniform_ap_resistance(xb: Crossbar, current: torch.Tensor) -> torch.Tensor:
 
 def read_event(xb: Crossbar, v: torch.Tensor, currents: torch.Tensor, transposed: bool) -> ReadEvent:
     """The event of a read that drove ``v`` and sensed ``currents`` (computes the driver currents)."""
-    states = xb._states_as_float()
+    states = xb.states_as_float()
     if transposed:
         states = states.T
     r_on = xb.array.r_access
-    if xb._uniform:
-        g_p = 1.0 / (xb._scalar("r_p") + r_on)
-        g_ap = xb._uniform_ap_conductance(v)
+    if xb.uniform:
+        g_p = 1.0 / (xb.nominal("r_p") + r_on)
+        g_ap = xb.uniform_ap_conductance(v)
         n_p = states.sum(dim=-1)  # parallel cells on each driven line
         drivers = v * (g_ap * states.shape[-1] + (g_p - g_ap) * n_p)
     else:
         r_p, tmr0, v_h = (xb.params[n].T if transposed else xb.params[n] for n in ("r_p", "tmr0", "v_h"))
         out = []
         for vb in v.reshape(-1, v.shape[-1]):
-            g_ap = xb._ap_conductance(vb[:, None].expand_as(r_p), r_p, tmr0, v_h)
+            g_ap = xb.ap_conductance(vb[:, None].expand_as(r_p), r_p, tmr0, v_h)
             g = torch.where(states.bool(), 1.0 / (r_p + r_on), g_ap)
             out.append(vb * g.sum(dim=-1))
         drivers = torch.stack(out).reshape(v.shape)
@@ -189,8 +189,8 @@ def phase_event(xb: Crossbar, phase: WritePhase, rows: torch.Tensor) -> PhaseEve
     currents = phase.col_currents.to(xb.dtype)
     states = xb.parallel.index_select(0, rows)
     r_on = xb.array.r_access
-    if xb._uniform:
-        r_p = torch.full_like(currents, xb._scalar("r_p"))
+    if xb.uniform:
+        r_p = torch.full_like(currents, xb.nominal("r_p"))
         resistance = torch.where(states, r_p[None, :], _uniform_ap_resistance(xb, currents)[None, :]) + r_on
     else:
         r_p, tmr0, v_h = (xb.params[n].index_select(0, rows) for n in ("r_p", "tmr0", "v_h"))

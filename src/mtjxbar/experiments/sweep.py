@@ -182,9 +182,9 @@ def run_sweep(sweep: Sweep, out: Path, *, local: bool = False, address: str | No
     if local and address:
         raise ConfigError("--local and --address: choose one (in this process, or on the Ray cluster)")
     if not local:
-        from .sweep_ray import _import_ray
+        from .sweep_ray import import_ray
 
-        _import_ray()  # without Ray, say so before anything runs
+        import_ray()  # without Ray, say so before anything runs
     tasks = expand(sweep)
     out = Path(out)
     check_same_sweep(out, sweep)

@@ -17,7 +17,7 @@ from .sweep_config import Task
 __all__ = ["ray_results"]
 
 
-def _import_ray():
+def import_ray():
     try:
         import ray
     except ImportError:
@@ -47,7 +47,7 @@ def ray_results(tasks: list[Task], threads: int, *, address: str | None = None,
                 workers: int | None = None) -> Iterator[tuple[Task, dict]]:
     """Run ``tasks`` on Ray, at most ``workers`` at a time (default: the cluster's CPUs); yield each task and
     its results record as it finishes. Ray is shut down (or disconnected from) when the iteration ends."""
-    ray = _import_ray()
+    ray = import_ray()
     from .sweep import SweepError, run_task
 
     if address:

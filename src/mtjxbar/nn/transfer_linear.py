@@ -203,24 +203,24 @@ class TransferLinear(torch.nn.Module):
         xb, v_read = layer.crossbar, self.hardware.converters.v_read
         right = torch.stack([torch.ones(xb.rows, xb.cols, dtype=torch.bool),
                              torch.zeros(xb.rows, xb.cols, dtype=torch.bool)])
-        if xb._uniform:
+        if xb.uniform:
             return right
         if self.config.sense == "two_bias":
             p = {n: xb.params[n].to(torch.float64).cpu() for n in ("r_p", "tmr0", "v_h")}
 
             def g_ap(volts: float) -> torch.Tensor:
                 v = torch.full((xb.rows, xb.cols), volts, dtype=torch.float64)
-                return xb._ap_conductance(v, p["r_p"], p["tmr0"], p["v_h"])
+                return xb.ap_conductance(v, p["r_p"], p["tmr0"], p["v_h"])
 
             right[1] = g_ap(self.config.sense_bias) < self._sense_level * g_ap(v_read)
             return right
-        fit = xb._per_cell_reads(torch.zeros(1), v_read)
+        fit = xb.per_cell_reads(torch.zeros(1), v_read)
         w = fit.weights(torch.tensor([v_read], dtype=xb.dtype))[:, 0]  # (degree + 1,)
-        ap = fit._ap.view(-1, xb.rows, xb.cols)
+        ap = fit.ap_terms.view(-1, xb.rows, xb.cols)
         i_ap = w[0] * ap[0]
         for k in range(1, ap.shape[0]):
             i_ap = i_ap + w[k] * ap[k]
-        i_p = w[0] * fit._p[0].view(xb.rows, xb.cols)
+        i_p = w[0] * fit.p_terms[0].view(xb.rows, xb.cols)
         threshold = layer.g_ref * v_read
         return torch.stack([i_p > threshold, i_ap > threshold]).cpu()
 

@@ -57,12 +57,12 @@ def unsupported(net) -> str | None:
             if any(xb_.c2c.ic0_c2c > 0 for xb_ in layer.arrays().values()):
                 return where + "cycle-to-cycle spread"
             v_read = layer.hardware.converters.v_read
-            if any(not xb_._uniform and xb_._per_cell_reads(torch.zeros(1), v_read) is None
+            if any(not xb_.uniform and xb_.per_cell_reads(torch.zeros(1), v_read) is None
                    for xb_ in layer.arrays().values()):
                 return where + "per-cell reads without a Chebyshev fit"
         if layer.hardware != net.layers[0].hardware:
             return where + "other hardware settings than layer 0 (the kernel takes one device and encoder)"
-        if xb._uniform and any(not math.isclose(xb._nominal[name], getattr(layer.hardware.device, name),
+        if xb.uniform and any(not math.isclose(xb.nominal(name), getattr(layer.hardware.device, name),
                                                 rel_tol=1e-6) for name in CELL_PARAMETERS):  # float32 storage
             return where + "uniform cell parameters other than hardware.device (the kernel's writes take " \
                            "hardware.device)"
@@ -74,10 +74,10 @@ def unsupported(net) -> str | None:
             return where + f"dtype {xb.dtype} (float32 only)"
         if xb.sampler != "sparse":
             return where + f"sampler = {xb.sampler!r} (the fused loop samples like 'sparse')"
-        if not xb._uniform and scheme != "coincidence":
+        if not xb.uniform and scheme != "coincidence":
             return where + "cells with their own parameters under the 'current' encoder scheme (the fused loop " \
                            "runs per-cell parameters with the 'coincidence' scheme)"
-        if not xb._uniform and xb._per_cell_reads(torch.zeros(1), layer.hardware.converters.v_read) is None:
+        if not xb.uniform and xb.per_cell_reads(torch.zeros(1), layer.hardware.converters.v_read) is None:
             return where + "per-cell reads without a Chebyshev fit"
         if xb.c2c.ic0_c2c > 0:
             return where + "cycle-to-cycle spread"
@@ -112,7 +112,7 @@ def _meter_unsupported(layer) -> str | None:
     if layer.hardware.transfer.enabled and layer.hardware.transfer.sense != "threshold":
         return f"the cost meter with transfer.sense = {layer.hardware.transfer.sense!r} (its reads are metered by " \
                "the eager loop)"
-    if not all(xb._uniform for xb in layer.arrays().values()):
+    if not all(xb.uniform for xb in layer.arrays().values()):
         return "the cost meter on cells with their own parameters (their read and write energies are metered " \
                "by the eager loop)"
     return None
@@ -144,7 +144,6 @@ class FusedNetwork:
             per, xb, m = core.periphery, core.crossbar, core.mapping
             lp = self.lps[i]
             lp[K.LP_OUT_SCALE] = layer.gain / per.scale
-            lp[K.LP_G_P] = 1.0 / (xb._nominal["r_p"] + xb.array.r_access) if xb._uniform else 0.0
             lp[K.LP_G_REF_K] = 0.0 if m.differential else m.k * per.g_ref
             lp[K.LP_PER_OUTPUT] = m.per_output
             lp[K.LP_ERR_SCALE] = layer.gain / (per.scale * conv.input_range)
@@ -156,12 +155,12 @@ class FusedNetwork:
                 transfer_parameters(layer, lp)
                 if self.cells[i] is not None:
                     lp[K.LP_T_CHEB_DEGREE], lp[K.LP_T_CHEB_SPAN] = self.cells[i].degree, self.cells[i].span
-            if xb._uniform:
-                xb._uniform_ap_conductance(torch.zeros(1), conv.v_read)  # builds the read table for |v| <= v_read
-                lp[K.LP_SPAN], lp[K.LP_TABLE_SCALE] = xb._g_ap_table[0], xb._g_ap_table[3]
+            view = xb.kernel_view(conv.v_read)  # builds the read table (or fit) for |v| <= v_read
+            lp[K.LP_G_P] = view.g_p if view.uniform else 0.0
+            if view.uniform:
+                lp[K.LP_SPAN], lp[K.LP_TABLE_SCALE] = view.table[0], view.table[3]
             else:
-                fit = xb._per_cell_reads(torch.zeros(1), conv.v_read)
-                lp[K.LP_CHEB_DEGREE], lp[K.LP_CHEB_SPAN] = fit.degree, fit.span
+                lp[K.LP_CHEB_DEGREE], lp[K.LP_CHEB_SPAN] = view.cell_reads.degree, view.cell_reads.span
 
     def layer_arrays(self) -> tuple:
         """One :data:`~.kernels.LayerArrays` per layer: NumPy views of the arrays' states (and per-cell read
@@ -172,16 +171,15 @@ class FusedNetwork:
             f32 = np.float32
             table = slope = np.zeros(2, dtype=f32)
             cheb, cheb_p, cheb_ap = np.zeros((1, 0, 0), dtype=f32), np.zeros((1, 0), dtype=f32), np.zeros((1, 0), f32)
-            if xb._uniform:
-                table, slope = xb._g_ap_table[1].numpy(), xb._g_ap_table[2].numpy()
+            view = xb.kernel_view(layer.hardware.converters.v_read)
+            if view.uniform:
+                table, slope = view.table[1].numpy(), view.table[2].numpy()
             else:
-                fit = xb._cell_reads
-                cheb, cheb_p, cheb_ap = fit.matrices.numpy(), fit._p.numpy(), fit._ap.numpy()
-            frozen = np.zeros((xb.rows, xb.cols), dtype=np.bool_) if xb._frozen is None else \
-                xb._frozen.view(xb.rows, xb.cols).numpy()
-            parallel = xb.parallel.numpy()
-            out.append(K.LayerArrays(states=xb._states_as_float().numpy(), parallel=parallel,
-                                     frozen=frozen, table=table, slope=slope,
+                fit = view.cell_reads
+                cheb, cheb_p, cheb_ap = fit.matrices.numpy(), fit.p_terms.numpy(), fit.ap_terms.numpy()
+            parallel = view.parallel.numpy()
+            out.append(K.LayerArrays(states=view.states.numpy(), parallel=parallel,
+                                     frozen=view.frozen.numpy(), table=table, slope=slope,
                                      sign=layer.mapping.col_sign.to(torch.float32).numpy(), cheb=cheb,
                                      cheb_p=cheb_p, cheb_ap=cheb_ap, p0=p0,
                                      p_rows=parallel.sum(axis=1, dtype=np.int64),
@@ -204,8 +202,8 @@ class FusedNetwork:
                 continue
             tiles = [tile.crossbar for tile in layer.tiles]
             bits = np.stack([xb.parallel.numpy() for xb in tiles])
-            frozen = np.stack([np.zeros((xb.rows, xb.cols), dtype=np.bool_) if xb._frozen is None else
-                               xb._frozen.view(xb.rows, xb.cols).numpy() for xb in tiles])
+            frozen = np.stack([np.zeros((xb.rows, xb.cols), dtype=np.bool_) if xb.frozen_mask is None else
+                               xb.frozen_mask.view(xb.rows, xb.cols).numpy() for xb in tiles])
             weights = (2.0 ** np.arange(len(tiles))).astype(f32)
             u = np.ascontiguousarray(np.tensordot(weights, bits.astype(f32), axes=1))
             per_cell = _UNIFORM_CELLS
@@ -353,23 +351,23 @@ def transfer_cells(layer) -> TransferCells | None:
     has per-cell parameters; None where all are uniform (the kernel's uniform path). The tiles' fits are
     brought to one span (refitted at the widest where they differ) and padded to one degree, so that their
     reads weighted by ``2^m`` are one read of the combined matrices."""
-    if all(xb._uniform for xb in layer.arrays().values()):
+    if all(xb.uniform for xb in layer.arrays().values()):
         return None
     v_read = layer.hardware.converters.v_read
     tiles = [tile.crossbar for tile in layer.tiles]
-    fits = [xb._per_cell_reads(torch.zeros(1), v_read) for xb in tiles]  # uniform tiles get a fit too
+    fits = [xb.per_cell_reads(torch.zeros(1), v_read) for xb in tiles]  # uniform tiles get a fit too
     if len({fit.span for fit in fits}) > 1:
         v_max = max(fit.span for fit in fits) / 1.05
         for xb in tiles:
-            xb._cell_reads = None
-        fits = [xb._per_cell_reads(torch.zeros(1), v_max) for xb in tiles]
+            xb.drop_cell_reads()
+        fits = [xb.per_cell_reads(torch.zeros(1), v_max) for xb in tiles]
     if any(fit is None for fit in fits):
         raise ValueError("a bit tile's per-cell reads have no Chebyshev fit at the common span")
     degree, rows, n_out = max(fit.degree for fit in fits), layer.in_features, layer.out_features
-    g_p = np.stack([fit._p[0].view(rows, n_out).numpy() for fit in fits])
+    g_p = np.stack([fit.p_terms[0].view(rows, n_out).numpy() for fit in fits])
     cheb_ap = np.zeros((len(fits), degree + 1, rows, n_out), dtype=np.float32)
     for m, fit in enumerate(fits):
-        cheb_ap[m, :fit.degree + 1] = fit._ap.view(-1, rows, n_out).numpy()
+        cheb_ap[m, :fit.degree + 1] = fit.ap_terms.view(-1, rows, n_out).numpy()
     k = layer.config.buffer_mtjs
 
     def buffer_major(a: np.ndarray) -> np.ndarray:  # (2, rows, n_out * k) -> (n_out, rows, k, 2)
