@@ -106,8 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--mtjs-per-synapse", "-k", type=int, help="MTJs per synapse (k) of the independent-flip "
                        "rule (with --counter-bits 0)")
     train.add_argument("--scheme", help="reference or differential (with --counter-bits 0)")
-    rule = train.add_argument_group("buffer-and-counter synapses (the default run's rule; README, 'Moving the "
-                                    "fixed point')")
+    rule = train.add_argument_group("buffer-and-counter synapses (the default run's rule; docs/mnist.md)")
     rule.add_argument("--counter-bits", type=int, metavar="B", help="one-MTJ bit tiles of each synapse's counter "
                       "(default run: 6; 0: the plain independent-flip rule, one or -k MTJs per synapse)")
     rule.add_argument("--buffer-mtjs", type=int, metavar="K", help="MTJs of the fast buffer per synapse (1, or "
@@ -144,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="set any config field, e.g. --set hardware.device.v_h=0.4 (repeatable)")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.add_argument("--no-cost", action="store_true", help="skip the hardware cost accounting "
-                       "(results.json then has no 'hardware'; in-situ training runs about 1.7x faster)")
+                       "(results.json then has no 'hardware'; training skips the meter's bookkeeping: "
+                       "docs/speed.md)")
     train.add_argument("--threads", type=int, help="torch, Numba and BLAS CPU threads (default 1: per-sample "
                        "training gains nothing from more and is many times slower with them on a busy machine; "
                        "passive arrays solve their tiles in parallel on up to N; at most the cores there are)")
@@ -343,7 +343,7 @@ def _print_table(results: dict) -> None:
     engines = sorted({e.get("engine", "eager") for e in results.get("insitu_epochs", [])})
     if engines == ["eager"]:
         print("in-situ loop: eager (the fused loop covers 1T1MTJ arrays on the CPU; metered runs with per-cell "
-              "parameters or a two-bias transfer sense also take the eager loop: README, Speed)")
+              "parameters or a two-bias transfer sense also take the eager loop: docs/speed.md)")
     elif engines:
         print(f"in-situ loop: {', '.join(engines)}")
 

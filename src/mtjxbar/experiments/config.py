@@ -59,7 +59,7 @@ class ExperimentConfig:
 def default_run_config() -> ExperimentConfig:
     """The embedded run (``mtjxbar train`` without ``--config``): the dataclass defaults (digits, 64-128-10,
     5 epochs) trained by the project's best rule, buffer-and-counter synapses (a 2-MTJ buffer and a 6-bit
-    counter of one-MTJ tiles, 8 MTJs per synapse; README, "Moving the fixed point") at the learning rate the
+    counter of one-MTJ tiles, 8 MTJs per synapse; docs/mnist.md) at the learning rate the
     digits search chose for it (lr 1.0, decay 0.7 per epoch). The dataclasses themselves keep the plain
     one-MTJ synapse (``transfer.counter_bits = 0``), so a config file says which rule it uses."""
     from ..config import replace_path

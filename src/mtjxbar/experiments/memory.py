@@ -2,7 +2,7 @@
 
 Every MTJ of a simulated array holds its state and its own device parameters (and their per-polarity
 stacks and the write temporaries) in the array's dtype: measured peaks of ``mtjxbar train`` (64-1024-1024-80
-to 64-4096-4096-80) and of ``mtjxbar cost`` (2048x2048, 4096x4096 arrays) are 60 to 85 bytes per cell over
+to 64-4096-4096-80) and of ``mtjxbar cost`` (2048x2048, 4096x4096 arrays) are above 60 bytes per cell over
 the interpreter's own, so :data:`BYTES_PER_CELL` = 60 makes the estimate a lower bound: a configuration it
 refuses could not have run. The machine's memory is what ``/proc/meminfo`` calls available (its control
 group's limit, where lower), or ``os.sysconf`` where there is no ``/proc``; a CUDA run is checked against the

@@ -46,7 +46,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
                    data: Dataset | None = None, meter: bool = True, *, out_dir: Path | None = None,
                    checkpoint_every: int = 0, resume: bool = False, interrupt: Callable[[], bool] | None = None,
                    on_checkpoint: Callable[[], None] | None = None) -> dict:
-    """Train every method of ``config`` and return the results record (see README for its keys).
+    """Train every method of ``config`` and return the results record (docs/commands.md lists its keys).
 
     With ``meter`` (and 1T1MTJ arrays: passive ones are not costed, their record's ``"hardware"`` says so
     with ``"modelled": false``) the in-situ arrays report their events to the cost model

@@ -55,9 +55,9 @@ class ActivityConfig:
     input_density: float = param(1.0, "1", "fraction of a layer's inputs that are non-zero (uniform in the "
                                  "full DAC range); 1: dense inputs", lo=0.0, lo_open=True, hi=1.0)
     update_probability: float = param(1e-3, "1", "mean switching probability an update asks of the cells of "
-                                      "its strongest row (column targets uniform in [0, 2x]); 1e-3 is the "
-                                      "mean measured in the first epoch of the embedded digits run, "
-                                      "64-128-80 (1.8e-3 first layer, 0.7e-3 second)", lo=0.0, lo_open=True,
+                                      "its strongest row (column targets uniform in [0, 2x]); 1e-3: the "
+                                      "representative activity of docs/cost.md (first epochs of one-MTJ "
+                                      "runs)", lo=0.0, lo_open=True,
                                       hi=0.5)
     seed: int = param(0, "1", "seed of the random states and activity", lo=0, hi=2**63 - 1)
 

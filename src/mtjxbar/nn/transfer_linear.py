@@ -1,7 +1,7 @@
 """A fully connected layer whose synapses are a fast stochastic MTJ buffer and a multi-bit MTJ counter.
 
 Why: with independent stochastic flips a binary synapse settles where its up and down flip rates balance,
-``E[dW] / E|dW|``, not where the loss gradient vanishes (README, MNIST study). Here the per-sample
+``E[dW] / E|dW|``, not where the loss gradient vanishes (docs/mnist.md). Here the per-sample
 stochastic pulse goes to a *buffer* array (``buffer_mtjs`` MTJs per synapse, balanced = 0), and every
 ``samples_per_sweep`` samples the periphery hands each column's buffer over to a *counter*: ``bits``
 one-MTJ tiles of significance 1, 2, 4, ..., read, incremented by ``+-step`` where the buffer reads ``+-1``

@@ -32,7 +32,7 @@ class TrainingConfig:
                                                lo=0.0)
     eval_batch: int = param(1000, "1", "test samples evaluated per batch", lo=1)
     engine: str = param("auto", "", "how the per-sample loop runs: 'fused' (one compiled kernel per chunk of "
-                        "samples: 1T1MTJ arrays on the CPU, metered or not; README, Speed), 'eager' (PyTorch "
+                        "samples: 1T1MTJ arrays on the CPU, metered or not; docs/speed.md), 'eager' (PyTorch "
                         "operations, every configuration) or 'auto' (fused where it applies)",
                         choices=("auto", "fused", "eager"))
 
