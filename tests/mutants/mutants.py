@@ -151,4 +151,11 @@ MUTANTS: list[Mutant] = [
         'tau0 = torch.stack([p["tau0_p2ap"], p["tau0_ap2p"]], dim=1)',
         (f"{C2C}::test_c2c_factor_is_per_cell_not_per_event[chips]",),
     ),
+    Mutant(
+        "chips-lr-divided-by-10-in-the-step",
+        "src/mtjxbar/training/chips.py",
+        "col = d * (-lr * scales[min(i, len(scales) - 1)] * layer.gain / net.input_range)",
+        "col = d * (-lr / 10 * scales[min(i, len(scales) - 1)] * layer.gain / net.input_range)",
+        (f"{LR}::test_batched_chips_request_is_minus_lr_gain_delta_over_input_range",),
+    ),
 ]

@@ -150,3 +150,23 @@ def test_switching_probabilities_scale_with_lr(digits):
         both = (p_hi > 0) & (p_lo > 0)
         assert int(both.sum()) >= 10 and float(p_hi.max()) < 0.5
         torch.testing.assert_close(p_hi[both], 10.0 * p_lo[both], rtol=1e-4, atol=0.0)
+
+
+def test_batched_chips_request_is_minus_lr_gain_delta_over_input_range(digits):
+    """The batched chips' output-layer request (the column factor their encoder turns into currents) is
+    ``-lr * gain * delta_j / input_range`` of each chip's own output error, as the eager rule's (rel 1e-6)."""
+    lr, label = 0.05, int(digits.train_y[3])
+    cfg = TrainingConfig(lr=lr)
+    net = chips_training.ChipNetwork(build_architecture(digits.train_x, 10, (8,), cfg), HardwareConfig(), [0, 1])
+    x = digits.train_x[3]
+    z = net.forward(x)[-1]  # (chips, outputs): reads are deterministic, so the step sees the same z
+    seen = []
+    layer = net.layers[-1]
+    original = layer.plan
+    layer.plan = lambda col, rows: seen.append(col.clone()) or original(col, rows)
+    zeros = torch.zeros(2, dtype=torch.long)
+    stats = chips_training.ChipEpochStats(correct=zeros.clone(), updates=zeros.clone(), flips=zeros.clone())
+    chips_training.train_step(net, x, label, lr, cfg, stats)
+    for k in range(2):
+        want = output_error(z[k], label, net.arch) * (-lr * layer.gain / net.input_range)
+        torch.testing.assert_close(seen[0][k], want.to(seen[0].dtype), rtol=1e-6, atol=1e-12)
