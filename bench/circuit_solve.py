@@ -13,7 +13,7 @@ resistance (a linear system, the one ``spsolve`` gets too). Timed:
 * ``after_flips``: 1 % of the cells flipped: ``set_states`` + the CG re-solve of the last vector (warm
   start), median of 5 rounds (each flips another 1 %); the transfer's rebuild after the flips is shown too;
 * ``spsolve``: SuperLU on the same matrix and right-hand side once;
-* ``relax``: the line relaxation passive arrays train with (:mod:`mtjxbar.crossbar.line_relaxation`: every
+* ``relax``: the line relaxation passive arrays train with (:mod:`mtjxbar.crossbar.circuit.line_relaxation`: every
   line at a port, block Gauss-Seidel over whole lines, to 1e-9 V; no set-up, so it is also the time after
   flips), on the same read, and on a V/2 write pattern with bias-dependent TMR (``relax_write``).
 
@@ -33,8 +33,8 @@ import numpy as np
 from scipy.sparse.linalg import spsolve
 
 from mtjxbar.crossbar.circuit import CircuitSolver
+from mtjxbar.crossbar.circuit.line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
 from mtjxbar.crossbar.config import CircuitConfig, CircuitSolverConfig
-from mtjxbar.crossbar.line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
 from mtjxbar.experiments.threads import limit_threads
 
 R_P, TMR0, V_H = 5.0e3, 1.0, 0.5

@@ -8,7 +8,7 @@ import torch
 
 from mtjxbar.crossbar import ArrayConfig, Crossbar
 from mtjxbar.crossbar.circuit import CircuitSolver, lumped_series
-from mtjxbar.crossbar.circuit_cells import cell_current
+from mtjxbar.crossbar.circuit.cells import cell_current
 from mtjxbar.crossbar.config import CircuitConfig, CircuitSolverConfig
 from mtjxbar.device import MTJParams
 

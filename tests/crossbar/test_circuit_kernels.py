@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.linalg.lapack import dpttrs
 
-from mtjxbar.crossbar.circuit_network import LineNetwork
+from mtjxbar.crossbar.circuit.network import LineNetwork
 
 
 def _network(n: int, m: int, seed: int, floating: bool) -> LineNetwork:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mtjxbar.crossbar.circuit import CircuitSolver
-from mtjxbar.crossbar.circuit_transfer import port_admittance, woodbury_update
+from mtjxbar.crossbar.circuit.transfer import port_admittance, woodbury_update
 from mtjxbar.crossbar.config import CircuitConfig, CircuitSolverConfig
 
 R_P, TMR0, V_H = 5.0e3, 1.0, 0.5

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from mtjxbar.crossbar.circuit import DRIVEN, SENSED, CircuitSolver
+from mtjxbar.crossbar.circuit.line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
 from mtjxbar.crossbar.config import ArrayConfig, CircuitConfig, CircuitSolverConfig
-from mtjxbar.crossbar.line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
 from mtjxbar.crossbar.passive import PassiveCrossbar
 from mtjxbar.device import MTJParams
 

@@ -278,7 +278,7 @@ def test_phase_survival_kernel_is_the_device_model():
     """The fused per-cell survival of a write phase against the tensor functions (cell current, then
     switching_probability of the direction the current drives), per-cell parameters, both intervals, both
     regimes (voltages up to well above Ic0 R), idle intervals and cells driven towards their own state."""
-    from mtjxbar.crossbar.circuit_cells import cell_current
+    from mtjxbar.crossbar.circuit.cells import cell_current
     from mtjxbar.crossbar.passive_survival import phase_log_survival
     from mtjxbar.device import switching_probability
 

@@ -120,7 +120,7 @@ class CircuitSolverConfig:
     correction with one unknown per line, to ``rtol`` in relative residual. Bias-dependent TMR: Newton's
     method on the nodal equations until no node voltage moves more than ``newton_tolerance``. The reads and
     writes of passive arrays (every line at a port) use the line relaxation of
-    :mod:`~mtjxbar.crossbar.line_relaxation` instead, to ``relaxation_tolerance``.
+    :mod:`~mtjxbar.crossbar.circuit.line_relaxation` instead, to ``relaxation_tolerance``.
     """
 
     bias_dependent: bool = param(True, "", "model the TMR roll-off with bias (Newton iterations); false: cells "

@@ -12,7 +12,7 @@ Reads (``ArrayConfig.fidelity``): ``ideal`` sums ``I(v_i)`` of every cell at its
 ignored); ``lumped`` puts the driver, sense and wire resistance of each cell's own path in series with it
 (:func:`~mtjxbar.crossbar.circuit.lumped_series`); ``exact`` solves every tile's circuit (rows driven,
 columns at the sense side; bias-dependent TMR per :class:`CircuitSolverConfig`) by the line relaxation of
-:mod:`.line_relaxation` (every line has a port, so whole-line Gauss-Seidel converges in ~7-9 sweeps at
+:mod:`.circuit.line_relaxation` (every line has a port, so whole-line Gauss-Seidel converges in ~7-9 sweeps at
 1-2.5 ohm per segment; checked against the Newton/CG :class:`~.circuit.CircuitSolver` and ngspice). With
 wires, ``ArrayConfig.read_calibration`` sets per-tile gains of the driven lines (the DAC value each tile's
 driver gets) and of the sensed lines from the periphery's state-blind model of the tile
@@ -40,12 +40,19 @@ import torch
 
 from ..device import MTJParams, resistance_ap
 from .array import Crossbar, WriteResult
-from .circuit import DRIVEN, SENSED, CircuitSolver, lumped_series
-from .circuit_cells import cell_current
+from .circuit import (
+    DRIVEN,
+    SENSED,
+    CircuitSolver,
+    LineEnds,
+    cell_current,
+    lumped_series,
+    solve_tiles_cells,
+    solve_tiles_currents,
+)
 from .column_write import column_phase
 from .config import ArrayConfig, CircuitSolverConfig
 from .events import ReadEvent, WriteEvent
-from .line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
 from .passive_scheme import column_write_voltages, ideal_cell_voltages, phase_levels
 from .passive_survival import phase_log_survival
 from .plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase

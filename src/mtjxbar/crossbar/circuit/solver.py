@@ -15,7 +15,7 @@ Solution: with ``CircuitSolverConfig.bias_dependent`` the AP junctions follow ``
 method on the nodal equations (Jacobian = nodal matrix of the cells' differential conductances) runs until
 no node voltage moves more than ``newton_tolerance`` (1e-10 V by default; quadratic convergence, 3-5
 steps); each Newton step is a conjugate-gradient solve to ``rtol`` (relative residual) preconditioned by
-:class:`~mtjxbar.crossbar.circuit_network.LineNetwork` built from the zero-bias conductances. That
+:class:`~mtjxbar.crossbar.circuit.network.LineNetwork` built from the zero-bias conductances. That
 preconditioner is the "factorisation" reused across input vectors while the states do not change; after
 flips it is rebuilt in O(N M) plus one (N + M) dense Cholesky, and a re-solve of the same sources starts
 from the previous solution (warm start). With ideal wires (both segment resistances 0) each line is one
@@ -23,7 +23,7 @@ node and the circuit is solved densely on the N + M line voltages (lines at an i
 
 Transfer (:meth:`CircuitSolver.transfer`): with the cells at their zero-bias conductances the array is
 linear and its port admittance matrix (every line's current for every source voltage) is computed exactly by
-a direct Schur-complement sweep (:mod:`.circuit_transfer`), once per state set; :meth:`line_currents` then
+a direct Schur-complement sweep (:mod:`.transfer`), once per state set; :meth:`line_currents` then
 reads each further input vector with one matvec (bias-dependent cells: the Newton solve).
 
 Currents: ``row_currents`` / ``col_currents`` are the currents each line delivers to its periphery (a
@@ -38,10 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from .circuit_cells import cell_current, zero_bias_conductance
-from .circuit_network import LineNetwork, unfed_islands
-from .circuit_transfer import port_admittance, woodbury_update
-from .config import CircuitConfig, CircuitSolverConfig
+from ..config import CircuitConfig, CircuitSolverConfig
+from .cells import cell_current, zero_bias_conductance
+from .network import LineNetwork, unfed_islands
+from .transfer import port_admittance, woodbury_update
 
 __all__ = ["CircuitSolver", "CircuitSolution", "CircuitTransfer", "LINE_MODES", "DRIVEN", "SENSED", "FLOATING",
            "lumped_series"]
@@ -198,9 +198,9 @@ class CircuitSolver:
         """The exact linear transfer of the array at its cells' zero-bias conductances (what
         ``bias_dependent = False`` solves; with the TMR roll-off, the small-signal transfer at 0 V).
 
-        Computed once per state set by a direct Schur-complement sweep (:func:`.circuit_transfer.port_admittance`,
+        Computed once per state set by a direct Schur-complement sweep (:func:`.transfer.port_admittance`,
         exact to rounding); after :meth:`set_states`, a new sweep, or (``woodbury_max_cells``) a Woodbury update
-        (:func:`.circuit_transfer.woodbury_update`, to the CG tolerance ``rtol``)."""
+        (:func:`.transfer.woodbury_update`, to the CG tolerance ``rtol``)."""
         if self.circuit.ideal_wires:
             if self._transfer is None or not np.array_equal(self._transfer[0], self.g0):
                 self._transfer = (self.g0.copy(), self._ideal_admittance())

@@ -4,7 +4,7 @@ With the cells at fixed conductances the circuit is linear, and everything the p
 every line delivers to its driver or sense amplifier, for any voltages on the sources) is the port admittance
 matrix ``Y`` ((N + M) x (N + M), rows first, then columns): currents from the sources into the array are
 ``Y s``. ``Y`` is the Schur complement of the nodal matrix, augmented by one node per line source, onto those
-source nodes: ``Y = D - B^T A^-1 B`` (``A`` the nodal matrix of :class:`~.circuit_network.LineNetwork`,
+source nodes: ``Y = D - B^T A^-1 B`` (``A`` the nodal matrix of :class:`~.network.LineNetwork`,
 ``B`` the end conductances from the nodes to their sources, ``D`` their sums per source).
 
 :func:`port_admittance` computes it exactly (dense LAPACK, no iteration) by sweeping the rows: the frontier
@@ -26,7 +26,7 @@ from scipy.linalg.lapack import dpotrf as potrf
 from scipy.linalg.lapack import dpotri as potri
 from scipy.linalg.lapack import dpttrf, dpttrs
 
-from .circuit_network import LineNetwork
+from .network import LineNetwork
 
 __all__ = ["port_admittance", "woodbury_update"]
 

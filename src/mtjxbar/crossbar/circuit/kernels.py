@@ -1,8 +1,8 @@
-"""Numba kernels of :class:`~.circuit_network.LineNetwork`'s CG: the nodal matvec (and its wire part alone,
+"""Numba kernels of :class:`~.network.LineNetwork`'s CG: the nodal matvec (and its wire part alone,
 for the Newton residual), the coarse correction's ``r - A Z y`` and ``Z^T A z``, the lines' tridiagonal
 solves, each one pass over the nodes (numpy needed a dozen temporaries and strided transposes per call).
 
-Layout as in :mod:`.circuit_network`: ``x`` (B, 2, N M), ``x[b, 0]`` the row nodes row-major (``r[i, j]`` at
+Layout as in :mod:`.network`: ``x`` (B, 2, N M), ``x[b, 0]`` the row nodes row-major (``r[i, j]`` at
 ``i M + j``), ``x[b, 1]`` the column nodes column-major (``c[i, j]`` at ``j N + i``). Cell conductances ``g``
 are (G, N, M) with G = 1 (shared by the batch) or G = B (per entry: a Newton Jacobian's slopes).
 """

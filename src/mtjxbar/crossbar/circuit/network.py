@@ -1,5 +1,5 @@
 """The nodal equations of an N x M crossbar with resistive wires, and their preconditioned CG solve (numpy,
-with the per-iteration operators in Numba: :mod:`.circuit_kernels`).
+with the per-iteration operators in Numba: :mod:`.kernels`).
 
 Unknowns: the voltage of every row-line node ``r[i, j]`` and column-line node ``c[i, j]`` (where row ``i``
 crosses column ``j``), packed as ``X[b, 0] = r`` in row-major order (each row line contiguous) and
@@ -22,7 +22,7 @@ from scipy.linalg.lapack import dpotrf, dpotri, dpttrf
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .circuit_kernels import (
+from .kernels import (
     line_solve,
     nodal_matvec,
     restricted_matvec,

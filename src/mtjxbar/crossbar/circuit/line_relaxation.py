@@ -1,6 +1,6 @@
 """Fast exact solve of tiled crossbar circuits whose every line has a port: block (line) Gauss-Seidel, Numba.
 
-The circuit is :mod:`.circuit`'s (each cell between its row-line and column-line node, one wire segment
+The circuit is :mod:`.solver`'s (each cell between its row-line and column-line node, one wire segment
 between neighbouring nodes and one more to the line's port at its ``near`` or ``far`` end, a source behind
 the port's resistance), restricted to the case of every read and write of a passive array: every line has a
 port (driven, biased, grounded or sensed at a virtual ground / sense resistor; none floating). Then each
@@ -19,7 +19,7 @@ point of the iteration solves them exactly). The iteration stops when no node mo
 :func:`solve_tiles_currents` returns the line currents the ports deliver to the periphery (reads: partial
 sums of tiles that share lines added, as the periphery does); :func:`solve_tiles_cells` the cell voltages
 (writes). Tiles are independent circuits: ``row_starts`` / ``col_starts`` cut the array into them.
-The reference these are tested against is :class:`~.circuit.CircuitSolver` (Newton + preconditioned CG,
+The reference these are tested against is :class:`~.solver.CircuitSolver` (Newton + preconditioned CG,
 itself checked against ngspice).
 """
 
@@ -29,7 +29,7 @@ import numba
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from ..device import physics
+from ...device import physics
 
 __all__ = ["solve_tiles_currents", "solve_tiles_cells", "LineEnds"]
 

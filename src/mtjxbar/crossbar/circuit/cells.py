@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..device import physics
+from ...device import physics
 
 __all__ = ["cell_current", "zero_bias_conductance"]
 
