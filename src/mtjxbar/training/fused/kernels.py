@@ -299,37 +299,47 @@ def _cheb_weights(v, span, degree, w):
         w[k] = v * t1
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
-def layer_forward(a, L, lp, ep, out_cols, w, z):
-    """Layer outputs ``z`` (n_out,) for layer inputs ``a`` (rows,); ``out_cols`` (cols,) float32 and ``w``
-    (>= Chebyshev degree + 1,) are scratch."""
+@njit(cache=True, inline="always", fastmath={"reassoc", "contract"})
+def _read_columns(a, states, cheb, table, slope, lp, ep, degree, cheb_span, out_cols, w):
+    """The column sums of a forward read of the layer input ``a`` (rows,) into ``out_cols`` (the columns of
+    ``states``): per row, the DAC voltage's AP current goes to ``base`` and ``extra = v g_p - i_ap`` weighted
+    by the row's P states (with per-cell reads: ``sum_k w_k(v) cheb[k, i]``). Returns ``(base, sum_v)``: the
+    current every column gets as if all its cells were AP, and the sum of the row voltages."""
     v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
     gain_v = v_read / ep[EP_INPUT_RANGE]
     g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
-    degree = int(lp[LP_CHEB_DEGREE])
-    rows, cols = L.states.shape
+    rows, cols = states.shape
     base = 0.0
     sum_v = 0.0
-    out_cols[:] = 0.0
+    out_cols[:cols] = 0.0
     for i in range(rows):
         v = _dac(a[i] * gain_v, v_read, levels)
         if v == 0.0:
             continue
         sum_v += v
         if degree >= 0:  # per-cell reads: sum_k w_k(v_i) M_k[i, :]
-            _cheb_weights(np.float32(v), lp[LP_CHEB_SPAN], degree, w)
+            _cheb_weights(np.float32(v), cheb_span, degree, w)
             for k in range(degree + 1):
                 wk = np.float32(w[k])
-                mk = L.cheb[k, i]
+                mk = cheb[k, i]
                 for c in range(cols):
                     out_cols[c] += wk * mk[c]
             continue
-        i_ap = v * _g_ap(v, L.table, L.slope, span, tscale)
+        i_ap = v * _g_ap(v, table, slope, span, tscale)
         base += i_ap
         extra = np.float32(v * g_p - i_ap)
-        row = L.states[i]
+        row = states[i]
         for c in range(cols):
             out_cols[c] += extra * row[c]
+    return base, sum_v
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def layer_forward(a, L, lp, ep, out_cols, w, z):
+    """Layer outputs ``z`` (n_out,) for layer inputs ``a`` (rows,); ``out_cols`` (cols,) float32 and ``w``
+    (>= Chebyshev degree + 1,) are scratch."""
+    base, sum_v = _read_columns(a, L.states, L.cheb, L.table, L.slope, lp, ep, int(lp[LP_CHEB_DEGREE]),
+                                lp[LP_CHEB_SPAN], out_cols, w)
     per = int(lp[LP_PER_OUTPUT])
     ref = lp[LP_G_REF_K] * sum_v
     for o in range(z.shape[0]):
@@ -879,33 +889,11 @@ def counter_forward(a, C, L, lp, ep, out_cols, w, z):
     one read: of ``u`` on uniform tiles, ``S ((base - g_ref sum v) + sum_i extra_i u_io / L)``; of the
     combined matrices ``C.cheb`` with per-cell parameters, ``S (sum_i sum_k w_k(v_i) cheb_kio / L - g_ref
     sum v)``. ``out_cols`` (>= n_out,) float32 and ``w`` (>= degree + 1,) are scratch."""
-    v_read, levels = ep[EP_V_READ], ep[EP_DAC_LEVELS]
-    gain_v = v_read / ep[EP_INPUT_RANGE]
-    g_p, span, tscale = lp[LP_G_P], lp[LP_SPAN], lp[LP_TABLE_SCALE]
-    degree = int(lp[LP_T_CHEB_DEGREE])
-    rows, n_out = C.u.shape
-    base = 0.0
-    sum_v = 0.0
-    out_cols[:n_out] = 0.0
-    for i in range(rows):
-        v = _dac(a[i] * gain_v, v_read, levels)
-        if v == 0.0:
-            continue
-        sum_v += v
-        if degree >= 0:  # per-cell reads: sum_k w_k(v_i) (sum_m 2^m M_k,m)[i, :]
-            _cheb_weights(np.float32(v), lp[LP_T_CHEB_SPAN], degree, w)
-            for k in range(degree + 1):
-                wk = np.float32(w[k])
-                mk = C.cheb[k, i]
-                for o in range(n_out):
-                    out_cols[o] += wk * mk[o]
-            continue
-        i_ap = v * _g_ap(v, L.table, L.slope, span, tscale)
-        base += i_ap
-        extra = np.float32(v * g_p - i_ap)
-        row = C.u[i]
-        for o in range(n_out):
-            out_cols[o] += extra * row[o]
+    v_read = ep[EP_V_READ]
+    n_out = C.u.shape[1]
+    # per-cell reads: sum_k w_k(v_i) (sum_m 2^m M_k,m)[i, :]
+    base, sum_v = _read_columns(a, C.u, C.cheb, L.table, L.slope, lp, ep, int(lp[LP_T_CHEB_DEGREE]),
+                                lp[LP_T_CHEB_SPAN], out_cols, w)
     bw, inv_levels, scale = lp[LP_T_BUFFER_WEIGHT], 1.0 / lp[LP_T_LEVELS], lp[LP_T_OUT_SCALE]
     one_mtj = lp[LP_T_K] == 1.0
     ref_sum = lp[LP_T_G_REF] * sum_v
