@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from _data import bench_data
 
-from mtjxbar.crossbar.array import Crossbar
+from mtjxbar.crossbar import Crossbar
 from mtjxbar.device import MTJParams
 from mtjxbar.periphery.config import ConverterConfig, EncoderConfig
 from mtjxbar.periphery.encoder import PulseEncoder

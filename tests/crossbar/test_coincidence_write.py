@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mtjxbar.crossbar import Crossbar, PassiveCrossbar
-from mtjxbar.crossbar.coincidence_write import coincidence_probabilities, coincidences, pulse_probability
+from mtjxbar.crossbar.access.coincidence_write import coincidence_probabilities, coincidences, pulse_probability
 from mtjxbar.crossbar.events import PhaseEvent, WriteEvent
 from mtjxbar.device import MTJParams, VariationConfig
 from mtjxbar.periphery import EncoderConfig, PulseEncoder

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from mtjxbar.config import ConfigError, from_dict, to_dict
-from mtjxbar.crossbar.array import CELL_PARAMETERS
+from mtjxbar.crossbar import CELL_PARAMETERS
 from mtjxbar.device import MTJParams, VariationConfig, sample_cell_params, sample_ic0_c2c, sample_stuck
 from mtjxbar.device.variation import CELL_PARAMETER_NAMES, NORMAL_FLOOR, gaussian_field
 from mtjxbar.experiments.config import ExperimentConfig

@@ -177,7 +177,7 @@ def test_coincidence_plan_and_sampler_match_the_array(variation):
     """The compiled coincidence encoder gives the plan of PulseEncoder (row and column firing
     probabilities, signs, phase count); its sampler's per-cell flip frequencies over 20,000 writes follow
     ``coincidence_probabilities`` (each cell's own p0, stuck cells never), chi-square p > 1e-4."""
-    from mtjxbar.crossbar.coincidence_write import coincidence_probabilities
+    from mtjxbar.crossbar.access.coincidence_write import coincidence_probabilities
 
     net = _net(COINCIDENCE, sizes=(16, 10, 4), per_class=2, variation=variation)
     fused = FusedNetwork(net, (1.0,))
@@ -230,7 +230,7 @@ def test_whole_step_flips_follow_the_eager_plans(case):
     array with spread and stuck cells, differential pairs with k = 2, a DAC, three layers with their own
     learning-rate scales and a margin, and a single layer of k = 3."""
     from mtjxbar.crossbar import WriteResult
-    from mtjxbar.crossbar.coincidence_write import coincidence_probabilities
+    from mtjxbar.crossbar.access.coincidence_write import coincidence_probabilities
     from mtjxbar.crossbar.plan import CoincidencePlan
 
     spec = STEP_CASES[case]

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from mtjxbar.config import replace_path
-from mtjxbar.crossbar.events import phase_event
+from mtjxbar.crossbar.access.events import phase_event
 from mtjxbar.crossbar.plan import CoincidencePlan
 from mtjxbar.device import VariationConfig
 from mtjxbar.hardware import CostConfig, attach_meter, phase_cost

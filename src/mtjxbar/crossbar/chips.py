@@ -5,9 +5,9 @@ for all K (instead of K sets) is where the time goes on the per-sample path, whi
 
 * states ``parallel`` (K, rows, cols); per-cell parameters (K, rows, cols) each; stuck masks (K, rows, cols).
   :meth:`ChipArrays.manufacture` draws chip ``k`` with its own generators, exactly as
-  :meth:`~mtjxbar.crossbar.array.Crossbar.manufacture` draws one array: chip ``k`` is the same chip a
+  :meth:`~mtjxbar.crossbar.cells.CellArray.manufacture` draws one array: chip ``k`` is the same chip a
   single run with those generators meets.
-* reads: every chip's G_AP(v) as a per-cell Chebyshev series (:mod:`.cell_reads`); a read is one batched
+* reads: every chip's G_AP(v) as a per-cell Chebyshev series (:mod:`.access.cell_reads`); a read is one batched
   matrix product, forward ``(K, ..., rows) -> (K, ..., cols)`` and transposed.
 * writes of outer-product requests (:class:`ChipPlan`: per-chip row widths and signs, column signs and
   currents of both polarities) by the exact sparse sampler of :mod:`.sampling`, batched: per-chip Poisson
@@ -27,11 +27,12 @@ import torch
 
 from ..device import MTJParams, VariationConfig, physics, switching_probability
 from ..device.variation import normal_truncation, sample_cell_params, sample_ic0_c2c, sample_stuck
-from .array import CELL_PARAMETERS, access_ap_conductance
-from .cell_reads import chebyshev_terms, chebyshev_weights, fit_ap_conductance
+from .access import access_ap_conductance
+from .access.cell_reads import chebyshev_terms, chebyshev_weights, fit_ap_conductance
+from .access.sparse_write import SPARSE_MAX_EVENTS_PER_CELL, VARIED_SPARSE_FACTOR
+from .cells import CELL_PARAMETERS
 from .config import ArrayConfig, BiasSolverConfig
 from .sampling import RateConstants, thermal_rate
-from .sparse_write import SPARSE_MAX_EVENTS_PER_CELL, VARIED_SPARSE_FACTOR
 
 __all__ = ["ChipArrays", "ChipPlan"]
 

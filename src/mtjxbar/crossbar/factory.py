@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..device import MTJParams
-from .array import Crossbar
+from .access import Crossbar
 from .config import ArrayConfig, BiasSolverConfig, CircuitSolverConfig
 from .passive import PassiveCrossbar
 

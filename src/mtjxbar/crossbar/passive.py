@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from ..device import MTJParams, resistance_ap
-from .array import Crossbar, WriteResult
+from .access import Crossbar
 from .circuit import (
     DRIVEN,
     SENSED,
@@ -50,12 +50,11 @@ from .circuit import (
     solve_tiles_cells,
     solve_tiles_currents,
 )
-from .column_write import column_phase
 from .config import ArrayConfig, CircuitSolverConfig
 from .events import ReadEvent, WriteEvent
 from .passive_scheme import column_write_voltages, ideal_cell_voltages, phase_levels
 from .passive_survival import phase_log_survival
-from .plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase
+from .plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase, WriteResult, column_phase
 
 __all__ = ["PassiveCrossbar", "PassiveWriteResult", "tile_slices"]
 

@@ -8,7 +8,8 @@ from functools import cached_property
 
 import torch
 
-__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan", "OuterPlan", "CoincidencePlan", "WriteResult"]
+__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan", "OuterPlan", "CoincidencePlan", "WriteResult",
+           "column_phase"]
 
 TO_P = "to_p"  # current direction that switches AP -> P (raises conductance)
 TO_AP = "to_ap"  # current direction that switches P -> AP (lowers conductance)
@@ -49,6 +50,16 @@ class WritePhase:
         cmax = f"{c.max().item() * 1e6:.3g} uA" if c.numel() else "-"
         return (f"WritePhase({self.polarity}, rows {self.active_rows}/{self.row_widths.numel()} up to {wmax}, "
                 f"cols {self.active_cols}/{self.col_currents.numel()} up to {cmax})")
+
+
+def column_phase(rows: int, cols: int, col: int, gated: torch.Tensor, width: float, current: float,
+                 polarity: str) -> WritePhase:
+    """The full :class:`WritePhase` of a column write (``write_column`` of either array kind): ``gated`` rows
+    held for ``width``, column ``col`` driven with ``current`` (what a cost meter and a passive array need)."""
+    widths = torch.where(gated, width, 0.0).to(torch.float64)
+    currents = torch.zeros(cols, dtype=torch.float64)
+    currents[col] = current
+    return WritePhase(row_widths=widths.cpu(), col_currents=currents, polarity=polarity)
 
 
 @dataclass(frozen=True)

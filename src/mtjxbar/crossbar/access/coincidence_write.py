@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..device import switching_probability
-from ..device.variation import sample_ic0_c2c
-from .events import WriteEvent, phase_event
-from .plan import CoincidencePlan, WriteResult
+from ...device import switching_probability
+from ...device.variation import sample_ic0_c2c
+from ..events import WriteEvent
+from ..plan import CoincidencePlan, WriteResult
+from .events import phase_event
 
 if TYPE_CHECKING:
     from .array import Crossbar

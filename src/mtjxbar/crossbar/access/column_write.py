@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import torch
 
-from ..device import switching_probability
-from ..device.variation import sample_ic0_c2c
-from .events import WriteEvent, phase_event
-from .plan import TO_P, WritePhase, WriteResult
+from ...device import switching_probability
+from ...device.variation import sample_ic0_c2c
+from ..events import WriteEvent
+from ..plan import TO_P, WriteResult, column_phase
+from .events import phase_event
 
-__all__ = ["ColumnWrites", "column_phase"]
-
-
-def column_phase(rows: int, cols: int, col: int, gated: torch.Tensor, width: float, current: float,
-                 polarity: str) -> WritePhase:
-    """The full :class:`WritePhase` of a column write (what a cost meter and a passive array need)."""
-    widths = torch.where(gated, width, 0.0).to(torch.float64)
-    currents = torch.zeros(cols, dtype=torch.float64)
-    currents[col] = current
-    return WritePhase(row_widths=widths.cpu(), col_currents=currents, polarity=polarity)
+__all__ = ["ColumnWrites"]
 
 
 class ColumnWrites:
-    """The column-write method of :class:`~mtjxbar.crossbar.array.Crossbar` (kept in its own module)."""
+    """The column-write method of :class:`~mtjxbar.crossbar.access.Crossbar` (kept in its own module)."""
 
     def write_column(self, col: int, gated: torch.Tensor, width: float, current: float, polarity: str,
                      generator: torch.Generator) -> WriteResult:

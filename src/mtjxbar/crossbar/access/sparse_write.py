@@ -1,6 +1,6 @@
-"""Sparse writes of outer-product plans: the array's exact Poisson-event sampler (see :mod:`.sampling`).
+"""Sparse writes of outer-product plans: the array's exact Poisson-event sampler (see :mod:`mtjxbar.crossbar.sampling`).
 
-:class:`SparseWrites` holds the methods of :class:`~mtjxbar.crossbar.array.Crossbar` that sample an
+:class:`SparseWrites` holds the methods of :class:`~mtjxbar.crossbar.access.Crossbar` that sample an
 :class:`~mtjxbar.crossbar.plan.OuterPlan` at a cost of O(rows + cols + events): the bound, the event draw,
 the thinning (per-cell parameters, cycle-to-cycle factors, stuck cells) and the application of the kept
 events, with tensor operations or, for a handful of events on the CPU, in Python over NumPy views. They
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from ..device import physics
-from ..device.variation import sample_ic0_c2c
-from .plan import OuterPlan, WriteResult
-from .sampling import RateConstants, poisson_outer_events, thermal_rate, uniform_cell_events
+from ...device import physics
+from ...device.variation import sample_ic0_c2c
+from ..plan import OuterPlan, WriteResult
+from ..sampling import RateConstants, poisson_outer_events, thermal_rate, uniform_cell_events
 
 __all__ = ["SparseWrites", "SPARSE_MAX_EVENTS_PER_CELL", "VARIED_SPARSE_FACTOR", "HOST_EVENTS_MAX"]
 
@@ -28,10 +28,10 @@ HOST_EVENTS_MAX = 64
 
 
 class SparseWrites:
-    """The sparse-sampler methods of :class:`~mtjxbar.crossbar.array.Crossbar` (kept in their own module)."""
+    """The sparse-sampler methods of :class:`~mtjxbar.crossbar.access.Crossbar` (kept in their own module)."""
 
     def _write_outer(self, plan: OuterPlan, generator: torch.Generator) -> WriteResult | None:
-        """Sparse exact sampling of an outer-product plan (see :mod:`.sampling`); None where the dense
+        """Sparse exact sampling of an outer-product plan (see :mod:`mtjxbar.crossbar.sampling`); None where the dense
         sampler must run instead: some current above a cell's Ic0 of its polarity (the precessional
         switching probability is not of product form) or too many expected switching attempts.
 
@@ -86,7 +86,7 @@ class SparseWrites:
         return self._apply_events(plan, events, currents, widths, rate_pol, bound)
 
     def _event_rates(self, kind: str, r, c, to_p, currents, widths, rate_pol, bound, factor=None):
-        """The kept event's intensity and its bound, per event (tensors): see :mod:`.sampling`, step 3;
+        """The kept event's intensity and its bound, per event (tensors): see :mod:`mtjxbar.crossbar.sampling`, step 3;
         ``factor``: the cycle-to-cycle factors on Ic0 of the events' cells (None: none)."""
         pol = (~to_p).long()
         if kind == "floor":

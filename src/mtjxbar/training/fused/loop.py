@@ -34,9 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ...crossbar.array import CELL_PARAMETERS, Crossbar
+from ...crossbar import CELL_PARAMETERS, Crossbar
+from ...crossbar.access.sparse_write import SPARSE_MAX_EVENTS_PER_CELL
 from ...crossbar.events import ap_resistance_at_current
-from ...crossbar.sparse_write import SPARSE_MAX_EVENTS_PER_CELL
 from ...device import MTJParams, physics, switching_probability
 from ...periphery.coincidence import pulse_probabilities
 from ...periphery.config import ConverterConfig, EncoderConfig
