@@ -22,7 +22,10 @@ from functools import partial
 import torch
 from _data import bench_data
 
-import mtjxbar.crossbar.passive as passive_module
+import mtjxbar.crossbar.passive.array as passive_reads
+import mtjxbar.crossbar.passive.writes as passive_writes
+import mtjxbar.periphery.passive_calibration as calibration
+import mtjxbar.periphery.passive_compensation as compensation
 from mtjxbar.config import replace_path
 from mtjxbar.experiments.config import ExperimentConfig
 from mtjxbar.experiments.threads import limit_threads
@@ -53,12 +56,15 @@ def _net(config: ExperimentConfig, x: torch.Tensor):
 
 
 class _SolveClock:
-    """Wall time spent inside the passive arrays' circuit solves (the relaxation's two entry points)."""
+    """Wall time spent inside the passive arrays' circuit solves (the relaxation's two entry points, where the
+    array and the periphery's calibration and compensation call them)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        for name in ("solve_tiles_cells", "solve_tiles_currents"):
-            setattr(passive_module, name, self._timed(getattr(passive_module, name)))
+        for module in (passive_reads, passive_writes, calibration, compensation):
+            for name in ("solve_tiles_cells", "solve_tiles_currents"):
+                if hasattr(module, name):
+                    setattr(module, name, self._timed(getattr(module, name)))
 
     def _timed(self, fn):
         def wrapper(*a, **kw):

@@ -8,10 +8,10 @@ import torch
 from scipy import stats
 
 from mtjxbar.crossbar import Crossbar
-from mtjxbar.crossbar.config import ArrayConfig, CircuitConfig
-from mtjxbar.crossbar.passive import PassiveCrossbar
+from mtjxbar.crossbar.config import ArrayConfig, BiasSolverConfig, CircuitConfig, CircuitSolverConfig
 from mtjxbar.device import MTJParams, VariationConfig
 from mtjxbar.periphery import PulseEncoder
+from mtjxbar.periphery.arrays import make_array
 from mtjxbar.periphery.config import EncoderConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -69,7 +69,8 @@ def test_passive_array_on_cuda_reads_and_writes_like_the_cpu():
     """A passive array with 1-ohm wires, two tiles, on CUDA: reads equal the CPU's (the circuit is solved
     on the CPU either way) and come back on the GPU; a V/2 write runs and reports its flips."""
     array = ArrayConfig(kind="passive", circuit=CircuitConfig(r_wire_row=1.0, r_wire_col=1.0), tile_rows=8)
-    cpu, gpu = (PassiveCrossbar(12, 6, P, array, device=d) for d in ("cpu", "cuda"))
+    cpu, gpu = (make_array(12, 6, P, array, BiasSolverConfig(), CircuitSolverConfig(), device=d)
+                for d in ("cpu", "cuda"))
     states = torch.rand(12, 6, generator=torch.Generator().manual_seed(8)) < 0.5
     cpu.set_states(states)
     gpu.set_states(states)

@@ -118,7 +118,7 @@ def test_passive_exact_read_is_the_sum_of_tile_circuits():
     torch.manual_seed(0)
     circuit = CircuitConfig(r_wire_row=1.0, r_wire_col=1.0)
     arr = ArrayConfig(kind="passive", tile_rows=16, tile_cols=12, fidelity="exact", circuit=circuit,
-                      read_calibration="off")  # the raw circuit currents
+                      read_calibration="off", write_compensation=0)  # the raw circuit currents (reads only)
     xb = PassiveCrossbar(40, 20, MTJParams(), arr)
     xb.parallel.copy_(torch.rand(40, 20, generator=torch.Generator().manual_seed(1)) < 0.5)
     v = torch.rand(2, 40, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 0.1

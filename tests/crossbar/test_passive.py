@@ -10,16 +10,24 @@ import torch
 
 from mtjxbar.crossbar import TO_AP, TO_P, ArrayConfig, Crossbar, PassiveCrossbar, UpdatePlan, WritePhase
 from mtjxbar.crossbar.config import CircuitConfig
-from mtjxbar.crossbar.passive_scheme import phase_levels
+from mtjxbar.crossbar.passive.scheme import phase_levels
 from mtjxbar.device import MTJParams
+from mtjxbar.periphery.passive_calibration import ReadCalibration
+from mtjxbar.periphery.passive_compensation import WriteCompensation
 
 F64 = torch.float64
 DEV = MTJParams()
 WIRED = CircuitConfig(r_wire_row=1.0, r_wire_col=2.0, r_driver=10.0)
 
 
+def _passive(rows, cols, device, array, solver=None, **kw):
+    """A passive array with the periphery's read calibration and write compensation (as layers get it)."""
+    return PassiveCrossbar(rows, cols, device, array, solver, calibration=ReadCalibration(),
+                           compensation=WriteCompensation(), **kw)
+
+
 def _array(rows, cols, seed=0, **kw):
-    xb = PassiveCrossbar(rows, cols, kw.pop("device", DEV), ArrayConfig(kind="passive", **kw), dtype=F64)
+    xb = _passive(rows, cols, kw.pop("device", DEV), ArrayConfig(kind="passive", **kw), dtype=F64)
     xb.set_states(torch.rand(rows, cols, generator=torch.Generator().manual_seed(seed)) < 0.5)
     return xb
 
@@ -43,7 +51,7 @@ def test_fidelities_order_with_wires():
 def test_transposed_read_equals_read_of_transposed_array():
     xb = _array(10, 13, circuit=WIRED)
     swapped = CircuitConfig(r_wire_row=2.0, r_wire_col=1.0, r_driver=10.0, row_port="far", col_port="near")
-    xt = PassiveCrossbar(13, 10, DEV, ArrayConfig(kind="passive", circuit=swapped), dtype=F64)
+    xt = _passive(13, 10, DEV, ArrayConfig(kind="passive", circuit=swapped), dtype=F64)
     xt.set_states(xb.parallel.T)
     v = torch.rand(2, 13, generator=torch.Generator().manual_seed(1), dtype=F64) * 0.3
     assert torch.allclose(xb.read_transposed(v), xt.read(v), rtol=1e-9, atol=0)
@@ -55,8 +63,8 @@ def test_tiles_add_partial_sums():
     v = torch.rand(20, generator=torch.Generator().manual_seed(2), dtype=F64) * 0.3
     assert torch.allclose(ideal.read(v), whole.read(v), rtol=1e-12, atol=0)
     tiled = _array(20, 14, circuit=WIRED, tile_rows=10, tile_cols=14)
-    top = PassiveCrossbar(10, 14, DEV, ArrayConfig(kind="passive", circuit=WIRED), dtype=F64)
-    bottom = PassiveCrossbar(10, 14, DEV, ArrayConfig(kind="passive", circuit=WIRED), dtype=F64)
+    top = _passive(10, 14, DEV, ArrayConfig(kind="passive", circuit=WIRED), dtype=F64)
+    bottom = _passive(10, 14, DEV, ArrayConfig(kind="passive", circuit=WIRED), dtype=F64)
     top.set_states(tiled.parallel[:10])
     bottom.set_states(tiled.parallel[10:])
     assert torch.allclose(tiled.read(v), top.read(v[:10]) + bottom.read(v[10:]), rtol=1e-12, atol=0)
@@ -88,7 +96,7 @@ def test_disturb_statistics_of_half_selected_cells():
     """Low-barrier junctions: half-selected cells flip at the rate the device model gives them, and the
     write counts those flips as disturbs, apart from the intended ones."""
     dev = dataclasses.replace(DEV, delta=12.0)
-    xb = PassiveCrossbar(6, 6, dev, ArrayConfig(kind="passive"), dtype=F64)
+    xb = _passive(6, 6, dev, ArrayConfig(kind="passive"), dtype=F64)
     phase = _phase(6, 6, current=40e-6, on_rows=(0, 1), on_cols=(0, 1, 2))
     plan = UpdatePlan(phases=(phase,))
     p = xb.switching_probabilities(plan)[0]  # all cells AP
@@ -144,7 +152,7 @@ def _compensation_case(steps: int, polarity: str, ohm: float = 1.0, state_seed: 
     for wire, k in ((ohm, steps), (0.0, 0)):
         array = ArrayConfig(kind="passive", circuit=CircuitConfig(r_wire_row=wire, r_wire_col=wire), tile_rows=64,
                             tile_cols=64, write_compensation=k)
-        xb = PassiveCrossbar(64, 64, DEV, array)
+        xb = _passive(64, 64, DEV, array)
         xb.set_states(states)
         volts[wire] = xb.phase_cell_voltages(phase)[0].double()
     ratio = (volts[ohm][selected].abs() / volts[0.0][selected].abs()).log()
@@ -208,7 +216,7 @@ def test_column_calibration_removes_the_average_ir_loss_without_reading_the_stat
             xb = _array(128, 96, seed=seed, tile_rows=64, tile_cols=64, **kw)
             reads[name, seed] = xb.read(v)[0]
             if name == "calibrated":
-                gains.append(xb._calibration("read"))
+                gains.append(xb.calibration.gains(xb, "read"))
     (sense, drive), (sense1, _) = gains
     np.testing.assert_array_equal(sense[1], sense1[1])
     assert (drive[0] == 1).all() and (drive[1] == 1).all()  # sensed-line gains only
@@ -230,10 +238,10 @@ def test_cell_calibration_makes_every_cells_transfer_its_own_conductance(transpo
     errors, gains = {}, []
     for mode in ("off", "columns", "cells"):
         for seed in (0, 1):
-            xb = PassiveCrossbar(128, 96, DEV, ArrayConfig(kind="passive", tile_rows=64, tile_cols=64,
-                                                           read_calibration=mode,
-                                                           circuit=CircuitConfig(r_wire_row=1.0, r_wire_col=1.0)),
-                                 CircuitSolverConfig(bias_dependent=False), dtype=F64)
+            xb = _passive(128, 96, DEV, ArrayConfig(kind="passive", tile_rows=64, tile_cols=64,
+                                                    read_calibration=mode,
+                                                    circuit=CircuitConfig(r_wire_row=1.0, r_wire_col=1.0)),
+                          CircuitSolverConfig(bias_dependent=False), dtype=F64)
             xb.set_states(torch.rand(128, 96, generator=torch.Generator().manual_seed(seed)) < 0.5)
             probe = torch.eye(96 if transposed else 128, dtype=F64)
             transfer = (xb.read_transposed(probe).T if transposed else xb.read(probe)).numpy()  # (rows, cols)
@@ -241,7 +249,7 @@ def test_cell_calibration_makes_every_cells_transfer_its_own_conductance(transpo
             err = transfer / own - 1.0
             errors[mode, seed] = (np.sqrt((err ** 2).mean()), np.abs(err).max())
             if mode == "cells":
-                gains.append(xb._calibration("transposed" if transposed else "read"))
+                gains.append(xb.calibration.gains(xb, "transposed" if transposed else "read"))
     for seed in (0, 1):
         assert errors["off", seed][0] > 0.2
         assert 0.05 < errors["columns", seed][0] < 0.1
@@ -255,11 +263,11 @@ def test_cell_calibration_makes_every_cells_transfer_its_own_conductance(transpo
 
 def test_read_calibration_applies_to_transposed_reads_and_not_to_ideal_wires():
     xb = _array(70, 40, tile_rows=64, tile_cols=64, circuit=CircuitConfig(r_wire_row=1.0, r_wire_col=1.0))
-    (sense_r, sense_c), (drive_r, drive_c) = xb._calibration("transposed")
+    (sense_r, sense_c), (drive_r, drive_c) = xb.calibration.gains(xb, "transposed")
     assert sense_r.shape == (1, 70) and (sense_r > 1).all() and (sense_c == 1).all()
     assert drive_c.shape == (2, 40) and (drive_c != 1).any() and (drive_r == 1).all()
     ideal = _array(70, 40, tile_rows=64, tile_cols=64)
-    assert ideal._calibration("read") is None
+    assert ideal.calibration.gains(ideal, "read") is None
 
 
 def test_ideal_wires_behind_resistive_ports_read_and_write():
@@ -279,7 +287,7 @@ def test_phase_survival_kernel_is_the_device_model():
     switching_probability of the direction the current drives), per-cell parameters, both intervals, both
     regimes (voltages up to well above Ic0 R), idle intervals and cells driven towards their own state."""
     from mtjxbar.crossbar.circuit.cells import cell_current
-    from mtjxbar.crossbar.passive_survival import phase_log_survival
+    from mtjxbar.crossbar.passive.survival import phase_log_survival
     from mtjxbar.device import switching_probability
 
     g = torch.Generator().manual_seed(3)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..config import ConfigError, param, validate
 
 __all__ = ["ArrayConfig", "BiasSolverConfig", "CircuitConfig", "CircuitSolverConfig", "ARRAY_KINDS", "FIDELITIES",
-           "WRITE_SCHEMES", "LINE_ENDS", "READ_CALIBRATIONS"]
+           "WRITE_SCHEMES", "LINE_ENDS", "READ_CALIBRATIONS", "series_resistance"]
 
 ARRAY_KINDS = ("1t1mtj", "passive")
 FIDELITIES = ("ideal", "lumped", "exact")
@@ -139,3 +139,9 @@ class CircuitSolverConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+
+
+def series_resistance(array: ArrayConfig) -> float:
+    """Resistance (ohm) in series with each junction of a cell: the access transistor's on-resistance of a
+    1T1MTJ array, none in a passive one (what the periphery's unit and reference conductances assume)."""
+    return 0.0 if array.kind == "passive" else array.r_access

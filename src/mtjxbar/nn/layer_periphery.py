@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ..crossbar.factory import series_resistance
+from ..crossbar.config import series_resistance
 from ..periphery import PulseEncoder, SynapseMapping, adc, dac
 from .config import HardwareConfig
 

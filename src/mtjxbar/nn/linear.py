@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import torch
 
-from ..crossbar import UpdatePlan, WriteResult
-from ..crossbar.factory import make_array
+from ..crossbar import SeparableRead, UpdatePlan, WriteResult
 from ..crossbar.plan import OuterPlan
+from ..periphery.arrays import make_array
 from ..rng import generator
 from .config import HardwareConfig
 from .layer_periphery import LayerPeriphery
@@ -81,10 +81,11 @@ class MTJLinear(torch.nn.Module):
         (batch, in_features) at once: terms with ``forward(x[n]) == forward_prepared(*terms[n])`` up to
         float rounding. The DAC, the voltage-dependent AP conductance, the reference column and the output
         scale are folded in (all linear in the column currents); the states are not. None where it does
-        not apply (cells with their own parameters, a quantising ADC, a reporting array): use
-        :meth:`forward` there."""
+        not apply (an array whose read does not separate, :class:`~mtjxbar.crossbar.SeparableRead`: passive
+        arrays; cells with their own parameters; a quantising ADC; a reporting array): use :meth:`forward` there."""
         conv = self.hardware.converters
-        if conv.adc_bits is not None or self.crossbar.events is not None:
+        if conv.adc_bits is not None or self.crossbar.events is not None \
+                or not isinstance(self.crossbar, SeparableRead):
             return None
         v = self.periphery.voltages(x)
         terms = self.crossbar.drive_terms(v, conv.v_read)

@@ -1,7 +1,7 @@
 """Survival of every cell of a passive array over one write phase, from its cell voltages (Numba).
 
 The same physics as :func:`mtjxbar.device.switching_probability` applied to the current of
-:func:`.circuit_cells.cell_current` (no access resistance), fused into one pass over the cells so that a
+:func:`mtjxbar.crossbar.circuit.cell_current` (no access resistance), fused into one pass over the cells so that a
 phase costs one loop instead of some thirty array operations: a cell at voltage ``V`` carries
 ``I = V / R(V)`` (R_P, or :func:`~mtjxbar.device.physics.ap_resistance`); a positive current can switch an AP
 cell to P, a negative one a P cell to AP; over an interval ``t`` it survives with
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..device import physics
+from ...device import physics
 
 __all__ = ["phase_log_survival"]
 

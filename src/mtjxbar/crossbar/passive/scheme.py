@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import torch
 
-from .events import ap_resistance_at_current
-from .plan import TO_P, WritePhase
+from ..events import ap_resistance_at_current
+from ..plan import TO_P, WritePhase
 
 __all__ = ["column_write_voltages", "phase_levels", "ideal_cell_voltages"]
 

@@ -1,0 +1,224 @@
+"""The passive array :class:`PassiveCrossbar`: tiles, their circuits and the reads through them.
+
+Reads (``ArrayConfig.fidelity``): ``ideal`` sums ``I(v_i)`` of every cell at its row voltage (wires
+ignored); ``lumped`` puts the driver, sense and wire resistance of each cell's own path in series with it
+(:func:`~mtjxbar.crossbar.circuit.lumped_series`); ``exact`` solves every tile's circuit (rows driven,
+columns at the sense side; bias-dependent TMR per :class:`CircuitSolverConfig`) by the line relaxation of
+:mod:`mtjxbar.crossbar.circuit.line_relaxation` (with ideal wires and resistive ports: each tile by the
+dense :class:`~mtjxbar.crossbar.circuit.CircuitSolver`). With wires, the read's drive and sense gains come
+from the array's :attr:`PassiveCrossbar.calibration` (:class:`ReadGains`), the periphery's algorithm
+(:mod:`mtjxbar.periphery.passive_calibration`): the array only applies the gains it is given. Writes:
+:mod:`.writes`.
+
+The periphery's algorithms are given to the array, not imported by it (``crossbar`` sits below
+``periphery``): :class:`ReadGains` and :class:`WriteSources` say what the array asks of them, and
+:func:`mtjxbar.periphery.arrays.make_array` builds a layer's array with them. A wired array whose
+``ArrayConfig`` asks for read calibration or write compensation refuses to be built without them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ...device import MTJParams, physics
+from ..cells import CellArray
+from ..circuit import DRIVEN, SENSED, CircuitSolver, LineEnds, cell_current, lumped_series, solve_tiles_currents
+from ..config import ArrayConfig, CircuitSolverConfig
+from ..events import ReadEvent
+from .writes import PassiveWriteResult, PassiveWrites
+
+__all__ = ["PassiveCrossbar", "PassiveWriteResult", "ReadGains", "WriteSources", "tile_slices"]
+
+
+class ReadGains(Protocol):
+    """The periphery's read calibration of a passive array (:mod:`mtjxbar.periphery.passive_calibration`)."""
+
+    def gains(self, array: PassiveCrossbar, purpose: str) -> tuple[tuple, tuple] | None:
+        """``(sense, drive)`` gains of a read for ``purpose`` (``read`` / ``transposed``), each ``(rows per
+        column tile, columns per row tile)`` as :func:`~mtjxbar.crossbar.circuit.solve_tiles_currents`
+        takes them; None: the raw circuit."""
+        ...
+
+
+class WriteSources(Protocol):
+    """The periphery's IR-drop compensation of a passive write (:mod:`mtjxbar.periphery.passive_compensation`)."""
+
+    def compensate(self, array: PassiveCrossbar, rows_on: np.ndarray, cols: np.ndarray, selected_rows: np.ndarray,
+                   selected_cols: np.ndarray, target: np.ndarray, sign: float) -> tuple[np.ndarray, np.ndarray]:
+        """The held row sources and the column sources of a phase, moved against the IR drop so that the
+        selected cells see ``target`` (V, per column) in the direction ``sign``."""
+        ...
+
+
+def tile_slices(size: int, tile: int) -> list[slice]:
+    """Consecutive slices of at most ``tile`` lines covering ``size`` lines."""
+    return [slice(start, min(start + tile, size)) for start in range(0, size, tile)]
+
+
+class PassiveCrossbar(PassiveWrites, CellArray):
+    """A passive MTJ array (possibly several tiles) read and written through its circuit.
+
+    ``calibration`` / ``compensation``: the periphery's read calibration and write compensation
+    (:class:`ReadGains`, :class:`WriteSources`; None: the raw circuit), needed where the array has resistive
+    wires and ``array.read_calibration`` / ``array.write_compensation`` ask for them.
+    """
+
+    def __init__(self, rows: int, cols: int, device_params: MTJParams, array: ArrayConfig | None = None,
+                 solver: CircuitSolverConfig | None = None, *, calibration: ReadGains | None = None,
+                 compensation: WriteSources | None = None, cell_params: dict[str, torch.Tensor] | None = None,
+                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> None:
+        array = array or ArrayConfig(kind="passive")
+        if array.kind != "passive":
+            raise ValueError(f"array.kind = {array.kind!r}: a PassiveCrossbar needs kind 'passive'")
+        if not array.circuit.ideal_wires:
+            for name, asks, given in (("read_calibration", array.read_calibration != "off", calibration),
+                                      ("write_compensation", array.write_compensation > 0, compensation)):
+                if asks and given is None:
+                    raise ValueError(f"array.{name} = {getattr(array, name)!r} with resistive wires: the periphery's "
+                                     f"algorithm is needed (mtjxbar.periphery.arrays.make_array builds the array "
+                                     f"with it; or pass {name.split('_')[1]}=...; or turn it off)")
+        super().__init__(rows, cols, device_params, array, cell_params=cell_params, dtype=dtype, device=device)
+        self.circuit_solver = solver or CircuitSolverConfig()
+        self.calibration, self.compensation = calibration, compensation
+        self.row_tiles = tile_slices(rows, array.tile_rows)
+        self.col_tiles = tile_slices(cols, array.tile_cols)
+        self.tile_starts = (np.array([t.start for t in self.row_tiles] + [rows], dtype=np.int64),
+                            np.array([t.start for t in self.col_tiles] + [cols], dtype=np.int64))
+        """Where the tiles start along the rows and along the columns (each ending with the line count)."""
+
+    # ------------------------------------------------------------------------------------- circuits
+    def _np(self, name: str, rs: slice, cs: slice) -> np.ndarray:
+        return self.params[name][rs, cs].double().cpu().numpy()
+
+    def _tile_cells(self, rs: slice, cs: slice, v: np.ndarray, series) -> np.ndarray:
+        """Currents of the tile's cells at voltages ``v`` with ``series`` ohm in front of each."""
+        i, _ = cell_current(v, self.parallel[rs, cs].cpu().numpy(), self._np("r_p", rs, cs),
+                            self._np("tmr0", rs, cs), self._np("v_h", rs, cs), series)
+        return i
+
+    def _read(self, v: torch.Tensor, transposed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sensed-line currents and driver currents for driven-line voltages ``v`` (..., driven)."""
+        batch = v.reshape(-1, v.shape[-1]).double().cpu().numpy()
+        fidelity, circuit = self.array.fidelity, self.array.circuit
+        if fidelity == "exact" and not self._ideal_circuit():
+            if circuit.ideal_wires:  # only the ports resist: no line to relax, each tile solved densely
+                sensed, drivers = self._read_ports_only(batch, transposed)
+            else:
+                sensed, drivers = self._read_relaxed(batch, transposed)
+        else:
+            sensed, drivers = self._read_cells(batch, transposed, fidelity, circuit)
+        shape = (*v.shape[:-1], sensed.shape[-1])
+        return (torch.from_numpy(sensed).to(dtype=self.dtype, device=self.device).reshape(shape),
+                torch.from_numpy(drivers).to(dtype=self.dtype, device=self.device).reshape(v.shape))
+
+    def _read_relaxed(self, batch: np.ndarray, transposed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Exact tiled read by line relaxation: driven lines at ``batch``, sensed lines at 0 V behind r_sense."""
+        zeros = np.zeros((batch.shape[0], self.rows if transposed else self.cols))
+        src_r, src_c = (zeros, batch) if transposed else (batch, zeros)
+        purpose = "transposed" if transposed else "read"
+        out_r, out_c = solve_tiles_currents(src_r, src_c, self.parallel.cpu().numpy(), self._params_np(),
+                                            self.line_ends(purpose), *self.tile_starts,
+                                            **self._calibration_kw(purpose), **self.relaxation_settings())
+        # out_*: currents the lines deliver to their periphery; a driver delivers minus what it supplies
+        return (out_r, -out_c) if transposed else (out_c, -out_r)
+
+    def _port_solver(self, rs: slice, cs: slice, purpose: str) -> CircuitSolver:
+        """A tile's :class:`CircuitSolver` for ideal wires behind resistive ports (lines as single nodes)."""
+        modes = {"read": (DRIVEN, SENSED), "transposed": (SENSED, DRIVEN), "write": (DRIVEN, DRIVEN)}[purpose]
+        return CircuitSolver(self.parallel[rs, cs].cpu().numpy(), r_p=self._np("r_p", rs, cs),
+                             tmr0=self._np("tmr0", rs, cs), v_h=self._np("v_h", rs, cs), circuit=self.array.circuit,
+                             solver=self.circuit_solver, row_modes=modes[0], col_modes=modes[1])
+
+    def _read_ports_only(self, batch: np.ndarray, transposed: bool) -> tuple[np.ndarray, np.ndarray]:
+        sensed = np.zeros((batch.shape[0], self.rows if transposed else self.cols))
+        drivers = np.zeros_like(batch)
+        for rs in self.row_tiles:
+            for cs in self.col_tiles:
+                solver = self._port_solver(rs, cs, "transposed" if transposed else "read")
+                if transposed:
+                    sol = solver.solve(np.zeros((batch.shape[0], rs.stop - rs.start)), batch[:, cs])
+                    sensed[:, rs] += sol.row_currents
+                    drivers[:, cs] -= sol.col_currents
+                else:
+                    sol = solver.solve(batch[:, rs])
+                    sensed[:, cs] += sol.col_currents
+                    drivers[:, rs] -= sol.row_currents
+        return sensed, drivers
+
+    def _read_cells(self, batch: np.ndarray, transposed: bool, fidelity: str, circuit) -> tuple[np.ndarray, np.ndarray]:
+        """Ideal or lumped read: each cell's current at its own row voltage (with a series resistance)."""
+        sensed = np.zeros((batch.shape[0], self.rows if transposed else self.cols))
+        drivers = np.zeros_like(batch)
+        for rs in self.row_tiles:
+            for cs in self.col_tiles:
+                drive, sense = (cs, rs) if transposed else (rs, cs)
+                vd = batch[:, drive]
+                series = 0.0 if fidelity != "lumped" else lumped_series(circuit, rs.stop - rs.start,
+                                                                       cs.stop - cs.start)
+                volts = -vd[:, None, :] if transposed else vd[:, :, None]
+                cells = self._tile_cells(rs, cs, volts * np.ones((1, rs.stop - rs.start, cs.stop - cs.start)),
+                                         series)
+                if transposed:
+                    sensed[:, sense] -= cells.sum(-1)
+                    drivers[:, drive] -= cells.sum(-2)
+                else:
+                    sensed[:, sense] += cells.sum(-2)
+                    drivers[:, drive] += cells.sum(-1)
+        return sensed, drivers
+
+    def _calibration_kw(self, purpose: str) -> dict:
+        calibration = None if self.calibration is None else self.calibration.gains(self, purpose)
+        return {} if calibration is None else {"gains": calibration[0], "drive": calibration[1]}
+
+    def _params_np(self) -> dict[str, np.ndarray]:
+        return {k: self.params[k].double().cpu().numpy() for k in ("r_p", "tmr0", "v_h")}
+
+    def relaxation_settings(self) -> dict:
+        """Keywords of the line relaxation (:func:`~mtjxbar.crossbar.circuit.solve_tiles_cells`) from the
+        array's :class:`CircuitSolverConfig`."""
+        s = self.circuit_solver
+        return {"bias_dependent": s.bias_dependent, "tolerance": s.relaxation_tolerance, "max_sweeps": s.max_sweeps}
+
+    def line_ends(self, purpose: str) -> LineEnds:
+        """Port conductances of every line for a read (rows driven, columns sensed), a transposed read or a
+        write (every line driven)."""
+        c = self.array.circuit
+        r_row, r_col = {"read": (c.r_driver, c.r_sense), "transposed": (c.r_sense, c.r_driver),
+                        "write": (c.r_driver, c.r_driver)}[purpose]
+        return LineEnds(np.full(self.rows, 1.0 / (r_row + c.r_wire_row)),
+                        np.full(self.cols, 1.0 / (r_col + c.r_wire_col)),
+                        c.row_port == "far", c.col_port == "far", 1.0 / c.r_wire_row, 1.0 / c.r_wire_col)
+
+    def _ideal_circuit(self) -> bool:
+        c = self.array.circuit
+        return c.ideal_wires and c.r_driver == 0 and c.r_sense == 0
+
+    # -------------------------------------------------------------------------------------------- reads
+    def read(self, v_rows: torch.Tensor, v_max: float | None = None) -> torch.Tensor:
+        """Column currents (A) for row voltages ``v_rows`` (V), shape (rows,) or (batch, rows); ``v_max``
+        (the DAC's full scale) is accepted for :class:`Crossbar`'s signature and not needed here."""
+        if v_rows.shape[-1] != self.rows:
+            raise ValueError(f"read: {v_rows.shape[-1]} row voltages for an array of {self.rows} rows")
+        out, drivers = self._read(v_rows, transposed=False)
+        if self.events is not None:
+            self.events.append(ReadEvent(False, v_rows.detach().to(self.dtype), out, drivers))
+        return out
+
+    def read_transposed(self, v_cols: torch.Tensor, v_max: float | None = None) -> torch.Tensor:
+        """Row currents (A) for column voltages ``v_cols`` (V): drive columns, sense rows."""
+        if v_cols.shape[-1] != self.cols:
+            raise ValueError(f"read_transposed: {v_cols.shape[-1]} column voltages for {self.cols} columns")
+        out, drivers = self._read(v_cols, transposed=True)
+        if self.events is not None:
+            self.events.append(ReadEvent(True, v_cols.detach().to(self.dtype), out, drivers))
+        return out
+
+    def conductances(self, voltage: float = 0.0) -> torch.Tensor:
+        """Cell conductances (S, the junction alone: no access device) at a uniform applied ``voltage``."""
+        v = torch.full((self.rows, self.cols), voltage, dtype=self.dtype, device=self.device)
+        p = self.params
+        g_ap = 1.0 / physics.ap_resistance(v, p["r_p"], p["tmr0"], p["v_h"])
+        return torch.where(self.parallel, 1.0 / p["r_p"], g_ap)

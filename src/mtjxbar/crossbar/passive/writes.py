@@ -1,0 +1,143 @@
+"""Writes of a passive array: half-select patterns, every cell's switching hazard, disturb counts.
+
+Each phase of the plan becomes one half-select pattern (:mod:`.scheme`). Every cell with a voltage across it
+gets the device model's switching probability for that voltage's direction (:mod:`.survival`); a cell sees
+its pattern with the selected rows held (``on``) for its row's width ``t_i`` (for the whole phase length
+``T = max t`` if its row is unselected) and the pattern with every row released (``off``) for ``T - t_i``;
+the hazards of the two intervals add (exact in the thermal regime; the precessional term is treated as a
+memoryless hazard too). With wires the two patterns are solved as circuits (all lines driven through
+``r_driver``): the ``on`` solve holds every selected row at once, an upper bound on the IR drop that rows
+released early see. The array's :attr:`~.array.PassiveCrossbar.compensation` (the periphery's algorithm,
+:mod:`mtjxbar.periphery.passive_compensation`) may move the ``on`` sources against the IR drop first.
+Cells flip with one uniform draw per cell per phase; flips of selected cells that the phase's polarity aims
+at are ``intended``, all others (half-selected and unselected cells) ``disturb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..circuit import solve_tiles_cells
+from ..events import WriteEvent
+from ..plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase, WriteResult, column_phase
+from .scheme import column_write_voltages, ideal_cell_voltages, phase_levels
+from .survival import phase_log_survival
+
+__all__ = ["PassiveWrites", "PassiveWriteResult"]
+
+
+@dataclass(frozen=True)
+class PassiveWriteResult(WriteResult):
+    """A :class:`WriteResult` that also counts the intended flips (``disturb_flips``: the others)."""
+
+    intended_flips: int = 0
+
+
+class PassiveWrites:
+    """The write methods of :class:`~.array.PassiveCrossbar` (kept in their own module)."""
+
+    def phase_cell_voltages(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cell voltages (N, M) while the selected rows are held and after they are released (CPU tensors:
+        the write circuit is solved on the CPU whatever the array's device)."""
+        phase = WritePhase(row_widths=phase.row_widths.cpu(), col_currents=phase.col_currents.cpu(),
+                           polarity=phase.polarity)
+        nominal = {k: float(self.params[k].double().mean()) for k in ("r_p", "tmr0", "v_h")}
+        v_cols = column_write_voltages(phase, v_max=self.array.write_voltage_max, **nominal)
+        on, off, cols = phase_levels(self.array.write_scheme, phase.row_widths > 0, v_cols, phase.polarity)
+        if self._ideal_circuit():
+            return ideal_cell_voltages(on, cols), ideal_cell_voltages(off, cols)
+        rows = torch.stack([on, off]).numpy()
+        col_sources = cols.numpy().copy()
+        selected_rows = (phase.row_widths > 0).numpy()
+        selected_cols = v_cols.numpy() > 0
+        if self.compensation is not None and not self.array.circuit.ideal_wires and selected_rows.any() \
+                and selected_cols.any():  # (resistive ports alone: left to the drivers' design)
+            sign = 1.0 if phase.polarity == TO_P else -1.0
+            rows[0], col_sources = self.compensation.compensate(self, rows[0], col_sources, selected_rows,
+                                                                selected_cols, v_cols.numpy(), sign)
+        out = self._solve_write(rows, col_sources)
+        return torch.from_numpy(out[0]), torch.from_numpy(out[1])
+
+    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray) -> np.ndarray:
+        """Cell voltages (2, N, M) of the write circuit with row sources ``rows`` (2, N: held, released) and
+        column sources ``col_sources`` (M,), tile by tile (line relaxation; idle tiles skipped)."""
+        cols = np.repeat(col_sources[None, :], rows.shape[0], axis=0)
+        if self.array.circuit.ideal_wires:  # resistive drivers only: each tile's lines solved densely
+            out = np.zeros((rows.shape[0], self.rows, self.cols))
+            for rs in self.row_tiles:
+                for cs in self.col_tiles:
+                    out[:, rs, cs] = self._port_solver(rs, cs, "write").solve(rows[:, rs], cols[:, cs]).cell_voltage
+            return out
+        return solve_tiles_cells(rows, cols, self.parallel.cpu().numpy(), self._params_np(), self.line_ends("write"),
+                                 *self.tile_starts, **self.relaxation_settings())
+
+    def _check_phase_size(self, phase: WritePhase) -> None:
+        if phase.row_widths.numel() != self.rows or phase.col_currents.numel() != self.cols:
+            raise ValueError(f"phase of {phase.row_widths.numel()} rows x {phase.col_currents.numel()} columns "
+                             f"for an array of {self.rows} x {self.cols}")
+
+    def _phase_log_survival(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
+        """log P(no flip) of every cell over the phase, and the mask of the cells the phase aims at."""
+        self._check_phase_size(phase)
+        volts = torch.stack(self.phase_cell_voltages(phase))  # (held, released) x rows x cols
+        widths = phase.row_widths.double().cpu()
+        selected = widths > 0
+        length = float(widths.max()) if widths.numel() else 0.0
+        on_time = torch.where(selected, widths, torch.full_like(widths, length))[:, None].expand(-1, self.cols)
+        duration = torch.stack([on_time, (length - on_time).clamp(min=0.0)])
+        parallel = self.parallel.cpu()
+        params = {k: v.double().cpu().numpy() for k, v in self.params.items()}
+        log_s = torch.from_numpy(phase_log_survival(volts.numpy(), duration.numpy(), parallel.numpy(), params,
+                                                    self.device_params.n_exponent, self.device_params.tau_d))
+        aimed = selected[:, None] & (phase.col_currents.cpu() > 0)[None, :]
+        aimed &= ~parallel if phase.polarity == TO_P else parallel
+        return log_s, aimed
+
+    def switching_probabilities(self, plan: UpdatePlan) -> torch.Tensor:
+        """Per-cell flip probability of each phase in the current states (phases, rows, cols), disturbs
+        included (each phase evaluated on the states before the write)."""
+        out = [(-torch.expm1(self._phase_log_survival(ph)[0])) for ph in plan.phases]
+        if not out:
+            return torch.zeros(0, self.rows, self.cols, dtype=self.dtype, device=self.device)
+        return torch.stack(out).to(self.dtype).to(self.device)
+
+    def write_column(self, col: int, gated: torch.Tensor, width: float, current: float, polarity: str,
+                     generator: torch.Generator) -> PassiveWriteResult:
+        """A phase driving one column: on a passive array it is a full half-select write (the other cells
+        of the gated rows and of the column are half-selected and may be disturbed), so it goes through
+        :meth:`write` with that phase."""
+        phase = column_phase(self.rows, self.cols, col, gated.cpu(), width, current, polarity)
+        return self.write(UpdatePlan((phase,)), generator)
+
+    def write(self, plan: UpdatePlan, generator: torch.Generator) -> PassiveWriteResult:
+        """Apply the phases in order (each on the states the previous left); one draw per cell per phase."""
+        if isinstance(plan, CoincidencePlan):
+            raise ValueError("encoder.scheme = 'coincidence' is not supported on passive arrays yet "
+                             "(use array.kind = '1t1mtj' or encoder.scheme = 'current')")
+        flipped, to_p_count, intended, disturb = [], 0, 0, 0
+        for phase in plan.phases:
+            log_s, aimed = self._phase_log_survival(phase)
+            draw = torch.rand(log_s.shape, generator=generator, dtype=torch.float64, device=generator.device)
+            flips = draw.cpu() < -torch.expm1(log_s)
+            if self._frozen is not None:  # stuck cells never flip
+                flips &= ~self._frozen.view(self.rows, self.cols).cpu()
+            if not bool(flips.any()):
+                continue
+            cells = torch.nonzero(flips.flatten()).flatten()
+            to_p_count += int((~self.parallel.cpu().flatten()[cells]).sum())
+            intended += int((flips & aimed).sum())
+            disturb += int((flips & ~aimed).sum())
+            self.parallel.view(-1)[cells.to(self.device)] ^= True
+            self._state_float = None
+            flipped.append(cells)
+        cells = torch.cat(flipped).to(self.device) if flipped else torch.zeros(0, dtype=torch.long,
+                                                                               device=self.device)
+        n_flips = int(cells.numel())
+        if self.events is not None:
+            self.events.append(WriteEvent(rows=self.rows, cols=self.cols, phases=len(plan.phases),
+                                          flips_to_p=to_p_count, flips_to_ap=n_flips - to_p_count))
+        return PassiveWriteResult(flipped_cells=cells, flips_to_p=to_p_count, flips_to_ap=n_flips - to_p_count,
+                                  phases=len(plan.phases), intended_flips=intended, disturb_flips=disturb)
