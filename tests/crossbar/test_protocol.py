@@ -170,3 +170,22 @@ def test_a_wired_passive_array_without_its_periphery_algorithms_says_so():
     raw = PassiveCrossbar(3, 2, DEV, ArrayConfig(kind="passive", circuit=WIRED, read_calibration="off",
                                                  write_compensation=0))
     assert raw.calibration is None and raw.compensation is None
+
+
+def test_the_fused_loop_turns_a_passive_transfer_layer_away_before_asking_for_1t1mtj_reads():
+    """Per-cell parameters on passive counter tiles: the fused loop's check names the array kind (it used to
+    ask the passive array for the 1T1MTJ array's per-cell read fit first)."""
+    from mtjxbar.device import VariationConfig
+    from mtjxbar.nn.config import HardwareConfig
+    from mtjxbar.nn.linear import manufacture_layers
+    from mtjxbar.periphery.config import TransferConfig
+    from mtjxbar.training import InSituNetwork, build_architecture
+    from mtjxbar.training.config import TrainingConfig
+    from mtjxbar.training.fused.loop import unsupported
+
+    hw = HardwareConfig(array=ArrayConfig(kind="passive"), transfer=TransferConfig(counter_bits=2),
+                        variation=VariationConfig(r_p_dtod=0.03))
+    x = torch.rand(5, 8, generator=torch.Generator().manual_seed(0))
+    net = InSituNetwork(build_architecture(x, 2, (3,), TrainingConfig(outputs_per_class=1)), hw)
+    manufacture_layers(net.layers, 0)
+    assert unsupported(net) == "layer 0: PassiveCrossbar arrays (only ideal-wire 1T1MTJ arrays)"

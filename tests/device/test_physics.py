@@ -138,7 +138,7 @@ def test_every_number_kind_gives_the_same_numbers(n):
 def test_compiled_kernels_are_stamped_with_the_physics():
     """A cached kernel that inlined a formula must be recompiled when the formula changes: mtjxbar's cached
     kernels carry the physics files' hash in their source stamp."""
-    from mtjxbar.crossbar import passive_survival
+    from mtjxbar.crossbar.passive import survival as passive_survival
     from mtjxbar.training.fused import kernels
 
     for dispatcher in (kernels.sample_write, kernels.encode, passive_survival._kernel):

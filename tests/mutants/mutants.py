@@ -41,7 +41,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "c2c-factor-per-event",
-        "src/mtjxbar/crossbar/sparse_write.py",
+        "src/mtjxbar/crossbar/access/sparse_write.py",
         "factor = sample_ic0_c2c(self.c2c, (distinct.numel(),), generator, dtype=self.dtype)[inverse]",
         "factor = sample_ic0_c2c(self.c2c, (n_main,), generator, dtype=self.dtype)",
         (f"{C2C}::test_c2c_factor_is_per_cell_not_per_event[sparse]",),
@@ -139,7 +139,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "array-tau0-swapped",
-        "src/mtjxbar/crossbar/array.py",
+        "src/mtjxbar/crossbar/access/array.py",
         'tau0 = torch.stack([p["tau0_ap2p"], p["tau0_p2ap"]])',
         'tau0 = torch.stack([p["tau0_p2ap"], p["tau0_ap2p"]])',
         (f"{C2C}::test_c2c_factor_is_per_cell_not_per_event[sparse]",),

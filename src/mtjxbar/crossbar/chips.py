@@ -17,6 +17,14 @@ for all K (instead of K sets) is where the time goes on the per-sample path, whi
   domain (a current above the thermal regime, too many expected events, an unbounded c2c spread) are sampled
   by the dense reference formula (one uniform per cell). One generator draws for the whole batch: the chips
   are independent in distribution, not bit-identical to K single runs.
+
+Modelling assumptions: those of the 1T1MTJ array (:mod:`mtjxbar.crossbar.access`: isolated cells, ideal
+wires, the column driver delivering its current to every reached cell), per chip. Not here: the dense
+sampler's general :class:`~mtjxbar.crossbar.plan.UpdatePlan`, column writes, coincidence writes, events and
+checkpoints; a batch is not an array and does not honour :class:`~mtjxbar.crossbar.protocol.CrossbarArray`.
+One module, not a subpackage: one class and its plan. ``tests/crossbar/test_chips.py`` checks K chips
+against K single arrays (reads, and flips in distribution) and ``tests/crossbar/test_c2c_per_cell.py``
+the cycle-to-cycle factor per cell.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ from .params import MTJParams
 __all__ = ["VariationConfig", "CELL_PARAMETER_NAMES", "DISTRIBUTIONS", "NORMAL_FLOOR", "sample_cell_params",
            "sample_stuck", "sample_ic0_c2c", "spread_factors", "gaussian_field", "normal_truncation"]
 
-#: Per-cell parameter tensors, keyed as ``crossbar.array.CELL_PARAMETERS``.
+#: Per-cell parameter tensors, keyed as ``crossbar.cells.CELL_PARAMETERS``.
 CELL_PARAMETER_NAMES = ("r_p", "tmr0", "v_h", "delta", "ic0_p2ap", "ic0_ap2p", "tau0_p2ap", "tau0_ap2p")
 DISTRIBUTIONS = ("normal", "lognormal")
 #: Smallest factor a truncated-normal spread may give (a parameter never falls below 10 % of nominal).
@@ -203,7 +203,7 @@ def sample_cell_params(params: MTJParams, variation: VariationConfig, rows: int,
     """Per-cell device parameters of one array (or ``chips`` independent arrays, a leading dimension).
 
     Returns float64 tensors of shape (rows, cols) (or (chips, rows, cols)) on the generator's device, keyed
-    as :data:`CELL_PARAMETER_NAMES` (= ``crossbar.array.CELL_PARAMETERS``), ready for
+    as :data:`CELL_PARAMETER_NAMES` (= ``crossbar.cells.CELL_PARAMETERS``), ready for
     ``Crossbar(..., cell_params=...)`` or ``Crossbar.set_cell_params``. Always draws the same amount from
     ``generator`` for a given shape and correlation length, whatever the spreads.
     """

@@ -1,4 +1,6 @@
-"""Periphery: DAC/ADC, binary-state <-> signed-weight mapping, and the pulse encoder."""
+"""Periphery: DAC/ADC, binary-state <-> signed-weight mapping, the pulse encoder, and the algorithms it runs
+on passive arrays (read calibration :mod:`.passive_calibration`, IR-drop write compensation
+:mod:`.passive_compensation`); :func:`.arrays.make_array` builds a layer's array with them."""
 
 from .config import ConverterConfig, EncoderConfig, MappingConfig, TransferConfig
 from .converters import adc, dac, quantize

@@ -53,6 +53,8 @@ def unsupported(net) -> str | None:
         xb = layer.crossbar
         where = f"layer {i}: "
         scheme = layer.encoder.config.scheme
+        if type(xb) is not Crossbar:  # first: the checks below ask what only the 1T1MTJ array has
+            return where + f"{type(xb).__name__} arrays (only ideal-wire 1T1MTJ arrays)"
         if layer.hardware.transfer.enabled:
             if any(xb_.c2c.ic0_c2c > 0 for xb_ in layer.arrays().values()):
                 return where + "cycle-to-cycle spread"
@@ -66,8 +68,6 @@ def unsupported(net) -> str | None:
                                                 rel_tol=1e-6) for name in CELL_PARAMETERS):  # float32 storage
             return where + "uniform cell parameters other than hardware.device (the kernel's writes take " \
                            "hardware.device)"
-        if type(xb) is not Crossbar:
-            return where + f"{type(xb).__name__} arrays (only ideal-wire 1T1MTJ arrays)"
         if xb.device.type != "cpu":
             return where + f"the array is on {xb.device} (the fused loop runs on the CPU)"
         if xb.dtype != torch.float32:
