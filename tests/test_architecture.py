@@ -1,8 +1,9 @@
 """The house rules that code review would otherwise have to catch, checked on the source tree itself.
 
-* Layers import one way: ``device`` -> ``crossbar`` -> ``periphery`` -> ``nn`` -> ``training`` (and ``optim``, the same rank) -> ``experiments``
-  -> ``cli`` / ``plots``; ``hardware`` accounts from what the arrays report (it sits above ``crossbar`` and
-  ``periphery``). A module may import its own layer and the layers below, never one above.
+* Layers import one way: ``device`` -> ``crossbar`` -> ``periphery`` -> ``nn`` -> ``training`` (and ``optim``,
+  the same rank) -> ``experiments`` -> ``cli`` / ``plots``; ``hardware`` accounts from what the arrays report
+  (it sits above ``crossbar`` and ``periphery``).
+  A module may import its own layer and the layers below, never one above.
 * Physics code (``device``, ``crossbar``) never imports ``torch.nn``.
 * No module reads another object's private attributes (``obj._x`` where ``obj`` is not ``self``/``cls``/``super()``:
   an override calling its base class, e.g. torch's ``_apply`` hooks, is the object's own business), nor
