@@ -46,13 +46,13 @@ def convert(model: torch.nn.Module, hardware: HardwareConfig, init: str = "progr
         return convert(holder, hardware, init, seed=seed, gain=gain)[0]
     out = copy.deepcopy(model)
     pairs, done = [], {}  # (new layer, float weight); id of a converted Linear -> its layer (shared modules)
-    for parent in list(out.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, torch.nn.Linear):
-                if id(child) not in done:
-                    done[id(child)] = _crossbar_layer(child, hardware, gain)
-                    pairs.append((done[id(child)], child.weight.detach()))
-                setattr(parent, name, done[id(child)])
+    for path, child in list(out.named_modules(remove_duplicate=False)):
+        if isinstance(child, torch.nn.Linear):
+            if id(child) not in done:
+                done[id(child)] = _crossbar_layer(child, hardware, gain)
+                pairs.append((done[id(child)], child.weight.detach()))
+            parent, _, name = path.rpartition(".")
+            setattr(out.get_submodule(parent), name, done[id(child)])
     manufacture_layers([layer for layer, _ in pairs], seed)
     for i, (layer, weight) in enumerate(pairs):
         if init == "program":
