@@ -163,15 +163,15 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "insitu-sgd-lr-halved",
         "src/mtjxbar/optim/insitu_sgd.py",
-        "sgd_request(x[n], delta[n], lr, layer.gain, input_range)",
-        "sgd_request(x[n], delta[n], lr / 2, layer.gain, input_range)",
+        'row, col = sgd_request(job["x"][n], job["delta"][n], job["lr"], layer.gain,',
+        'row, col = sgd_request(job["x"][n], job["delta"][n], job["lr"] / 2, layer.gain,',
         (f"{OPTIM}::test_mean_weight_change_equals_the_request_within_4_standard_errors[default]",),
     ),
     Mutant(
         "insitu-sgd-batch-reversed",
         "src/mtjxbar/optim/insitu_sgd.py",
-        "for n, on in enumerate(fire.tolist()):",
-        "for n, on in reversed(list(enumerate(fire.tolist()))):",
+        "for n in range(longest):",
+        "for n in reversed(range(longest)):",
         (f"{OPTIM}::test_a_batch_is_b_rank1_writes_in_sample_order",),
     ),
     Mutant(

@@ -16,11 +16,11 @@ Float parameters (anything else, e.g. a bias or a float head) in the same groups
 ``p -= lr * p.grad``, with the group's learning rate. For another float rule pass only the crossbar
 handles here (:func:`split_parameters`) and the float parameters to a second torch optimizer.
 
-Randomness: one ``torch.Generator`` per device draws every write (``generator``, or derived from ``seed``
-with :func:`mtjxbar.rng.generator` under the name ``"optim.write"``); its state is part of
-:meth:`InSituSGD.state_dict`, so a restored optimizer continues the same random stream. The arrays are
-written layer by layer, each in sample order; arrays are independent, so that order changes the random
-stream, not the distribution.
+Order and randomness: sample by sample, as the chip and the CLI's loop do it: for sample ``n`` every
+layer's write (in parameter order), then every layer's scheduled transfers. One ``torch.Generator`` per
+device draws them all (``generator``, or derived from ``seed`` with :func:`mtjxbar.rng.generator` under the
+name ``"optim.write"``); its state is part of :meth:`InSituSGD.state_dict`, so a restored optimizer
+continues the same random stream.
 """
 
 from __future__ import annotations
@@ -88,42 +88,52 @@ class InSituSGD(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        jobs = []
         for group in self.param_groups:
-            lr = group["lr"]
             for p in group["params"]:
                 layer = in_situ_layer(p)
                 if layer is not None:
-                    self.write_layer(layer, p, lr)
+                    job = self.samples_of(layer, p, group["lr"])
+                    if job is not None:
+                        jobs.append(job)
                 elif p.grad is not None:
-                    p.add_(p.grad, alpha=-lr)
+                    p.add_(p.grad, alpha=-group["lr"])
+        longest = max((len(job["fire"]) for job in jobs), default=0)
+        for n in range(longest):  # sample-major, as the chip and the CLI's loop: all writes, then transfers
+            live = [job for job in jobs if n < len(job["fire"])]
+            for job in live:
+                if job["fire"][n]:
+                    self.write_sample(job, n)
+            for job in live:
+                if job["transfers"] is not None:
+                    job["transfers"](job["state"]["samples"], job["generator"])
+                job["state"]["samples"] += 1
         return loss
 
-    def write_layer(self, layer, handle: torch.Tensor, lr: float) -> None:
-        """The recorded samples of ``layer`` as rank-1 writes, in order (and its transfers, if any)."""
+    def samples_of(self, layer, handle: torch.Tensor, lr: float) -> dict | None:
+        """The recorded samples of ``layer`` (taken from it) and what writing them needs; None if none."""
         records = layer.take_records()
         if not records:
-            return
-        state = self.state[handle]
-        sample = state.get("samples", 0)
+            return None
         xb = layer.crossbar
-        gen = self.generator_for(xb.device)
-        input_range = layer.hardware.converters.input_range
-        transfers = getattr(layer, "transfer_after", None)
-        for x, delta in records:
-            x, delta = x.to(device=xb.device, dtype=xb.dtype), delta.to(device=xb.device, dtype=xb.dtype)
-            fire = (x != 0).any(dim=1) & (delta != 0).any(dim=1)
-            for n, on in enumerate(fire.tolist()):
-                if on:
-                    row, col = sgd_request(x[n], delta[n], lr, layer.gain, input_range)
-                    plan = layer.plan(row, col)
-                    result = layer.write(plan, gen)
-                    self.counts["writes"] += 1
-                    self.counts["flips"] += result.flips_to_p + result.flips_to_ap
-                    self.counts["phases"] += len(plan)
-                if transfers is not None:
-                    transfers(sample, gen)
-                sample += 1
-        state["samples"] = sample
+        x = torch.cat([r[0] for r in records]).to(device=xb.device, dtype=xb.dtype)
+        delta = torch.cat([r[1] for r in records]).to(device=xb.device, dtype=xb.dtype)
+        state = self.state[handle]
+        state.setdefault("samples", 0)
+        return {"layer": layer, "x": x, "delta": delta, "lr": lr, "state": state,
+                "fire": ((x != 0).any(dim=1) & (delta != 0).any(dim=1)).tolist(),
+                "generator": self.generator_for(xb.device), "transfers": getattr(layer, "transfer_after", None)}
+
+    def write_sample(self, job: dict, n: int) -> None:
+        """Sample ``n`` of a layer's job as one rank-1 write."""
+        layer = job["layer"]
+        row, col = sgd_request(job["x"][n], job["delta"][n], job["lr"], layer.gain,
+                               layer.hardware.converters.input_range)
+        plan = layer.plan(row, col)
+        result = layer.write(plan, job["generator"])
+        self.counts["writes"] += 1
+        self.counts["flips"] += result.flips_to_p + result.flips_to_ap
+        self.counts["phases"] += len(plan)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients and the crossbar layers' recorded samples (they are this step's gradient)."""
