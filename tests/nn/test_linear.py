@@ -34,7 +34,7 @@ def inputs(batch: int, n: int, seed: int, scale: float = INPUT_RANGE) -> torch.T
 def assert_normwise_close(got: torch.Tensor, want: torch.Tensor, rel: float) -> None:
     """max |got - want| <= rel * max |want| (entries of x @ W can cancel to near zero, so an element-wise
     relative test would measure float32 cancellation, not the layer)."""
-    err = float((got - want).abs().max())
+    err = float((got - want).detach().abs().max())  # layer outputs carry autograd
     assert err <= rel * float(want.abs().max()), (err, float(want.abs().max()))
 
 
