@@ -35,7 +35,8 @@ def assert_normwise_close(got: torch.Tensor, want: torch.Tensor, rel: float) -> 
     """max |got - want| <= rel * max |want| (entries of x @ W can cancel to near zero, so an element-wise
     relative test would measure float32 cancellation, not the layer)."""
     err = float((got - want).detach().abs().max())  # layer outputs carry autograd
-    assert err <= rel * float(want.abs().max()), (err, float(want.abs().max()))
+    scale = float(want.detach().abs().max())
+    assert err <= rel * scale, (err, scale)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
