@@ -23,6 +23,8 @@ C2C = "tests/crossbar/test_c2c_per_cell.py"
 LR = "tests/training/test_lr_schedule.py"
 ORACLE = "tests/device/test_cmtj_oracle.py"
 NGSPICE = "tests/crossbar/test_circuit_ngspice.py"
+OPTIM = "tests/optim/test_insitu_sgd.py"
+AUTOGRAD = "tests/nn/test_autograd.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
@@ -157,5 +159,26 @@ MUTANTS: list[Mutant] = [
         "col = d * (-lr * scales[min(i, len(scales) - 1)] * layer.gain / net.input_range)",
         "col = d * (-lr / 10 * scales[min(i, len(scales) - 1)] * layer.gain / net.input_range)",
         (f"{LR}::test_batched_chips_request_is_minus_lr_gain_delta_over_input_range",),
+    ),
+    Mutant(
+        "insitu-sgd-lr-halved",
+        "src/mtjxbar/optim/insitu_sgd.py",
+        'row, col = sgd_request(job["x"][n], job["delta"][n], job["lr"], layer.gain,',
+        'row, col = sgd_request(job["x"][n], job["delta"][n], job["lr"] / 2, layer.gain,',
+        (f"{OPTIM}::test_mean_weight_change_equals_the_request_within_4_standard_errors[default]",),
+    ),
+    Mutant(
+        "insitu-sgd-batch-reversed",
+        "src/mtjxbar/optim/insitu_sgd.py",
+        "for n in range(longest):",
+        "for n in reversed(range(longest)):",
+        (f"{OPTIM}::test_a_batch_is_b_rank1_writes_in_sample_order",),
+    ),
+    Mutant(
+        "autograd-input-gradient-from-the-forward-read",
+        "src/mtjxbar/nn/autograd.py",
+        "gx = layer.backward(grad).to(x.dtype) if ctx.needs_input_grad[0] else None",
+        "gx = torch.autograd.functional.vjp(layer.read, x, grad)[1] if ctx.needs_input_grad[0] else None",
+        (f"{AUTOGRAD}::test_input_gradient_is_the_transposed_read[1t1mtj]",),
     ),
 ]

@@ -1,7 +1,11 @@
-"""Neural-network layers backed by MTJ crossbars (activation and loss stay in the periphery)."""
+"""Neural-network layers backed by MTJ crossbars (activation and loss stay in the periphery), as torch
+modules, and :func:`convert` to put a torch model's linear layers on them."""
 
+from .autograd import CrossbarRead, InSituLayer, in_situ_layer
 from .config import HardwareConfig
+from .convert import convert
 from .linear import MTJLinear, manufacture_layers
 from .transfer_linear import TransferCounts, TransferLinear, make_layer
 
-__all__ = ["HardwareConfig", "MTJLinear", "manufacture_layers", "TransferLinear", "TransferCounts", "make_layer"]
+__all__ = ["HardwareConfig", "MTJLinear", "manufacture_layers", "TransferLinear", "TransferCounts", "make_layer",
+           "convert", "CrossbarRead", "InSituLayer", "in_situ_layer"]

@@ -5,6 +5,12 @@ Forward: the array's read between the periphery's DAC and ADC (:class:`.layer_pe
 ``gain * x @ W / input_range`` for an ideal array (``W`` the logical weights in [-1, 1]). Backward: the
 transposed read ``gain * W @ delta / input_range``. Update: a rank-1 request goes through the pulse encoder
 to a write plan that the array applies with its stochastic device physics.
+
+As a torch module (:class:`.autograd.InSituLayer`): ``loss.backward()`` takes the input gradient from the
+transposed read and records ``(x, delta)`` for :class:`mtjxbar.optim.InSituSGD`; ``state_dict`` holds the
+array's cell states and per-cell parameters (:mod:`.array_state`: the array stays their one owner);
+``.to(device)`` / ``.double()`` rebuild the array and the periphery on the target device and dtype with the
+same state; ``copy.deepcopy`` copies everything.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from ..crossbar import SeparableRead, UpdatePlan, WriteResult
 from ..crossbar.plan import OuterPlan
 from ..periphery.arrays import make_array
 from ..rng import generator
+from .array_state import array_keys, array_tensors, load_array, moved_array
+from .autograd import InSituLayer
 from .config import HardwareConfig
 from .layer_periphery import LayerPeriphery
 
@@ -35,19 +43,73 @@ def manufacture_layers(layers: list[MTJLinear], seed: int) -> None:
             xb.manufacture(variation, generator(seed, f"variation.{tag}"), generator(seed, f"faults.{tag}"))
 
 
-class MTJLinear(torch.nn.Module):
-    """``in_features -> out_features`` on one crossbar of ``in_features x mapping.physical_cols`` cells."""
+class MTJLinear(InSituLayer):
+    """``in_features -> out_features`` on one crossbar of ``in_features x mapping.physical_cols`` cells;
+    ``bias``: a float bias added digitally after the ADC (trained by the float rule, not on the array)."""
 
     def __init__(self, in_features: int, out_features: int, hardware: HardwareConfig, gain: float,
-                 *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
+                 *, bias: bool = False, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.periphery = LayerPeriphery(in_features, out_features, hardware, gain, device)
         self.in_features, self.out_features, self.gain = in_features, out_features, float(gain)
         self.hardware = hardware
-        self.mapping, self.encoder = self.periphery.mapping, self.periphery.encoder
-        self.g_ref = self.periphery.g_ref
-        self.crossbar = make_array(in_features, self.mapping.physical_cols, hardware.device, hardware.array,
-                                   hardware.solver, hardware.circuit_solver, dtype=dtype, device=device)
+        self.crossbar = self._build_array(device, dtype)
+        self.init_in_situ(out_features, bias, device)
+
+    def _build_array(self, device, dtype):
+        hw = self.hardware
+        return make_array(self.in_features, self.mapping.physical_cols, hw.device, hw.array, hw.solver,
+                          hw.circuit_solver, dtype=dtype, device=device)
+
+    @property
+    def mapping(self):
+        return self.periphery.mapping
+
+    @property
+    def encoder(self):
+        return self.periphery.encoder
+
+    @property
+    def g_ref(self) -> float:
+        return self.periphery.g_ref
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, gain={self.gain:g}, "
+                f"array={self.hardware.array.kind}, bias={self.bias is not None}")
+
+    # ------------------------------------------------------------------------------ module plumbing
+    def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        destination.update({prefix + k: v for k, v in array_tensors(self.crossbar).items()})
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        own = {prefix + k for k in array_keys(self.crossbar)}
+        absent = sorted(k for k in own if k not in state_dict)
+        if absent:
+            missing_keys.extend(absent)
+        else:
+            try:
+                load_array(self.crossbar, {k[len(prefix):]: state_dict[k] for k in own})
+            except (ValueError, RuntimeError) as err:
+                error_msgs.append(f"while loading the crossbar of {prefix or 'the layer'}: {err}")
+        rest = {k: v for k, v in state_dict.items() if k not in own}
+        super()._load_from_state_dict(rest, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+    def _apply(self, fn, recurse: bool = True):
+        out = super()._apply(fn, recurse)
+        xb = self.crossbar
+        probe = fn(torch.zeros((), dtype=xb.dtype, device=xb.device))
+        if probe.device != xb.device or probe.dtype != xb.dtype:
+            if probe.dtype not in (torch.float32, torch.float64):
+                raise TypeError(f"MTJLinear computes in float32 or float64, not {probe.dtype}")
+            clipped = self.encoder.clipped
+            self.periphery = LayerPeriphery(self.in_features, self.out_features, self.hardware, self.gain,
+                                            probe.device)
+            self.periphery.encoder.clipped = clipped
+            self.crossbar = moved_array(xb, lambda: self._build_array(probe.device, probe.dtype))
+        return out
 
     # ------------------------------------------------------------------------------------------- state
     def arrays(self) -> dict[str, object]:
@@ -72,17 +134,19 @@ class MTJLinear(torch.nn.Module):
         return self.mapping.weights(self.crossbar.parallel)
 
     # --------------------------------------------------------------------------------------- compute
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def read(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward read of inputs ``x`` (..., in_features) between DAC and ADC (no bias; what
+        ``layer(x)`` computes without the bias and the autograd hook)."""
         v = self.periphery.voltages(x)
         return self.periphery.outputs(self.crossbar.read(v, self.hardware.converters.v_read), v)
 
     def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
-        """Everything of :meth:`forward` that depends on the inputs only, for a batch of inputs ``x``
-        (batch, in_features) at once: terms with ``forward(x[n]) == forward_prepared(*terms[n])`` up to
+        """Everything of :meth:`read` that depends on the inputs only, for a batch of inputs ``x``
+        (batch, in_features) at once: terms with ``read(x[n]) == forward_prepared(*terms[n])`` up to
         float rounding. The DAC, the voltage-dependent AP conductance, the reference column and the output
         scale are folded in (all linear in the column currents); the states are not. None where it does
         not apply (an array whose read does not separate, :class:`~mtjxbar.crossbar.SeparableRead`: passive
-        arrays; cells with their own parameters; a quantising ADC; a reporting array): use :meth:`forward` there."""
+        arrays; cells with their own parameters; a quantising ADC; a reporting array): use :meth:`read` there."""
         conv = self.hardware.converters
         if conv.adc_bits is not None or self.crossbar.events is not None \
                 or not isinstance(self.crossbar, SeparableRead):
@@ -99,7 +163,7 @@ class MTJLinear(torch.nn.Module):
         return base * scale, extra * scale, ref * scale
 
     def forward_prepared(self, base: torch.Tensor, extra: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
-        """:meth:`forward` of one input from its :meth:`prepare` terms: one matrix-vector product."""
+        """:meth:`read` of one input from its :meth:`prepare` terms: one matrix-vector product."""
         out = self.crossbar.read_terms(base, extra)
         return out if ref is None else self.mapping.group(out) - ref
 

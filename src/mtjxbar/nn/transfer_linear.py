@@ -29,6 +29,7 @@ import torch
 from ..crossbar.plan import TO_AP, TO_P, OuterPlan, WriteResult
 from ..periphery import MappingConfig, TransferConfig
 from ..periphery.counter import balanced_states, buffer_value, carry, increments, transfer_columns, two_bias_midpoint
+from .autograd import InSituLayer
 from .config import HardwareConfig
 from .linear import MTJLinear
 
@@ -60,11 +61,14 @@ def _plain(hardware: HardwareConfig, mtjs: int) -> HardwareConfig:
                    transfer=TransferConfig())
 
 
-class TransferLinear(torch.nn.Module):
-    """``in_features -> out_features`` on a buffer array and ``counter_bits`` bit-tile arrays."""
+class TransferLinear(InSituLayer):
+    """``in_features -> out_features`` on a buffer array and ``counter_bits`` bit-tile arrays; ``bias`` as
+    :class:`MTJLinear`'s. As a module: one autograd hook for the layer (the arrays' reads and transposed
+    reads combined), and ``state_dict`` / ``.to`` / ``deepcopy`` through the arrays' :class:`MTJLinear` s
+    (``buffer.*``, ``tiles.{m}.*``) and the column ``reference`` buffer."""
 
     def __init__(self, in_features: int, out_features: int, hardware: HardwareConfig, gain: float,
-                 *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
+                 *, bias: bool = False, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         t = hardware.transfer
         if not t.enabled:
@@ -75,7 +79,8 @@ class TransferLinear(torch.nn.Module):
                                 dtype=dtype)
         self.tiles = torch.nn.ModuleList([MTJLinear(in_features, out_features, _plain(hardware, 1), gain,
                                                     device=device, dtype=dtype) for _ in range(t.counter_bits)])
-        self.encoder, self.mapping = self.buffer.encoder, self.buffer.mapping  # the per-sample write
+        for sub in (self.buffer, *self.tiles):  # trained as parts of this layer, never on their own
+            sub.handle.requires_grad_(False)
         self.tile_weights = [2.0**m / t.levels for m in range(t.counter_bits)]
         self.buffer_weight = t.gamma * t.step * t.lsb  # buffer value 1 in units of W
         # a request dW on the logical weight -> the buffer is asked for dW * request_scale: from its neutral
@@ -87,6 +92,16 @@ class TransferLinear(torch.nn.Module):
                                               hardware.converters.v_read, t.sense_bias)
         # one-MTJ buffer: per-column reference (+1 P / -1 AP), inverted at every transfer of the column
         self.register_buffer("reference", 1.0 - 2.0 * (torch.arange(out_features, device=device) % 2).float())
+        self.init_in_situ(out_features, bias, device)
+
+    @property
+    def encoder(self):
+        """The buffer's pulse encoder (the per-sample write)."""
+        return self.buffer.encoder
+
+    @property
+    def mapping(self):
+        return self.buffer.mapping
 
     # ------------------------------------------------------------------------------------------- state
     def arrays(self) -> dict[str, object]:
@@ -137,18 +152,18 @@ class TransferLinear(torch.nn.Module):
         return self.counter_weights() + self.buffer_weight * self.buffer_values()
 
     # --------------------------------------------------------------------------------------- compute
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def read(self, x: torch.Tensor) -> torch.Tensor:
         """All arrays read at once (the buffer first: a cost meter opens a sample at its read)."""
-        a = self.buffer(x)
+        a = self.buffer.read(x)
         if self.config.buffer_mtjs == 1:  # read against the column reference: (b - r) / 2
             v = self.buffer.periphery.voltages(x)
             a = (a - self.reference.to(a.dtype) * (self.gain * v.sum(-1, keepdim=True)
                                                     / self.hardware.converters.v_read)) * 0.5
-        z = sum(w * tile(x) for w, tile in zip(self.tile_weights, self.tiles, strict=True))
+        z = sum(w * tile.read(x) for w, tile in zip(self.tile_weights, self.tiles, strict=True))
         return z + self.buffer_weight * a
 
     def prepare(self, x: torch.Tensor):
-        """No folded first-layer read (several arrays): :meth:`forward` runs."""
+        """No folded first-layer read (several arrays): :meth:`read` runs."""
         return None
 
     def backward(self, delta: torch.Tensor) -> torch.Tensor:
@@ -303,8 +318,8 @@ class TransferLinear(torch.nn.Module):
         return counts
 
 
-def make_layer(in_features: int, out_features: int, hardware: HardwareConfig, gain: float, *,
+def make_layer(in_features: int, out_features: int, hardware: HardwareConfig, gain: float, *, bias: bool = False,
                device: str | torch.device = "cpu") -> MTJLinear | TransferLinear:
     """A :class:`TransferLinear` where ``hardware.transfer`` has a counter, else an :class:`MTJLinear`."""
     cls = TransferLinear if hardware.transfer.enabled else MTJLinear
-    return cls(in_features, out_features, hardware, gain, device=device)
+    return cls(in_features, out_features, hardware, gain, bias=bias, device=device)

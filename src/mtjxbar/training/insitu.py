@@ -30,9 +30,11 @@ class InSituNetwork:
         self.layers = [make_layer(n_in, n_out, hardware, gain, device=device)
                        for n_in, n_out, gain in zip(arch.sizes[:-1], arch.sizes[1:], arch.gains, strict=True)]
 
+    @torch.no_grad()
     def forward(self, x: torch.Tensor, prepared: PreparedInput | None = None) -> list[torch.Tensor]:
         """Activations of every layer: ``[x, h1, ..., z_out]`` (``z_out`` before the head); ``prepared``:
-        this input's :meth:`prepare_inputs` entry (the first layer then reads from it)."""
+        this input's :meth:`prepare_inputs` entry (the first layer then reads from it). No autograd: this
+        network backpropagates by hand (:func:`train_step`), so the layers' autograd hooks stay off."""
         acts = [self.arch.prepare(x) if prepared is None else prepared.x]
         for i, layer in enumerate(self.layers):
             z = layer(acts[-1]) if i or prepared is None else layer.forward_prepared(*prepared.terms)

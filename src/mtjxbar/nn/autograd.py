@@ -1,0 +1,109 @@
+"""Autograd for crossbar-backed layers: forward is the array read, backward is the transposed read.
+
+Why a custom function: autograd left to itself differentiates the arithmetic of the forward read. A chip
+does not: it gets the error at a layer's inputs from a second physical operation, the *transposed read*
+(columns driven with the output errors, rows sensed). On an ideal array the two agree; with wire
+resistance, bias-dependent cells or converters they do not, and training on the chip follows the
+transposed read. :class:`CrossbarRead` makes ``loss.backward()`` compute what the chip computes.
+
+The weight update is not a gradient in autograd's sense either: the chip writes a rank-1 request per
+sample, built from the layer's input ``x`` and its output error ``delta``. So the backward pass records
+those pairs on the layer (:meth:`InSituLayer.record`) and the optimizer
+(:class:`mtjxbar.optim.InSituSGD`) turns them into writes. The graph hangs on :attr:`InSituLayer.handle`,
+a scalar parameter that makes the layer part of ``model.parameters()`` and lets ``backward`` reach a layer
+whose input needs no gradient (the first layer); its own gradient is always zero.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import torch
+
+__all__ = ["CrossbarRead", "InSituLayer", "in_situ_layer"]
+
+HANDLE_ATTRIBUTE = "in_situ_layer"  # attribute of a handle parameter: a weak reference to its layer
+
+
+def in_situ_layer(param: torch.Tensor) -> InSituLayer | None:
+    """The crossbar-backed layer whose :attr:`~InSituLayer.handle` ``param`` is; None for any other tensor
+    (an ordinary float parameter)."""
+    ref = getattr(param, HANDLE_ATTRIBUTE, None)
+    layer = ref() if ref is not None else None
+    return layer if layer is not None and layer.handle is param else None
+
+
+class CrossbarRead(torch.autograd.Function):
+    """``y = layer.read(x)``; backward: ``dL/dx = layer.backward(dL/dy)`` (the transposed read, only where
+    ``x`` needs a gradient) and ``(x, dL/dy)`` recorded on the layer (only where its handle needs one)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, handle: torch.Tensor, layer: InSituLayer) -> torch.Tensor:
+        ctx.layer = layer
+        ctx.save_for_backward(x, handle)
+        return layer.read(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, handle = ctx.saved_tensors
+        layer = ctx.layer
+        if ctx.needs_input_grad[1]:
+            layer.record(x, grad)
+        gx = layer.backward(grad).to(x.dtype) if ctx.needs_input_grad[0] else None
+        return gx, torch.zeros_like(handle), None
+
+
+class InSituLayer(torch.nn.Module):
+    """Base of the crossbar-backed layers: the autograd hook, the recorded (input, error) pairs and an
+    optional bias in the periphery. Subclasses provide ``read(x)`` (the forward read between DAC and ADC,
+    inputs ``(batch, in_features)`` or ``(in_features,)``), ``backward(delta)`` (the transposed read),
+    ``plan`` / ``write`` (the update) and ``in_features`` / ``out_features``."""
+
+    def init_in_situ(self, out_features: int, bias: bool, device: str | torch.device) -> None:
+        """Call from ``__init__`` after ``torch.nn.Module.__init__``: the handle, the record list and the
+        bias (a float parameter added digitally after the ADC, zero-initialised; None without)."""
+        self.handle = torch.nn.Parameter(torch.zeros((), device=device))
+        self.records: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.register_parameter("bias", torch.nn.Parameter(torch.zeros(out_features, device=device)) if bias else None)
+        self.bind_handle()
+
+    def bind_handle(self) -> None:
+        """Point the handle at this layer (after construction, a copy, or a move that replaced it)."""
+        setattr(self.handle, HANDLE_ATTRIBUTE, weakref.ref(self))
+
+    def __setstate__(self, state: dict) -> None:  # copy.deepcopy and pickle: the copied handle is new
+        super().__setstate__(state)
+        self.bind_handle()
+
+    def _apply(self, fn, recurse: bool = True):
+        out = super()._apply(fn, recurse)
+        self.bind_handle()  # torch may replace a parameter instead of moving its data
+        return out
+
+    # -------------------------------------------------------------------------------------- compute
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The read (through :class:`CrossbarRead` where autograd records), plus the bias. Inputs of any
+        leading shape ``(..., in_features)``."""
+        lead = x.shape[:-1]
+        flat = x.reshape(-1, x.shape[-1]) if x.dim() > 2 else x
+        if torch.is_grad_enabled() and (self.handle.requires_grad or x.requires_grad):
+            y = CrossbarRead.apply(flat, self.handle, self)
+        else:
+            y = self.read(flat)
+        if x.dim() > 2:
+            y = y.reshape(*lead, y.shape[-1])
+        return y if self.bias is None else y + self.bias.to(y.dtype)
+
+    # --------------------------------------------------------------------------------------- records
+    def record(self, x: torch.Tensor, delta: torch.Tensor) -> None:
+        """Keep one batch's inputs and output errors (``dL/dy``, one row per sample) for the update."""
+        self.records.append((x.detach().reshape(-1, x.shape[-1]), delta.detach().reshape(-1, delta.shape[-1])))
+
+    def take_records(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The recorded ``(inputs (n, in), errors (n, out))`` batches in the order of their backward passes,
+        and forget them."""
+        out, self.records = self.records, []
+        return out
+
+    def clear_records(self) -> None:
+        self.records = []

@@ -1,0 +1,155 @@
+"""InSituSGD: a ``torch.optim.Optimizer`` that trains crossbar-backed layers by writing their arrays.
+
+What ``step()`` does for each crossbar layer (an :class:`~mtjxbar.nn.autograd.InSituLayer` whose
+``handle`` is among the parameters): every ``(x, delta)`` pair that ``loss.backward()`` recorded becomes
+the CLI's per-sample request (:func:`mtjxbar.training.rules.sgd_request`: ``dW_ij = x_i * (-lr * gain *
+delta_j / input_range)``), goes through the layer's pulse encoder to a write plan and is written with the
+device physics, one rank-1 write per sample in sample order, as the chip would do them: a batch of B
+samples is B writes. ``delta`` is ``dL/dy`` of the loss as written, so with a batch-mean loss each write
+carries ``1/B`` of its sample's gradient and the B writes together ask for the batch-mean step of float
+SGD. Samples whose input or error is all zero write nothing (no pulse to fire). A layer with a buffer and
+counter (:class:`~mtjxbar.nn.TransferLinear`, ``hardware.transfer.counter_bits > 0``: the project's best
+rule) runs its scheduled transfers after every sample, clocked by the samples it has seen, as in the CLI's
+loop: the rule is a property of the layer's hardware, and this optimizer drives both.
+
+Float parameters (anything else, e.g. a bias or a float head) in the same groups are updated by plain SGD,
+``p -= lr * p.grad``, with the group's learning rate. For another float rule pass only the crossbar
+handles here (:func:`split_parameters`) and the float parameters to a second torch optimizer.
+
+Order and randomness: sample by sample, as the chip and the CLI's loop do it: for sample ``n`` every
+layer's write (in parameter order), then every layer's scheduled transfers. One ``torch.Generator`` per
+device draws them all (``generator``, or derived from ``seed`` with :func:`mtjxbar.rng.generator` under the
+name ``"optim.write"``); its state is part of :meth:`InSituSGD.state_dict`, so a restored optimizer
+continues the same random stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from ..nn.autograd import in_situ_layer
+from ..rng import generator as named_generator
+from ..training.rules import sgd_request
+
+__all__ = ["InSituSGD", "split_parameters"]
+
+
+def split_parameters(model: torch.nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """``(crossbar handles, float parameters)`` of ``model``: the first for :class:`InSituSGD`, the second
+    for whatever float optimizer the user chooses."""
+    handles, floats = [], []
+    for p in model.parameters():
+        (handles if in_situ_layer(p) is not None else floats).append(p)
+    return handles, floats
+
+
+class InSituSGD(torch.optim.Optimizer):
+    """In-situ SGD on crossbar layers, plain SGD on float parameters (see the module docstring).
+
+    ``params``: a module (all its parameters), an iterable of parameters or of param-group dicts (each
+    may set its own ``lr``). ``lr``: the learning rate of the request (schedulers from
+    ``torch.optim.lr_scheduler`` change it per group). ``generator`` / ``seed``: the write randomness.
+    """
+
+    def __init__(self, params: torch.nn.Module | Iterable, lr: float, *, generator: torch.Generator | None = None,
+                 seed: int = 0) -> None:
+        if not lr >= 0.0:
+            raise ValueError(f"lr = {lr!r}: must be >= 0")
+        if isinstance(params, torch.nn.Module):
+            params = params.parameters()
+        super().__init__(params, {"lr": float(lr)})
+        self.seed = int(seed)
+        self.generators: dict[str, torch.Generator] = {}
+        if generator is not None:
+            self.generators[str(generator.device)] = generator
+        self.counts = {"writes": 0, "flips": 0, "phases": 0}  # what the writes did so far (diagnostics)
+
+    def generator_for(self, device: torch.device) -> torch.Generator:
+        """The write generator of ``device`` (created from ``seed`` on first use)."""
+        key = str(torch.device(device))
+        if key not in self.generators:
+            self.generators[key] = named_generator(self.seed, "optim.write", device)
+        return self.generators[key]
+
+    def layers(self):
+        """Every crossbar layer whose handle this optimizer holds, with its group."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                layer = in_situ_layer(p)
+                if layer is not None:
+                    yield layer, p, group
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Write every recorded sample into its layer's arrays; SGD on the float parameters."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        jobs = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                layer = in_situ_layer(p)
+                if layer is not None:
+                    job = self.samples_of(layer, p, group["lr"])
+                    if job is not None:
+                        jobs.append(job)
+                elif p.grad is not None:
+                    p.add_(p.grad, alpha=-group["lr"])
+        longest = max((len(job["fire"]) for job in jobs), default=0)
+        for n in range(longest):  # sample-major, as the chip and the CLI's loop: all writes, then transfers
+            live = [job for job in jobs if n < len(job["fire"])]
+            for job in live:
+                if job["fire"][n]:
+                    self.write_sample(job, n)
+            for job in live:
+                if job["transfers"] is not None:
+                    job["transfers"](job["state"]["samples"], job["generator"])
+                job["state"]["samples"] += 1
+        return loss
+
+    def samples_of(self, layer, handle: torch.Tensor, lr: float) -> dict | None:
+        """The recorded samples of ``layer`` (taken from it) and what writing them needs; None if none."""
+        records = layer.take_records()
+        if not records:
+            return None
+        xb = layer.crossbar
+        x = torch.cat([r[0] for r in records]).to(device=xb.device, dtype=xb.dtype)
+        delta = torch.cat([r[1] for r in records]).to(device=xb.device, dtype=xb.dtype)
+        state = self.state[handle]
+        state.setdefault("samples", 0)
+        return {"layer": layer, "x": x, "delta": delta, "lr": lr, "state": state,
+                "fire": ((x != 0).any(dim=1) & (delta != 0).any(dim=1)).tolist(),
+                "generator": self.generator_for(xb.device), "transfers": getattr(layer, "transfer_after", None)}
+
+    def write_sample(self, job: dict, n: int) -> None:
+        """Sample ``n`` of a layer's job as one rank-1 write."""
+        layer = job["layer"]
+        row, col = sgd_request(job["x"][n], job["delta"][n], job["lr"], layer.gain,
+                               layer.hardware.converters.input_range)
+        plan = layer.plan(row, col)
+        result = layer.write(plan, job["generator"])
+        self.counts["writes"] += 1
+        self.counts["flips"] += result.flips_to_p + result.flips_to_ap
+        self.counts["phases"] += len(plan)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients and the crossbar layers' recorded samples (they are this step's gradient)."""
+        super().zero_grad(set_to_none)
+        for layer, _, _ in self.layers():
+            layer.clear_records()
+
+    def state_dict(self) -> dict:
+        """torch's optimizer state plus the write generators' states (``"generators"``)."""
+        out = super().state_dict()
+        out["generators"] = {key: g.get_state() for key, g in self.generators.items()}
+        return out
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("generators", {})
+        super().load_state_dict(state_dict)
+        for key, value in saved.items():
+            self.generator_for(torch.device(key)).set_state(value)
