@@ -136,10 +136,10 @@ def junction_voltage_start(voltage, r_p, tmr0, r_series):
 def junction_voltage_step(vm, voltage, r_p, tmr0, v_h, r_series):
     """One Newton step on ``h(V_m) = V_m (1 + r_s / R_AP(V_m)) - V`` from ``vm``: callers that stop on a
     tolerance loop over it themselves."""
-    r = ap_resistance(vm, r_p, tmr0, v_h)
+    g = ap_conductance(vm, r_p, tmr0, v_h)  # no 1 / R: a huge R_P gives g = 0, not a division by zero
     dr = ap_resistance_slope(vm, r_p, tmr0, v_h)
-    h = vm * (1.0 + r_series / r) - voltage
-    dh = 1.0 + r_series * (r - vm * dr) / (r * r)
+    h = vm * (1.0 + r_series * g) - voltage
+    dh = 1.0 + r_series * g * (1.0 - vm * dr * g)
     return vm - h / dh
 
 
