@@ -22,8 +22,8 @@ The row holding the largest ``|r|`` therefore gets exactly its target. In the th
 another row switches with ``1 - (1 - q_j)^(a_i)`` instead of ``a_i q_j``: exact as ``q_j -> 0``,
 over-shooting by a relative ``(1 - a) q / 2`` to first order (below 1 % for q < 0.02, the bulk of
 training; +17 % at q = 0.5, a = 0.5, and up to 2 ln 2 - 1 = +39 % as a -> 0 at q = 0.5). Requests above
-``p_max`` are clipped per column. The error is measured by ``tests/periphery/test_encoder.py`` and in
-the README.
+``p_max`` are clipped per column. The error is measured by ``tests/periphery/test_encoder.py`` and reported in
+docs/update.md.
 
 **Drive limits** (1T1MTJ arrays, :meth:`PulseEncoder.limit_currents`): a column's current is at most what its
 driver can push through a cell in the state the pulse switches from and its access transistor,

@@ -93,8 +93,8 @@ class ReadCalibration:
         ``a``, sensed line ``b``: its current into the sense side, sneak losses into the other lines included);
         ``log(g / c_ab)`` is fitted by ``u_a + w_b`` (least squares, closed form) and line ``a`` is driven
         ``exp(u_a)`` times its voltage, line ``b`` sensed with gain ``exp(w_b)`` (drive gains of geometric mean 1).
-        The model's transfer is then every cell's own conductance to within the fit's residual (0.6 % rms for
-        64 x 64 tiles at 1 ohm), for any input: the losses of a cell depend on where it sits along both of its lines,
+        The model's transfer is then every cell's own conductance to within the fit's residual
+        (docs/passive.md), for any input: the losses of a cell depend on where it sits along both of its lines,
         which sensed-line gains alone cannot follow."""
         g_mean, _, params = state_blind_model(array)
         mode = array.array.read_calibration

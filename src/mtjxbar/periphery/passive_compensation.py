@@ -61,9 +61,9 @@ class WriteCompensation:
         shortfall ``d_ij = target_j - |V_ij|`` by ``a_i + b_j`` (least squares, closed form on the full grid;
         the common offset split evenly), then raises selected row ``i`` by ``a_i`` and column ``j``'s drive
         by ``b_j``, over-relaxed (first by target / achieved mean voltage, then by the secant of the previous
-        step). A row-plus-column split fits the drop of a phase well (64 x 64 tiles at 1 ohm: residual sd
-        0.8 % of V) because a selected row's drop profile is set by its columns' currents and a column's by
-        its rows'; the switchable cells end within 0.2 % of their voltage on average after 2 steps."""
+        step). A row-plus-column split fits the drop of a phase well because a selected row's drop profile is
+        set by its columns' currents and a column's by its rows'; how close the switchable cells end after
+        each step: docs/passive.md."""
         steps = array.array.write_compensation
         if not steps:
             return rows_on, cols

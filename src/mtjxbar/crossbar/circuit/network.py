@@ -106,7 +106,7 @@ class LineNetwork:
         coarse[idx_c, idx_c] = self.g.sum(0) + self.ends_c.sum(1)
         # the coarse solve runs twice per CG iteration on a few right-hand sides: a product with the explicit
         # inverse costs a fraction of a triangular solve's per-call overhead; LAPACK's inverse from the
-        # Cholesky factor (dpotri) takes half the time of solving for the identity (256 x 256: 3.8 vs 8.2 ms)
+        # Cholesky factor (dpotri) takes about half the time of solving for the identity
         factor, info = dpotrf(coarse, lower=1, clean=0)
         if info == 0:
             inverse, info = dpotri(factor, lower=1)

@@ -189,9 +189,9 @@ class CircuitSolver:
 
     # ------------------------------------------------------------------------------------- transfer
     #: after flips, update the transfer by Woodbury (one CG solve per changed cell) while at most this many
-    #: cells changed, else a new sweep. Default 0 (always the sweep): measured at 64 x 64 (1 ohm segments),
-    #: Woodbury takes 15 ms for 1 changed cell and 60 ms for 4 (point-source CG solves converge slowly)
-    #: against 11 ms for the whole sweep.
+    #: cells changed, else a new sweep. Default 0 (always the sweep): point-source CG solves converge slowly,
+    #: so at 64 x 64 with 1 ohm segments one Woodbury update already costs more than a whole sweep
+    #: (``bench/circuit_solve.py``; times in docs/passive.md).
     woodbury_max_cells: int = 0
 
     def transfer(self) -> CircuitTransfer:
@@ -245,7 +245,8 @@ class CircuitSolver:
         return 0.5 * (y + y.T)
 
     #: ``line_currents`` builds the transfer once this many input vectors were read with the same states
-    #: (earlier ones: CG solves). Break-even measured (bench/circuit_solve.py): 8 vectors at 64 x 64, 26-28 at 256.
+    #: (earlier ones: CG solves). 8: the break-even at 64 x 64 that ``bench/circuit_solve.py`` measures
+    #: (docs/passive.md; larger tiles break even later).
     transfer_after_vectors: int = 8
 
     def line_currents(self, v_rows, v_cols=None) -> tuple[np.ndarray, np.ndarray]:

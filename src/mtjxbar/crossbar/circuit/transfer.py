@@ -11,7 +11,7 @@ source nodes: ``Y = D - B^T A^-1 B`` (``A`` the nodal matrix of :class:`~.networ
 is the M column nodes of the current row, whose Schur complement ``S`` (M x M), coupling ``H`` to the source
 nodes seen so far and kept block ``K`` are updated per row: eliminate the previous frontier through the
 column wire segments (one M x M Cholesky), then the new row line (a tridiagonal inverse). Cost
-``O(N M^3 + M (N + M)^2 N)`` flops; ``N = M = 64``: ~5 ms, 256: ~1 s on one core.
+``O(N M^3 + M (N + M)^2 N)`` flops; build times: ``bench/circuit_solve.py``, docs/passive.md.
 
 :func:`woodbury_update` refreshes ``Y`` after ``k`` cells changed conductance without a new sweep: each
 changed cell is a rank-1 change of ``A``, so ``Y' = Y + W (Delta^-1 - U^T A'^-1 U)^-1 W^T`` with
