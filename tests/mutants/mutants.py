@@ -92,14 +92,14 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "lr-divided-by-10-in-the-rule",
-        "src/mtjxbar/training/rules.py",
+        "src/mtjxbar/optim/rules.py",
         "return x, delta * (-lr * gain / input_range)",
         "return x, delta * (-lr / 10 * gain / input_range)",
         (f"{LR}::test_the_output_layer_request_is_minus_lr_gain_delta_over_input_range",),
     ),
     Mutant(
         "lr-ignored-in-the-rule",
-        "src/mtjxbar/training/rules.py",
+        "src/mtjxbar/optim/rules.py",
         "return x, delta * (-lr * gain / input_range)",
         "return x, delta * (-0.3 * gain / input_range)",
         (f"{LR}::test_switching_probabilities_scale_with_lr",),

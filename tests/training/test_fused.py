@@ -286,7 +286,7 @@ def test_a_met_margin_stops_the_update_as_in_the_eager_loop():
     net = _net(HardwareConfig(), sizes=(16, 10, 4), per_class=2)
     fused = FusedNetwork(net, (1.0,))
     x = torch.randn(16, generator=torch.Generator().manual_seed(7))
-    z = net.forward(x)[-1]
+    z = net.activations(x)[-1]
     for label in range(2):
         met = margin_met(z, label, net.arch, 0.0)
         start = fused.layer_arrays()

@@ -111,7 +111,7 @@ def _plans(digits, lr: float, engine_step) -> tuple[list, InSituNetwork, list, i
             return _orig(plan, gen)
         layer.write = write
     x, label = digits.train_x[7], int(digits.train_y[7])
-    acts = net.forward(x)
+    acts = net.activations(x)
     engine_step(net, x, label, lr, cfg, [generator(5, f"w{i}") for i in range(2)],
                 EpochStats(flips_per_layer=[0, 0]))
     return plans, net, acts, label

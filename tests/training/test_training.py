@@ -108,7 +108,7 @@ def test_insitu_backward_matches_autograd_of_the_same_network(digits):
         layer.randomize(generator(4, f"l{i}"))
     model = SoftwareMLP(arch, net.weights(), hw.converters.input_range)
     x, label = digits.train_x[5], int(digits.train_y[5])
-    acts = net.forward(x)
+    acts = net.activations(x)
     delta_out = output_error(acts[-1], label, arch)
     hidden_err = net.layers[1].backward(delta_out)
     h = model.arch.prepare(x[None])

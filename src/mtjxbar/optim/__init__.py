@@ -1,4 +1,4 @@
-"""Optimizers that train crossbar-backed layers in situ (the training level: they use its rules)."""
+"""Optimizers that train crossbar-backed layers in situ, and the rules they write (:mod:`.rules`)."""
 
 from .insitu_sgd import InSituSGD, split_parameters
 

@@ -2,7 +2,7 @@
 
 What ``step()`` does for each crossbar layer (an :class:`~mtjxbar.nn.autograd.InSituLayer` whose
 ``handle`` is among the parameters): every ``(x, delta)`` pair that ``loss.backward()`` recorded becomes
-the CLI's per-sample request (:func:`mtjxbar.training.rules.sgd_request`: ``dW_ij = x_i * (-lr * gain *
+the CLI's per-sample request (:func:`mtjxbar.optim.rules.sgd_request`: ``dW_ij = x_i * (-lr * gain *
 delta_j / input_range)``), goes through the layer's pulse encoder to a write plan and is written with the
 device physics, one rank-1 write per sample in sample order, as the chip would do them: a batch of B
 samples is B writes. ``delta`` is ``dL/dy`` of the loss as written, so with a batch-mean loss each write
@@ -20,7 +20,13 @@ Order and randomness: sample by sample, as the chip and the CLI's loop do it: fo
 layer's write (in parameter order), then every layer's scheduled transfers. One ``torch.Generator`` per
 device draws them all (``generator``, or derived from ``seed`` with :func:`mtjxbar.rng.generator` under the
 name ``"optim.write"``); its state is part of :meth:`InSituSGD.state_dict`, so a restored optimizer
-continues the same random stream.
+continues the same random stream. A param group may bring its own ``"generator"`` (the CLI's loop gives
+each layer its own); that one's state is its owner's to keep.
+
+The transfer schedule is clocked by samples: :meth:`InSituSGD.idle` is a sample with nothing to write (a
+margin met) whose transfers still run, and :meth:`InSituSGD.clock` sets the count where a loop resumes.
+What the writes did accumulates per layer in ``optimizer.state[handle]`` (``writes``, ``flips``,
+``disturb_flips``, ``phases``, and ``transfer``: the transfer layers' counts by name).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import torch
 
 from ..nn.autograd import in_situ_layer
 from ..rng import generator as named_generator
-from ..training.rules import sgd_request
+from .rules import sgd_request
 
 __all__ = ["InSituSGD", "split_parameters"]
 
@@ -73,6 +79,11 @@ class InSituSGD(torch.optim.Optimizer):
             self.generators[key] = named_generator(self.seed, "optim.write", device)
         return self.generators[key]
 
+    def generator_of(self, group: dict, device: torch.device) -> torch.Generator:
+        """The write generator of a param group: its own ``"generator"`` if it has one, else the device's."""
+        own = group.get("generator")
+        return own if own is not None else self.generator_for(device)
+
     def layers(self):
         """Every crossbar layer whose handle this optimizer holds, with its group."""
         for group in self.param_groups:
@@ -93,7 +104,7 @@ class InSituSGD(torch.optim.Optimizer):
             for p in group["params"]:
                 layer = in_situ_layer(p)
                 if layer is not None:
-                    job = self.samples_of(layer, p, group["lr"])
+                    job = self.samples_of(layer, p, group)
                     if job is not None:
                         jobs.append(job)
                 elif p.grad is not None:
@@ -105,12 +116,37 @@ class InSituSGD(torch.optim.Optimizer):
                 if job["fire"][n]:
                     self.write_sample(job, n)
             for job in live:
-                if job["transfers"] is not None:
-                    job["transfers"](job["state"]["samples"], job["generator"])
-                job["state"]["samples"] += 1
+                self.transfer_sample(job["layer"], job["state"], job["generator"])
         return loss
 
-    def samples_of(self, layer, handle: torch.Tensor, lr: float) -> dict | None:
+    @torch.no_grad()
+    def idle(self) -> None:
+        """One sample with nothing to write (no error, e.g. its margin was met): no layer writes, but every
+        layer's sample count advances and the transfer layers run the transfers it schedules, as on the
+        chip. Call it instead of ``backward(); step()`` for such a sample."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                layer = in_situ_layer(p)
+                if layer is not None:
+                    self.transfer_sample(layer, self.state[p], self.generator_of(group, layer.crossbar.device))
+
+    def clock(self, samples: int) -> None:
+        """Set every layer's sample count, which schedules the transfers (0-based: the next sample is number
+        ``samples``), e.g. where a loop resumes or counts samples over epochs."""
+        for _, p, _ in self.layers():
+            self.state[p]["samples"] = int(samples)
+
+    def transfer_sample(self, layer, state: dict, generator: torch.Generator) -> None:
+        """After one sample of ``layer``: its scheduled transfers (transfer layers) and its sample count."""
+        state.setdefault("samples", 0)
+        transfer_after = getattr(layer, "transfer_after", None)
+        if transfer_after is not None:
+            totals = state.setdefault("transfer", {})
+            for name, value in vars(transfer_after(state["samples"], generator)).items():
+                totals[name] = totals.get(name, 0) + int(value)
+        state["samples"] += 1
+
+    def samples_of(self, layer, handle: torch.Tensor, group: dict) -> dict | None:
         """The recorded samples of ``layer`` (taken from it) and what writing them needs; None if none."""
         records = layer.take_records()
         if not records:
@@ -120,9 +156,9 @@ class InSituSGD(torch.optim.Optimizer):
         delta = torch.cat([r[1] for r in records]).to(device=xb.device, dtype=xb.dtype)
         state = self.state[handle]
         state.setdefault("samples", 0)
-        return {"layer": layer, "x": x, "delta": delta, "lr": lr, "state": state,
+        return {"layer": layer, "x": x, "delta": delta, "lr": group["lr"], "state": state,
                 "fire": ((x != 0).any(dim=1) & (delta != 0).any(dim=1)).tolist(),
-                "generator": self.generator_for(xb.device), "transfers": getattr(layer, "transfer_after", None)}
+                "generator": self.generator_of(group, xb.device)}
 
     def write_sample(self, job: dict, n: int) -> None:
         """Sample ``n`` of a layer's job as one rank-1 write."""
@@ -131,9 +167,12 @@ class InSituSGD(torch.optim.Optimizer):
                                layer.hardware.converters.input_range)
         plan = layer.plan(row, col)
         result = layer.write(plan, job["generator"])
-        self.counts["writes"] += 1
-        self.counts["flips"] += result.flips_to_p + result.flips_to_ap
-        self.counts["phases"] += len(plan)
+        flips = result.flips_to_p + result.flips_to_ap
+        for counts in (self.counts, job["state"]):
+            counts["writes"] = counts.get("writes", 0) + 1
+            counts["flips"] = counts.get("flips", 0) + flips
+            counts["phases"] = counts.get("phases", 0) + len(plan)
+        job["state"]["disturb_flips"] = job["state"].get("disturb_flips", 0) + result.disturb_flips
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients and the crossbar layers' recorded samples (they are this step's gradient)."""
@@ -142,14 +181,20 @@ class InSituSGD(torch.optim.Optimizer):
             layer.clear_records()
 
     def state_dict(self) -> dict:
-        """torch's optimizer state plus the write generators' states (``"generators"``)."""
+        """torch's optimizer state plus the write generators' states (``"generators"``); a group's own
+        ``"generator"`` is left out (its owner keeps its state)."""
         out = super().state_dict()
+        out["param_groups"] = [{k: v for k, v in g.items() if k != "generator"} for g in out["param_groups"]]
         out["generators"] = {key: g.get_state() for key, g in self.generators.items()}
         return out
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
         saved = state_dict.pop("generators", {})
+        own = [g.get("generator") for g in self.param_groups]
         super().load_state_dict(state_dict)
+        for group, gen in zip(self.param_groups, own, strict=True):
+            if gen is not None:
+                group["generator"] = gen
         for key, value in saved.items():
             self.generator_for(torch.device(key)).set_state(value)

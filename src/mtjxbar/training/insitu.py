@@ -8,11 +8,11 @@ from dataclasses import dataclass, field, fields
 import torch
 
 from ..nn import HardwareConfig, TransferCounts, make_layer
+from ..optim import InSituSGD
 from .architecture import Architecture, class_scores, margin_met, output_error
 from .config import TrainingConfig
-from .rules import sgd_request
 
-__all__ = ["InSituNetwork", "EpochStats", "train_insitu", "evaluate"]
+__all__ = ["InSituNetwork", "EpochStats", "network_optimizer", "train_step", "train_insitu", "evaluate"]
 
 Progress = Callable[[int, int], None]
 PREPARE_BATCH = 256  # inputs whose first-layer read terms and row pulses are computed together
@@ -20,21 +20,33 @@ Checkpoint = Callable[[int, "EpochStats"], None]
 TRANSFER_FIELDS = tuple(f.name for f in fields(TransferCounts))  # the fused kernel's TC_* order
 
 
-class InSituNetwork:
+class InSituNetwork(torch.nn.Module):
     """An MLP of :class:`~mtjxbar.nn.MTJLinear` layers (or :class:`~mtjxbar.nn.TransferLinear` where
-    ``hardware.transfer`` has a counter) with tanh hidden units (computed in the periphery)."""
+    ``hardware.transfer`` has a counter) with tanh hidden units (computed in the periphery): a torch module
+    built from the API's layers, trained by :class:`~mtjxbar.optim.InSituSGD` (:func:`train_step`) or, where
+    it applies, by the fused loop that runs the same steps compiled."""
 
     def __init__(self, arch: Architecture, hardware: HardwareConfig, *, device: str = "cpu") -> None:
+        super().__init__()
         self.arch = arch
         self.input_range = hardware.converters.input_range
-        self.layers = [make_layer(n_in, n_out, hardware, gain, device=device)
-                       for n_in, n_out, gain in zip(arch.sizes[:-1], arch.sizes[1:], arch.gains, strict=True)]
+        self.layers = torch.nn.ModuleList(
+            make_layer(n_in, n_out, hardware, gain, device=device)
+            for n_in, n_out, gain in zip(arch.sizes[:-1], arch.sizes[1:], arch.gains, strict=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The output layer's pre-activations ``z_out`` (before the head) of conditioned inputs ``x``
+        (``arch.prepare``), through the layers' autograd hooks: ``backward`` on a loss of it takes the
+        hidden errors from the transposed reads and records what :class:`InSituSGD` writes."""
+        for layer in self.layers[:-1]:
+            x = torch.tanh(layer(x))
+        return self.layers[-1](x)
 
     @torch.no_grad()
-    def forward(self, x: torch.Tensor, prepared: PreparedInput | None = None) -> list[torch.Tensor]:
-        """Activations of every layer: ``[x, h1, ..., z_out]`` (``z_out`` before the head); ``prepared``:
-        this input's :meth:`prepare_inputs` entry (the first layer then reads from it). No autograd: this
-        network backpropagates by hand (:func:`train_step`), so the layers' autograd hooks stay off."""
+    def activations(self, x: torch.Tensor, prepared: PreparedInput | None = None) -> list[torch.Tensor]:
+        """Activations of every layer: ``[x, h1, ..., z_out]`` (``x`` conditioned, ``z_out`` before the head),
+        without autograd; ``prepared``: this input's :meth:`prepare_inputs` entry (the first layer then reads
+        from it)."""
         acts = [self.arch.prepare(x) if prepared is None else prepared.x]
         for i, layer in enumerate(self.layers):
             z = layer(acts[-1]) if i or prepared is None else layer.forward_prepared(*prepared.terms)
@@ -53,7 +65,7 @@ class InSituNetwork:
                               rows=(widths[n], signs[n], m)) for n, m in enumerate(r_max.flatten().tolist())]
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return class_scores(self.forward(x)[-1], self.arch).argmax(dim=-1)
+        return class_scores(self.activations(x)[-1], self.arch).argmax(dim=-1)
 
     def weights(self) -> list[torch.Tensor]:
         return [layer.weights() for layer in self.layers]
@@ -100,42 +112,52 @@ class EpochStats:
             self.transfer[name] = self.transfer.get(name, 0) + int(value)
 
 
+def network_optimizer(net: InSituNetwork, lr: float, config: TrainingConfig,
+                      generators: list[torch.Generator]) -> InSituSGD:
+    """The optimizer of the CLI's network: one param group per layer with its learning rate (``lr`` times
+    ``config.layer_lr_scales``) and its own write generator."""
+    scales = config.layer_lr_scales
+    return InSituSGD([{"params": [layer.handle], "lr": lr * scales[min(i, len(scales) - 1)], "generator": gen}
+                      for i, (layer, gen) in enumerate(zip(net.layers, generators, strict=True))], lr=lr)
+
+
 def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, config: TrainingConfig,
                generators: list[torch.Generator], stats: EpochStats, prepared: PreparedInput | None = None,
-               sample: int = 0) -> bool:
-    """One per-sample in-situ step; returns whether the sample was classified right before the update.
-    ``prepared``: the input's :meth:`InSituNetwork.prepare_inputs` entry, if computed (same result).
-    ``sample``: the global sample index (over all epochs) that schedules the transfers of transfer layers,
-    which follow the write (and run whether or not the sample wrote: they are clocked by samples)."""
-    acts = net.forward(x, prepared)
-    z = acts[-1]
-    correct = int(class_scores(z, net.arch).argmax()) == label
-    if margin_met(z, label, net.arch, config.margin):
-        _transfers(net, sample, generators, stats)
-        return correct
-    deltas = [output_error(z, label, net.arch)]
-    for layer, h in zip(reversed(net.layers[1:]), reversed(acts[1:-1]), strict=True):
-        deltas.insert(0, layer.backward(deltas[0]) * (1.0 - h * h))
-    for i, (layer, h, d) in enumerate(zip(net.layers, acts[:-1], deltas, strict=True)):
-        scales = config.layer_lr_scales
-        row, col = sgd_request(h, d, lr * scales[min(i, len(scales) - 1)], layer.gain, net.input_range)
-        plan = layer.plan(row, col, prepared.rows if i == 0 and prepared is not None else None)
-        result = layer.write(plan, generators[i])
-        n = result.flips_to_p + result.flips_to_ap
-        stats.flips += n
-        stats.disturb_flips += result.disturb_flips
-        stats.flips_per_layer[i] += n
-        stats.phases += len(plan)
-    stats.updates += 1
-    _transfers(net, sample, generators, stats)
+               sample: int = 0, optimizer: InSituSGD | None = None) -> bool:
+    """One per-sample in-situ step through the torch API; returns whether the sample was classified right
+    before the update. The forward pass reads the arrays; the periphery's output error (population-coded
+    softmax cross-entropy, or nothing where the margin is met) is back-propagated by ``backward`` through
+    the transposed reads and tanh' ; :class:`InSituSGD` writes each layer's rank-1 request and runs the
+    transfers ``sample`` schedules (the global sample index over all epochs; they run whether or not the
+    sample wrote: they are clocked by samples). ``prepared``: the input's :meth:`InSituNetwork.prepare_inputs`
+    entry (same result); ``optimizer``: :func:`network_optimizer` of these ``lr``, ``config`` and
+    ``generators``, built here if not given."""
+    opt = optimizer if optimizer is not None else network_optimizer(net, lr, config, generators)
+    opt.zero_grad()
+    states = [opt.state[layer.handle] for layer in net.layers]
+    before = [{**st, "transfer": dict(st.get("transfer", {}))} for st in states]
+    opt.clock(sample)
+    x0 = net.arch.prepare(x) if prepared is None else prepared.x
+    with torch.enable_grad():
+        z = net(x0[None])[0]
+        correct = int(class_scores(z.detach(), net.arch).argmax()) == label
+        if margin_met(z.detach(), label, net.arch, config.margin):
+            opt.idle()
+        else:
+            (z * output_error(z.detach(), label, net.arch)).sum().backward()  # dL/dz = the periphery's error
+            opt.step()
+            stats.updates += 1
+    for i, (layer, old) in enumerate(zip(net.layers, before, strict=True)):
+        new = opt.state[layer.handle]
+        flips = new.get("flips", 0) - old.get("flips", 0)
+        stats.flips += flips
+        stats.flips_per_layer[i] += flips
+        stats.disturb_flips += new.get("disturb_flips", 0) - old.get("disturb_flips", 0)
+        stats.phases += new.get("phases", 0) - old.get("phases", 0)
+        moved = {k: v - old.get("transfer", {}).get(k, 0) for k, v in new.get("transfer", {}).items()}
+        if moved:
+            stats.add_transfer(moved)
     return correct
-
-
-def _transfers(net: InSituNetwork, sample: int, generators: list[torch.Generator], stats: EpochStats) -> None:
-    """The transfers scheduled after ``sample`` in every transfer layer (each with its write generator)."""
-    for layer, gen in zip(net.layers, generators, strict=False):
-        if hasattr(layer, "transfer_after"):
-            stats.add_transfer(layer.transfer_after(sample, gen))
 
 
 def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: TrainingConfig, epoch: int,
@@ -157,6 +179,7 @@ def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: T
                             checkpoint_every, epoch * len(order))
     labels = y.tolist()
     indices = order.tolist()
+    optimizer = network_optimizer(net, lr, config, generators)
     batch: list[PreparedInput] | None = None
     for n in range(start, len(indices)):
         idx = indices[n]
@@ -164,7 +187,7 @@ def train_insitu(net: InSituNetwork, x: torch.Tensor, y: torch.Tensor, config: T
             batch = net.prepare_inputs(x[order[n:n + PREPARE_BATCH]])
         prepared = batch[(n - start) % PREPARE_BATCH] if batch is not None else None
         stats.correct += train_step(net, x[idx], labels[idx], lr, config, generators, stats, prepared,
-                                    sample=epoch * len(indices) + n)
+                                    sample=epoch * len(indices) + n, optimizer=optimizer)
         if progress is not None and (n + 1) % 500 == 0:
             progress(n + 1, len(indices))
         if checkpoint is not None and checkpoint_every > 0 and (n + 1) % checkpoint_every == 0 \
