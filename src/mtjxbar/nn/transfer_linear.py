@@ -319,7 +319,7 @@ class TransferLinear(InSituLayer):
 
 
 def make_layer(in_features: int, out_features: int, hardware: HardwareConfig, gain: float, *, bias: bool = False,
-               device: str | torch.device = "cpu") -> MTJLinear | TransferLinear:
+               device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> MTJLinear | TransferLinear:
     """A :class:`TransferLinear` where ``hardware.transfer`` has a counter, else an :class:`MTJLinear`."""
     cls = TransferLinear if hardware.transfer.enabled else MTJLinear
-    return cls(in_features, out_features, hardware, gain, bias=bias, device=device)
+    return cls(in_features, out_features, hardware, gain, bias=bias, device=device, dtype=dtype)
