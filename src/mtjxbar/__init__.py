@@ -2,7 +2,8 @@
 
 The public API (docs/api.md): ``mtjxbar.convert(model, HardwareConfig())`` puts a torch model's linear
 and convolution layers on crossbars (:class:`mtjxbar.nn.MTJLinear`, :class:`mtjxbar.nn.MTJConv2d`),
-``mtjxbar.optim.InSituSGD`` trains them in situ in an ordinary torch loop. The names load on first use, so ``import mtjxbar`` stays cheap for the CLI.
+``mtjxbar.optim.InSituSGD`` trains them in situ in an ordinary torch loop. The names load on first use,
+so ``import mtjxbar`` stays cheap for the CLI.
 """
 
 from __future__ import annotations

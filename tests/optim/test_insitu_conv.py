@@ -172,3 +172,16 @@ def test_state_dict_round_trip_continues_identically(hardware):
         first = _conv_model(hardware, seed=0)
         assert any(not torch.equal(a.crossbar.parallel, b.crossbar.parallel)
                    for a, b in zip(model[0].tile.tiles, first[0].tile.tiles, strict=True))
+
+
+def test_a_programmed_transfer_conv_runs_its_transfers():
+    """A Conv2d converted with init='program' onto buffer-and-counter hardware (the counter tiles programmed
+    from a transposed kernel view) trains with per-sample transfers (samples_per_sweep = 1: every column
+    each sample) and its counter moves."""
+    hw = HardwareConfig(transfer=TransferConfig(counter_bits=3, samples_per_sweep=1))
+    model = _conv_model(hw, init="program")
+    counters = [t.crossbar.parallel.clone() for t in model[0].tile.tiles]
+    opt = InSituSGD(model, lr=2.0, seed=0)
+    x, y = _toy_images(8, 4)
+    _train(model, opt, x, y, batch=1)
+    assert any(not torch.equal(a, t.crossbar.parallel) for a, t in zip(counters, model[0].tile.tiles, strict=True))

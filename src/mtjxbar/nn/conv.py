@@ -117,7 +117,7 @@ class MTJConv2d(InSituLayer):
         want = (self.out_channels, self.in_channels, *self.kernel_size)
         if tuple(kernel.shape) != want:
             raise ValueError(f"kernel of shape {tuple(kernel.shape)}: expected {want}")
-        self.tile.program(kernel.reshape(self.out_channels, -1).T)
+        self.tile.program(kernel.reshape(self.out_channels, -1).T.contiguous())  # the arrays keep what they get
 
     # --------------------------------------------------------------------------------------- geometry
     def columns(self, x: torch.Tensor) -> torch.Tensor:
