@@ -131,7 +131,8 @@ class TransferLinear(InSituLayer):
     def program(self, weights: torch.Tensor) -> None:
         """Set the counters to the nearest level of ``weights`` (ideal programming) and reset the buffer."""
         t = self.config
-        u = torch.round((weights.clamp(-1.0, 1.0) + 1.0) * 0.5 * t.levels).to(torch.int64)
+        # contiguous: a transposed view (convert's weight.T) would leave the bit tiles' states strided
+        u = torch.round((weights.clamp(-1.0, 1.0) + 1.0) * 0.5 * t.levels).to(torch.int64).contiguous()
         for m, tile in enumerate(self.tiles):
             tile.crossbar.set_states(((u >> m) & 1).bool().to(tile.crossbar.device))
         self.reset_buffer()
