@@ -1,8 +1,9 @@
 """mtjxbar: in-situ stochastic training of neural networks on simulated binary MTJ crossbar arrays.
 
 The public API (docs/api.md): ``mtjxbar.convert(model, HardwareConfig())`` puts a torch model's linear
-layers on crossbars (:class:`mtjxbar.nn.MTJLinear`), ``mtjxbar.optim.InSituSGD`` trains them in situ in an
-ordinary torch loop. The names load on first use, so ``import mtjxbar`` stays cheap for the CLI.
+and convolution layers on crossbars (:class:`mtjxbar.nn.MTJLinear`, :class:`mtjxbar.nn.MTJConv2d`),
+``mtjxbar.optim.InSituSGD`` trains them in situ in an ordinary torch loop. The names load on first use,
+so ``import mtjxbar`` stays cheap for the CLI.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["nn", "optim", "convert", "HardwareConfig", "MTJLinear", "InSituSGD", "__version__"]
+__all__ = ["nn", "optim", "convert", "HardwareConfig", "MTJLinear", "MTJConv2d", "InSituSGD", "__version__"]
 
-_WHERE = {"convert": "nn", "HardwareConfig": "nn", "MTJLinear": "nn", "InSituSGD": "optim"}
+_WHERE = {"convert": "nn", "HardwareConfig": "nn", "MTJLinear": "nn", "MTJConv2d": "nn", "InSituSGD": "optim"}
 
 
 def __getattr__(name: str):

@@ -25,6 +25,8 @@ ORACLE = "tests/device/test_cmtj_oracle.py"
 NGSPICE = "tests/crossbar/test_circuit_ngspice.py"
 OPTIM = "tests/optim/test_insitu_sgd.py"
 AUTOGRAD = "tests/nn/test_autograd.py"
+CONV = "tests/nn/test_conv.py"
+OPTIM_CONV = "tests/optim/test_insitu_conv.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
@@ -163,8 +165,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "insitu-sgd-lr-halved",
         "src/mtjxbar/optim/insitu_sgd.py",
-        'row, col = sgd_request(job["x"][n], job["delta"][n], job["lr"], layer.gain,',
-        'row, col = sgd_request(job["x"][n], job["delta"][n], job["lr"] / 2, layer.gain,',
+        'row, col = sgd_request(job["x"][n, p], job["delta"][n, p], job["lr"], layer.gain,',
+        'row, col = sgd_request(job["x"][n, p], job["delta"][n, p], job["lr"] / 2, layer.gain,',
         (f"{OPTIM}::test_mean_weight_change_equals_the_request_within_4_standard_errors[default]",),
     ),
     Mutant(
@@ -177,8 +179,45 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "autograd-input-gradient-from-the-forward-read",
         "src/mtjxbar/nn/autograd.py",
-        "gx = layer.backward(grad).to(x.dtype) if ctx.needs_input_grad[0] else None",
+        "gx = layer.input_gradient(x, grad).to(x.dtype) if ctx.needs_input_grad[0] else None",
         "gx = torch.autograd.functional.vjp(layer.read, x, grad)[1] if ctx.needs_input_grad[0] else None",
         (f"{AUTOGRAD}::test_input_gradient_is_the_transposed_read[1t1mtj]",),
+    ),
+    Mutant(
+        "conv-position-errors-shuffled",
+        "src/mtjxbar/nn/conv.py",
+        "errors = delta.detach().reshape(n, self.out_channels, -1).transpose(1, 2)",
+        "errors = delta.detach().reshape(n, self.out_channels, -1).transpose(1, 2).flip(1)",
+        (f"{CONV}::test_backward_records_every_positions_patch_and_error_in_raster_order",
+         f"{OPTIM_CONV}::test_mean_weight_change_equals_the_per_position_requests_within_4_standard_errors[default]"),
+    ),
+    Mutant(
+        "conv-input-gradient-from-the-forward-read",
+        "src/mtjxbar/nn/conv.py",
+        "return self.backward(grad, x.shape[-2:])",
+        "return torch.autograd.functional.vjp(self.read, x, grad)[1]",
+        (f"{CONV}::test_input_gradient_is_each_positions_transposed_read_folded_back[1t1mtj]",),
+    ),
+    Mutant(
+        "conv-lr-halved",
+        "src/mtjxbar/nn/conv.py",
+        "return self.tile.plan(row_factor, col_factor, rows)",
+        "return self.tile.plan(row_factor, col_factor * 0.5, rows)",
+        (f"{OPTIM_CONV}::test_mean_weight_change_equals_the_per_position_requests_within_4_standard_errors[default]",),
+    ),
+    Mutant(
+        "insitu-sgd-positions-reversed",
+        "src/mtjxbar/optim/insitu_sgd.py",
+        'for p in job["fire"][n]:',
+        'for p in reversed(job["fire"][n]):',
+        (f"{OPTIM_CONV}::test_positions_are_written_sample_major_in_raster_order",
+         f"{OPTIM_CONV}::test_mean_weight_change_equals_the_per_position_requests_within_4_standard_errors[default]"),
+    ),
+    Mutant(
+        "conv-fold-stride-dropped",
+        "src/mtjxbar/nn/conv.py",
+        "return F.fold(err, tuple(input_size), self.kernel_size, self.dilation, self.padding, self.stride)",
+        "return F.fold(err, tuple(input_size), self.kernel_size, self.dilation, self.padding, 1)",
+        (f"{CONV}::test_input_gradient_is_each_positions_transposed_read_folded_back[1t1mtj]",),
     ),
 ]

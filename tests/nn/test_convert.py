@@ -1,4 +1,4 @@
-"""mtjxbar.convert: nn.Linear layers onto crossbars (programmed or random), everything else untouched."""
+"""mtjxbar.convert: nn.Linear and nn.Conv2d layers onto crossbars (programmed or random), everything else untouched."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 import mtjxbar
 from mtjxbar.device import MTJParams, VariationConfig
-from mtjxbar.nn import HardwareConfig, MTJLinear, TransferLinear, convert
+from mtjxbar.nn import HardwareConfig, MTJConv2d, MTJLinear, TransferLinear, convert
 from mtjxbar.periphery import ConverterConfig, MappingConfig, TransferConfig
 
 IDEAL = MTJParams(v_h=1e9)
@@ -85,3 +85,45 @@ def test_shared_linear_layers_stay_shared_and_the_package_exports_the_api():
     out = mtjxbar.convert(torch.nn.Sequential(lin, torch.nn.Tanh(), lin), mtjxbar.HardwareConfig())
     assert out[0] is out[2] and isinstance(out[0], mtjxbar.nn.MTJLinear)
     assert mtjxbar.MTJLinear is MTJLinear and mtjxbar.optim.InSituSGD is mtjxbar.InSituSGD
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_conv2d_layers_are_converted_and_programmed_to_the_nearest_kernel(k):
+    """A Conv2d (stride, padding, bias) becomes an MTJConv2d with gain = input_range * max|V| and logical
+    kernel = the synapse's nearest level of V / max|V|; on an ideal device it reads as the float conv with
+    those levels, rel 1e-5."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, stride=2, padding=1), torch.nn.Tanh(), torch.nn.Flatten(),
+                              torch.nn.Linear(3 * 3 * 3, 4))
+    hw = HardwareConfig(device=IDEAL, mapping=MappingConfig(mtjs_per_synapse=k),
+                        converters=ConverterConfig(input_range=2.0))
+    out = convert(net, hw)
+    layer, v = out[0], net[0].weight.detach()
+    assert isinstance(layer, MTJConv2d) and isinstance(out[3], MTJLinear)
+    assert (layer.stride, layer.padding, layer.dilation) == ((2, 2), (1, 1), (1, 1))
+    scale = float(v.abs().max())
+    assert layer.gain == pytest.approx(2.0 * scale)
+    want = layer.mapping.levels((v / scale).reshape(3, -1).T).T.reshape(v.shape)
+    assert torch.equal(layer.kernel(), want)
+    x = torch.rand(2, 2, 6, 5, generator=torch.Generator().manual_seed(3)) * 2.0 - 1.0
+    with torch.no_grad():
+        ref = torch.nn.functional.conv2d(x, want * scale, net[0].bias, stride=2, padding=1)
+        torch.testing.assert_close(layer(x), ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+        assert out(x).shape == (2, 4)
+
+
+def test_conv2d_random_init_padding_modes_and_refusals():
+    hw = HardwareConfig()
+    conv = torch.nn.Conv2d(2, 4, 3, padding="same", bias=False)
+    a, b = convert(conv, hw, init="random", seed=0), convert(conv, hw, init="random", seed=1)
+    assert isinstance(a, MTJConv2d) and a.padding == (1, 1) and a.bias is None
+    assert not torch.equal(a.crossbar.parallel, b.crossbar.parallel)
+    assert convert(torch.nn.Conv2d(2, 4, 3, padding="valid"), hw).padding == (0, 0)
+    assert isinstance(convert(conv, HardwareConfig(transfer=TransferConfig(counter_bits=3))).tile, TransferLinear)
+    with pytest.raises(ValueError, match="groups = 2"):
+        convert(torch.nn.Conv2d(2, 4, 3, groups=2), hw)
+    with pytest.raises(ValueError, match="padding_mode = 'reflect'"):
+        convert(torch.nn.Conv2d(2, 4, 3, padding=1, padding_mode="reflect"), hw)
+    with pytest.raises(ValueError, match="asymmetric"):
+        convert(torch.nn.Conv2d(2, 4, 2, padding="same"), hw)
+    assert mtjxbar.nn.MTJConv2d is MTJConv2d

@@ -194,3 +194,15 @@ def test_zero_grad_forgets_recorded_samples_and_lr_is_checked():
     assert layer.records == [] and layer.handle.grad is None
     with pytest.raises(ValueError, match="lr"):
         InSituSGD(layer, lr=-1.0)
+
+
+def test_a_linear_layer_programmed_from_a_transposed_weight_runs_its_transfers():
+    """convert(init='program') hands TransferLinear.program ``weight.T`` (a strided view); the counter tiles
+    must still take column transfers (they failed in write_column's view(-1) before)."""
+    hw = HardwareConfig(transfer=TransferConfig(counter_bits=3, samples_per_sweep=1))
+    torch.manual_seed(0)
+    model = convert(torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)), hw)
+    counters = [t.crossbar.parallel.clone() for t in model[0].tiles]
+    x, y = _toy(8, 5)
+    _train(model, InSituSGD(model, lr=2.0, seed=0), x, y, batch=1)
+    assert any(not torch.equal(a, t.crossbar.parallel) for a, t in zip(counters, model[0].tiles, strict=True))

@@ -34,8 +34,10 @@ def in_situ_layer(param: torch.Tensor) -> InSituLayer | None:
 
 
 class CrossbarRead(torch.autograd.Function):
-    """``y = layer.read(x)``; backward: ``dL/dx = layer.backward(dL/dy)`` (the transposed read, only where
-    ``x`` needs a gradient) and ``(x, dL/dy)`` recorded on the layer (only where its handle needs one)."""
+    """``y = layer.read(x)``; backward: ``dL/dx = layer.input_gradient(x, dL/dy)`` (the transposed read,
+    only where ``x`` needs a gradient) and ``(x, dL/dy)`` recorded on the layer (only where its handle needs
+    one). ``x`` is whatever the layer's read takes: feature rows for a linear layer, images for a
+    convolution (which reads, records and transposes per output position itself)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, handle: torch.Tensor, layer: InSituLayer) -> torch.Tensor:
@@ -49,7 +51,7 @@ class CrossbarRead(torch.autograd.Function):
         layer = ctx.layer
         if ctx.needs_input_grad[1]:
             layer.record(x, grad)
-        gx = layer.backward(grad).to(x.dtype) if ctx.needs_input_grad[0] else None
+        gx = layer.input_gradient(x, grad).to(x.dtype) if ctx.needs_input_grad[0] else None
         return gx, torch.zeros_like(handle), None
 
 
@@ -57,7 +59,9 @@ class InSituLayer(torch.nn.Module):
     """Base of the crossbar-backed layers: the autograd hook, the recorded (input, error) pairs and an
     optional bias in the periphery. Subclasses provide ``read(x)`` (the forward read between DAC and ADC,
     inputs ``(batch, in_features)`` or ``(in_features,)``), ``backward(delta)`` (the transposed read),
-    ``plan`` / ``write`` (the update) and ``in_features`` / ``out_features``."""
+    ``plan`` / ``write`` (the update), ``crossbar`` (the array the per-sample writes go to), ``gain``,
+    ``hardware`` and ``in_features`` / ``out_features``. A layer whose read is not one row per sample (a
+    convolution) overrides :meth:`forward`, :meth:`input_gradient` and :meth:`record`."""
 
     def init_in_situ(self, out_features: int, bias: bool, device: str | torch.device) -> None:
         """Call from ``__init__`` after ``torch.nn.Module.__init__``: the handle, the record list and the
@@ -94,6 +98,10 @@ class InSituLayer(torch.nn.Module):
             y = y.reshape(*lead, y.shape[-1])
         return y if self.bias is None else y + self.bias.to(y.dtype)
 
+    def input_gradient(self, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """``dL/dx`` of the read of ``x`` given ``dL/dy``: the transposed read of the output errors."""
+        return self.backward(grad)
+
     # --------------------------------------------------------------------------------------- records
     def record(self, x: torch.Tensor, delta: torch.Tensor) -> None:
         """Keep one batch's inputs and output errors (``dL/dy``, one row per sample) for the update."""
@@ -104,6 +112,20 @@ class InSituLayer(torch.nn.Module):
         and forget them."""
         out, self.records = self.records, []
         return out
+
+    def take_writes(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The recorded rank-1 pairs as the periphery streams them, and forget them: ``(inputs (samples,
+        writes, in_features), errors (samples, writes, out_features))``, one write per sample for a linear
+        layer (records of shape (n, features)), one per output position for a convolution (records of shape
+        (n, positions, features)); batches of fewer positions are padded with zero rows (they write
+        nothing). None if nothing was recorded."""
+        records = self.take_records()
+        if not records:
+            return None
+        pairs = [tuple(t.reshape(t.shape[0], -1, t.shape[-1]) for t in r) for r in records]
+        most = max(x.shape[1] for x, _ in pairs)
+        grown = [tuple(torch.nn.functional.pad(t, (0, 0, 0, most - t.shape[1])) for t in pair) for pair in pairs]
+        return torch.cat([x for x, _ in grown]), torch.cat([d for _, d in grown])
 
     def clear_records(self) -> None:
         self.records = []

@@ -131,7 +131,8 @@ class TransferLinear(InSituLayer):
     def program(self, weights: torch.Tensor) -> None:
         """Set the counters to the nearest level of ``weights`` (ideal programming) and reset the buffer."""
         t = self.config
-        u = torch.round((weights.clamp(-1.0, 1.0) + 1.0) * 0.5 * t.levels).to(torch.int64)
+        # contiguous: a transposed view (convert's weight.T) would leave the bit tiles' states strided
+        u = torch.round((weights.clamp(-1.0, 1.0) + 1.0) * 0.5 * t.levels).to(torch.int64).contiguous()
         for m, tile in enumerate(self.tiles):
             tile.crossbar.set_states(((u >> m) & 1).bool().to(tile.crossbar.device))
         self.reset_buffer()
@@ -319,7 +320,7 @@ class TransferLinear(InSituLayer):
 
 
 def make_layer(in_features: int, out_features: int, hardware: HardwareConfig, gain: float, *, bias: bool = False,
-               device: str | torch.device = "cpu") -> MTJLinear | TransferLinear:
+               device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> MTJLinear | TransferLinear:
     """A :class:`TransferLinear` where ``hardware.transfer`` has a counter, else an :class:`MTJLinear`."""
     cls = TransferLinear if hardware.transfer.enabled else MTJLinear
-    return cls(in_features, out_features, hardware, gain, bias=bias, device=device)
+    return cls(in_features, out_features, hardware, gain, bias=bias, device=device, dtype=dtype)

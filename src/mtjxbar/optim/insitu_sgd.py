@@ -7,9 +7,13 @@ delta_j / input_range)``), goes through the layer's pulse encoder to a write pla
 device physics, one rank-1 write per sample in sample order, as the chip would do them: a batch of B
 samples is B writes. ``delta`` is ``dL/dy`` of the loss as written, so with a batch-mean loss each write
 carries ``1/B`` of its sample's gradient and the B writes together ask for the batch-mean step of float
-SGD. Samples whose input or error is all zero write nothing (no pulse to fire). A layer with a buffer and
-counter (:class:`~mtjxbar.nn.TransferLinear`, ``hardware.transfer.counter_bits > 0``: the project's best
-rule) runs its scheduled transfers after every sample, clocked by the samples it has seen, as in the CLI's
+SGD. A convolution (:class:`~mtjxbar.nn.MTJConv2d`) records one ``(im2col input, error)`` pair per output
+position, and its sample is one rank-1 write per position, in raster order (the order the periphery
+streams them): the same code path, with more writes per sample. Writes whose input or error is all zero
+write nothing (no pulse to fire; for a convolution after max pooling or ReLU, most positions). A layer
+with a buffer and counter (:class:`~mtjxbar.nn.TransferLinear`, or a convolution on one,
+``hardware.transfer.counter_bits > 0``: the project's best rule) runs its scheduled transfers after every
+sample (after all of a convolution's positions), clocked by the samples it has seen, as in the CLI's
 loop: the rule is a property of the layer's hardware, and this optimizer drives both.
 
 Float parameters (anything else, e.g. a bias or a float head) in the same groups are updated by plain SGD,
@@ -113,8 +117,8 @@ class InSituSGD(torch.optim.Optimizer):
         for n in range(longest):  # sample-major, as the chip and the CLI's loop: all writes, then transfers
             live = [job for job in jobs if n < len(job["fire"])]
             for job in live:
-                if job["fire"][n]:
-                    self.write_sample(job, n)
+                for p in job["fire"][n]:  # a convolution's positions in raster order; one for a linear layer
+                    self.write_sample(job, n, p)
             for job in live:
                 self.transfer_sample(job["layer"], job["state"], job["generator"])
         return loss
@@ -147,23 +151,27 @@ class InSituSGD(torch.optim.Optimizer):
         state["samples"] += 1
 
     def samples_of(self, layer, handle: torch.Tensor, group: dict) -> dict | None:
-        """The recorded samples of ``layer`` (taken from it) and what writing them needs; None if none."""
-        records = layer.take_records()
-        if not records:
+        """The recorded samples of ``layer`` (taken from it, :meth:`~mtjxbar.nn.InSituLayer.take_writes`)
+        and what writing them needs; None if none. ``fire[n]``: the writes of sample ``n`` that fire, in
+        order (those whose input and error are both nonzero somewhere)."""
+        writes = layer.take_writes()
+        if writes is None:
             return None
         xb = layer.crossbar
-        x = torch.cat([r[0] for r in records]).to(device=xb.device, dtype=xb.dtype)
-        delta = torch.cat([r[1] for r in records]).to(device=xb.device, dtype=xb.dtype)
+        x, delta = (t.to(device=xb.device, dtype=xb.dtype) for t in writes)
+        fire: list[list[int]] = [[] for _ in range(x.shape[0])]
+        for n, p in ((x != 0).any(dim=2) & (delta != 0).any(dim=2)).nonzero().tolist():  # row-major: in order
+            fire[n].append(p)
         state = self.state[handle]
         state.setdefault("samples", 0)
-        return {"layer": layer, "x": x, "delta": delta, "lr": group["lr"], "state": state,
-                "fire": ((x != 0).any(dim=1) & (delta != 0).any(dim=1)).tolist(),
+        return {"layer": layer, "x": x, "delta": delta, "lr": group["lr"], "state": state, "fire": fire,
                 "generator": self.generator_of(group, xb.device)}
 
-    def write_sample(self, job: dict, n: int) -> None:
-        """Sample ``n`` of a layer's job as one rank-1 write."""
+    def write_sample(self, job: dict, n: int, p: int = 0) -> None:
+        """Write ``p`` (an output position of a convolution; 0 for a linear layer) of sample ``n`` of a
+        layer's job as one rank-1 write."""
         layer = job["layer"]
-        row, col = sgd_request(job["x"][n], job["delta"][n], job["lr"], layer.gain,
+        row, col = sgd_request(job["x"][n, p], job["delta"][n, p], job["lr"], layer.gain,
                                layer.hardware.converters.input_range)
         plan = layer.plan(row, col)
         result = layer.write(plan, job["generator"])

@@ -1,0 +1,197 @@
+"""A LeNet-style CNN trained in situ on MTJ crossbars with the torch API, against float and ex-situ training.
+
+    OMP_NUM_THREADS=1 python examples/cnn_insitu.py [--datasets mnist fashion-mnist] [--train 2000]
+        [--test 2000] [--epochs 1] [--seeds 0 1 2] [--rule flips|transfer] [--mtjs 4] [--init random|program]
+        [--out docs/results/cnn_insitu]
+
+The network (``build``): Conv2d(1, 4, 5) - tanh - max-pool 2 - Conv2d(4, 8, 5) - tanh - max-pool 2 -
+Linear(128, 32) - tanh - Linear(32, 10), biases included, on 28x28 images with pixels in [0, 1]. Every
+method sees the same first ``--train`` training images in the same shuffled order per epoch (seeded), one
+sample per step, and is tested on the first ``--test`` test images:
+
+* **float**: ``torch.optim.SGD(lr=--lr)`` on the float model;
+* **ex situ**: the float-trained model converted with ``init="program"`` (nearest representable weights,
+  ideal write-verify), not trained further;
+* **in situ**: the float model's initial weights give each layer's gain (``convert``'s default), its
+  states start random (``--init random``) or programmed to the float model's initial weights (``--init
+  program``) and :class:`mtjxbar.optim.InSituSGD` trains all four crossbar
+  layers in situ (the convolutions one rank-1 write per output position). Each crossbar layer gets its own
+  param group with ``lr = --lr / (gain / input_range)**2``: a request ``dW`` on the logical weights moves
+  the effective float weight ``gain * W / input_range`` by ``(gain / input_range) * dW``, so that lr asks
+  of every layer, in expectation, the float step of ``--lr`` (before the synapse's soft bounds). The float
+  biases get plain SGD at ``--lr`` in the same optimizer.
+
+Hardware: the default ``HardwareConfig`` (1T1MTJ, default device, ideal converters) with ``--rule flips``:
+``--mtjs`` MTJs per synapse flipping independently (``mtjs_per_synapse``, reference scheme); ``--rule
+transfer``: the buffer-and-counter synapse (2 buffer MTJs, a 6-bit counter, ``--sweep`` samples between
+two transfers of a column; the convolutions' buffers integrate all positions of the samples in between).
+Progress goes to stderr; ``runs.json``, ``runs.csv`` and
+``table.md`` (mean and spread of the test accuracy over seeds, with the command and sizes) go to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import mtjxbar
+from mtjxbar.experiments.datasets import load_dataset
+from mtjxbar.nn import InSituLayer
+from mtjxbar.optim import InSituSGD
+from mtjxbar.periphery import MappingConfig, TransferConfig
+
+DATA_DIRS = {"mnist": "/work/shared/data/mnist-train10k", "fashion-mnist": None}  # None: Debian's folder
+METHODS = ("float", "ex situ", "in situ")
+
+
+def build(seed: int) -> nn.Sequential:
+    """The float LeNet-style network with torch's default initialisation under ``seed``."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 4, 5), nn.Tanh(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 5), nn.Tanh(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(128, 32), nn.Tanh(), nn.Linear(32, 10))
+
+
+def crossbar_layers(model: nn.Module) -> list[InSituLayer]:
+    """The trainable crossbar layers of a converted model (not the tiles inside a convolution)."""
+    return [m for m in model.modules() if isinstance(m, InSituLayer) and m.handle.requires_grad]
+
+
+def insitu_optimizer(model: nn.Module, lr: float, seed: int) -> InSituSGD:
+    """One param group per crossbar layer at ``lr / (gain / input_range)**2``, the float parameters at ``lr``."""
+    groups, handles = [], set()
+    for layer in crossbar_layers(model):
+        ratio = layer.gain / layer.hardware.converters.input_range
+        groups.append({"params": [layer.handle], "lr": lr / ratio**2})
+        handles.add(id(layer.handle))
+    floats = [p for p in model.parameters() if id(p) not in handles and p.requires_grad]
+    groups.append({"params": floats, "lr": lr})
+    return InSituSGD(groups, lr=lr, seed=seed)
+
+
+def train(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int,
+          label: str) -> float:
+    """Per-sample training; returns seconds per sample."""
+    g = torch.Generator().manual_seed(seed)
+    n, t0, done = len(x), time.perf_counter(), 0
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=g).tolist()
+        for k, i in enumerate(order):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[i:i + 1]), y[i:i + 1]).backward()
+            opt.step()
+            done += 1
+            if (k + 1) % 500 == 0 or k + 1 == n:
+                rate = done / (time.perf_counter() - t0)
+                print(f"    {label}: epoch {epoch + 1}/{epochs}, {k + 1}/{n} samples, {rate:.1f} samples/s",
+                      file=sys.stderr, flush=True)
+    return (time.perf_counter() - t0) / max(done, 1)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 500) -> float:
+    model.eval()
+    hits = sum(int((model(x[i:i + chunk]).argmax(1) == y[i:i + chunk]).sum()) for i in range(0, len(x), chunk))
+    model.train()
+    return hits / len(x)
+
+
+def run_one(dataset: str, seed: int, x, y, xt, yt, args, hardware) -> list[dict]:
+    rows = []
+    fmodel = build(seed)
+    insitu = mtjxbar.convert(fmodel, hardware, init=args.init, seed=seed)  # gains from the float init
+    s_float = train(fmodel, torch.optim.SGD(fmodel.parameters(), lr=args.lr), x, y, args.epochs, seed,
+                    f"{dataset} seed {seed} float")
+    rows.append({"method": "float", "accuracy": accuracy(fmodel, xt, yt), "s_per_sample": s_float})
+    exsitu = mtjxbar.convert(fmodel, hardware, init="program", seed=seed)
+    rows.append({"method": "ex situ", "accuracy": accuracy(exsitu, xt, yt), "s_per_sample": 0.0})
+    opt = insitu_optimizer(insitu, args.lr, seed)
+    s_insitu = train(insitu, opt, x, y, args.epochs, seed, f"{dataset} seed {seed} in situ")
+    rows.append({"method": "in situ", "accuracy": accuracy(insitu, xt, yt), "s_per_sample": s_insitu,
+                 "writes": opt.counts["writes"], "flips": opt.counts["flips"]})
+    for row in rows:
+        row.update(dataset=dataset, seed=seed)
+        print(f"  {dataset} seed {seed} {row['method']}: test accuracy {row['accuracy']:.4f}", file=sys.stderr,
+              flush=True)
+    return rows
+
+
+def rule_words(args) -> str:
+    if args.rule == "transfer":
+        return f"buffer + counter (2 + 6 MTJs per synapse, a column transfer every {args.sweep} samples)"
+    return f"independent flips, {args.mtjs} MTJs per synapse"
+
+
+def hardware_for(args) -> mtjxbar.HardwareConfig:
+    if args.rule == "transfer":
+        return mtjxbar.HardwareConfig(transfer=TransferConfig(counter_bits=6, buffer_mtjs=2,
+                                                              samples_per_sweep=args.sweep))
+    return mtjxbar.HardwareConfig(mapping=MappingConfig(mtjs_per_synapse=args.mtjs))
+
+
+def table(runs: list[dict], args, command: str) -> str:
+    lines = ["| data set | float SGD | ex situ (float, then programmed) | in situ (InSituSGD) | in-situ s/sample |",
+             "| --- | --- | --- | --- | --- |"]
+    for dataset in args.datasets:
+        cells = []
+        for method in METHODS:
+            acc = [r["accuracy"] for r in runs if r["dataset"] == dataset and r["method"] == method]
+            spread = statistics.stdev(acc) if len(acc) > 1 else 0.0
+            cells.append(f"{100 * statistics.mean(acc):.1f} ± {100 * spread:.1f} %")
+        per = [r["s_per_sample"] for r in runs if r["dataset"] == dataset and r["method"] == "in situ"]
+        lines.append(f"| {dataset} | " + " | ".join(cells) + f" | {statistics.mean(per) * 1e3:.0f} ms |")
+    sizes = (f"{args.train} training images, {args.epochs} epoch(s), batch 1, tested on the first {args.test} test "
+             f"images; seeds {', '.join(map(str, args.seeds))} (mean ± standard deviation over seeds); "
+             f"{rule_words(args)}, default device, 1T1MTJ, in-situ init {args.init}; lr {args.lr:g} "
+             "(float SGD's, and the in-situ layers' float equivalent)")
+    return "\n".join(["Test accuracy of the LeNet-style CNN (examples/cnn_insitu.py)", "", *lines, "",
+                      f"Sizes: {sizes}.", "", f"Command: `{command}`", ""])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=list(DATA_DIRS))
+    parser.add_argument("--train", type=int, default=2000, help="training images (the first N)")
+    parser.add_argument("--test", type=int, default=2000, help="test images (the first N)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--lr", type=float, default=0.02, help="float SGD's lr; the in-situ layers' float equivalent")
+    parser.add_argument("--rule", choices=["flips", "transfer"], default="flips")
+    parser.add_argument("--mtjs", type=int, default=4, help="MTJs per synapse (--rule flips)")
+    parser.add_argument("--sweep", type=int, default=8, help="samples between transfers of a column (transfer)")
+    parser.add_argument("--init", choices=["random", "program"], default="random", help="in-situ start")
+    parser.add_argument("--out", default="docs/results/cnn_insitu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    command = "OMP_NUM_THREADS=1 python examples/cnn_insitu.py " + " ".join(sys.argv[1:])
+    hardware = hardware_for(args)
+    runs = []
+    for dataset in args.datasets:
+        data = load_dataset(dataset, DATA_DIRS[dataset], max_train=args.train, max_test=args.test)
+        x, xt = (t.view(-1, 1, *data.image_shape) for t in (data.train_x, data.test_x))
+        print(f"{dataset}: {len(x)} training, {len(xt)} test images", file=sys.stderr, flush=True)
+        for seed in args.seeds:
+            runs.extend(run_one(dataset, seed, x, data.train_y, xt, data.test_y, args, hardware))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "runs.json").write_text(json.dumps({"command": command, "args": vars(args), "runs": runs}, indent=1))
+    with open(out / "runs.csv", "w", newline="") as f:
+        keys = ["dataset", "seed", "method", "accuracy", "s_per_sample", "writes", "flips"]
+        writer = csv.DictWriter(f, keys)
+        writer.writeheader()
+        writer.writerows({k: r.get(k, "") for k in keys} for r in runs)
+    text = table(runs, args, command)
+    (out / "table.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
