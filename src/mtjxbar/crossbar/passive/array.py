@@ -193,11 +193,14 @@ class PassiveCrossbar(PassiveWrites, CellArray):
     def _params_np(self) -> dict[str, np.ndarray]:
         return {k: self.cell_params_np()[k] for k in ("r_p", "tmr0", "v_h")}
 
-    def relaxation_settings(self) -> dict:
+    def relaxation_settings(self, purpose: str = "read") -> dict:
         """Keywords of the line relaxation (:func:`~mtjxbar.crossbar.circuit.solve_tiles_cells`) from the
-        array's :class:`CircuitSolverConfig`."""
+        array's :class:`CircuitSolverConfig` for a ``read`` or a ``write`` (its phases' patterns and the
+        periphery's compensation model: to ``fast_write_tolerance`` where ``write_solver`` is ``fast``)."""
         s = self.circuit_solver
-        return {"bias_dependent": s.bias_dependent, "tolerance": s.relaxation_tolerance, "max_sweeps": s.max_sweeps}
+        fast = purpose == "write" and s.write_solver == "fast"
+        return {"bias_dependent": s.bias_dependent, "max_sweeps": s.max_sweeps,
+                "tolerance": s.fast_write_tolerance if fast else s.relaxation_tolerance}
 
     def line_ends(self, purpose: str) -> LineEnds:
         """Port conductances of every line for a read (rows driven, columns sensed), a transposed read or a

@@ -71,7 +71,7 @@ class PassiveWrites:
                     out[:, rs, cs] = self._port_solver(rs, cs, "write").solve(rows[:, rs], cols[:, cs]).cell_voltage
             return out
         return solve_tiles_cells(rows, cols, self.parallel.cpu().numpy(), self._params_np(), self.line_ends("write"),
-                                 *self.tile_starts, **self.relaxation_settings())
+                                 *self.tile_starts, **self.relaxation_settings("write"))
 
     def _check_phase_size(self, phase: WritePhase) -> None:
         if phase.row_widths.numel() != self.rows or phase.col_currents.numel() != self.cols:
