@@ -10,7 +10,10 @@ TMR), write compensation 2 steps, per-tile read calibration. Data: the first sam
 warm-up (the Numba kernels compile there). The passive step is split into the time inside the circuit
 solves (reads, write patterns, the compensation's model solves) and the rest. ``--threads``: torch, Numba
 and BLAS threads (0: the libraries' defaults; a passive array's tiles are solved in parallel).
-Ends with ``bench <name> <value> <unit>`` lines.
+The passive step runs twice, with the exact write solver (the reference, ``write_solver = exact``) and with
+the fast one (the default); ``solves`` counts tile solves per sample (one source set on one tile; all-zero
+tiles, skipped by the solver, included). Ends with ``bench <name> <value> <unit>`` lines; the ratio lines use
+the default (fast) solver.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import time
 from functools import partial
 
+import numpy as np
 import torch
 from _data import bench_data
 
@@ -33,7 +37,7 @@ from mtjxbar.rng import generator
 from mtjxbar.training import InSituNetwork, SoftwareMLP, build_architecture, train_insitu, train_software_epoch
 
 
-def _config(args, kind: str, engine: str) -> ExperimentConfig:
+def _config(args, kind: str, engine: str, write_solver: str = "fast") -> ExperimentConfig:
     config = ExperimentConfig()
     for path, value in (("hardware.mapping.scheme", "differential"), ("training.outputs_per_class", 8),
                         ("training.center_inputs", True), ("training.gain_scales", (1.0, 4.0)),
@@ -42,7 +46,8 @@ def _config(args, kind: str, engine: str) -> ExperimentConfig:
     if kind == "passive":
         wires = {"r_wire_row": args.wire_resistance, "r_wire_col": args.wire_resistance}
         for path, value in (("hardware.array.tile_rows", 64), ("hardware.array.tile_cols", 64),
-                            ("hardware.array.circuit", wires), ("hardware.array.write_scheme", args.write_scheme)):
+                            ("hardware.array.circuit", wires), ("hardware.array.write_scheme", args.write_scheme),
+                            ("hardware.circuit_solver.write_solver", write_solver)):
             config = replace_path(config, path, value)
     return config
 
@@ -60,7 +65,7 @@ class _SolveClock:
     array and the periphery's calibration and compensation call them)."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
+        self.seconds, self.solves = 0.0, 0
         for module in (passive_reads, passive_writes, calibration, compensation):
             for name in ("solve_tiles_cells", "solve_tiles_currents"):
                 if hasattr(module, name):
@@ -68,6 +73,8 @@ class _SolveClock:
 
     def _timed(self, fn):
         def wrapper(*a, **kw):
+            # (src_r, src_c, parallel, params, ends, row_starts, col_starts): source sets x tiles
+            self.solves += len(np.atleast_2d(a[0])) * (len(a[5]) - 1) * (len(a[6]) - 1)
             t0 = time.perf_counter()
             try:
                 return fn(*a, **kw)
@@ -97,16 +104,17 @@ def main() -> None:
     warm, order = torch.arange(20), torch.arange(20, 20 + args.samples)
     clock = _SolveClock()
     results = {}
-    for name, kind, engine in (("passive", "passive", "eager"), ("1t1mtj_eager", "1t1mtj", "eager"),
-                               ("1t1mtj_fused", "1t1mtj", "fused")):
-        config = _config(args, kind, engine)
+    solves = {}
+    for name, kind, engine in (("passive_exact", "passive", "eager"), ("passive", "passive", "eager"),
+                               ("1t1mtj_eager", "1t1mtj", "eager"), ("1t1mtj_fused", "1t1mtj", "fused")):
+        config = _config(args, kind, engine, "exact" if name == "passive_exact" else "fast")
         arch, net, gens = _net(config, x)
         train_insitu(net, x, y, config.training, 0, warm, gens)
-        clock.seconds = 0.0
+        clock.seconds, clock.solves = 0.0, 0
         results[name] = _per_sample_ms(partial(train_insitu, net, x, y, config.training, 0, order, gens),
                                        args.samples)
         if kind == "passive":
-            solves = 1e3 * clock.seconds / args.samples
+            solves[name] = (1e3 * clock.seconds / args.samples, clock.solves / args.samples)
     model = SoftwareMLP(arch, net.weights(), config.hardware.converters.input_range)
     train_software_epoch(model, x, y, warm, 0.01, clip=False)
     results["float"] = _per_sample_ms(partial(train_software_epoch, model, x, y, order, 0.01, clip=False),
@@ -117,9 +125,14 @@ def main() -> None:
           f"{numba.get_num_threads()} Numba threads")
     for name, ms in results.items():
         print(f"{name:>13}: {ms:9.3f} ms / sample")
-    print(f"passive step: {solves:.1f} ms in circuit solves, {results['passive'] - solves:.1f} ms the rest")
+    for name, (ms, count) in solves.items():
+        print(f"{name} step: {ms:.1f} ms in circuit solves ({count:.0f} tile solves / sample), "
+              f"{results[name] - ms:.1f} ms the rest")
+    print(f"bench passive_exact_step_ms {results['passive_exact']:.1f} ms")
+    print(f"bench passive_fast_vs_exact_speedup {results['passive_exact'] / results['passive']:.2f} x")
     print(f"bench passive_step_ms {results['passive']:.1f} ms")
-    print(f"bench passive_solves_ms {solves:.1f} ms")
+    print(f"bench passive_solves_ms {solves['passive'][0]:.1f} ms")
+    print(f"bench passive_tile_solves_per_sample {solves['passive'][1]:.0f} 1")
     print(f"bench passive_vs_1t1mtj_eager_ratio {results['passive'] / results['1t1mtj_eager']:.1f} x")
     print(f"bench passive_vs_float_ratio {results['passive'] / results['float']:.0f} x")
 

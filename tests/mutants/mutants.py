@@ -27,6 +27,7 @@ OPTIM = "tests/optim/test_insitu_sgd.py"
 AUTOGRAD = "tests/nn/test_autograd.py"
 CONV = "tests/nn/test_conv.py"
 OPTIM_CONV = "tests/optim/test_insitu_conv.py"
+FAST = "tests/crossbar/test_passive_fast.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
@@ -219,5 +220,26 @@ MUTANTS: list[Mutant] = [
         "return F.fold(err, tuple(input_size), self.kernel_size, self.dilation, self.padding, self.stride)",
         "return F.fold(err, tuple(input_size), self.kernel_size, self.dilation, self.padding, 1)",
         (f"{CONV}::test_input_gradient_is_each_positions_transposed_read_folded_back[1t1mtj]",),
+    ),
+    Mutant(
+        "passive-params-cache-stale",
+        "src/mtjxbar/crossbar/passive/array.py",
+        "self._np_params: dict[str, np.ndarray] | None = None",
+        "self._np_params = getattr(self, '_np_params', None)",
+        (f"{FAST}::test_fast_path_follows_new_cell_parameters_and_states",),
+    ),
+    Mutant(
+        "passive-fast-write-tolerance-100x",
+        "src/mtjxbar/crossbar/passive/array.py",
+        '"tolerance": s.fast_write_tolerance if fast else s.relaxation_tolerance',
+        '"tolerance": 100 * s.fast_write_tolerance if fast else s.relaxation_tolerance',
+        (f"{FAST}::test_fast_write_voltages_within_half_a_percent_of_exact[to_ap-v3-2.5]",),
+    ),
+    Mutant(
+        "passive-fast-tolerance-on-the-exact-path",
+        "src/mtjxbar/crossbar/passive/array.py",
+        'fast = purpose == "write" and s.write_solver == "fast"',
+        'fast = purpose == "write"',
+        (f"{FAST}::test_exact_write_solver_keeps_the_reference_tolerance",),
     ),
 ]

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from ..config import ConfigError, param, validate
 
 __all__ = ["ArrayConfig", "BiasSolverConfig", "CircuitConfig", "CircuitSolverConfig", "ARRAY_KINDS", "FIDELITIES",
-           "WRITE_SCHEMES", "LINE_ENDS", "READ_CALIBRATIONS", "series_resistance"]
+           "WRITE_SCHEMES", "WRITE_SOLVERS", "LINE_ENDS", "READ_CALIBRATIONS", "series_resistance"]
 
 ARRAY_KINDS = ("1t1mtj", "passive")
 FIDELITIES = ("ideal", "lumped", "exact")
 WRITE_SCHEMES = ("v2", "v3")
+WRITE_SOLVERS = ("exact", "fast")
 LINE_ENDS = ("near", "far")
 READ_CALIBRATIONS = ("cells", "columns", "off")
 
@@ -136,6 +137,15 @@ class CircuitSolverConfig:
                                         "every line at a port): stop when no node moves more than this in a "
                                         "sweep", lo=0.0, lo_open=True, hi=1e-3)
     max_sweeps: int = param(500, "1", "line-relaxation sweeps at most", lo=1, hi=100000)
+    write_solver: str = param("fast", "", "passive writes' circuit solves (each phase's held and released "
+                              "patterns and the periphery's compensation model): exact (to "
+                              "relaxation_tolerance, the reference) or fast (to fast_write_tolerance; cell "
+                              "voltages within 0.5 % of exact, tests/crossbar/test_passive_fast.py)",
+                              choices=WRITE_SOLVERS)
+    fast_write_tolerance: float = param(1e-4, "V", "write_solver = fast: stop a write solve's line relaxation "
+                                        "when no node moves more than this in a sweep (the error left is about "
+                                        "this times the sweep's contraction, 0.05-0.3 at 1-2.5 ohm)", lo=0.0,
+                                        lo_open=True, hi=1e-2)
 
     def __post_init__(self) -> None:
         validate(self)

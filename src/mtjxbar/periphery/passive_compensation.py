@@ -70,7 +70,7 @@ class WriteCompensation:
         _, model, params = state_blind_model(array, np.abs(rows_on[:, None] - cols[None, :]))
         rows_on, cols = rows_on.copy(), cols.copy()
         ends = array.line_ends("write")
-        kw = {**array.relaxation_settings(), "bias_dependent": False}
+        kw = {**array.relaxation_settings("write"), "bias_dependent": False}
         ri, cj = np.nonzero(sel_r)[0], np.nonzero(sel_c)[0]
         # a cell the phase can switch is in the state it switches from (AP for to_p, P for to_ap), not at the
         # mean: its own current through its lines' path resistance R changes its voltage by the factor

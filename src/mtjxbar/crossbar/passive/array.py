@@ -90,8 +90,25 @@ class PassiveCrossbar(PassiveWrites, CellArray):
         """Where the tiles start along the rows and along the columns (each ending with the line count)."""
 
     # ------------------------------------------------------------------------------------- circuits
+    def _params_changed(self) -> None:
+        self._np_params: dict[str, np.ndarray] | None = None  # rebuilt by cell_params_np on demand
+        self._nominal_means: dict[str, float] | None = None
+
+    def cell_params_np(self) -> dict[str, np.ndarray]:
+        """Every per-cell parameter as a float64 numpy array (N, M) on the CPU, what the circuit and survival
+        kernels take; converted once per :meth:`set_cell_params` instead of once per solve."""
+        if self._np_params is None:
+            self._np_params = {k: np.ascontiguousarray(v.double().cpu().numpy()) for k, v in self.params.items()}
+        return self._np_params
+
+    def mean_params(self) -> dict[str, float]:
+        """The array's mean ``r_p``, ``tmr0`` and ``v_h`` (what a write's column voltages are set from)."""
+        if self._nominal_means is None:
+            self._nominal_means = {k: float(self.params[k].double().mean()) for k in ("r_p", "tmr0", "v_h")}
+        return self._nominal_means
+
     def _np(self, name: str, rs: slice, cs: slice) -> np.ndarray:
-        return self.params[name][rs, cs].double().cpu().numpy()
+        return self.cell_params_np()[name][rs, cs]
 
     def _tile_cells(self, rs: slice, cs: slice, v: np.ndarray, series) -> np.ndarray:
         """Currents of the tile's cells at voltages ``v`` with ``series`` ohm in front of each."""
@@ -174,13 +191,16 @@ class PassiveCrossbar(PassiveWrites, CellArray):
         return {} if calibration is None else {"gains": calibration[0], "drive": calibration[1]}
 
     def _params_np(self) -> dict[str, np.ndarray]:
-        return {k: self.params[k].double().cpu().numpy() for k in ("r_p", "tmr0", "v_h")}
+        return {k: self.cell_params_np()[k] for k in ("r_p", "tmr0", "v_h")}
 
-    def relaxation_settings(self) -> dict:
+    def relaxation_settings(self, purpose: str = "read") -> dict:
         """Keywords of the line relaxation (:func:`~mtjxbar.crossbar.circuit.solve_tiles_cells`) from the
-        array's :class:`CircuitSolverConfig`."""
+        array's :class:`CircuitSolverConfig` for a ``read`` or a ``write`` (its phases' patterns and the
+        periphery's compensation model: to ``fast_write_tolerance`` where ``write_solver`` is ``fast``)."""
         s = self.circuit_solver
-        return {"bias_dependent": s.bias_dependent, "tolerance": s.relaxation_tolerance, "max_sweeps": s.max_sweeps}
+        fast = purpose == "write" and s.write_solver == "fast"
+        return {"bias_dependent": s.bias_dependent, "max_sweeps": s.max_sweeps,
+                "tolerance": s.fast_write_tolerance if fast else s.relaxation_tolerance}
 
     def line_ends(self, purpose: str) -> LineEnds:
         """Port conductances of every line for a read (rows driven, columns sensed), a transposed read or a

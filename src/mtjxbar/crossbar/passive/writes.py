@@ -44,8 +44,7 @@ class PassiveWrites:
         the write circuit is solved on the CPU whatever the array's device)."""
         phase = WritePhase(row_widths=phase.row_widths.cpu(), col_currents=phase.col_currents.cpu(),
                            polarity=phase.polarity)
-        nominal = {k: float(self.params[k].double().mean()) for k in ("r_p", "tmr0", "v_h")}
-        v_cols = column_write_voltages(phase, v_max=self.array.write_voltage_max, **nominal)
+        v_cols = column_write_voltages(phase, v_max=self.array.write_voltage_max, **self.mean_params())
         on, off, cols = phase_levels(self.array.write_scheme, phase.row_widths > 0, v_cols, phase.polarity)
         if self._ideal_circuit():
             return ideal_cell_voltages(on, cols), ideal_cell_voltages(off, cols)
@@ -72,7 +71,7 @@ class PassiveWrites:
                     out[:, rs, cs] = self._port_solver(rs, cs, "write").solve(rows[:, rs], cols[:, cs]).cell_voltage
             return out
         return solve_tiles_cells(rows, cols, self.parallel.cpu().numpy(), self._params_np(), self.line_ends("write"),
-                                 *self.tile_starts, **self.relaxation_settings())
+                                 *self.tile_starts, **self.relaxation_settings("write"))
 
     def _check_phase_size(self, phase: WritePhase) -> None:
         if phase.row_widths.numel() != self.rows or phase.col_currents.numel() != self.cols:
@@ -89,8 +88,8 @@ class PassiveWrites:
         on_time = torch.where(selected, widths, torch.full_like(widths, length))[:, None].expand(-1, self.cols)
         duration = torch.stack([on_time, (length - on_time).clamp(min=0.0)])
         parallel = self.parallel.cpu()
-        params = {k: v.double().cpu().numpy() for k, v in self.params.items()}
-        log_s = torch.from_numpy(phase_log_survival(volts.numpy(), duration.numpy(), parallel.numpy(), params,
+        log_s = torch.from_numpy(phase_log_survival(volts.numpy(), duration.numpy(), parallel.numpy(),
+                                                    self.cell_params_np(),
                                                     self.device_params.n_exponent, self.device_params.tau_d))
         aimed = selected[:, None] & (phase.col_currents.cpu() > 0)[None, :]
         aimed &= ~parallel if phase.polarity == TO_P else parallel

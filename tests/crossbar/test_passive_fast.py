@@ -1,0 +1,175 @@
+"""The fast passive write solver (``CircuitSolverConfig.write_solver = "fast"``) against the exact one.
+
+Both solve the same circuits (each phase's held and released pattern, and the periphery's compensation model)
+by the same line relaxation; the fast one stops at ``fast_write_tolerance`` instead of
+``relaxation_tolerance``. What must hold where it matters: every selected and half-selected cell's voltage
+in each phase within 0.5 % of the exact path's (measured: ~1e-5 relative), on tiled arrays with 1 and
+2.5 ohm wires, bias-dependent TMR, per-cell parameters and stuck cells, both schemes and polarities; and
+the flips the fast path draws follow the exact path's per-cell probabilities (chi-square, p > 1e-4 with
+fixed seeds). A fast path whose parameter cache goes stale after :meth:`set_cell_params` fails here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numba
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from mtjxbar.crossbar import TO_AP, TO_P, ArrayConfig, PassiveCrossbar, UpdatePlan, WritePhase
+from mtjxbar.crossbar.config import CircuitConfig, CircuitSolverConfig
+from mtjxbar.device import MTJParams
+from mtjxbar.periphery.passive_calibration import ReadCalibration
+from mtjxbar.periphery.passive_compensation import WriteCompensation
+
+F64 = torch.float64
+DEV = MTJParams()
+ROWS, COLS, TILE = 96, 80, 48  # 2 x 2 tiles (the last column tile 32 wide)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_numba_thread():
+    """Small tiles solve in well under a millisecond on one thread; on a loaded 2-core machine Numba's second
+    thread can make each parallel call 100x slower (measured: 28 ms instead of 0.2 ms per write solve)."""
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(threads)
+
+
+def _cell_params(seed: int) -> dict[str, torch.Tensor]:
+    """Per-cell parameters, 5 % spread of R_P, TMR0 and Ic0 around the nominal device."""
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for name in ("r_p", "tmr0", "v_h", "delta", "ic0_p2ap", "ic0_ap2p", "tau0_p2ap", "tau0_ap2p"):
+        value = torch.full((ROWS, COLS), float(getattr(DEV, name)), dtype=F64)
+        if name in ("r_p", "tmr0", "ic0_p2ap", "ic0_ap2p"):
+            value = value * (1 + 0.05 * torch.randn(ROWS, COLS, generator=gen, dtype=F64))
+        out[name] = value
+    return out
+
+
+def _array(solver: str, ohm: float, scheme: str = "v2", dev: MTJParams = DEV, seed: int = 0) -> PassiveCrossbar:
+    """A wired passive array with per-cell parameters, random states and 2 % stuck cells."""
+    array = ArrayConfig(kind="passive", circuit=CircuitConfig(r_wire_row=ohm, r_wire_col=ohm), tile_rows=TILE,
+                        tile_cols=TILE, write_scheme=scheme)
+    xb = PassiveCrossbar(ROWS, COLS, dev, array, CircuitSolverConfig(write_solver=solver),
+                         calibration=ReadCalibration(), compensation=WriteCompensation(), dtype=F64)
+    xb.set_cell_params(_cell_params(seed))
+    gen = torch.Generator().manual_seed(seed + 1)
+    xb.set_states(torch.rand(ROWS, COLS, generator=gen) < 0.5)
+    stuck = torch.rand(ROWS, COLS, generator=gen)
+    xb.set_stuck(stuck < 0.01, (stuck >= 0.01) & (stuck < 0.02))
+    return xb
+
+
+def _phase(polarity: str, seed: int = 2, current: float = 40e-6) -> WritePhase:
+    """30 % of the rows at random widths, half the columns at current .. 1.5 current."""
+    gen = torch.Generator().manual_seed(seed)
+    widths = torch.where(torch.rand(ROWS, generator=gen) < 0.3, 1e-8 * torch.rand(ROWS, generator=gen, dtype=F64),
+                         0.0)
+    currents = torch.where(torch.rand(COLS, generator=gen) < 0.5,
+                           current * (1 + 0.5 * torch.rand(COLS, generator=gen, dtype=F64)), 0.0)
+    return WritePhase(row_widths=widths, col_currents=currents, polarity=polarity)
+
+
+def _relative_error(fast: PassiveCrossbar, exact: PassiveCrossbar, phase: WritePhase) -> float:
+    """Largest relative difference of the fast and exact cell voltages over the selected and half-selected
+    cells (a selected row or a selected column) of both intervals of the phase."""
+    rows, cols = phase.row_widths > 0, phase.col_currents > 0
+    touched = rows[:, None] | cols[None, :]
+    worst = 0.0
+    for v_fast, v_exact in zip(fast.phase_cell_voltages(phase), exact.phase_cell_voltages(phase), strict=True):
+        scale = v_exact.abs()
+        live = touched & (scale > 1e-3)  # the released interval leaves selected rows at 0 V (v2)
+        worst = max(worst, float(((v_fast - v_exact).abs()[live] / scale[live]).max()))
+    return worst
+
+
+@pytest.mark.parametrize("ohm", [1.0, 2.5])
+@pytest.mark.parametrize("scheme", ["v2", "v3"])
+@pytest.mark.parametrize("polarity", [TO_P, TO_AP])
+def test_fast_write_voltages_within_half_a_percent_of_exact(ohm, scheme, polarity):
+    exact, fast = _array("exact", ohm, scheme), _array("fast", ohm, scheme)
+    assert _relative_error(fast, exact, _phase(polarity)) < 5e-3
+
+
+def test_fast_path_follows_new_cell_parameters_and_states():
+    """Change the parameters, the stuck cells and the states after a write: the fast path must use the
+    new ones (a stale parameter cache would keep the old R_P and TMR)."""
+    fast = _array("fast", 1.0)
+    phase = _phase(TO_P)
+    fast.phase_cell_voltages(phase)  # fills whatever the array caches
+    fast.set_cell_params(_cell_params(seed=7))
+    fast.set_cell_params({**fast.params, "r_p": fast.params["r_p"] * 1.3})
+    fast.set_states(~fast.parallel)
+    exact = _array("exact", 1.0)
+    exact.set_cell_params(dict(fast.params))
+    exact.set_states(fast.parallel)
+    assert _relative_error(fast, exact, phase) < 5e-3
+
+
+def test_fast_and_exact_switching_probabilities_agree():
+    """Per-cell flip probabilities of a 4-phase plan: within 2 % relative wherever they exceed 1e-12 (a
+    0.5 % voltage error would move a thermal rate by up to ~25 %)."""
+    plan = UpdatePlan(phases=tuple(_phase(pol, seed=s) for s, pol in enumerate((TO_P, TO_AP, TO_P, TO_AP))))
+    p_exact = _array("exact", 2.5).switching_probabilities(plan)
+    p_fast = _array("fast", 2.5).switching_probabilities(plan)
+    live = p_exact > 1e-12
+    assert bool(live.any()) and float(((p_fast - p_exact).abs()[live] / p_exact[live]).max()) < 0.02
+
+
+def _flip_counts(array: PassiveCrossbar, plan: UpdatePlan, trials: int, seed: int) -> np.ndarray:
+    start = array.parallel.clone()
+    gen = torch.Generator().manual_seed(seed)
+    counts = np.zeros((ROWS, COLS))
+    for _ in range(trials):
+        array.set_states(start)
+        array.write(plan, gen)
+        counts += (array.parallel != start).numpy()
+    array.set_states(start)
+    return counts
+
+
+@pytest.mark.parametrize("ohm", [1.0, 2.5])
+def test_fast_path_flip_statistics_per_cell_follow_the_exact_probabilities(ohm):
+    """Low-barrier junctions (delta 14, so half-selected cells flip too) and one phase per write: the fast
+    path's per-cell flip counts over 300 writes against Binomial(300, p) of the exact path's probabilities,
+    chi-square over the cells expecting at least 5 flips plus one pooled bin of the rest (p > 1e-4); stuck
+    cells never flip."""
+    dev = dataclasses.replace(DEV, delta=14.0)
+    plan = UpdatePlan(phases=(_phase(TO_P, current=30e-6),))
+    p = _array("exact", ohm, dev=dev).switching_probabilities(plan)[0].numpy()
+    fast = _array("fast", ohm, dev=dev)
+    frozen = fast.frozen_mask.view(ROWS, COLS).numpy()
+    trials = 300
+    counts = _flip_counts(fast, plan, trials, seed=11)
+    assert counts[frozen].sum() == 0
+    p = np.where(frozen, 0.0, p)
+    big = trials * p >= 5
+    assert big.sum() > 50 and (~big & (p > 0)).sum() > 1000  # selected and half-selected cells both tested
+    z2 = (counts[big] - trials * p[big]) ** 2 / (trials * p[big] * (1 - p[big]))
+    rest = ~big
+    pooled = (counts[rest].sum() - trials * p[rest].sum()) ** 2 / (trials * (p[rest] * (1 - p[rest])).sum())
+    assert stats.chi2.sf(z2.sum() + pooled, df=int(big.sum()) + 1) > 1e-4
+
+
+def test_write_solver_is_validated():
+    with pytest.raises(ValueError, match="write_solver"):
+        CircuitSolverConfig(write_solver="approximate")
+    with pytest.raises(ValueError, match="fast_write_tolerance"):
+        CircuitSolverConfig(fast_write_tolerance=0.1)
+
+
+def test_exact_write_solver_keeps_the_reference_tolerance():
+    """``write_solver = exact`` is the reference: its writes and compensation solve to relaxation_tolerance
+    (1e-9 V), agreeing with a 1e-12 V solve to 1e-7 relative; only the fast path stops early."""
+    phase = _phase(TO_AP)
+    exact = _array("exact", 2.5)
+    tight = _array("exact", 2.5)
+    tight.circuit_solver = CircuitSolverConfig(write_solver="exact", relaxation_tolerance=1e-12)
+    assert exact.relaxation_settings("write")["tolerance"] == 1e-9
+    assert _relative_error(exact, tight, phase) < 1e-7
