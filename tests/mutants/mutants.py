@@ -89,8 +89,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "lr-divided-by-10-in-the-step",
         "src/mtjxbar/training/insitu.py",
-        "sgd_request(h, d, lr * scales[",
-        "sgd_request(h, d, lr / 10 * scales[",
+        '"lr": lr * scales[min(i, len(scales) - 1)]',
+        '"lr": lr / 10 * scales[min(i, len(scales) - 1)]',
         (f"{LR}::test_the_output_layer_request_is_minus_lr_gain_delta_over_input_range",),
     ),
     Mutant(
