@@ -34,7 +34,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                "(8 MTJs)", NONE),
     "float": ("float SGD of the same network at gains 1 and 4, lr 10 (the same runs train the independent-flip "
               "rule, BinaryConnect and ex-situ)",
-              {**PLAIN, **GAIN1, "baselines.methods": ["float", "binary_software", "exsitu"], "baselines.float_lr": 10.0}),
+              {**PLAIN, **GAIN1, "baselines.methods": ["float", "binary_software", "exsitu"],
+               "baselines.float_lr": 10.0}),
     "gain1": ("first recipe: gains 1 and 4 (weights in [-1, 1] where float's are), lr 3.17", {**NONE, **GAIN1}),
     "meanfield": ("noise-free limit of gain1: buffer probabilities and expected transfers (training/meanfield.py)",
                   {**GAIN1, "meanfield": True}),
