@@ -40,10 +40,12 @@ class CrossbarRead(torch.autograd.Function):
     convolution (which reads, records and transposes per output position itself)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, handle: torch.Tensor, layer: InSituLayer) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, handle: torch.Tensor, layer: InSituLayer, read=None) -> torch.Tensor:
+        """``read``: a callable that gives ``layer.read(x)`` from terms computed ahead (a batch's
+        :meth:`~mtjxbar.nn.MTJLinear.prepare`), or None for ``layer.read``."""
         ctx.layer = layer
         ctx.save_for_backward(x, handle)
-        return layer.read(x)
+        return layer.read(x) if read is None else read(x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -52,7 +54,7 @@ class CrossbarRead(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             layer.record(x, grad)
         gx = layer.input_gradient(x, grad).to(x.dtype) if ctx.needs_input_grad[0] else None
-        return gx, torch.zeros_like(handle), None
+        return gx, torch.zeros_like(handle), None, None
 
 
 class InSituLayer(torch.nn.Module):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import partial
 
 import torch
 
 from ..nn import HardwareConfig, TransferCounts, make_layer
+from ..nn.autograd import CrossbarRead
 from ..optim import InSituSGD
 from .architecture import Architecture, class_scores, margin_met, output_error
 from .config import TrainingConfig
@@ -34,13 +36,21 @@ class InSituNetwork(torch.nn.Module):
             make_layer(n_in, n_out, hardware, gain, device=device)
             for n_in, n_out, gain in zip(arch.sizes[:-1], arch.sizes[1:], arch.gains, strict=True))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, prepared: PreparedInput | None = None) -> torch.Tensor:
         """The output layer's pre-activations ``z_out`` (before the head) of conditioned inputs ``x``
         (``arch.prepare``), through the layers' autograd hooks: ``backward`` on a loss of it takes the
-        hidden errors from the transposed reads and records what :class:`InSituSGD` writes."""
-        for layer in self.layers[:-1]:
-            x = torch.tanh(layer(x))
-        return self.layers[-1](x)
+        hidden errors from the transposed reads and records what :class:`InSituSGD` writes. ``prepared``:
+        the single input's :meth:`prepare_inputs` entry (``x`` is then its ``x[None]``); the first layer
+        reads from its terms, as :meth:`activations` does."""
+        for i, layer in enumerate(self.layers):
+            if i == 0 and prepared is not None and torch.is_grad_enabled():
+                read = partial(_prepared_read, layer.forward_prepared, prepared.terms)
+                z = CrossbarRead.apply(x, layer.handle, layer, read)
+                z = z if layer.bias is None else z + layer.bias.to(z.dtype)
+            else:
+                z = layer(x)
+            x = torch.tanh(z) if i < len(self.layers) - 1 else z
+        return x
 
     @torch.no_grad()
     def activations(self, x: torch.Tensor, prepared: PreparedInput | None = None) -> list[torch.Tensor]:
@@ -69,6 +79,11 @@ class InSituNetwork(torch.nn.Module):
 
     def weights(self) -> list[torch.Tensor]:
         return [layer.weights() for layer in self.layers]
+
+
+def _prepared_read(forward_prepared, terms: tuple, x: torch.Tensor) -> torch.Tensor:
+    """A first layer's read of one input (batch of 1) from its :meth:`MTJLinear.prepare` terms."""
+    return forward_prepared(*terms)[None]
 
 
 def prepare_first_layer(arch: Architecture, first, x: torch.Tensor) -> tuple | None:
@@ -139,7 +154,7 @@ def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, confi
     opt.clock(sample)
     x0 = net.arch.prepare(x) if prepared is None else prepared.x
     with torch.enable_grad():
-        z = net(x0[None])[0]
+        z = net(x0[None], prepared)[0]
         correct = int(class_scores(z.detach(), net.arch).argmax()) == label
         if margin_met(z.detach(), label, net.arch, config.margin):
             opt.idle()
