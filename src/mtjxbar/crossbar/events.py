@@ -108,7 +108,8 @@ class PassivePhaseEvent:
     ``i`` is held for ``row_widths[i]`` and released for the rest of the phase. ``line_v2``: sum over the
     tiles' lines of (cells along the line) x (its source level change)^2, V^2: the held pattern's levels from
     0 V, then the selected rows' step to the released level. ``selected_cols``: columns driven to switch.
-    ``tiles``: (row tiles, column tiles).
+    ``tiles``: (row tiles, column tiles). ``compensated``: the periphery moved the sources against the IR drop
+    (each selected row then has its own held level, not the scheme's common one).
     """
 
     row_widths: torch.Tensor  # (rows,) s
@@ -119,6 +120,7 @@ class PassivePhaseEvent:
     line_v2: float  # V^2 x cells
     selected_cols: int
     tiles: tuple[int, int]
+    compensated: bool = False
 
     @property
     def active_rows(self) -> int:

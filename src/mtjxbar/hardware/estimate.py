@@ -36,12 +36,14 @@ from typing import Any
 import torch
 
 from ..config import param, to_dict, validate
-from ..crossbar import Crossbar
+from ..crossbar.config import series_resistance
 from ..periphery import MappingConfig, PulseEncoder, SynapseMapping, dac
+from ..periphery.arrays import make_array
 from ..periphery.encoder import check_drivers
 from .config import CostConfig, ScheduleConfig
 from .ledger import ArraySpec, Tally
 from .meter import INSITU, TRANSFER_COUNTS, CostMeter, with_transfers
+from .passive import spec_fields
 
 __all__ = ["ActivityConfig", "estimate", "check_costed"]
 
@@ -109,7 +111,8 @@ def _build(hardware: Any, sizes: list[int], mapping_cfg: MappingConfig, transfer
                                  layer.request_scale))
         else:
             mapping = SynapseMapping(n_out, mapping_cfg)
-            xb = Crossbar(n_in, mapping.physical_cols, dev, hardware.array, hardware.solver)
+            xb = make_array(n_in, mapping.physical_cols, dev, hardware.array, hardware.solver,
+                            hardware.circuit_solver)
             xb.set_states(torch.rand(xb.rows, xb.cols, generator=gen) < 0.5)
             layers.append(_Layer(n_in, n_out, [xb], [mapping]))
     return layers
@@ -169,14 +172,20 @@ def _transfers(layers: list[_Layer], specs: list[ArraySpec], hardware: Any, cost
 
 
 def check_costed(hardware: Any) -> None:
-    """Refuse hardware the cost model does not describe: it costs 1T1MTJ arrays (a gated row's cells carry
-    the write current, nothing else does); a passive array's writes also drive half-selected cells and sneak
-    paths, whose dissipation is not modelled, so its figures would be a 1T1MTJ array's."""
-    kind = hardware.array.kind
-    if kind != "1t1mtj":
-        raise ValueError(f"hardware.array.kind = {kind!r}: the cost model covers 1T1MTJ arrays only (a {kind} "
-                         "array's half-select and sneak-path dissipation is not modelled); use "
-                         "hardware.array.kind = '1t1mtj'")
+    """Refuse hardware the cost model does not describe: 1T1MTJ arrays are costed, and passive ones
+    (:mod:`.passive`) with the current-coded encoder and plain layers; a passive array's column transfers
+    (buffer-and-counter layers) and coincidence writes are not."""
+    array = hardware.array
+    if array.kind != "passive":
+        return
+    transfer = hardware.transfer.enabled if hasattr(hardware, "transfer") else False
+    if transfer:
+        raise ValueError(f"hardware.transfer.counter_bits = {hardware.transfer.counter_bits}: transfer layers on "
+                         "passive arrays are not costed (their column transfers are half-select writes the meter "
+                         "does not schedule); use counter_bits = 0 or hardware.array.kind = '1t1mtj'")
+    if hardware.encoder.scheme != "current":
+        raise ValueError(f"hardware.encoder.scheme = {hardware.encoder.scheme!r}: passive arrays write with the "
+                         "current-coded scheme only; use hardware.encoder.scheme = 'current'")
 
 
 def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | None = None,
@@ -199,7 +208,8 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
     schedule, activity = schedule or ScheduleConfig(), activity or ActivityConfig()
     gen = torch.Generator().manual_seed(activity.seed)
     dev, conv = hardware.device, hardware.converters
-    g_p, g_ap = 1.0 / (dev.r_p + hardware.array.r_access), 1.0 / (dev.r_ap + hardware.array.r_access)
+    r_series = series_resistance(hardware.array)
+    g_p, g_ap = 1.0 / (dev.r_p + r_series), 1.0 / (dev.r_ap + r_series)
     mapping_cfg = hardware.mapping if is_network else MappingConfig()
     encoder = PulseEncoder(hardware.encoder, dev)
     encoder.limit_currents(hardware.array)
@@ -212,7 +222,7 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
                                    reference_conductance=0.0 if mapping.differential
                                    else mapping.k * 0.5 * (g_p + g_ap),
                                    backward=backward, adc_bits=conv.adc_bits, layer=i,
-                                   name=f"bit{m - 1}" if m else ""))
+                                   name=f"bit{m - 1}" if m else "", **spec_fields(xb)))
         cols_plain = SynapseMapping(layer.n_out, mapping_cfg).physical_cols
         plain.append(ArraySpec(rows=layer.n_in, cols=cols_plain, in_features=layer.n_in, out_features=layer.n_out,
                                backward=backward, adc_bits=conv.adc_bits, layer=i))
@@ -239,7 +249,7 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
     if transfer:
         with_transfers(out, _transfers(built, specs, hardware, cost, schedule, activity, encoder, gen))
     out["network"] = {"sizes": sizes, "arrays": [[s.rows, s.cols] for s in specs], "kind": "network" if
-                      is_network else "array", "mapping": to_dict(mapping_cfg),
+                      is_network else "array", "array": to_dict(hardware.array), "mapping": to_dict(mapping_cfg),
                       "transfer": to_dict(hardware.transfer) if transfer else None}
     out["activity"] = to_dict(activity)
     return out

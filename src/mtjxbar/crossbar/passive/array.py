@@ -257,7 +257,9 @@ class PassiveCrossbar(PassiveWrites, CellArray):
         return PassivePhaseEvent(row_widths=widths, polarity=phase.polarity, rows=rows,
                                  row_power=torch.from_numpy(per_row[:, :, sel_r].copy()),
                                  rest_power=torch.from_numpy(rest), line_v2=line_v2, selected_cols=int(sel_c.sum()),
-                                 tiles=(len(self.row_tiles), len(self.col_tiles)))
+                                 tiles=(len(self.row_tiles), len(self.col_tiles)),
+                                 compensated=self.compensation is not None and not self.array.circuit.ideal_wires
+                                 and self.array.write_compensation > 0)
 
     def phase_cell_voltages(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`.writes.PassiveWrites.phase_cell_voltages`; with an event sink, also reports the phase's
