@@ -61,6 +61,12 @@ def test_phase_cost_by_hand():
     assert rowwise.latency == pytest.approx((1 + 2 * 2 + 8) * ns)
 
 
+@pytest.mark.parametrize("field, value", [("kind", "0t1mtj"), ("tiles", (0, 1)), ("calibration", "rows")])
+def test_array_spec_names_a_bad_field(field, value):
+    with pytest.raises(ValueError, match=f"ArraySpec.{field} = "):
+        ArraySpec(rows=2, cols=2, in_features=2, out_features=2, **{field: value})
+
+
 def _array(r_wire: float, scheme: str, compensation: int = 0) -> PassiveCrossbar:
     circuit = CircuitConfig(r_wire_row=r_wire, r_wire_col=r_wire) if r_wire else CircuitConfig()
     from mtjxbar.periphery.arrays import make_array
@@ -148,6 +154,9 @@ def test_a_passive_estimate_is_not_the_1t1mtj_one():
     adc = CostConfig().adc_energy(None)
     assert p["adc"] == pytest.approx(adc * (24 * 3 + 8 * 2 + 24))
     assert o["adc"] == pytest.approx(adc * (24 + 8 + 24))
+    split = passive["passive_read_split"]  # a forward read's power: cells, wires, ports (ideal: 0 ohm)
+    assert sum(split.values()) == pytest.approx(1.0) and 0 < split["wires"] < split["cells"]
+    assert "passive_read_split" not in one
 
 
 @pytest.mark.parametrize("path, value, needle", [

@@ -170,5 +170,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(summary))
     par = summary["insitu_parallel"]["energy_breakdown_j"]
     print("  in-situ parallel energy: " + ", ".join(f"{k} {si(v, 'J')}" for k, v in par.items()))
+    if "passive_read_split" in summary:
+        print("  passive forward read power (raw circuit, last sample): " + ", ".join(
+            f"{k} {100 * v:.3g} %" for k, v in summary["passive_read_split"].items()))
     return 0
 

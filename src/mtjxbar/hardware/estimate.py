@@ -43,7 +43,7 @@ from ..periphery.encoder import check_drivers
 from .config import CostConfig, ScheduleConfig
 from .ledger import ArraySpec, Tally
 from .meter import INSITU, TRANSFER_COUNTS, CostMeter, with_transfers
-from .passive import spec_fields
+from .passive import read_power_split, spec_fields
 
 __all__ = ["ActivityConfig", "estimate", "check_costed"]
 
@@ -196,7 +196,9 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
     ``hardware`` is an ``nn.HardwareConfig`` (device, array, solver, converters, mapping, encoder,
     transfer). Returns :meth:`CostMeter.summary` (ex-situ programming amortised over
     ``schedule.training_samples``; with transfer layers, the in-situ figures include the transfers at their
-    rate, ``"without_transfers"`` and ``"transfer"`` give them apart) plus ``"network"`` and ``"activity"``.
+    rate, ``"without_transfers"`` and ``"transfer"`` give them apart) plus ``"network"`` and ``"activity"``;
+    for passive arrays also ``"passive_read_split"``: the fractions of a forward read's power (the last sample's,
+    all layers) in the cells, wires, drivers and sense side (:func:`.passive.read_power_split`).
     """
     check_costed(hardware)
     check_drivers(hardware)
@@ -246,6 +248,13 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
             for layer, x in zip(built, inputs, strict=True):
                 _update(layer, x, encoder, activity, gen)
     out = meter.summary(amortise_over=schedule.training_samples)
+    if hardware.array.kind == "passive":  # the last sample's forward reads, split by the raw circuit
+        split: dict[str, float] = {}
+        for layer, x in zip(built, inputs, strict=True):
+            part = read_power_split(layer.arrays[0], dac(x, conv.input_range, conv.v_read, conv.dac_bits))
+            split = {k: split.get(k, 0.0) + w for k, w in part.items()}
+        total = sum(split.values()) or 1.0
+        out["passive_read_split"] = {k: w / total for k, w in split.items()}
     if transfer:
         with_transfers(out, _transfers(built, specs, hardware, cost, schedule, activity, encoder, gen))
     out["network"] = {"sizes": sizes, "arrays": [[s.rows, s.cols] for s in specs], "kind": "network" if

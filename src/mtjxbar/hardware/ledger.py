@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..crossbar.config import ARRAY_KINDS, READ_CALIBRATIONS
 from ..crossbar.events import PhaseEvent, ReadEvent, WriteEvent
 from .config import CostConfig, ScheduleConfig
 
@@ -86,6 +87,14 @@ class ArraySpec:
     kind: str = "1t1mtj"  # ArrayConfig.kind: "passive" arrays are costed by :mod:`.passive`
     tiles: tuple[int, int] = (1, 1)  # (row tiles, column tiles): each tile has its own drivers and ADCs
     calibration: str = "off"  # passive reads: the periphery's read calibration (ArrayConfig.read_calibration)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ARRAY_KINDS:
+            raise ValueError(f"ArraySpec.kind = {self.kind!r}: must be one of {ARRAY_KINDS}")
+        if len(self.tiles) != 2 or min(self.tiles) < 1:
+            raise ValueError(f"ArraySpec.tiles = {self.tiles!r}: must be (row tiles, column tiles), each >= 1")
+        if self.calibration not in READ_CALIBRATIONS:
+            raise ValueError(f"ArraySpec.calibration = {self.calibration!r}: must be one of {READ_CALIBRATIONS}")
 
     def digitised_lines(self, transposed: bool) -> int:
         """Lines one read converts: a row each (transposed) or a logical output each (forward)."""

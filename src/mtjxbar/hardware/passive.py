@@ -43,7 +43,7 @@ from ..crossbar.events import PASSIVE_PARTS, PassivePhaseEvent, ReadEvent
 from .config import CostConfig, ScheduleConfig
 from .ledger import COMPONENTS, ArraySpec, Tally, read_cost
 
-__all__ = ["passive_read_cost", "passive_phase_cost", "spec_fields", "PART_COMPONENT"]
+__all__ = ["passive_read_cost", "passive_phase_cost", "spec_fields", "read_power_split", "PART_COMPONENT"]
 
 #: The energy component (:data:`.ledger.COMPONENTS`) of each part of a passive phase's circuit.
 PART_COMPONENT = dict(zip(PASSIVE_PARTS, ("cells_write", "cells_half_selected", "cells_unselected", "wires",
@@ -111,3 +111,15 @@ def passive_phase_cost(event: PassivePhaseEvent, spec: ArraySpec, cost: CostConf
     parallel = tally(cost.dac_time + cost.line_settle_time + length, own_par + rest_par)
     rowwise = tally(cost.dac_time + n * cost.line_settle_time + total, own_row + rest_row)
     return parallel, rowwise
+
+
+def read_power_split(xb: Any, v: torch.Tensor, transposed: bool = False) -> dict[str, float]:
+    """Where the power of one read of passive array ``xb`` goes (W): ``cells``, ``wires``, ``drivers`` (the
+    driven lines' ports) and ``sense`` (the sensed lines'), for driven-line voltages ``v``, from the raw read
+    circuit (:meth:`~mtjxbar.crossbar.passive.PassiveCrossbar.read_cell_voltages`: one more solve, for
+    estimates; the meter charges a read's whole source power as ``cells_read``)."""
+    volts = xb.read_cell_voltages(v.detach().double().cpu().numpy().reshape(1, -1), transposed)
+    p = xb.circuit_power(volts, "transposed" if transposed else "read")
+    rows, cols = float(p.row_ports.sum()), float(p.col_ports.sum())
+    return {"cells": float(p.cells.sum()), "wires": float(p.row_wires.sum() + p.col_wires.sum()),
+            "drivers": cols if transposed else rows, "sense": rows if transposed else cols}

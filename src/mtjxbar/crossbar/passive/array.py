@@ -25,7 +25,16 @@ import torch
 
 from ...device import MTJParams, physics
 from ..cells import CellArray
-from ..circuit import DRIVEN, SENSED, CircuitSolver, LineEnds, cell_current, lumped_series, solve_tiles_currents
+from ..circuit import (
+    DRIVEN,
+    SENSED,
+    CircuitSolver,
+    LineEnds,
+    cell_current,
+    lumped_series,
+    solve_tiles_cells,
+    solve_tiles_currents,
+)
 from ..config import ArrayConfig, CircuitSolverConfig
 from ..events import PASSIVE_PARTS, PassivePhaseEvent, ReadEvent
 from ..plan import WritePhase
@@ -228,6 +237,24 @@ class PassiveCrossbar(PassiveWrites, CellArray):
                              row_starts=self.tile_starts[0], col_starts=self.tile_starts[1],
                              r_wire_row=c.r_wire_row, r_wire_col=c.r_wire_col, r_row_port=r_row, r_col_port=r_col,
                              row_far=c.row_port == "far", col_far=c.col_port == "far")
+
+    def read_cell_voltages(self, v: np.ndarray, transposed: bool = False) -> np.ndarray:
+        """Cell voltages (B, N, M) of the raw read circuit (no calibration gains) for driven-line voltages ``v``
+        (B, driven): the exact solve where the array reads exactly, else the voltages the read model puts
+        across the cells (ideal: the driven lines' voltages)."""
+        v = np.atleast_2d(np.asarray(v, dtype=np.float64))
+        idle = np.zeros((v.shape[0], self.rows if transposed else self.cols))
+        src_r, src_c = (idle, v) if transposed else (v, idle)
+        purpose = "transposed" if transposed else "read"
+        if self.array.fidelity == "exact" and not self.array.circuit.ideal_wires:
+            return solve_tiles_cells(src_r, src_c, self.parallel.cpu().numpy(), self._params_np(),
+                                     self.line_ends(purpose), *self.tile_starts, **self.relaxation_settings())
+        out = src_r[:, :, None] - src_c[:, None, :]
+        if self.array.fidelity == "exact" and not self._ideal_circuit():  # resistive ports alone
+            for rs in self.row_tiles:
+                for cs in self.col_tiles:
+                    out[:, rs, cs] = self._port_solver(rs, cs, purpose).solve(src_r[:, rs], src_c[:, cs]).cell_voltage
+        return out
 
     def phase_event(self, phase: WritePhase, held: torch.Tensor, released: torch.Tensor) -> PassivePhaseEvent:
         """The :class:`PassivePhaseEvent` of ``phase`` whose cells sit at ``held`` (selected rows held) and
