@@ -157,6 +157,10 @@ def test_a_passive_estimate_is_not_the_1t1mtj_one():
     split = passive["passive_read_split"]  # a forward read's power: cells, wires, ports (ideal: 0 ohm)
     assert sum(split.values()) == pytest.approx(1.0) and 0 < split["wires"] < split["cells"]
     assert "passive_read_split" not in one
+    rw = passive["reads_writes"]["insitu_parallel"]  # ADCs only read; the write circuit only writes
+    assert rw["reads"]["energy_j"] >= p["adc"] + p["cells_read"]
+    assert rw["writes"]["energy_j"] >= p["cells_write"] + p["cells_half_selected"] + p["wires"]
+    assert rw["reads"]["energy_j"] + rw["writes"]["energy_j"] == pytest.approx(passive["insitu_parallel"]["energy_j"])
 
 
 @pytest.mark.parametrize("path, value, needle", [

@@ -98,7 +98,7 @@ def test_two_by_two_against_a_dense_nodal_solve():
     assert p.total[0] == pytest.approx(source, rel=1e-12)
 
 
-@pytest.mark.parametrize("ports", [("near", "far"), ("far", "near"), ("far", "far")])
+@pytest.mark.parametrize("ports", [("near", "far"), ("far", "near"), ("far", "far")], ids="-".join)
 def test_tiled_array_conserves_energy(ports):
     """Cells + wires + ports of every tile equal what the tiles' sources deliver (each tile solved on its own
     by the dense solver, bias-dependent TMR): the chains are cut at the tiles' edges, ports at either end."""

@@ -280,10 +280,10 @@ MUTANTS: list[Mutant] = [
         (f"{PCOST}::test_write_events_hold_the_solved_circuits_power[v2]",),
     ),
     Mutant(
-        "passive-cost-phase-rows-released-whole-phase",
+        "passive-cost-phase-release-interval-dropped",
         "src/mtjxbar/hardware/passive.py",
         "own_par = held @ t + released @ (length - t)",
-        "own_par = held @ t + released @ length",
+        "own_par = held @ t",
         (f"{PCOST}::test_phase_cost_by_hand",),
     ),
     Mutant(

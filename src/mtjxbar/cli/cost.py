@@ -170,6 +170,10 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(summary))
     par = summary["insitu_parallel"]["energy_breakdown_j"]
     print("  in-situ parallel energy: " + ", ".join(f"{k} {si(v, 'J')}" for k, v in par.items()))
+    if "reads_writes" in summary:
+        rw = summary["reads_writes"]["insitu_parallel"]
+        print("  in-situ parallel: " + "; ".join(f"{k} {si(v['latency_s'], 's')}, {si(v['energy_j'], 'J')}"
+                                                 for k, v in rw.items()))
     if "passive_read_split" in summary:
         print("  passive forward read power (raw circuit, last sample): " + ", ".join(
             f"{k} {100 * v:.3g} %" for k, v in summary["passive_read_split"].items()))

@@ -37,6 +37,7 @@ import torch
 
 from ..config import param, to_dict, validate
 from ..crossbar.config import series_resistance
+from ..crossbar.events import ReadEvent
 from ..periphery import MappingConfig, PulseEncoder, SynapseMapping, dac
 from ..periphery.arrays import make_array
 from ..periphery.encoder import check_drivers
@@ -171,6 +172,18 @@ def _transfers(layers: list[_Layer], specs: list[ArraySpec], hardware: Any, cost
     return out
 
 
+class _ReadsToo:
+    """An array's event sink that also hands its read events to a second sink."""
+
+    def __init__(self, sink: Any, reads: Any) -> None:
+        self.sink, self.reads = sink, reads
+
+    def append(self, event: object) -> None:
+        self.sink.append(event)
+        if isinstance(event, ReadEvent):
+            self.reads.append(event)
+
+
 def check_costed(hardware: Any) -> None:
     """Refuse hardware the cost model does not describe: 1T1MTJ arrays are costed, and passive ones
     (:mod:`.passive`) with the current-coded encoder and plain layers; a passive array's column transfers
@@ -197,7 +210,9 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
     transfer). Returns :meth:`CostMeter.summary` (ex-situ programming amortised over
     ``schedule.training_samples``; with transfer layers, the in-situ figures include the transfers at their
     rate, ``"without_transfers"`` and ``"transfer"`` give them apart) plus ``"network"`` and ``"activity"``;
-    for passive arrays also ``"passive_read_split"``: the fractions of a forward read's power (the last sample's,
+    without transfer layers ``"reads_writes"``: per in-situ schedule the latency and energy of the samples'
+    reads (forward and transposed) and of the rest (encoding and write phases); for passive arrays also
+    ``"passive_read_split"``: the fractions of a forward read's power (the last sample's,
     all layers) in the cells, wires, drivers and sense side (:func:`.passive.read_power_split`).
     """
     check_costed(hardware)
@@ -229,8 +244,15 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
         plain.append(ArraySpec(rows=layer.n_in, cols=cols_plain, in_features=layer.n_in, out_features=layer.n_out,
                                backward=backward, adc_bits=conv.adc_bits, layer=i))
     meter = CostMeter(specs, hardware, cost, schedule, plain)
-    meter.attach([xb for layer in built for xb in layer.arrays])
-    with meter.epoch():
+    reads = CostMeter(specs, hardware, cost, schedule, plain)  # the same samples' reads alone
+    arrays = [xb for layer in built for xb in layer.arrays]
+    reads.attach(arrays)
+    read_sinks = [xb.events for xb in arrays]
+    meter.attach(arrays)
+    if not transfer:  # (a transfer layer enters its meter's transfer() through the sink: one meter only)
+        for xb, read_sink in zip(arrays, read_sinks, strict=True):
+            xb.events = _ReadsToo(xb.events, read_sink)
+    with meter.epoch(), reads.epoch():
         for _ in range(activity.samples):
             inputs = []
             for layer in built:
@@ -255,6 +277,11 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
             split = {k: split.get(k, 0.0) + w for k, w in part.items()}
         total = sum(split.values()) or 1.0
         out["passive_read_split"] = {k: w / total for k, w in split.items()}
+    if not transfer:
+        read_summary = reads.summary()
+        out["reads_writes"] = {s: {"reads": {k: read_summary[s][k] for k in ("latency_s", "energy_j")},
+                                   "writes": {k: out[s][k] - read_summary[s][k] for k in ("latency_s", "energy_j")}}
+                               for s in INSITU}
     if transfer:
         with_transfers(out, _transfers(built, specs, hardware, cost, schedule, activity, encoder, gen))
     out["network"] = {"sizes": sizes, "arrays": [[s.rows, s.cols] for s in specs], "kind": "network" if
