@@ -97,7 +97,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     data_hash = data_sha256(data) if ckpt is not None else ""
     if ckpt is not None and resume:
         record, tensors = ckpt.load()
-        check_resumable(ckpt.json_path, record, config, data_hash, metered)
+        check_resumable(ckpt.json_path, record, config, data_hash, meter)
         state.restore(record, tensors, ckpt.directory / record["tensors"], ckpt.json_path)
         pos = state.position
         where = f"epoch {pos.epoch + 1}, sample {pos.sample}" if pos.phase == "insitu" else \
@@ -110,7 +110,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
             return False
         seconds = {m: s + (extra or {}).get(m, 0.0) for m, s in state.seconds.items()}
         meta = {"config": to_dict(config), "config_sha256": config_sha256(to_dict(config)),
-                "data_sha256": data_hash, "metered": metered, **state.meta(seconds)}
+                "data_sha256": data_hash, "metered": meter, **state.meta(seconds)}
         ckpt.save(meta, state.tensors())
         if on_checkpoint is not None:
             on_checkpoint()
