@@ -247,22 +247,22 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "passive-cost-power-port-at-the-wrong-end",
         "src/mtjxbar/crossbar/passive/power.py",
-        "segments = cum[..., k + 1] - cum[..., first] if far else cum[..., end] - cum[..., k]",
-        "segments = cum[..., k + 1] - cum[..., first] if not far else cum[..., end] - cum[..., k]",
+        "k = a + step if far else e - 1 - step",
+        "k = a + step if not far else e - 1 - step",
         (f"{POWER}::test_two_by_two_against_a_dense_nodal_solve",),
     ),
     Mutant(
         "passive-cost-power-one-port-per-whole-line",
         "src/mtjxbar/crossbar/passive/power.py",
-        "ports = cum[..., starts[1:]] - cum[..., starts[:-1]]",
-        "ports = cum[..., -1:] - cum[..., :1]",
+        "_chains(current, col_starts, row_far, False, row_seg[b], row_port[b])",
+        "_chains(current, col_starts[::col_starts.size - 1], row_far, False, row_seg[b], row_port[b])",
         (f"{POWER}::test_tiled_array_conserves_energy[near-far]",),
     ),
     Mutant(
         "passive-cost-power-cells-at-zero-bias",
         "src/mtjxbar/crossbar/passive/power.py",
-        "    if bias_dependent:\n",
-        "    if False:\n",
+        "g = physics.ap_conductance(v if bias else 0.0, r_p[i, j]",
+        "g = physics.ap_conductance(0.0, r_p[i, j]",
         (f"{POWER}::test_tiled_array_conserves_energy[near-far]",),
     ),
     Mutant(
@@ -275,8 +275,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "passive-cost-released-rows-still-selected",
         "src/mtjxbar/crossbar/passive/array.py",
-        "for p, rows_on in enumerate((sel_r, np.zeros_like(sel_r))):",
-        "for p, rows_on in enumerate((sel_r, sel_r)):",
+        "(released, np.zeros_like(sel_r))",
+        "(released, sel_r)",
         (f"{PCOST}::test_write_events_hold_the_solved_circuits_power[v2]",),
     ),
     Mutant(

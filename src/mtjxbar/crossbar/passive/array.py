@@ -263,18 +263,19 @@ class PassiveCrossbar(PassiveWrites, CellArray):
         widths = phase.row_widths.double().cpu()
         currents = phase.col_currents.double().cpu()
         sel_r, sel_c = (widths > 0).numpy(), (currents > 0).numpy()
-        power = self.circuit_power(np.stack([held.double().cpu().numpy(), released.double().cpu().numpy()]), "write")
         per_row = np.zeros((2, len(PASSIVE_PARTS), self.rows))
-        for p, rows_on in enumerate((sel_r, np.zeros_like(sel_r))):
-            both = rows_on[:, None] & sel_c[None, :]
-            half = rows_on[:, None] ^ sel_c[None, :]
-            cells = power.cells[p]
-            per_row[p, 0], per_row[p, 1] = (cells * both).sum(-1), (cells * half).sum(-1)
-            per_row[p, 2] = (cells * ~(both | half)).sum(-1)
-            per_row[p, 3], per_row[p, 4] = power.row_wires[p], power.row_ports[p]
-        rest = per_row[:, :, ~sel_r].sum(-1)
-        rest[:, 3] += power.col_wires.sum(-1)
-        rest[:, 4] += power.col_ports.sum(-1)
+        rest = np.zeros((2, len(PASSIVE_PARTS)))
+        for p, (volts, rows_on) in enumerate(((held, sel_r), (released, np.zeros_like(sel_r)))):
+            power = self.circuit_power(volts.double().cpu().numpy()[None], "write")  # released: no row selected
+            on_cols = power.cells[0] @ sel_c.astype(np.float64)  # each row's cells on selected columns
+            off_cols = power.cells[0].sum(-1) - on_cols
+            per_row[p, 0] = np.where(rows_on, on_cols, 0.0)
+            per_row[p, 1] = np.where(rows_on, off_cols, on_cols)
+            per_row[p, 2] = np.where(rows_on, 0.0, off_cols)
+            per_row[p, 3], per_row[p, 4] = power.row_wires[0], power.row_ports[0]
+            rest[p] = per_row[p][:, ~sel_r].sum(-1)
+            rest[p, 3] += power.col_wires.sum()
+            rest[p, 4] += power.col_ports.sum()
         cpu = WritePhase(row_widths=widths, col_currents=currents, polarity=phase.polarity)
         v_cols = column_write_voltages(cpu, v_max=self.array.write_voltage_max, **self.mean_params())
         on, off, cols = phase_levels(self.array.write_scheme, widths > 0, v_cols, phase.polarity)
