@@ -28,6 +28,8 @@ AUTOGRAD = "tests/nn/test_autograd.py"
 CONV = "tests/nn/test_conv.py"
 OPTIM_CONV = "tests/optim/test_insitu_conv.py"
 FAST = "tests/crossbar/test_passive_fast.py"
+POWER = "tests/hardware/test_passive_power.py"
+PCOST = "tests/hardware/test_passive_cost.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
@@ -241,5 +243,75 @@ MUTANTS: list[Mutant] = [
         'fast = purpose == "write" and s.write_solver == "fast"',
         'fast = purpose == "write"',
         (f"{FAST}::test_exact_write_solver_keeps_the_reference_tolerance",),
+    ),
+    Mutant(
+        "passive-cost-power-port-at-the-wrong-end",
+        "src/mtjxbar/crossbar/passive/power.py",
+        "k = a + step if far else e - 1 - step",
+        "k = a + step if not far else e - 1 - step",
+        (f"{POWER}::test_two_by_two_against_a_dense_nodal_solve",),
+    ),
+    Mutant(
+        "passive-cost-power-one-port-per-whole-line",
+        "src/mtjxbar/crossbar/passive/power.py",
+        "_chains(current, col_starts, row_far, False, row_seg[b], row_port[b])",
+        "_chains(current, col_starts[::col_starts.size - 1], row_far, False, row_seg[b], row_port[b])",
+        (f"{POWER}::test_tiled_array_conserves_energy[near-far]",),
+    ),
+    Mutant(
+        "passive-cost-power-cells-at-zero-bias",
+        "src/mtjxbar/crossbar/passive/power.py",
+        "g = physics.ap_conductance(v if bias else 0.0, r_p[i, j]",
+        "g = physics.ap_conductance(0.0, r_p[i, j]",
+        (f"{POWER}::test_tiled_array_conserves_energy[near-far]",),
+    ),
+    Mutant(
+        "passive-cost-power-wire-resistances-swapped",
+        "src/mtjxbar/crossbar/passive/array.py",
+        "r_wire_row=c.r_wire_row, r_wire_col=c.r_wire_col, r_row_port=r_row",
+        "r_wire_row=c.r_wire_col, r_wire_col=c.r_wire_row, r_row_port=r_row",
+        (f"{POWER}::test_tiled_array_conserves_energy[near-far]",),
+    ),
+    Mutant(
+        "passive-cost-released-rows-still-selected",
+        "src/mtjxbar/crossbar/passive/array.py",
+        "(released, np.zeros_like(sel_r))",
+        "(released, sel_r)",
+        (f"{PCOST}::test_write_events_hold_the_solved_circuits_power[v2]",),
+    ),
+    Mutant(
+        "passive-cost-phase-release-interval-dropped",
+        "src/mtjxbar/hardware/passive.py",
+        "own_par = held @ t + released @ (length - t)",
+        "own_par = held @ t",
+        (f"{PCOST}::test_phase_cost_by_hand",),
+    ),
+    Mutant(
+        "passive-cost-phase-rest-held-whole-phase",
+        "src/mtjxbar/hardware/passive.py",
+        "rest_par = rest[0] * tau + rest[1] * (length - tau)",
+        "rest_par = rest[0] * length",
+        (f"{PCOST}::test_phase_cost_by_hand",),
+    ),
+    Mutant(
+        "passive-cost-read-adc-once-per-line",
+        "src/mtjxbar/hardware/passive.py",
+        'out.energy["adc"] *= along',
+        'out.energy["adc"] *= across',
+        (f"{PCOST}::test_a_passive_estimate_is_not_the_1t1mtj_one",),
+    ),
+    Mutant(
+        "passive-cost-estimate-costs-1t1mtj-arrays",
+        "src/mtjxbar/hardware/estimate.py",
+        'name=f"bit{m - 1}" if m else "", **spec_fields(xb)))',
+        'name=f"bit{m - 1}" if m else ""))',
+        (f"{PCOST}::test_a_passive_estimate_is_not_the_1t1mtj_one",),
+    ),
+    Mutant(
+        "passive-cost-run-not-metered",
+        "src/mtjxbar/experiments/runner.py",
+        "metered, meter = meter, meter and why_not is None",
+        'metered, meter = meter, meter and config.hardware.array.kind == "1t1mtj"',
+        (f"{PCOST}::test_passive_run_reports_passive_hardware_figures",),
     ),
 ]

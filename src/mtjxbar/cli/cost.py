@@ -1,5 +1,6 @@
 """``mtjxbar cost``: latency and energy per training sample of in-situ (parallel and row-by-row update)
-and ex-situ training, for an array (``--rows``, ``--cols``) or a network (``--layers 784,256,10``).
+and ex-situ training, for an array (``--rows``, ``--cols``) or a network (``--layers 784,256,10``), on
+1T1MTJ arrays or (``--array passive``) passive ones.
 
 Registered by :mod:`mtjxbar.cli.main` with :func:`add_parser` and dispatched to :func:`run`.
 """
@@ -12,9 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import ConfigError, apply_overrides, replace_path
+from ..config import ConfigError, apply_overrides, replace_path, to_dict
 from ..hardware import ActivityConfig, CostConfig, ScheduleConfig, estimate, format_table
-from ..hardware.report import si
+from ..hardware.report import array_description, si
 from ..nn import HardwareConfig
 
 __all__ = ["add_parser", "run"]
@@ -30,7 +31,17 @@ FLAGS = {
     "lines_per_adc": "schedule.lines_per_adc",
     "ref_mac_energy": "cost.reference_mac_energy",
     "ref_mac_time": "cost.reference_mac_time",
+    "array": "hardware.array.kind",
+    "write_scheme": "hardware.array.write_scheme",
+    "write_compensation": "hardware.array.write_compensation",
+    "fidelity": "hardware.array.fidelity",
 }
+# flag -> (dotted section, fields it sets together, validated as one change); as ``mtjxbar train``'s
+GROUP_FLAGS = {
+    "wire_resistance": ("hardware.array.circuit", ("r_wire_row", "r_wire_col")),
+    "tile_size": ("hardware.array", ("tile_rows", "tile_cols")),
+}
+PASSIVE_FLAGS = ("wire_resistance", "tile_size", "write_scheme", "write_compensation", "fidelity")
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     act.add_argument("--lines-per-adc", type=int, help="sensed lines sharing one ADC")
     act.add_argument("--ref-mac-energy", type=float, help="reference processor energy per MAC, J")
     act.add_argument("--ref-mac-time", type=float, help="reference processor time per MAC, s")
+    arr = p.add_argument_group("array kind (as mtjxbar train's flags)")
+    arr.add_argument("--array", choices=("1t1mtj", "passive"), help="array kind: 1t1mtj (default) or passive "
+                     "(0T1MTJ: sneak paths, half-select writes, wire losses; costed from its solved circuits)")
+    arr.add_argument("--wire-resistance", type=float, metavar="OHM", help="passive arrays: resistance of one wire "
+                     "segment, rows and columns (default 0: ideal wires)")
+    arr.add_argument("--tile-size", type=int, metavar="N", help="passive arrays: largest tile, N x N cells")
+    arr.add_argument("--write-scheme", choices=("v2", "v3"), help="passive arrays: half-select write scheme")
+    arr.add_argument("--write-compensation", type=int, metavar="STEPS", help="passive arrays: IR-drop "
+                     "compensation steps of the write sources (0: none)")
+    arr.add_argument("--fidelity", choices=("ideal", "lumped", "exact"), help="passive arrays: read model")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--threads", type=int, help="torch, Numba and BLAS CPU threads (default 1)")
     return p
@@ -79,6 +100,15 @@ def _setup(args: argparse.Namespace) -> CostSetup:
     for flag, path in FLAGS.items():
         if getattr(args, flag) is not None:
             setup = replace_path(setup, path, getattr(args, flag))
+    for flag, (section, names) in GROUP_FLAGS.items():
+        if getattr(args, flag) is not None:
+            current = setup
+            for part in section.split("."):
+                current = getattr(current, part)
+            setup = replace_path(setup, section, {**to_dict(current), **dict.fromkeys(names, getattr(args, flag))})
+    given = [f"--{flag.replace('_', '-')}" for flag in PASSIVE_FLAGS if getattr(args, flag) is not None]
+    if given and setup.hardware.array.kind != "passive":
+        raise ConfigError(f"{', '.join(given)}: only for passive arrays (add --array passive)")
     return apply_overrides(setup, args.set, example="cost.adc_bits=6")
 
 
@@ -136,8 +166,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"{net['kind']} {shape}: arrays {', '.join(f'{r}x{c}' for r, c in net['arrays'])}; activity: "
           f"{act['samples']} random samples, input density {act['input_density']:g}, "
           f"mean update probability {act['update_probability']:g}")
+    print(f"array kind: {array_description(net['array'])}")
     print(format_table(summary))
     par = summary["insitu_parallel"]["energy_breakdown_j"]
     print("  in-situ parallel energy: " + ", ".join(f"{k} {si(v, 'J')}" for k, v in par.items()))
+    if "reads_writes" in summary:
+        rw = summary["reads_writes"]["insitu_parallel"]
+        print("  in-situ parallel: " + "; ".join(f"{k} {si(v['latency_s'], 's')}, {si(v['energy_j'], 'J')}"
+                                                 for k, v in rw.items()))
+    if "passive_read_split" in summary:
+        print("  passive forward read power (raw circuit, last sample): " + ", ".join(
+            f"{k} {100 * v:.3g} %" for k, v in summary["passive_read_split"].items()))
     return 0
 

@@ -269,7 +269,7 @@ def _check_resources(config: ExperimentConfig, data) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from ..experiments.files import RunDirectory, atomic_path
     from ..experiments.progress import ProgressPrinter, StopRequest
-    from ..experiments.runner import run_experiment, write_results
+    from ..experiments.runner import not_costed, run_experiment, write_results
     from ..plots.history import plot_history
 
     threads, note = resolve_threads(args.threads)
@@ -309,9 +309,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             with StopRequest() as stop:
                 with atomic_path(out, "config.toml") as tmp:
                     save_config(config, tmp)
-                if config.hardware.array.kind == "passive" and not args.no_cost:
-                    print("mtjxbar: note: passive arrays are not costed (results.json's hardware block says "
-                          "\"modelled\": false)", file=sys.stderr)
+                why_not = not_costed(config)
+                if why_not and not args.no_cost:
+                    print(f"mtjxbar: note: {why_not} (results.json's hardware block says \"modelled\": false)",
+                          file=sys.stderr)
                 if stop():
                     raise KeyboardInterrupt
                 results = run_experiment(config, ProgressPrinter(quiet=args.quiet), data=data,

@@ -18,7 +18,13 @@ import torch
 
 from ..device import physics
 
-__all__ = ["EventSink", "ReadEvent", "PhaseEvent", "WriteEvent", "ap_resistance_at_current"]
+__all__ = ["EventSink", "ReadEvent", "PhaseEvent", "PassivePhaseEvent", "PASSIVE_PARTS", "WriteEvent",
+           "ap_resistance_at_current"]
+
+#: Where a passive write phase's power goes (:class:`PassivePhaseEvent`): the cells it aims at (selected row
+#: and column), the half-selected cells (selected row or column), the unselected ones, the wire segments and
+#: the drivers' output resistances.
+PASSIVE_PARTS = ("cells_selected", "cells_half_selected", "cells_unselected", "wires", "drivers")
 
 
 class EventSink(Protocol):
@@ -89,6 +95,41 @@ class PhaseEvent:
     def cells(self) -> int:
         """Cells that see current: gated rows times driven columns."""
         return self.active_rows * self.active_cols
+
+
+@dataclass(frozen=True, eq=False)
+class PassivePhaseEvent:
+    """One write phase of a passive array: the power (W) of each part of its circuit (:data:`PASSIVE_PARTS`)
+    in the phase's two patterns, the selected rows held (index 0) and every row released (index 1), as the
+    array solved them for its switching (:mod:`mtjxbar.crossbar.passive.power`).
+
+    ``row_power[p, k, s]``: what selected row ``rows[s]`` owns (its cells, its line's wires and drivers) in
+    pattern ``p``, part ``k``; ``rest_power[p, k]``: everything else (unselected rows, column lines). Row
+    ``i`` is held for ``row_widths[i]`` and released for the rest of the phase. ``line_v2``: sum over the
+    tiles' lines of (cells along the line) x (its source level change)^2, V^2: the held pattern's levels from
+    0 V, then the selected rows' step to the released level. ``selected_cols``: columns driven to switch.
+    ``tiles``: (row tiles, column tiles). ``compensated``: the periphery moved the sources against the IR drop
+    (each selected row then has its own held level, not the scheme's common one).
+    """
+
+    row_widths: torch.Tensor  # (rows,) s
+    polarity: str
+    rows: torch.Tensor  # (selected rows,) indices
+    row_power: torch.Tensor  # (2, parts, selected rows) W
+    rest_power: torch.Tensor  # (2, parts) W
+    line_v2: float  # V^2 x cells
+    selected_cols: int
+    tiles: tuple[int, int]
+    compensated: bool = False
+
+    @property
+    def active_rows(self) -> int:
+        return int(self.rows.numel())
+
+    @property
+    def cells(self) -> int:
+        """Cells the phase aims at: selected rows times selected columns."""
+        return self.active_rows * self.selected_cols
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import torch
 from .. import __version__
 from ..config import to_dict
 from ..device import switching_probability
+from ..hardware import check_costed
 from ..nn import manufacture_layers
 from ..periphery.encoder import check_drivers
 from ..rng import generator
@@ -25,11 +26,17 @@ from .files import write_json
 from .progress import Interrupted, ProgressPrinter
 from .state import Position, RunState, check_resumable, data_sha256
 
-__all__ = ["run_experiment", "epoch_order", "write_results", "NOT_COSTED", "config_warnings"]
+__all__ = ["run_experiment", "epoch_order", "write_results", "not_costed", "config_warnings"]
 
-#: results.json's "hardware" block of a run the cost model does not describe (passive arrays)
-NOT_COSTED = ("{kind} arrays are not costed: the cost model covers 1T1MTJ arrays only (half-select and "
-              "sneak-path dissipation is not modelled)")
+
+def not_costed(config: ExperimentConfig) -> str | None:
+    """Why the cost model does not describe ``config``'s hardware (:func:`mtjxbar.hardware.check_costed`:
+    e.g. transfer layers on passive arrays), or None: it does (1T1MTJ and plain passive arrays)."""
+    try:
+        check_costed(config.hardware)
+    except ValueError as err:
+        return f"not costed: {err}"
+    return None
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -48,8 +55,8 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
                    on_checkpoint: Callable[[], None] | None = None) -> dict:
     """Train every method of ``config`` and return the results record (docs/commands.md lists its keys).
 
-    With ``meter`` (and 1T1MTJ arrays: passive ones are not costed, their record's ``"hardware"`` says so
-    with ``"modelled": false``) the in-situ arrays report their events to the cost model
+    With ``meter`` (and hardware the cost model describes, :func:`not_costed`; otherwise the record's
+    ``"hardware"`` says why, with ``"modelled": false``) the in-situ arrays report their events to the cost model
     (``mtjxbar.hardware``; the fused loop reports the same figures from its kernel's sums) and the record
     gets the hardware totals under ``"hardware"``. ``"engine"`` says which in-situ loop ran: ``"fused"``
     or ``"eager"`` (``"mixed"`` if the epochs differ, e.g. a run resumed under another engine choice).
@@ -75,8 +82,8 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         raise ValueError("resume needs the run's out_dir")
     progress = progress or ProgressPrinter(quiet=True)
     check_drivers(config.hardware)  # writes that can never switch, pulses the drivers cannot deliver
-    passive = config.hardware.array.kind != "1t1mtj"  # not costed (hardware.check_costed): no meter
-    metered, meter = meter, meter and not passive
+    why_not = not_costed(config)
+    metered, meter = meter, meter and why_not is None
     data = data or _load(config)
     dev = torch.device(config.device)
     train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
@@ -90,7 +97,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
     data_hash = data_sha256(data) if ckpt is not None else ""
     if ckpt is not None and resume:
         record, tensors = ckpt.load()
-        check_resumable(ckpt.json_path, record, config, data_hash, metered)
+        check_resumable(ckpt.json_path, record, config, data_hash, meter)
         state.restore(record, tensors, ckpt.directory / record["tensors"], ckpt.json_path)
         pos = state.position
         where = f"epoch {pos.epoch + 1}, sample {pos.sample}" if pos.phase == "insitu" else \
@@ -103,7 +110,7 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
             return False
         seconds = {m: s + (extra or {}).get(m, 0.0) for m, s in state.seconds.items()}
         meta = {"config": to_dict(config), "config_sha256": config_sha256(to_dict(config)),
-                "data_sha256": data_hash, "metered": metered, **state.meta(seconds)}
+                "data_sha256": data_hash, "metered": meter, **state.meta(seconds)}
         ckpt.save(meta, state.tensors())
         if on_checkpoint is not None:
             on_checkpoint()
@@ -315,8 +322,7 @@ def _results(state: RunState, data: Dataset, n_train: int, n_test: int, metered:
     if state.meter is not None:
         results["hardware"] = {**state.meter.summary(), "engine": results["engine"]}
     elif metered:
-        results["hardware"] = {"modelled": False, "array": config.hardware.array.kind,
-                               "note": NOT_COSTED.format(kind=config.hardware.array.kind)}
+        results["hardware"] = {"modelled": False, "array": config.hardware.array.kind, "note": not_costed(config)}
     return results
 
 

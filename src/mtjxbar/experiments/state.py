@@ -83,15 +83,18 @@ def check_config(path: Path, record: dict, config: ExperimentConfig) -> None:
 
 
 def check_resumable(path: Path, record: dict, config: ExperimentConfig, data_hash: str, metered: bool) -> None:
-    """Refuse to resume ``record`` (a checkpoint's state.json) under another config, data or metering."""
+    """Refuse to resume ``record`` (a checkpoint's state.json) under another config, data or metering
+    (``metered``: whether this run keeps the cost meter)."""
     check_config(path, record, config)
     if record.get("data_sha256") != data_hash:
         raise CheckpointError(f"{path}: the data differ from the checkpointed run's (sha256 of the loaded data "
                               "sets does not match); resume with the same data files")
-    if bool(record.get("metered")) != metered:
-        had = "on" if record.get("metered") else "off (--no-cost)"
-        raise CheckpointError(f"{path}: the checkpointed run had the hardware cost meter {had}; resume it "
-                              f"{'without' if record.get('metered') else 'with'} --no-cost")
+    # a run that asked for the meter but was not costed (passive arrays before they were) kept no meter state
+    had = bool(record.get("metered")) and record.get("meter_state") is not None
+    if had != metered:
+        raise CheckpointError(f"{path}: the checkpointed run had the hardware cost meter "
+                              f"{'on' if had else 'off (--no-cost, or not costed)'}; resume it "
+                              f"{'without' if had else 'with'} --no-cost")
 
 
 class RunState:

@@ -36,12 +36,15 @@ from typing import Any
 import torch
 
 from ..config import param, to_dict, validate
-from ..crossbar import Crossbar
+from ..crossbar.config import series_resistance
+from ..crossbar.events import ReadEvent
 from ..periphery import MappingConfig, PulseEncoder, SynapseMapping, dac
+from ..periphery.arrays import make_array
 from ..periphery.encoder import check_drivers
 from .config import CostConfig, ScheduleConfig
 from .ledger import ArraySpec, Tally
 from .meter import INSITU, TRANSFER_COUNTS, CostMeter, with_transfers
+from .passive import read_power_split, spec_fields
 
 __all__ = ["ActivityConfig", "estimate", "check_costed"]
 
@@ -109,7 +112,8 @@ def _build(hardware: Any, sizes: list[int], mapping_cfg: MappingConfig, transfer
                                  layer.request_scale))
         else:
             mapping = SynapseMapping(n_out, mapping_cfg)
-            xb = Crossbar(n_in, mapping.physical_cols, dev, hardware.array, hardware.solver)
+            xb = make_array(n_in, mapping.physical_cols, dev, hardware.array, hardware.solver,
+                            hardware.circuit_solver)
             xb.set_states(torch.rand(xb.rows, xb.cols, generator=gen) < 0.5)
             layers.append(_Layer(n_in, n_out, [xb], [mapping]))
     return layers
@@ -168,15 +172,33 @@ def _transfers(layers: list[_Layer], specs: list[ArraySpec], hardware: Any, cost
     return out
 
 
+class _ReadsToo:
+    """An array's event sink that also hands its read events to a second sink."""
+
+    def __init__(self, sink: Any, reads: Any) -> None:
+        self.sink, self.reads = sink, reads
+
+    def append(self, event: object) -> None:
+        self.sink.append(event)
+        if isinstance(event, ReadEvent):
+            self.reads.append(event)
+
+
 def check_costed(hardware: Any) -> None:
-    """Refuse hardware the cost model does not describe: it costs 1T1MTJ arrays (a gated row's cells carry
-    the write current, nothing else does); a passive array's writes also drive half-selected cells and sneak
-    paths, whose dissipation is not modelled, so its figures would be a 1T1MTJ array's."""
-    kind = hardware.array.kind
-    if kind != "1t1mtj":
-        raise ValueError(f"hardware.array.kind = {kind!r}: the cost model covers 1T1MTJ arrays only (a {kind} "
-                         "array's half-select and sneak-path dissipation is not modelled); use "
-                         "hardware.array.kind = '1t1mtj'")
+    """Refuse hardware the cost model does not describe: 1T1MTJ arrays are costed, and passive ones
+    (:mod:`.passive`) with the current-coded encoder and plain layers; a passive array's column transfers
+    (buffer-and-counter layers) and coincidence writes are not."""
+    array = hardware.array
+    if array.kind != "passive":
+        return
+    transfer = hardware.transfer.enabled if hasattr(hardware, "transfer") else False
+    if transfer:
+        raise ValueError(f"hardware.transfer.counter_bits = {hardware.transfer.counter_bits}: transfer layers on "
+                         "passive arrays are not costed (their column transfers are half-select writes the meter "
+                         "does not schedule); use counter_bits = 0 or hardware.array.kind = '1t1mtj'")
+    if hardware.encoder.scheme != "current":
+        raise ValueError(f"hardware.encoder.scheme = {hardware.encoder.scheme!r}: passive arrays write with the "
+                         "current-coded scheme only; use hardware.encoder.scheme = 'current'")
 
 
 def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | None = None,
@@ -187,7 +209,11 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
     ``hardware`` is an ``nn.HardwareConfig`` (device, array, solver, converters, mapping, encoder,
     transfer). Returns :meth:`CostMeter.summary` (ex-situ programming amortised over
     ``schedule.training_samples``; with transfer layers, the in-situ figures include the transfers at their
-    rate, ``"without_transfers"`` and ``"transfer"`` give them apart) plus ``"network"`` and ``"activity"``.
+    rate, ``"without_transfers"`` and ``"transfer"`` give them apart) plus ``"network"`` and ``"activity"``;
+    without transfer layers ``"reads_writes"``: per in-situ schedule the latency and energy of the samples'
+    reads (forward and transposed) and of the rest (encoding and write phases); for passive arrays also
+    ``"passive_read_split"``: the fractions of a forward read's power (the last sample's,
+    all layers) in the cells, wires, drivers and sense side (:func:`.passive.read_power_split`).
     """
     check_costed(hardware)
     check_drivers(hardware)
@@ -199,7 +225,8 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
     schedule, activity = schedule or ScheduleConfig(), activity or ActivityConfig()
     gen = torch.Generator().manual_seed(activity.seed)
     dev, conv = hardware.device, hardware.converters
-    g_p, g_ap = 1.0 / (dev.r_p + hardware.array.r_access), 1.0 / (dev.r_ap + hardware.array.r_access)
+    r_series = series_resistance(hardware.array)
+    g_p, g_ap = 1.0 / (dev.r_p + r_series), 1.0 / (dev.r_ap + r_series)
     mapping_cfg = hardware.mapping if is_network else MappingConfig()
     encoder = PulseEncoder(hardware.encoder, dev)
     encoder.limit_currents(hardware.array)
@@ -212,13 +239,20 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
                                    reference_conductance=0.0 if mapping.differential
                                    else mapping.k * 0.5 * (g_p + g_ap),
                                    backward=backward, adc_bits=conv.adc_bits, layer=i,
-                                   name=f"bit{m - 1}" if m else ""))
+                                   name=f"bit{m - 1}" if m else "", **spec_fields(xb)))
         cols_plain = SynapseMapping(layer.n_out, mapping_cfg).physical_cols
         plain.append(ArraySpec(rows=layer.n_in, cols=cols_plain, in_features=layer.n_in, out_features=layer.n_out,
                                backward=backward, adc_bits=conv.adc_bits, layer=i))
     meter = CostMeter(specs, hardware, cost, schedule, plain)
-    meter.attach([xb for layer in built for xb in layer.arrays])
-    with meter.epoch():
+    reads = CostMeter(specs, hardware, cost, schedule, plain)  # the same samples' reads alone
+    arrays = [xb for layer in built for xb in layer.arrays]
+    reads.attach(arrays)
+    read_sinks = [xb.events for xb in arrays]
+    meter.attach(arrays)
+    if not transfer:  # (a transfer layer enters its meter's transfer() through the sink: one meter only)
+        for xb, read_sink in zip(arrays, read_sinks, strict=True):
+            xb.events = _ReadsToo(xb.events, read_sink)
+    with meter.epoch(), reads.epoch():
         for _ in range(activity.samples):
             inputs = []
             for layer in built:
@@ -236,10 +270,22 @@ def estimate(hardware: Any, *, layers: Sequence[int] | None = None, rows: int | 
             for layer, x in zip(built, inputs, strict=True):
                 _update(layer, x, encoder, activity, gen)
     out = meter.summary(amortise_over=schedule.training_samples)
+    if hardware.array.kind == "passive":  # the last sample's forward reads, split by the raw circuit
+        split: dict[str, float] = {}
+        for layer, x in zip(built, inputs, strict=True):
+            part = read_power_split(layer.arrays[0], dac(x, conv.input_range, conv.v_read, conv.dac_bits))
+            split = {k: split.get(k, 0.0) + w for k, w in part.items()}
+        total = sum(split.values()) or 1.0
+        out["passive_read_split"] = {k: w / total for k, w in split.items()}
+    if not transfer:
+        read_summary = reads.summary()
+        out["reads_writes"] = {s: {"reads": {k: read_summary[s][k] for k in ("latency_s", "energy_j")},
+                                   "writes": {k: out[s][k] - read_summary[s][k] for k in ("latency_s", "energy_j")}}
+                               for s in INSITU}
     if transfer:
         with_transfers(out, _transfers(built, specs, hardware, cost, schedule, activity, encoder, gen))
     out["network"] = {"sizes": sizes, "arrays": [[s.rows, s.cols] for s in specs], "kind": "network" if
-                      is_network else "array", "mapping": to_dict(mapping_cfg),
+                      is_network else "array", "array": to_dict(hardware.array), "mapping": to_dict(mapping_cfg),
                       "transfer": to_dict(hardware.transfer) if transfer else None}
     out["activity"] = to_dict(activity)
     return out

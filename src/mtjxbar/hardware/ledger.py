@@ -36,13 +36,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..crossbar.config import ARRAY_KINDS, READ_CALIBRATIONS
 from ..crossbar.events import PhaseEvent, ReadEvent, WriteEvent
 from .config import CostConfig, ScheduleConfig
 
 __all__ = ["COMPONENTS", "Tally", "ArraySpec", "read_cost", "column_read_cost", "carry_cost", "phase_cost",
            "write_cost", "fused_tallies"]
 
-COMPONENTS = ("cells_read", "cells_write", "dac", "adc", "lines", "digital", "software", "programming")
+#: Energy components. ``cells_write``: the cells a write phase aims at (1T1MTJ: every gated cell); a passive
+#: array's phases also heat ``cells_half_selected`` and ``cells_unselected`` cells, ``wires`` and the
+#: ``drivers``' output resistances (:mod:`.passive`); its reads' ``cells_read`` is all the read sources deliver.
+COMPONENTS = ("cells_read", "cells_write", "cells_half_selected", "cells_unselected", "wires", "drivers", "dac", "adc",
+              "lines", "digital", "software", "programming")
 
 
 @dataclass
@@ -79,6 +84,17 @@ class ArraySpec:
     adc_bits: int | None = None  # ADC resolution (None: CostConfig.adc_bits)
     layer: int | None = None  # the layer the array belongs to (None: its own index, one array per layer)
     name: str = ""  # the array's name within its layer (``layer.arrays()``: "" the main array, "bit0", ...)
+    kind: str = "1t1mtj"  # ArrayConfig.kind: "passive" arrays are costed by :mod:`.passive`
+    tiles: tuple[int, int] = (1, 1)  # (row tiles, column tiles): each tile has its own drivers and ADCs
+    calibration: str = "off"  # passive reads: the periphery's read calibration (ArrayConfig.read_calibration)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ARRAY_KINDS:
+            raise ValueError(f"ArraySpec.kind = {self.kind!r}: must be one of {ARRAY_KINDS}")
+        if len(self.tiles) != 2 or min(self.tiles) < 1:
+            raise ValueError(f"ArraySpec.tiles = {self.tiles!r}: must be (row tiles, column tiles), each >= 1")
+        if self.calibration not in READ_CALIBRATIONS:
+            raise ValueError(f"ArraySpec.calibration = {self.calibration!r}: must be one of {READ_CALIBRATIONS}")
 
     def digitised_lines(self, transposed: bool) -> int:
         """Lines one read converts: a row each (transposed) or a logical output each (forward)."""

@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 
 from ..config import to_dict
-from ..crossbar.events import PhaseEvent, ReadEvent, WriteEvent
+from ..crossbar.events import PassivePhaseEvent, PhaseEvent, ReadEvent, WriteEvent
 from ..crossbar.plan import TO_AP, TO_P
 from .config import CostConfig, ScheduleConfig
 from .exsitu import programming_cost, software_cost, software_macs
 from .ledger import ArraySpec, Tally, carry_cost, column_read_cost, fused_tallies, phase_cost, read_cost, write_cost
+from .passive import passive_phase_cost, passive_read_cost
 
 __all__ = ["CostMeter", "INSITU", "SCHEDULES", "TRANSFER_COUNTS", "with_transfers"]
 
@@ -48,6 +49,11 @@ SCHEDULES = (*INSITU, "exsitu")
 #: write phases in time (two per write round, all arrays at once: ``TransferCounts.write_phases``), cells
 #: that saw a write pulse, cells switched.
 TRANSFER_COUNTS = ("columns", "reads", "verifies", "read_steps", "write_phases", "cell_writes", "flips")
+
+
+#: The ex-situ programming of passive arrays is the 1T1MTJ write-verify model's (their half-select
+#: programming is not modelled): the summary says so.
+PROGRAMMING_NOTE = "write-verify programming costed as on 1T1MTJ arrays (passive half-select not modelled)"
 
 
 def _tallies() -> dict[str, Tally]:
@@ -350,9 +356,11 @@ class CostMeter:
             sample = self._sample or self._open_sample()
         if isinstance(event, ReadEvent):
             arrays = sample["reads"].setdefault((self.layers[index], event.transposed), {})
-            arrays.setdefault(index, Tally()).add(read_cost(event, spec, self.cost, self.schedule))
-        elif isinstance(event, PhaseEvent):
-            parallel, rowwise = phase_cost(event, spec, self.cost)
+            costed = passive_read_cost if spec.kind == "passive" else read_cost
+            arrays.setdefault(index, Tally()).add(costed(event, spec, self.cost, self.schedule))
+        elif isinstance(event, (PhaseEvent, PassivePhaseEvent)):
+            costed = passive_phase_cost if isinstance(event, PassivePhaseEvent) else phase_cost
+            parallel, rowwise = costed(event, spec, self.cost)
             sample["writes"]["insitu_parallel"][index].add(parallel)
             sample["writes"]["insitu_rowwise"][index].add(rowwise)
             if event.cells:
@@ -398,6 +406,11 @@ class CostMeter:
         """Write-verify programming of every cell once (the ex-situ schedule's last step)."""
         return programming_cost(self.exsitu_specs, self.hardware, self.cost, self.schedule)
 
+    def array_kind(self) -> str:
+        """The kind of the metered arrays (``"1t1mtj"``, ``"passive"``; ``"mixed"`` if they differ)."""
+        kinds = {spec.kind for spec in self.specs}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
     def summary(self, amortise_over: int | None = None) -> dict:
         """Per-sample means, per-epoch and total figures of the three schedules (JSON-ready).
 
@@ -411,7 +424,7 @@ class CostMeter:
         amortise = amortise_over or total.samples or self.schedule.training_samples
         software = software_cost(self.exsitu_specs, self.cost)
         program = self.programming()
-        out: dict[str, Any] = {"samples": total.samples}
+        out: dict[str, Any] = {"samples": total.samples, "array_kind": self.array_kind()}
         for s in INSITU:
             out[s] = {**total.tallies[s].as_dict(per=n),
                       "phases": (total.phases if s == "insitu_parallel" else total.row_phases) / n,
@@ -429,7 +442,7 @@ class CostMeter:
             "programming_energy_j": program["energy_j"] / amortise,
             "amortised_over_samples": amortise,
         }
-        out["programming"] = program
+        out["programming"] = program if out["array_kind"] == "1t1mtj" else {**program, "note": PROGRAMMING_NOTE}
         out["epochs"] = [self._epoch_dict(e, software) for e in self.epochs]
         out["totals"] = {s: total.with_transfers(s).as_dict() for s in INSITU}
         out["totals"]["transfer"] = {**total.transfer, **{s: total.transfer_tallies[s].as_dict() for s in INSITU}}

@@ -14,6 +14,7 @@ from ..periphery import SynapseMapping
 from .config import CostConfig, ScheduleConfig
 from .ledger import ArraySpec
 from .meter import CostMeter
+from .passive import spec_fields
 
 __all__ = ["network_specs", "exsitu_specs", "network_arrays", "attach_meter"]
 
@@ -38,7 +39,8 @@ def _owner(layer: Any, xb: Any) -> Any:
 
 def network_specs(net: Any, adc_bits: int | None = None) -> list[ArraySpec]:
     """One :class:`ArraySpec` per array (:func:`network_arrays` order); the first layer propagates no error
-    to its inputs. A transfer layer's bit tiles are one MTJ per weight against a reference column."""
+    to its inputs. A transfer layer's bit tiles are one MTJ per weight against a reference column. A passive
+    array's spec says so, with its tiles and read calibration (:func:`.passive.spec_fields`)."""
     specs = []
     for i, name, xb in network_arrays(net):
         layer = net.layers[i]
@@ -47,7 +49,7 @@ def network_specs(net: Any, adc_bits: int | None = None) -> list[ArraySpec]:
                                out_features=layer.out_features,
                                reference_conductance=0.0 if owner.mapping.differential
                                else owner.mapping.k * float(owner.g_ref),
-                               backward=i > 0, adc_bits=adc_bits, layer=i, name=name))
+                               backward=i > 0, adc_bits=adc_bits, layer=i, name=name, **spec_fields(xb)))
     return specs
 
 

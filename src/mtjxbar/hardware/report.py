@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["format_table", "si"]
+__all__ = ["format_table", "si", "array_description"]
 
 NAMES = {"insitu_parallel": "in-situ, parallel update", "insitu_rowwise": "in-situ, row-by-row update",
          "exsitu": "ex-situ (software + program)"}
@@ -48,3 +48,17 @@ def format_table(summary: dict) -> str:
                  f"{prog['pulses_per_changed_cell']:.6g} pulses per changed cell (switching model), "
                  f"{prog['pulses_per_cell']:.6g} per cell; amortised over {ex['amortised_over_samples']:,} samples")
     return "\n".join(lines)
+
+
+def array_description(array: dict) -> str:
+    """One line on the array kind a summary is for, from ``ArrayConfig`` as a dict (``estimate``'s
+    ``network.array``)."""
+    if array["kind"] != "passive":
+        return f"1T1MTJ (access transistor {si(array['r_access'], 'ohm')} per cell)"
+    c = array["circuit"]
+    wires = "ideal wires" if c["r_wire_row"] == 0 else \
+        f"wire segments {c['r_wire_row']:g} ohm (rows), {c['r_wire_col']:g} ohm (columns)"
+    scheme = {"v2": "V/2", "v3": "V/3"}[array["write_scheme"]]
+    return (f"passive (0T1MTJ), tiles of at most {array['tile_rows']}x{array['tile_cols']}, {wires}, drivers "
+            f"{c['r_driver']:g} ohm, {scheme} half-select writes, compensation {array['write_compensation']} steps, "
+            f"read calibration {array['read_calibration']}, {array['fidelity']} reads")

@@ -25,9 +25,21 @@ import torch
 
 from ...device import MTJParams, physics
 from ..cells import CellArray
-from ..circuit import DRIVEN, SENSED, CircuitSolver, LineEnds, cell_current, lumped_series, solve_tiles_currents
+from ..circuit import (
+    DRIVEN,
+    SENSED,
+    CircuitSolver,
+    LineEnds,
+    cell_current,
+    lumped_series,
+    solve_tiles_cells,
+    solve_tiles_currents,
+)
 from ..config import ArrayConfig, CircuitSolverConfig
-from ..events import ReadEvent
+from ..events import PASSIVE_PARTS, PassivePhaseEvent, ReadEvent
+from ..plan import WritePhase
+from .power import CircuitPower, circuit_power
+from .scheme import column_write_voltages, phase_levels
 from .writes import PassiveWriteResult, PassiveWrites
 
 __all__ = ["PassiveCrossbar", "PassiveWriteResult", "ReadGains", "WriteSources", "tile_slices"]
@@ -211,6 +223,79 @@ class PassiveCrossbar(PassiveWrites, CellArray):
         return LineEnds(np.full(self.rows, 1.0 / (r_row + c.r_wire_row)),
                         np.full(self.cols, 1.0 / (r_col + c.r_wire_col)),
                         c.row_port == "far", c.col_port == "far", 1.0 / c.r_wire_row, 1.0 / c.r_wire_col)
+
+    # ------------------------------------------------------------------------------------------ power
+    def circuit_power(self, volts: np.ndarray, purpose: str) -> CircuitPower:
+        """Where the power of the array's tiles goes with their cells at ``volts`` (B, N, M), row node minus
+        column node, in a ``read``, a ``transposed`` read or a ``write`` (every line at a driver): cells,
+        wire segments and ports (:func:`.power.circuit_power`; their sum is what the sources deliver)."""
+        c = self.array.circuit
+        r_row, r_col = {"read": (c.r_driver, c.r_sense), "transposed": (c.r_sense, c.r_driver),
+                        "write": (c.r_driver, c.r_driver)}[purpose]
+        return circuit_power(volts, self.parallel.cpu().numpy(), self._params_np(),
+                             bias_dependent=self.circuit_solver.bias_dependent or self._ideal_circuit(),
+                             row_starts=self.tile_starts[0], col_starts=self.tile_starts[1],
+                             r_wire_row=c.r_wire_row, r_wire_col=c.r_wire_col, r_row_port=r_row, r_col_port=r_col,
+                             row_far=c.row_port == "far", col_far=c.col_port == "far")
+
+    def read_cell_voltages(self, v: np.ndarray, transposed: bool = False) -> np.ndarray:
+        """Cell voltages (B, N, M) of the raw read circuit (no calibration gains) for driven-line voltages ``v``
+        (B, driven): the exact solve where the array reads exactly, else the voltages the read model puts
+        across the cells (ideal: the driven lines' voltages)."""
+        v = np.atleast_2d(np.asarray(v, dtype=np.float64))
+        idle = np.zeros((v.shape[0], self.rows if transposed else self.cols))
+        src_r, src_c = (idle, v) if transposed else (v, idle)
+        purpose = "transposed" if transposed else "read"
+        if self.array.fidelity == "exact" and not self.array.circuit.ideal_wires:
+            return solve_tiles_cells(src_r, src_c, self.parallel.cpu().numpy(), self._params_np(),
+                                     self.line_ends(purpose), *self.tile_starts, **self.relaxation_settings())
+        out = src_r[:, :, None] - src_c[:, None, :]
+        if self.array.fidelity == "exact" and not self._ideal_circuit():  # resistive ports alone
+            for rs in self.row_tiles:
+                for cs in self.col_tiles:
+                    out[:, rs, cs] = self._port_solver(rs, cs, purpose).solve(src_r[:, rs], src_c[:, cs]).cell_voltage
+        return out
+
+    def phase_event(self, phase: WritePhase, held: torch.Tensor, released: torch.Tensor) -> PassivePhaseEvent:
+        """The :class:`PassivePhaseEvent` of ``phase`` whose cells sit at ``held`` (selected rows held) and
+        ``released`` (N, M), as :meth:`phase_cell_voltages` solved them. A cell is selected, half-selected or
+        unselected as its lines are in that pattern (every row is unselected once released)."""
+        widths = phase.row_widths.double().cpu()
+        currents = phase.col_currents.double().cpu()
+        sel_r, sel_c = (widths > 0).numpy(), (currents > 0).numpy()
+        per_row = np.zeros((2, len(PASSIVE_PARTS), self.rows))
+        rest = np.zeros((2, len(PASSIVE_PARTS)))
+        for p, (volts, rows_on) in enumerate(((held, sel_r), (released, np.zeros_like(sel_r)))):
+            power = self.circuit_power(volts.double().cpu().numpy()[None], "write")  # released: no row selected
+            on_cols = power.cells[0] @ sel_c.astype(np.float64)  # each row's cells on selected columns
+            off_cols = power.cells[0].sum(-1) - on_cols
+            per_row[p, 0] = np.where(rows_on, on_cols, 0.0)
+            per_row[p, 1] = np.where(rows_on, off_cols, on_cols)
+            per_row[p, 2] = np.where(rows_on, 0.0, off_cols)
+            per_row[p, 3], per_row[p, 4] = power.row_wires[0], power.row_ports[0]
+            rest[p] = per_row[p][:, ~sel_r].sum(-1)
+            rest[p, 3] += power.col_wires.sum()
+            rest[p, 4] += power.col_ports.sum()
+        cpu = WritePhase(row_widths=widths, col_currents=currents, polarity=phase.polarity)
+        v_cols = column_write_voltages(cpu, v_max=self.array.write_voltage_max, **self.mean_params())
+        on, off, cols = phase_levels(self.array.write_scheme, widths > 0, v_cols, phase.polarity)
+        line_v2 = self.cols * float((on * on).sum() + ((on - off)[widths > 0] ** 2).sum()) \
+            + self.rows * float((cols * cols).sum())
+        rows = torch.nonzero(widths > 0).flatten()
+        return PassivePhaseEvent(row_widths=widths, polarity=phase.polarity, rows=rows,
+                                 row_power=torch.from_numpy(per_row[:, :, sel_r].copy()),
+                                 rest_power=torch.from_numpy(rest), line_v2=line_v2, selected_cols=int(sel_c.sum()),
+                                 tiles=(len(self.row_tiles), len(self.col_tiles)),
+                                 compensated=self.compensation is not None and not self.array.circuit.ideal_wires
+                                 and self.array.write_compensation > 0)
+
+    def phase_cell_voltages(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`.writes.PassiveWrites.phase_cell_voltages`; with an event sink, also reports the phase's
+        :meth:`phase_event` (from the same solves: metering adds no circuit solve)."""
+        held, released = super().phase_cell_voltages(phase)
+        if self.events is not None:
+            self.events.append(self.phase_event(phase, held, released))
+        return held, released
 
     def _ideal_circuit(self) -> bool:
         c = self.array.circuit
