@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..crossbar import UpdatePlan, WriteResult
+from ..crossbar import OuterPlans, StreamResult, UpdatePlan, WriteResult
 from ..crossbar.plan import OuterPlan
 from .autograd import CrossbarRead, InSituLayer
 from .config import HardwareConfig
@@ -192,3 +192,17 @@ class MTJConv2d(InSituLayer):
 
     def write(self, plan: UpdatePlan | OuterPlan, generator: torch.Generator) -> WriteResult:
         return self.tile.write(plan, generator)
+
+    def stream_unsupported(self) -> str | None:
+        """Why the positions cannot be written as one stream (:meth:`write_stream`), or None: the tile's
+        reason (a buffer-and-counter tile writes position by position)."""
+        check = getattr(self.tile, "stream_unsupported", None)
+        return f"a {type(self.tile).__name__} tile" if check is None else check()
+
+    def plan_stream(self, row_factors: torch.Tensor, col_factors: torch.Tensor) -> OuterPlans:
+        """The tile's write plans of many positions' requests at once (see :meth:`MTJLinear.plan_stream`)."""
+        return self.tile.plan_stream(row_factors, col_factors)
+
+    def write_stream(self, plans: OuterPlans, generator: torch.Generator) -> StreamResult:
+        """Write the positions' plans in order, in one compiled loop (see :meth:`MTJLinear.write_stream`)."""
+        return self.tile.write_stream(plans, generator)

@@ -38,7 +38,7 @@ import math
 
 import torch
 
-from ..crossbar.plan import CoincidencePlan, OuterPlan
+from ..crossbar.plan import CoincidencePlan, OuterPlan, OuterPlans
 from ..device import MTJParams, current_for_probability, physics, switching_probability
 from ..device.switching import thermal_current_for_probability, thermal_reach
 from .coincidence import CoincidenceEncoder, pulse_probabilities
@@ -120,6 +120,7 @@ class PulseEncoder:
         self._pol = {}  # per device: (ic0, tau0) as (2, 1) float64 tensors, TO_P row first
         self.limits = (math.inf, math.inf)  # largest column current (A) per polarity (limit_currents)
         self.clipped = 0  # column currents clipped to the limits so far (both polarities, every update)
+        self._limit_cache: dict = {}
 
     def limit_currents(self, array) -> None:
         """Clip column currents to what the drivers deliver through a switchable cell of ``array`` (an
@@ -135,25 +136,33 @@ class PulseEncoder:
             self._pol[device] = (ic0, tau0, torch.log(self.config.pulse_width / tau0))
         return self._pol[device]
 
+    def _limit_tensor(self, device: torch.device) -> torch.Tensor:
+        """:attr:`limits` as a (2, 1) float64 tensor on ``device`` (built once per device and limits)."""
+        key = (device, self.limits)
+        if key not in self._limit_cache:
+            self._limit_cache[key] = torch.tensor(self.limits, dtype=torch.float64, device=device)[:, None]
+        return self._limit_cache[key]
+
     def column_currents(self, q: torch.Tensor) -> torch.Tensor:
         """Currents (A), shape (2, cols): row 0 for ``TO_P``, row 1 for ``TO_AP``, that switch with probability
         ``q`` over the full pulse width (0 where ``q < p_min``); both polarities in one evaluation of the
-        exact device inverse. The current scheme only (batched chips use it directly)."""
+        exact device inverse. ``q`` may have leading axes, ``(..., cols)`` -> ``(..., 2, cols)`` (elementwise:
+        each row as if alone). The current scheme only (batched chips use it directly)."""
         if self.coincidence is not None:
             raise ValueError("encoder.scheme = 'coincidence': column currents belong to the current scheme "
                              "(batched chips support only scheme = 'current' for now)")
         dev, cfg = self.device_params, self.config
-        q = torch.clamp(q.double(), max=cfg.p_max)
+        q = torch.clamp(q.double(), max=cfg.p_max).unsqueeze(-2)  # (..., 1, cols) against (2, 1) per polarity
         ic0, tau0, log_reach = self._polarity_params(q.device)
         if self.thermal_only:
             both = thermal_current_for_probability(q, cfg.pulse_width, ic0=ic0, tau0=tau0, delta=dev.delta,
                                                    n=dev.n_exponent, log_reach=log_reach)
         else:
-            both = current_for_probability(q.expand(2, -1), cfg.pulse_width, ic0=ic0, tau0=tau0,
-                                           delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d)
+            both = current_for_probability(q.expand(*q.shape[:-2], 2, q.shape[-1]), cfg.pulse_width, ic0=ic0,
+                                           tau0=tau0, delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d)
         both = torch.where(q >= max(cfg.p_min, 1e-300), both, 0.0)
         if math.isfinite(self.limits[0]) or math.isfinite(self.limits[1]):
-            limit = torch.tensor(self.limits, dtype=both.dtype, device=both.device)[:, None]
+            limit = self._limit_tensor(both.device)
             over = both > limit
             if bool(over.any()):
                 self.clipped += int(over.sum())
@@ -190,3 +199,21 @@ class PulseEncoder:
         currents = self.column_currents(col_factor.abs() * (r_max / swing)).to(col_factor.dtype)
         return OuterPlan(row_widths=widths, row_sign=row_sign, col_sign=torch.sign(col_factor),
                          col_currents=currents)
+
+    def encode_stream(self, row_factors: torch.Tensor, col_factors: torch.Tensor, swing: float) -> OuterPlans:
+        """:meth:`encode` of many requests at once (the current scheme): ``dW_p = outer(row_factors[p],
+        col_factors[p])`` for every ``p``, as one :class:`OuterPlans` whose plan ``p`` is, number for number,
+        ``encode(row_factors[p], col_factors[p], swing)`` (and the clipped currents are counted alike). A
+        convolution's output positions go through here together instead of one call each."""
+        if self.coincidence is not None:
+            raise ValueError("encoder.scheme = 'coincidence': encode_stream encodes the current scheme only")
+        widths, row_sign, r_max = self.row_pulses(row_factors)  # r_max (plans, 1)
+        live = r_max > 0
+        # encode() scales by the Python float r_max / swing, which torch rounds to the tensor's dtype
+        scale = (r_max.double() / swing).to(col_factors.dtype)
+        currents = self.column_currents(col_factors.abs() * scale).to(col_factors.dtype)
+        col_sign = torch.sign(col_factors)
+        if not bool(live.all()):  # a request with no row to drive is the empty plan, as in encode()
+            zero = torch.zeros((), dtype=col_factors.dtype, device=col_factors.device)
+            col_sign, currents = torch.where(live, col_sign, zero), torch.where(live[:, :, None], currents, zero)
+        return OuterPlans(row_widths=widths, row_sign=row_sign, col_sign=col_sign, col_currents=currents)
