@@ -13,7 +13,8 @@ logical kernel (:meth:`MTJConv2d.kernel`). Backward (the chip's error path): eac
 drives the columns in a transposed read, and the row errors are added back onto the input pixels they
 came from (``F.fold``). The update: one rank-1 write per output position, ``(im2col input, output error)``
 of that position, sample by sample and in raster order within a sample (:meth:`MTJConv2d.record`; the
-optimizer streams them as the periphery would, :class:`mtjxbar.optim.InSituSGD`). With a buffer and
+optimizer streams them as the periphery would, :class:`mtjxbar.optim.InSituSGD`, through
+:meth:`MTJConv2d.plan_stream` / :meth:`MTJConv2d.write_stream` where the tile takes a stream). With a buffer and
 counter, the transfers run after each sample, i.e. after all its positions (the buffer integrates them).
 
 Only ``groups = 1`` and zero padding (the chip's rows see zero volts there).

@@ -9,7 +9,12 @@ samples is B writes. ``delta`` is ``dL/dy`` of the loss as written, so with a ba
 carries ``1/B`` of its sample's gradient and the B writes together ask for the batch-mean step of float
 SGD. A convolution (:class:`~mtjxbar.nn.MTJConv2d`) records one ``(im2col input, error)`` pair per output
 position, and its sample is one rank-1 write per position, in raster order (the order the periphery
-streams them): the same code path, with more writes per sample. Writes whose input or error is all zero
+streams them). With ``engine="auto"`` (the default) a sample of several writes whose layer can take a
+stream (``layer.stream_unsupported()`` is None: plain 1T1MTJ tiles of uniform cells, the current scheme)
+is encoded in one batch (``layer.plan_stream``) and written by one compiled loop over its positions
+(``layer.write_stream``), each position on the states the previous one left: the same writes, phases and
+distribution as one ``plan`` / ``write`` per position (``engine="eager"``, the reference, and the path of
+everything else, single writes included), with other random draws. Writes whose input or error is all zero
 write nothing (no pulse to fire; for a convolution after max pooling or ReLU, most positions). A layer
 with a buffer and counter (:class:`~mtjxbar.nn.TransferLinear`, or a convolution on one,
 ``hardware.transfer.counter_bits > 0``: the project's best rule) runs its scheduled transfers after every
