@@ -293,4 +293,11 @@ MUTANTS: list[Mutant] = [
         'counts["writes"] = counts.get("writes", 0) + 1',
         (f"{CONV_STREAM}::test_auto_and_eager_write_the_same_positions_with_the_same_phases",),
     ),
+    Mutant(
+        "encode-kernel-ic0-other-polarity",
+        "src/mtjxbar/periphery/encode_kernel.py",
+        "log_reach[pol], ic0[pol], delta, n)",
+        "log_reach[pol], ic0[1 - pol], delta, n)",
+        (f"{STREAM}::test_encode_stream_equals_encode_request_by_request[default-1-compiled]",),
+    ),
 ]

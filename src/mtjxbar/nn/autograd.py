@@ -112,7 +112,8 @@ class InSituLayer(torch.nn.Module):
     def take_records(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The recorded ``(inputs (n, in), errors (n, out))`` batches in the order of their backward passes,
         and forget them."""
-        out, self.records = self.records, []
+        out = list(self.records)
+        self.records.clear()  # in place: nn.Module.__setattr__ costs more than the list
         return out
 
     def take_writes(self) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -132,4 +133,4 @@ class InSituLayer(torch.nn.Module):
         return torch.cat([x for x, _ in grown]), torch.cat([d for _, d in grown])
 
     def clear_records(self) -> None:
-        self.records = []
+        self.records.clear()

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ..crossbar.plan import CoincidencePlan, OuterPlan, OuterPlans
@@ -43,6 +44,7 @@ from ..device import MTJParams, current_for_probability, physics, switching_prob
 from ..device.switching import thermal_current_for_probability, thermal_reach
 from .coincidence import CoincidenceEncoder, pulse_probabilities
 from .config import EncoderConfig
+from .encode_kernel import encode_thermal
 
 __all__ = ["PulseEncoder", "driver_limits", "check_drivers"]
 
@@ -121,6 +123,7 @@ class PulseEncoder:
         self.limits = (math.inf, math.inf)  # largest column current (A) per polarity (limit_currents)
         self.clipped = 0  # column currents clipped to the limits so far (both polarities, every update)
         self._limit_cache: dict = {}
+        self._kernel_constants: tuple | None = None  # (ic0, log_reach, floor) for encode_thermal
 
     def limit_currents(self, array) -> None:
         """Clip column currents to what the drivers deliver through a switchable cell of ``array`` (an
@@ -200,13 +203,19 @@ class PulseEncoder:
         return OuterPlan(row_widths=widths, row_sign=row_sign, col_sign=torch.sign(col_factor),
                          col_currents=currents)
 
-    def encode_stream(self, row_factors: torch.Tensor, col_factors: torch.Tensor, swing: float) -> OuterPlans:
+    def encode_stream(self, row_factors: torch.Tensor, col_factors: torch.Tensor, swing: float,
+                      compiled: bool = True) -> OuterPlans:
         """:meth:`encode` of many requests at once (the current scheme): ``dW_p = outer(row_factors[p],
         col_factors[p])`` for every ``p``, as one :class:`OuterPlans` whose plan ``p`` is, number for number,
         ``encode(row_factors[p], col_factors[p], swing)`` (and the clipped currents are counted alike). A
-        convolution's output positions go through here together instead of one call each."""
+        convolution's output positions go through here together instead of one call each. ``compiled``:
+        float32 requests on the CPU to a thermal-only encoder go through :func:`.encode_kernel.encode_thermal`
+        (the same plans, a current possibly off in its last bit); False: always the tensor operations."""
         if self.coincidence is not None:
             raise ValueError("encoder.scheme = 'coincidence': encode_stream encodes the current scheme only")
+        if compiled and self.thermal_only and row_factors.device.type == "cpu" \
+                and row_factors.dtype == col_factors.dtype == torch.float32:
+            return self._encode_compiled(row_factors, col_factors, swing)
         widths, row_sign, r_max = self.row_pulses(row_factors)  # r_max (plans, 1)
         live = r_max > 0
         # encode() scales by the Python float r_max / swing, which torch rounds to the tensor's dtype
@@ -217,3 +226,21 @@ class PulseEncoder:
             zero = torch.zeros((), dtype=col_factors.dtype, device=col_factors.device)
             col_sign, currents = torch.where(live, col_sign, zero), torch.where(live[:, :, None], currents, zero)
         return OuterPlans(row_widths=widths, row_sign=row_sign, col_sign=col_sign, col_currents=currents)
+
+    def _encode_compiled(self, row_factors: torch.Tensor, col_factors: torch.Tensor, swing: float) -> OuterPlans:
+        """:meth:`encode_stream` by :func:`.encode_kernel.encode_thermal` (float32, CPU, thermal only)."""
+        cfg, dev = self.config, self.device_params
+        if self._kernel_constants is None:  # the encoder's constants as the kernel takes them
+            ic0, _, log_reach = self._polarity_params(torch.device("cpu"))
+            self._kernel_constants = (ic0.flatten().numpy(), log_reach.flatten().numpy(),
+                                      physics.precessional_log_floor(float(dev.delta)))
+        ic0, log_reach, floor = self._kernel_constants
+        plans, rows, cols = row_factors.shape[0], row_factors.shape[1], col_factors.shape[1]
+        out = OuterPlans(row_widths=torch.empty(plans, rows), row_sign=torch.empty(plans, rows),
+                         col_sign=torch.empty(plans, cols), col_currents=torch.empty(plans, 2, cols))
+        self.clipped += encode_thermal(row_factors.detach().numpy(), col_factors.detach().numpy(), cfg.pulse_width,
+                                       float(swing), cfg.p_max, max(cfg.p_min, 1e-300), floor, ic0, log_reach,
+                                       float(dev.delta), float(dev.n_exponent), np.array(self.limits),
+                                       out.row_widths.numpy(), out.row_sign.numpy(), out.col_sign.numpy(),
+                                       out.col_currents.numpy())
+        return out
