@@ -14,8 +14,8 @@ method over the same samples in the same order:
 * mtjxbar: ``mtjxbar.convert(model, HardwareConfig(), init="random")`` (1T1MTJ, one MTJ per synapse, default
   device) and ``InSituSGD`` (``engine="auto"``): every conv output position whose patch and error are
   nonzero is one rank-1 write through the pulse encoder and the device physics, a sample's positions
-  encoded together and written in raster order by one compiled loop; the two linear layers' one write per
-  sample each go through ``plan`` / ``write``.
+  encoded together and written in raster order by one compiled loop (the linear layers' one write per
+  sample through the same stream).
 
 Alike in all three: the network and its float initial weights (aihwkit's tiles take them; mtjxbar draws
 random states, which costs nothing per sample), batch size 1, the loss, ``lr``, one thread, the data and

@@ -9,13 +9,14 @@ samples is B writes. ``delta`` is ``dL/dy`` of the loss as written, so with a ba
 carries ``1/B`` of its sample's gradient and the B writes together ask for the batch-mean step of float
 SGD. A convolution (:class:`~mtjxbar.nn.MTJConv2d`) records one ``(im2col input, error)`` pair per output
 position, and its sample is one rank-1 write per position, in raster order (the order the periphery
-streams them). With ``engine="auto"`` (the default) a sample of several writes whose layer can take a
-stream (``layer.stream_unsupported()`` is None: plain 1T1MTJ tiles of uniform cells, the current scheme)
-is encoded in one batch (``layer.plan_stream``) and written by one compiled loop over its positions
-(``layer.write_stream``), each position on the states the previous one left: the same writes, phases and
-distribution as one ``plan`` / ``write`` per position (``engine="eager"``, the reference, and the path of
-everything else, single writes included), with other random draws. Writes whose input or error is all zero
-write nothing (no pulse to fire; for a convolution after max pooling or ReLU, most positions). A layer
+streams them). With ``engine="auto"`` (the default) a sample's writes to a layer that can take a stream
+(``layer.stream_unsupported()`` is None: plain 1T1MTJ arrays of uniform cells, the current scheme) are
+encoded in one batch (``layer.plan_stream``) and written by one compiled loop over them
+(``layer.write_stream``), each on the states the previous one left (a linear layer's single write too):
+the same writes, phases and distribution as one ``plan`` / ``write`` per write (``engine="eager"``, the
+reference and the path of every other layer, and the CLI's eager engine), with other random draws.
+Writes whose input or error is all zero write nothing (no pulse to fire; for a convolution after max
+pooling or ReLU, most positions). A layer
 with a buffer and counter (:class:`~mtjxbar.nn.TransferLinear`, or a convolution on one,
 ``hardware.transfer.counter_bits > 0``: the project's best rule) runs its scheduled transfers after every
 sample (after all of a convolution's positions), clocked by the samples it has seen, as in the CLI's
@@ -68,7 +69,7 @@ class InSituSGD(torch.optim.Optimizer):
     ``params``: a module (all its parameters), an iterable of parameters or of param-group dicts (each
     may set its own ``lr``). ``lr``: the learning rate of the request (schedulers from
     ``torch.optim.lr_scheduler`` change it per group). ``generator`` / ``seed``: the write randomness.
-    ``engine``: ``"auto"`` writes a sample's positions as one stream where the layer can
+    ``engine``: ``"auto"`` writes a sample's writes to a layer as one stream where the layer can
     (:meth:`~mtjxbar.nn.MTJLinear.stream_unsupported`), ``"eager"`` always one ``plan`` / ``write`` call
     per write (the reference; same distribution, other random draws).
     """
@@ -179,9 +180,7 @@ class InSituSGD(torch.optim.Optimizer):
         fire = [fires[n].nonzero().flatten() for n in range(x.shape[0])]  # ascending: in order
         state = self.state[handle]
         state.setdefault("samples", 0)
-        # a sample of several writes (a convolution's positions) goes as one stream; a single write gains nothing
-        stream = self.engine == "auto" and x.shape[1] > 1 \
-            and getattr(layer, "stream_unsupported", lambda: "no stream")() is None
+        stream = self.engine == "auto" and getattr(layer, "stream_unsupported", lambda: "no stream")() is None
         return {"layer": layer, "x": x, "delta": delta, "lr": group["lr"], "state": state, "fire": fire,
                 "generator": self.generator_of(group, xb.device), "stream": stream}
 
