@@ -277,7 +277,7 @@ MUTANTS: list[Mutant] = [
         "src/mtjxbar/periphery/encoder.py",
         "if not bool(live.all()):",
         "if False:",
-        (f"{STREAM}::test_encode_stream_equals_encode_request_by_request[default-1]",),
+        (f"{STREAM}::test_encode_stream_equals_encode_request_by_request[default-1-tensors]",),
     ),
     Mutant(
         "optim-stream-patches-reversed",
