@@ -12,8 +12,17 @@ method over the same samples in the same order:
 * aihwkit (optional, benchmark-only; see README.md): ``convert_to_analog(model, SingleRPUConfig(device=
   ConstantStepDevice()))`` (AnalogConv2d and AnalogLinear), ``AnalogSGD``;
 * mtjxbar: ``mtjxbar.convert(model, HardwareConfig(), init="random")`` (1T1MTJ, one MTJ per synapse, default
-  device) and ``InSituSGD``: every conv output position whose patch and error are nonzero is one rank-1
-  write through the pulse encoder and the device physics.
+  device) and ``InSituSGD`` (``engine="auto"``): every conv output position whose patch and error are
+  nonzero is one rank-1 write through the pulse encoder and the device physics, a sample's positions
+  encoded together and written in raster order by one compiled loop (the linear layers' one write per
+  sample through the same stream).
+
+Alike in all three: the network and its float initial weights (aihwkit's tiles take them; mtjxbar draws
+random states, which costs nothing per sample), batch size 1, the loss, ``lr``, one thread, the data and
+its order, and what a step does (forward, ``loss.backward()``, ``optimizer.step()``, each layer's update
+from that sample). Not alike, by design: what the update is (aihwkit: ConstantStepDevice's stochastic pulse
+trains, default ``UpdateParameters``; mtjxbar: MTJ switching physics) and the default read periphery of
+each (aihwkit's IO noise and bound management; mtjxbar's DAC, bias-dependent cells, ADC).
 
 Each is warmed up over the first 20 samples, then timed over all of them ``--repeats`` times (training goes
 on across passes); the median pass gives samples/s. Progress goes to stderr. Ends with one line per

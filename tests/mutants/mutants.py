@@ -30,6 +30,8 @@ OPTIM_CONV = "tests/optim/test_insitu_conv.py"
 FAST = "tests/crossbar/test_passive_fast.py"
 POWER = "tests/hardware/test_passive_power.py"
 PCOST = "tests/hardware/test_passive_cost.py"
+STREAM = "tests/crossbar/test_stream_write.py"
+CONV_STREAM = "tests/optim/test_conv_stream.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
@@ -313,5 +315,61 @@ MUTANTS: list[Mutant] = [
         "metered, meter = meter, meter and why_not is None",
         'metered, meter = meter, meter and config.hardware.array.kind == "1t1mtj"',
         (f"{PCOST}::test_passive_run_reports_passive_hardware_figures",),
+    ),
+    Mutant(
+        "stream-plans-reversed",
+        "src/mtjxbar/crossbar/access/stream_write.py",
+        "    for p in range(n_plans):",
+        "    for p in range(n_plans - 1, -1, -1):",
+        (f"{STREAM}::test_each_cell_ends_as_the_exact_chain_through_the_plans_in_order[default-dense-free]",),
+    ),
+    Mutant(
+        "stream-sparse-thinning-other-polarity",
+        "src/mtjxbar/crossbar/access/stream_write.py",
+        "max(rates[0, c], rates[1, c]) < rates[pol, c]",
+        "max(rates[0, c], rates[1, c]) < rates[1 - pol, c]",
+        (f"{STREAM}::test_each_cell_ends_as_the_exact_chain_through_the_plans_in_order[asymmetric-sparse-clipped]",),
+    ),
+    Mutant(
+        "stream-dense-moves-stuck-cells",
+        "src/mtjxbar/crossbar/access/stream_write.py",
+        "parallel[i, c] == (s > 0.0) or frozen[i, c]:",
+        "parallel[i, c] == (s > 0.0):",
+        (f"{STREAM}::test_same_generator_state_same_result_and_stuck_cells_stay[dense]",),
+    ),
+    Mutant(
+        "stream-phase-count-polarity",
+        "src/mtjxbar/crossbar/access/stream_write.py",
+        "int(rows_pos) * (int(to_p_pos) + int(to_ap_neg))",
+        "int(rows_pos) * (int(to_p_pos) + int(to_ap_pos))",
+        (f"{STREAM}::test_phase_counts_are_the_plans_own[default]",),
+    ),
+    Mutant(
+        "encode-stream-empty-plan-keeps-columns",
+        "src/mtjxbar/periphery/encoder.py",
+        "if not bool(live.all()):",
+        "if False:",
+        (f"{STREAM}::test_encode_stream_equals_encode_request_by_request[default-1-tensors]",),
+    ),
+    Mutant(
+        "optim-stream-patches-reversed",
+        "src/mtjxbar/optim/insitu_sgd.py",
+        'rows, cols = sgd_request(job["x"][n].index_select(0, at),',
+        'rows, cols = sgd_request(job["x"][n].index_select(0, at.flip(0)),',
+        (f"{OPTIM_CONV}::test_positions_are_written_sample_major_in_raster_order[auto]",),
+    ),
+    Mutant(
+        "optim-stream-counts-one-write-per-sample",
+        "src/mtjxbar/optim/insitu_sgd.py",
+        'counts["writes"] = counts.get("writes", 0) + len(at)',
+        'counts["writes"] = counts.get("writes", 0) + 1',
+        (f"{CONV_STREAM}::test_auto_and_eager_write_the_same_positions_with_the_same_phases",),
+    ),
+    Mutant(
+        "encode-kernel-ic0-other-polarity",
+        "src/mtjxbar/periphery/encode_kernel.py",
+        "log_reach[pol], ic0[pol], delta, n)",
+        "log_reach[pol], ic0[1 - pol], delta, n)",
+        (f"{STREAM}::test_encode_stream_equals_encode_request_by_request[default-1-compiled]",),
     ),
 ]

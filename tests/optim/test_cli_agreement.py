@@ -34,7 +34,7 @@ def test_insitu_sgd_step_equals_the_clis_eager_train_step(hardware):
     model = torch.nn.Sequential(twin.layers[0], torch.nn.Tanh(), twin.layers[1])
     lr = 2.0
     cli_gen = torch.Generator().manual_seed(5)
-    opt = InSituSGD(model, lr=lr, generator=torch.Generator().manual_seed(5))
+    opt = InSituSGD(model, lr=lr, generator=torch.Generator().manual_seed(5), engine="eager")  # the CLI's
     stats = EpochStats(flips_per_layer=[0, 0])
     for n in range(len(x)):
         # the CLI: one generator for both layers, so both paths draw layer 0's write, then layer 1's

@@ -75,17 +75,28 @@ def test_mean_weight_change_equals_the_per_position_requests_within_4_standard_e
     assert bool((mean[~live] == q[~live]).all())
 
 
-def test_positions_are_written_sample_major_in_raster_order():
+@pytest.mark.parametrize("engine", ["eager", "auto"])
+def test_positions_are_written_sample_major_in_raster_order(engine):
     """Two images of 3x3 pixels, kernel 2x2: 4 positions each; the layer is asked for exactly 8 writes, in the
     order sample 0 (positions (0,0), (0,1), (1,0), (1,1)), then sample 1, each the position's im2col patch and
-    its error; a position whose error is zero writes nothing."""
+    its error; a position whose error is zero writes nothing. ``eager``: one ``plan`` call per write;
+    ``auto``: one ``plan_stream`` call per sample, its rows the writes in order."""
     layer = _conv()
     asked = []
-    plan = layer.plan
-    layer.plan = lambda row, col, rows=None: asked.append((row.clone(), col.clone())) or plan(row, col, rows)
+    if engine == "eager":
+        plan = layer.plan
+        layer.plan = lambda row, col, rows=None: asked.append((row.clone(), col.clone())) or plan(row, col, rows)
+    else:
+        plan_stream = layer.plan_stream
+
+        def record(rows, cols):
+            asked.extend(zip(rows.clone(), cols.clone(), strict=True))
+            return plan_stream(rows, cols)
+
+        layer.plan_stream = record
     x = torch.rand(2, 1, 3, 3, generator=torch.Generator().manual_seed(1)) + 0.1
     delta = torch.randn(2, 2, 2, 2, generator=torch.Generator().manual_seed(2))
-    opt = InSituSGD(layer, lr=0.5, generator=torch.Generator().manual_seed(3))
+    opt = InSituSGD(layer, lr=0.5, generator=torch.Generator().manual_seed(3), engine=engine)
     _step(layer, opt, x, delta)
     assert opt.counts["writes"] == len(asked) == 8
     scale = -0.5 * GAIN / layer.hardware.converters.input_range

@@ -79,7 +79,7 @@ def test_step_lr_scales_the_written_request():
     asked = []
     plan = layer.plan
     layer.plan = lambda row, col, rows=None: asked.append(col.clone()) or plan(row, col, rows)
-    opt = InSituSGD(layer, lr=0.8, seed=0)
+    opt = InSituSGD(layer, lr=0.8, seed=0, engine="eager")  # the request as ``plan`` sees it
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     x, delta = torch.ones(1, 6), torch.tensor([[0.3, -0.2, 0.1, 0.05]])
     for _ in range(3):

@@ -21,10 +21,10 @@ from .cells import CELL_PARAMETERS, CellArray
 from .circuit import CircuitSolution, CircuitSolver
 from .config import ArrayConfig, BiasSolverConfig, CircuitConfig, CircuitSolverConfig
 from .passive import PassiveCrossbar, PassiveWriteResult
-from .plan import POLARITIES, TO_AP, TO_P, UpdatePlan, WritePhase, WriteResult
+from .plan import POLARITIES, TO_AP, TO_P, OuterPlans, StreamResult, UpdatePlan, WritePhase, WriteResult
 from .protocol import CrossbarArray, SeparableRead
 
 __all__ = ["Crossbar", "WriteResult", "CELL_PARAMETERS", "ArrayConfig", "BiasSolverConfig",
            "UpdatePlan", "WritePhase", "TO_P", "TO_AP", "POLARITIES", "CircuitConfig", "CircuitSolverConfig",
            "CircuitSolver", "CircuitSolution", "PassiveCrossbar", "PassiveWriteResult", "CellArray", "KernelView",
-           "CrossbarArray", "SeparableRead"]
+           "CrossbarArray", "SeparableRead", "OuterPlans", "StreamResult"]

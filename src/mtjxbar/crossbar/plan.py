@@ -8,8 +8,8 @@ from functools import cached_property
 
 import torch
 
-__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan", "OuterPlan", "CoincidencePlan", "WriteResult",
-           "column_phase"]
+__all__ = ["TO_P", "TO_AP", "POLARITIES", "WritePhase", "UpdatePlan", "OuterPlan", "OuterPlans", "CoincidencePlan",
+           "WriteResult", "StreamResult", "column_phase"]
 
 TO_P = "to_p"  # current direction that switches AP -> P (raises conductance)
 TO_AP = "to_ap"  # current direction that switches P -> AP (lowers conductance)
@@ -145,6 +145,34 @@ class OuterPlan:
         return "Outer" + repr(UpdatePlan(self.phases))
 
 
+@dataclass(frozen=True, eq=False)
+class OuterPlans:
+    """A stream of :class:`OuterPlan` s for one array, stacked: plan ``p`` is ``self[p]``, applied in the
+    order of ``p`` (a convolution's output positions, each on the states the previous one left). The
+    fields are :class:`OuterPlan` 's with a leading axis of length ``len(self)``."""
+
+    row_widths: torch.Tensor  # (plans, rows) s
+    row_sign: torch.Tensor  # (plans, rows)
+    col_sign: torch.Tensor  # (plans, cols)
+    col_currents: torch.Tensor  # (plans, 2, cols) A: [TO_P, TO_AP]
+
+    def __post_init__(self) -> None:
+        n, rows = self.row_widths.shape[0], self.row_widths.shape[1:]
+        if self.row_widths.dim() != 2 or self.row_sign.shape != self.row_widths.shape or self.col_sign.dim() != 2 \
+                or self.col_sign.shape[0] != n or self.col_currents.shape != (n, 2, self.col_sign.shape[1]):
+            raise ValueError(f"OuterPlans: row_widths and row_sign must be (plans, rows), col_sign (plans, cols) and "
+                             f"col_currents (plans, 2, cols); got {tuple(self.row_widths.shape)}, "
+                             f"{tuple(self.row_sign.shape)}, {tuple(self.col_sign.shape)}, "
+                             f"{tuple(self.col_currents.shape)} ({rows} rows)")
+
+    def __len__(self) -> int:
+        return self.row_widths.shape[0]
+
+    def __getitem__(self, p: int) -> OuterPlan:
+        return OuterPlan(row_widths=self.row_widths[p], row_sign=self.row_sign[p], col_sign=self.col_sign[p],
+                         col_currents=self.col_currents[p])
+
+
 @dataclass(frozen=True)
 class WriteResult:
     """What one update did: which cells flipped, per direction and per phase."""
@@ -154,6 +182,17 @@ class WriteResult:
     flips_to_ap: int
     phases: int
     disturb_flips: int = 0  # of the flips: cells the write did not aim at (half-select disturbs of passive arrays)
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """What a stream of writes (:class:`OuterPlans`) did: per plan, in order, its flips ``[to P, to AP]`` and
+    its phase count (``len(plans[p])``), and the cells whose state differs after the stream from before it (a
+    cell may flip and flip back)."""
+
+    flips: torch.Tensor  # (plans, 2) int64: flips to P, flips to AP of each plan
+    phases: torch.Tensor  # (plans,) int64: OuterPlan.phase_count of each plan
+    changed_cells: torch.Tensor  # flat (row * cols + col) indices, ascending
 
 
 @dataclass(frozen=True, eq=False)

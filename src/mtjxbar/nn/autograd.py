@@ -112,7 +112,8 @@ class InSituLayer(torch.nn.Module):
     def take_records(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The recorded ``(inputs (n, in), errors (n, out))`` batches in the order of their backward passes,
         and forget them."""
-        out, self.records = self.records, []
+        out = list(self.records)
+        self.records.clear()  # in place: nn.Module.__setattr__ costs more than the list
         return out
 
     def take_writes(self) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -125,9 +126,11 @@ class InSituLayer(torch.nn.Module):
         if not records:
             return None
         pairs = [tuple(t.reshape(t.shape[0], -1, t.shape[-1]) for t in r) for r in records]
+        if len(pairs) == 1:  # one backward pass (the usual step): nothing to pad or join
+            return pairs[0]
         most = max(x.shape[1] for x, _ in pairs)
         grown = [tuple(torch.nn.functional.pad(t, (0, 0, 0, most - t.shape[1])) for t in pair) for pair in pairs]
         return torch.cat([x for x, _ in grown]), torch.cat([d for _, d in grown])
 
     def clear_records(self) -> None:
-        self.records = []
+        self.records.clear()

@@ -88,10 +88,7 @@ class MTJLinearChips:
         widths, row_sign, r_max = rows
         cols = self.mapping.expand(col_factor)  # (K, physical cols)
         q = cols.abs() * (r_max / self.mapping.full_swing)
-        if self.encoder.thermal_only:
-            currents = self.encoder.column_currents(q.unsqueeze(-2))  # (K, 2, cols)
-        else:
-            currents = torch.stack([self.encoder.column_currents(qk) for qk in q])
+        currents = self.encoder.column_currents(q)  # (K, 2, cols): each chip's row as if alone
         # (r_max = 0 gives q = 0 and so no current: the encoder's zero plan)
         shape = (self.chips, self.in_features)
         return ChipPlan(row_widths=widths.expand(shape), row_sign=row_sign.expand(shape),

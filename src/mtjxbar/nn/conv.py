@@ -13,7 +13,8 @@ logical kernel (:meth:`MTJConv2d.kernel`). Backward (the chip's error path): eac
 drives the columns in a transposed read, and the row errors are added back onto the input pixels they
 came from (``F.fold``). The update: one rank-1 write per output position, ``(im2col input, output error)``
 of that position, sample by sample and in raster order within a sample (:meth:`MTJConv2d.record`; the
-optimizer streams them as the periphery would, :class:`mtjxbar.optim.InSituSGD`). With a buffer and
+optimizer streams them as the periphery would, :class:`mtjxbar.optim.InSituSGD`, through
+:meth:`MTJConv2d.plan_stream` / :meth:`MTJConv2d.write_stream` where the tile takes a stream). With a buffer and
 counter, the transfers run after each sample, i.e. after all its positions (the buffer integrates them).
 
 Only ``groups = 1`` and zero padding (the chip's rows see zero volts there).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..crossbar import UpdatePlan, WriteResult
+from ..crossbar import OuterPlans, StreamResult, UpdatePlan, WriteResult
 from ..crossbar.plan import OuterPlan
 from .autograd import CrossbarRead, InSituLayer
 from .config import HardwareConfig
@@ -192,3 +193,17 @@ class MTJConv2d(InSituLayer):
 
     def write(self, plan: UpdatePlan | OuterPlan, generator: torch.Generator) -> WriteResult:
         return self.tile.write(plan, generator)
+
+    def stream_unsupported(self) -> str | None:
+        """Why the positions cannot be written as one stream (:meth:`write_stream`), or None: the tile's
+        reason (a buffer-and-counter tile writes position by position)."""
+        check = getattr(self.tile, "stream_unsupported", None)
+        return f"a {type(self.tile).__name__} tile" if check is None else check()
+
+    def plan_stream(self, row_factors: torch.Tensor, col_factors: torch.Tensor) -> OuterPlans:
+        """The tile's write plans of many positions' requests at once (see :meth:`MTJLinear.plan_stream`)."""
+        return self.tile.plan_stream(row_factors, col_factors)
+
+    def write_stream(self, plans: OuterPlans, generator: torch.Generator) -> StreamResult:
+        """Write the positions' plans in order, in one compiled loop (see :meth:`MTJLinear.write_stream`)."""
+        return self.tile.write_stream(plans, generator)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from ..crossbar import SeparableRead, UpdatePlan, WriteResult
+from ..crossbar import OuterPlans, SeparableRead, StreamResult, UpdatePlan, WriteResult
 from ..crossbar.plan import OuterPlan
 from ..periphery.arrays import make_array
 from ..rng import generator
@@ -182,3 +182,22 @@ class MTJLinear(InSituLayer):
     def write(self, plan: UpdatePlan | OuterPlan, generator: torch.Generator) -> WriteResult:
         """Apply ``plan`` to the array: flips sampled from the device model with ``generator``."""
         return self.crossbar.write(plan, generator)
+
+    # ------------------------------------------------------------------ update: many writes at once
+    def stream_unsupported(self) -> str | None:
+        """Why :meth:`plan_stream` / :meth:`write_stream` cannot take this layer's writes (then
+        :meth:`plan` and :meth:`write` one at a time), or None."""
+        if self.encoder.config.scheme != "current":
+            return f"encoder scheme {self.encoder.config.scheme!r}"
+        check = getattr(self.crossbar, "stream_unsupported", None)
+        return f"{type(self.crossbar).__name__} arrays" if check is None else check()
+
+    def plan_stream(self, row_factors: torch.Tensor, col_factors: torch.Tensor) -> OuterPlans:
+        """:meth:`plan` of the requests ``outer(row_factors[p], col_factors[p])`` (plans, in / out features)
+        at once, plan ``p`` number for number :meth:`plan`'s (:meth:`PulseEncoder.encode_stream`)."""
+        return self.encoder.encode_stream(row_factors, self.mapping.expand(col_factors), self.mapping.full_swing)
+
+    def write_stream(self, plans: OuterPlans, generator: torch.Generator) -> StreamResult:
+        """Apply ``plans`` in order, each on the states the previous one left: :meth:`write` of each, in
+        distribution, as one compiled loop (:meth:`Crossbar.write_stream`)."""
+        return self.crossbar.write_stream(plans, generator)

@@ -9,8 +9,14 @@ samples is B writes. ``delta`` is ``dL/dy`` of the loss as written, so with a ba
 carries ``1/B`` of its sample's gradient and the B writes together ask for the batch-mean step of float
 SGD. A convolution (:class:`~mtjxbar.nn.MTJConv2d`) records one ``(im2col input, error)`` pair per output
 position, and its sample is one rank-1 write per position, in raster order (the order the periphery
-streams them): the same code path, with more writes per sample. Writes whose input or error is all zero
-write nothing (no pulse to fire; for a convolution after max pooling or ReLU, most positions). A layer
+streams them). With ``engine="auto"`` (the default) a sample's writes to a layer that can take a stream
+(``layer.stream_unsupported()`` is None: plain 1T1MTJ arrays of uniform cells, the current scheme) are
+encoded in one batch (``layer.plan_stream``) and written by one compiled loop over them
+(``layer.write_stream``), each on the states the previous one left (a linear layer's single write too):
+the same writes, phases and distribution as one ``plan`` / ``write`` per write (``engine="eager"``, the
+reference and the path of every other layer, and the CLI's eager engine), with other random draws.
+Writes whose input or error is all zero write nothing (no pulse to fire; for a convolution after max
+pooling or ReLU, most positions). A layer
 with a buffer and counter (:class:`~mtjxbar.nn.TransferLinear`, or a convolution on one,
 ``hardware.transfer.counter_bits > 0``: the project's best rule) runs its scheduled transfers after every
 sample (after all of a convolution's positions), clocked by the samples it has seen, as in the CLI's
@@ -43,7 +49,9 @@ from ..nn.autograd import in_situ_layer
 from ..rng import generator as named_generator
 from .rules import sgd_request
 
-__all__ = ["InSituSGD", "split_parameters"]
+__all__ = ["InSituSGD", "split_parameters", "ENGINES"]
+
+ENGINES = ("auto", "eager")
 
 
 def split_parameters(model: torch.nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -61,12 +69,18 @@ class InSituSGD(torch.optim.Optimizer):
     ``params``: a module (all its parameters), an iterable of parameters or of param-group dicts (each
     may set its own ``lr``). ``lr``: the learning rate of the request (schedulers from
     ``torch.optim.lr_scheduler`` change it per group). ``generator`` / ``seed``: the write randomness.
+    ``engine``: ``"auto"`` writes a sample's writes to a layer as one stream where the layer can
+    (:meth:`~mtjxbar.nn.MTJLinear.stream_unsupported`), ``"eager"`` always one ``plan`` / ``write`` call
+    per write (the reference; same distribution, other random draws).
     """
 
     def __init__(self, params: torch.nn.Module | Iterable, lr: float, *, generator: torch.Generator | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, engine: str = "auto") -> None:
         if not lr >= 0.0:
             raise ValueError(f"lr = {lr!r}: must be >= 0")
+        if engine not in ENGINES:
+            raise ValueError(f"engine = {engine!r}: must be one of {ENGINES}")
+        self.engine = engine
         if isinstance(params, torch.nn.Module):
             params = params.parameters()
         super().__init__(params, {"lr": float(lr)})
@@ -117,7 +131,10 @@ class InSituSGD(torch.optim.Optimizer):
         for n in range(longest):  # sample-major, as the chip and the CLI's loop: all writes, then transfers
             live = [job for job in jobs if n < len(job["fire"])]
             for job in live:
-                for p in job["fire"][n]:  # a convolution's positions in raster order; one for a linear layer
+                if job["stream"]:
+                    self.write_stream(job, n)
+                    continue
+                for p in job["fire"][n].tolist():  # a convolution's positions in raster order; one for a linear layer
                     self.write_sample(job, n, p)
             for job in live:
                 self.transfer_sample(job["layer"], job["state"], job["generator"])
@@ -153,19 +170,19 @@ class InSituSGD(torch.optim.Optimizer):
     def samples_of(self, layer, handle: torch.Tensor, group: dict) -> dict | None:
         """The recorded samples of ``layer`` (taken from it, :meth:`~mtjxbar.nn.InSituLayer.take_writes`)
         and what writing them needs; None if none. ``fire[n]``: the writes of sample ``n`` that fire, in
-        order (those whose input and error are both nonzero somewhere)."""
+        order (those whose input and error are both nonzero somewhere; a LongTensor of their indices)."""
         writes = layer.take_writes()
         if writes is None:
             return None
         xb = layer.crossbar
         x, delta = (t.to(device=xb.device, dtype=xb.dtype) for t in writes)
-        fire: list[list[int]] = [[] for _ in range(x.shape[0])]
-        for n, p in ((x != 0).any(dim=2) & (delta != 0).any(dim=2)).nonzero().tolist():  # row-major: in order
-            fire[n].append(p)
+        fires = (x != 0).any(dim=2) & (delta != 0).any(dim=2)
+        fire = [fires[n].nonzero().flatten() for n in range(x.shape[0])]  # ascending: in order
         state = self.state[handle]
         state.setdefault("samples", 0)
+        stream = self.engine == "auto" and getattr(layer, "stream_unsupported", lambda: "no stream")() is None
         return {"layer": layer, "x": x, "delta": delta, "lr": group["lr"], "state": state, "fire": fire,
-                "generator": self.generator_of(group, xb.device)}
+                "generator": self.generator_of(group, xb.device), "stream": stream}
 
     def write_sample(self, job: dict, n: int, p: int = 0) -> None:
         """Write ``p`` (an output position of a convolution; 0 for a linear layer) of sample ``n`` of a
@@ -181,6 +198,25 @@ class InSituSGD(torch.optim.Optimizer):
             counts["flips"] = counts.get("flips", 0) + flips
             counts["phases"] = counts.get("phases", 0) + len(plan)
         job["state"]["disturb_flips"] = job["state"].get("disturb_flips", 0) + result.disturb_flips
+
+    def write_stream(self, job: dict, n: int) -> None:
+        """The writes of sample ``n`` of a layer's job (its firing positions, in order) as one stream: the
+        requests of :meth:`write_sample`, encoded together (``layer.plan_stream``) and written in one compiled
+        loop over the positions (``layer.write_stream``), each on the states the previous one left."""
+        at = job["fire"][n]
+        if not len(at):
+            return
+        layer = job["layer"]
+        rows, cols = sgd_request(job["x"][n].index_select(0, at), job["delta"][n].index_select(0, at), job["lr"],
+                                 layer.gain, layer.hardware.converters.input_range)
+        plans = layer.plan_stream(rows, cols)
+        result = layer.write_stream(plans, job["generator"])
+        flips, phases = int(result.flips.sum()), int(result.phases.sum())
+        for counts in (self.counts, job["state"]):
+            counts["writes"] = counts.get("writes", 0) + len(at)
+            counts["flips"] = counts.get("flips", 0) + flips
+            counts["phases"] = counts.get("phases", 0) + phases
+        job["state"]["disturb_flips"] = job["state"].get("disturb_flips", 0)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients and the crossbar layers' recorded samples (they are this step's gradient)."""

@@ -36,13 +36,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from ..crossbar.plan import CoincidencePlan, OuterPlan
+from ..crossbar.plan import CoincidencePlan, OuterPlan, OuterPlans
 from ..device import MTJParams, current_for_probability, physics, switching_probability
 from ..device.switching import thermal_current_for_probability, thermal_reach
 from .coincidence import CoincidenceEncoder, pulse_probabilities
 from .config import EncoderConfig
+from .encode_kernel import encode_thermal
 
 __all__ = ["PulseEncoder", "driver_limits", "check_drivers"]
 
@@ -120,6 +122,8 @@ class PulseEncoder:
         self._pol = {}  # per device: (ic0, tau0) as (2, 1) float64 tensors, TO_P row first
         self.limits = (math.inf, math.inf)  # largest column current (A) per polarity (limit_currents)
         self.clipped = 0  # column currents clipped to the limits so far (both polarities, every update)
+        self._limit_cache: dict = {}
+        self._kernel_constants: tuple | None = None  # (ic0, log_reach, floor) for encode_thermal
 
     def limit_currents(self, array) -> None:
         """Clip column currents to what the drivers deliver through a switchable cell of ``array`` (an
@@ -135,25 +139,33 @@ class PulseEncoder:
             self._pol[device] = (ic0, tau0, torch.log(self.config.pulse_width / tau0))
         return self._pol[device]
 
+    def _limit_tensor(self, device: torch.device) -> torch.Tensor:
+        """:attr:`limits` as a (2, 1) float64 tensor on ``device`` (built once per device and limits)."""
+        key = (device, self.limits)
+        if key not in self._limit_cache:
+            self._limit_cache[key] = torch.tensor(self.limits, dtype=torch.float64, device=device)[:, None]
+        return self._limit_cache[key]
+
     def column_currents(self, q: torch.Tensor) -> torch.Tensor:
         """Currents (A), shape (2, cols): row 0 for ``TO_P``, row 1 for ``TO_AP``, that switch with probability
         ``q`` over the full pulse width (0 where ``q < p_min``); both polarities in one evaluation of the
-        exact device inverse. The current scheme only (batched chips use it directly)."""
+        exact device inverse. ``q`` may have leading axes, ``(..., cols)`` -> ``(..., 2, cols)`` (elementwise:
+        each row as if alone). The current scheme only (batched chips use it directly)."""
         if self.coincidence is not None:
             raise ValueError("encoder.scheme = 'coincidence': column currents belong to the current scheme "
                              "(batched chips support only scheme = 'current' for now)")
         dev, cfg = self.device_params, self.config
-        q = torch.clamp(q.double(), max=cfg.p_max)
+        q = torch.clamp(q.double(), max=cfg.p_max).unsqueeze(-2)  # (..., 1, cols) against (2, 1) per polarity
         ic0, tau0, log_reach = self._polarity_params(q.device)
         if self.thermal_only:
             both = thermal_current_for_probability(q, cfg.pulse_width, ic0=ic0, tau0=tau0, delta=dev.delta,
                                                    n=dev.n_exponent, log_reach=log_reach)
         else:
-            both = current_for_probability(q.expand(2, -1), cfg.pulse_width, ic0=ic0, tau0=tau0,
-                                           delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d)
+            both = current_for_probability(q.expand(*q.shape[:-2], 2, q.shape[-1]), cfg.pulse_width, ic0=ic0,
+                                           tau0=tau0, delta=dev.delta, n=dev.n_exponent, tau_d=dev.tau_d)
         both = torch.where(q >= max(cfg.p_min, 1e-300), both, 0.0)
         if math.isfinite(self.limits[0]) or math.isfinite(self.limits[1]):
-            limit = torch.tensor(self.limits, dtype=both.dtype, device=both.device)[:, None]
+            limit = self._limit_tensor(both.device)
             over = both > limit
             if bool(over.any()):
                 self.clipped += int(over.sum())
@@ -190,3 +202,45 @@ class PulseEncoder:
         currents = self.column_currents(col_factor.abs() * (r_max / swing)).to(col_factor.dtype)
         return OuterPlan(row_widths=widths, row_sign=row_sign, col_sign=torch.sign(col_factor),
                          col_currents=currents)
+
+    def encode_stream(self, row_factors: torch.Tensor, col_factors: torch.Tensor, swing: float,
+                      compiled: bool = True) -> OuterPlans:
+        """:meth:`encode` of many requests at once (the current scheme): ``dW_p = outer(row_factors[p],
+        col_factors[p])`` for every ``p``, as one :class:`OuterPlans` whose plan ``p`` is, number for number,
+        ``encode(row_factors[p], col_factors[p], swing)`` (and the clipped currents are counted alike). A
+        convolution's output positions go through here together instead of one call each. ``compiled``:
+        float32 requests on the CPU to a thermal-only encoder go through :func:`.encode_kernel.encode_thermal`
+        (the same plans, a current possibly off in its last bit); False: always the tensor operations."""
+        if self.coincidence is not None:
+            raise ValueError("encoder.scheme = 'coincidence': encode_stream encodes the current scheme only")
+        if compiled and self.thermal_only and row_factors.device.type == "cpu" \
+                and row_factors.dtype == col_factors.dtype == torch.float32:
+            return self._encode_compiled(row_factors, col_factors, swing)
+        widths, row_sign, r_max = self.row_pulses(row_factors)  # r_max (plans, 1)
+        live = r_max > 0
+        # encode() scales by the Python float r_max / swing, which torch rounds to the tensor's dtype
+        scale = (r_max.double() / swing).to(col_factors.dtype)
+        currents = self.column_currents(col_factors.abs() * scale).to(col_factors.dtype)
+        col_sign = torch.sign(col_factors)
+        if not bool(live.all()):  # a request with no row to drive is the empty plan, as in encode()
+            zero = torch.zeros((), dtype=col_factors.dtype, device=col_factors.device)
+            col_sign, currents = torch.where(live, col_sign, zero), torch.where(live[:, :, None], currents, zero)
+        return OuterPlans(row_widths=widths, row_sign=row_sign, col_sign=col_sign, col_currents=currents)
+
+    def _encode_compiled(self, row_factors: torch.Tensor, col_factors: torch.Tensor, swing: float) -> OuterPlans:
+        """:meth:`encode_stream` by :func:`.encode_kernel.encode_thermal` (float32, CPU, thermal only)."""
+        cfg, dev = self.config, self.device_params
+        if self._kernel_constants is None:  # the encoder's constants as the kernel takes them
+            ic0, _, log_reach = self._polarity_params(torch.device("cpu"))
+            self._kernel_constants = (ic0.flatten().numpy(), log_reach.flatten().numpy(),
+                                      physics.precessional_log_floor(float(dev.delta)))
+        ic0, log_reach, floor = self._kernel_constants
+        plans, rows, cols = row_factors.shape[0], row_factors.shape[1], col_factors.shape[1]
+        out = OuterPlans(row_widths=torch.empty(plans, rows), row_sign=torch.empty(plans, rows),
+                         col_sign=torch.empty(plans, cols), col_currents=torch.empty(plans, 2, cols))
+        self.clipped += encode_thermal(row_factors.detach().numpy(), col_factors.detach().numpy(), cfg.pulse_width,
+                                       float(swing), cfg.p_max, max(cfg.p_min, 1e-300), floor, ic0, log_reach,
+                                       float(dev.delta), float(dev.n_exponent), np.array(self.limits),
+                                       out.row_widths.numpy(), out.row_sign.numpy(), out.col_sign.numpy(),
+                                       out.col_currents.numpy())
+        return out

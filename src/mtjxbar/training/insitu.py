@@ -130,10 +130,12 @@ class EpochStats:
 def network_optimizer(net: InSituNetwork, lr: float, config: TrainingConfig,
                       generators: list[torch.Generator]) -> InSituSGD:
     """The optimizer of the CLI's network: one param group per layer with its learning rate (``lr`` times
-    ``config.layer_lr_scales``) and its own write generator."""
+    ``config.layer_lr_scales``) and its own write generator. Its ``engine`` is ``"eager"``: this loop is the
+    reference the fused engine is held to, and it keeps the random draws of ``plan`` / ``write``."""
     scales = config.layer_lr_scales
     return InSituSGD([{"params": [layer.handle], "lr": lr * scales[min(i, len(scales) - 1)], "generator": gen}
-                      for i, (layer, gen) in enumerate(zip(net.layers, generators, strict=True))], lr=lr)
+                      for i, (layer, gen) in enumerate(zip(net.layers, generators, strict=True))], lr=lr,
+                     engine="eager")
 
 
 def train_step(net: InSituNetwork, x: torch.Tensor, label: int, lr: float, config: TrainingConfig,

@@ -14,8 +14,10 @@ What is modelled:
   switches with :func:`mtjxbar.device.switching_probability` for its own parameters (cycle-to-cycle factor
   on Ic0 included). Cells of ungated rows see nothing (no half-select). Samplers of one distribution: dense
   (:mod:`.dense_write`, the reference, any plan), sparse (:mod:`.sparse_write`, the encoder's outer-product
-  plans in the thermal regime, O(rows + cols + events)), one column (:mod:`.column_write`) and coincidence
-  (:mod:`.coincidence_write`, stochastic pulse streams).
+  plans in the thermal regime, O(rows + cols + events)), one column (:mod:`.column_write`), coincidence
+  (:mod:`.coincidence_write`, stochastic pulse streams) and a stream of outer-product plans applied in order
+  by one compiled loop (:mod:`.stream_write`, a convolution's positions; the sparse or dense sampler per
+  plan).
 * **Events** (:mod:`.events`): every read, write phase (each reached cell's resistance) and outcome, for
   the cost model.
 

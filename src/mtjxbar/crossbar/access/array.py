@@ -27,6 +27,7 @@ from .dense_write import DenseWrites
 from .events import phase_event, rebuild_resistance_table, resistance_table_span
 from .reads import AccessReads
 from .sparse_write import HOST_EVENTS_MAX, SPARSE_MAX_EVENTS_PER_CELL, SparseWrites
+from .stream_write import StreamWrites
 
 __all__ = ["Crossbar", "KernelView", "SAMPLERS"]
 
@@ -55,11 +56,12 @@ class KernelView:
     """Per-cell arrays: the Chebyshev read fit (``matrices``, ``p_terms``, ``ap_terms``), None without one."""
 
 
-class Crossbar(AccessReads, DenseWrites, SparseWrites, ColumnWrites, CellArray):
+class Crossbar(AccessReads, DenseWrites, SparseWrites, StreamWrites, ColumnWrites, CellArray):
     """A 1T1MTJ array: ``parallel`` (bool per cell) and per-cell parameters (float tensors).
 
     Public operations: :meth:`read`, :meth:`read_transposed`, :meth:`write` (and :meth:`write_column`, a
-    phase that drives one column); states are set with :meth:`set_states` (programming, initialisation).
+    phase that drives one column, and :meth:`write_stream`, many outer-product plans in one compiled loop);
+    states are set with :meth:`set_states` (programming, initialisation).
     A uniform array's read also splits into :meth:`drive_terms` and :meth:`read_terms`
     (:class:`~mtjxbar.crossbar.protocol.SeparableRead`).
     """

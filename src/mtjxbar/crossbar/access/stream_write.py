@@ -1,0 +1,163 @@
+"""A stream of outer-product writes in one compiled loop: a convolution's output positions, one after another.
+
+:meth:`StreamWrites.write_stream` applies the plans of an :class:`~mtjxbar.crossbar.plan.OuterPlans` in
+order, each on the states the previous one left, exactly as :meth:`Crossbar.write <.array.Crossbar.write>`
+would one call at a time, but as one Numba loop over the plans instead of ~25 tensor operations per plan.
+Per plan it makes the same choice as ``Crossbar.write``: the exact sparse Poisson-event sampler
+(:mod:`mtjxbar.crossbar.sampling`) where every current is at or below the cells' Ic0 and few switching
+attempts are expected (``sparse_max_events_per_cell``), otherwise one draw per reached cell with the full
+device formula. The formulas are :mod:`mtjxbar.device.physics`' (compiled by name), not copies.
+
+Scope (:meth:`StreamWrites.stream_unsupported` says why not): uniform cell parameters, no cycle-to-cycle
+spread, no event sink attached (the cost meter sees no phases from here), the sparse sampler selected, a CPU
+array; stuck cells are honoured. Elsewhere call ``write`` per plan.
+
+Randomness: one 63-bit draw of the caller's ``torch.Generator`` seeds a NumPy ``PCG64`` stream for the
+whole call (Numba compiles NumPy's generator, so the compiled loop and its pure-Python twin
+``_write_plans.py_func`` draw the same numbers). Same generator state, same result; the draws differ from
+``write``'s (a torch stream), so the two agree in distribution, not bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit
+
+from ...device import physics
+from ..plan import OuterPlans, StreamResult
+
+__all__ = ["StreamWrites"]
+
+
+@njit(cache=True)
+def _categorical(rng, cumulative, total):
+    """An index with probability proportional to its weight (``cumulative``: their running sums, ``total``
+    the last one > 0); never one of weight 0."""
+    n = cumulative.shape[0]
+    while True:
+        i = np.searchsorted(cumulative, rng.random() * total, side="right")
+        if i < n and cumulative[i] > (cumulative[i - 1] if i > 0 else 0.0):
+            return i
+
+
+@njit(cache=True)
+def _write_plans(widths, row_sign, col_sign, currents, parallel, frozen, device, sparse_limit, rng, flips, phases):
+    """Apply plans ``p = 0, 1, ...`` in order to ``parallel`` (rows, cols) bool, in place; ``frozen``: stuck
+    cells. ``widths`` / ``row_sign`` (plans, rows), ``col_sign`` (plans, cols), ``currents`` (plans, 2,
+    cols) [TO_P, TO_AP] (float32 or float64; computed in float64); ``device``: Ic0 TO_P, Ic0 TO_AP, tau0 TO_P,
+    tau0 TO_AP, Delta, n, tau_d; ``flips`` (plans, 2) and ``phases`` (plans,) int64 receive each plan's flips
+    to P and to AP and its phase count (:attr:`OuterPlan.phase_count`)."""
+    n_plans, rows = widths.shape
+    cols = col_sign.shape[1]
+    delta, n, tau_d = device[4], device[5], device[6]
+    floor_hazard = -physics.precessional_log_floor(delta)
+    rates = np.zeros((2, cols))
+    cum_rows = np.zeros(rows)
+    cum_cols = np.zeros(cols)
+    for p in range(n_plans):
+        thermal = True
+        total_b = 0.0
+        to_p_pos = to_p_neg = to_ap_pos = to_ap_neg = False  # driven columns by polarity and sign
+        for c in range(cols):
+            b = 0.0
+            for pol in range(2):
+                current = np.float64(currents[p, pol, c])
+                rates[pol, c] = physics.thermal_rate(current, device[pol], device[2 + pol], delta, n) \
+                    if current > 0.0 else 0.0
+                thermal &= current <= device[pol]
+                b = max(b, rates[pol, c])
+            total_b += b if col_sign[p, c] != 0.0 else 0.0
+            cum_cols[c] = total_b
+            to_p_pos |= currents[p, 0, c] > 0.0 and col_sign[p, c] > 0.0
+            to_p_neg |= currents[p, 0, c] > 0.0 and col_sign[p, c] < 0.0
+            to_ap_pos |= currents[p, 1, c] > 0.0 and col_sign[p, c] > 0.0
+            to_ap_neg |= currents[p, 1, c] > 0.0 and col_sign[p, c] < 0.0
+        total_w = 0.0
+        rows_pos = rows_neg = False
+        for i in range(rows):
+            total_w += np.float64(widths[p, i]) if row_sign[p, i] != 0.0 else 0.0
+            cum_rows[i] = total_w
+            rows_pos |= row_sign[p, i] > 0.0 and widths[p, i] > 0.0
+            rows_neg |= row_sign[p, i] < 0.0 and widths[p, i] > 0.0
+        phases[p] = int(rows_pos) * (int(to_p_pos) + int(to_ap_neg)) + int(rows_neg) * (int(to_p_neg) + int(to_ap_pos))
+        lam = total_w * total_b
+        if thermal and lam <= sparse_limit * rows * cols:  # Crossbar.write's choice: the sparse sampler
+            for _ in range(rng.poisson(lam)):
+                i = _categorical(rng, cum_rows, total_w)
+                c = _categorical(rng, cum_cols, total_b)
+                s = row_sign[p, i] * col_sign[p, c]
+                pol = 0 if s > 0.0 else 1
+                if rng.random() * max(rates[0, c], rates[1, c]) < rates[pol, c] and s != 0.0 \
+                        and parallel[i, c] != (s > 0.0) and not frozen[i, c]:
+                    parallel[i, c] = s > 0.0
+                    flips[p, pol] += 1
+            for _ in range(rng.poisson(floor_hazard * rows * cols)):  # the precessional floor (~1e-43 a cell)
+                i = rng.integers(0, rows)
+                c = rng.integers(0, cols)
+                s = row_sign[p, i] * col_sign[p, c]
+                pol = 0 if s > 0.0 else 1
+                if s != 0.0 and widths[p, i] > 0.0 and currents[p, pol, c] > 0.0 \
+                        and parallel[i, c] != (s > 0.0) and not frozen[i, c]:
+                    parallel[i, c] = s > 0.0
+                    flips[p, pol] += 1
+            continue
+        for i in range(rows):  # the dense sampler: one draw per reached cell the pulse can flip
+            if row_sign[p, i] == 0.0 or widths[p, i] <= 0.0:
+                continue
+            for c in range(cols):
+                s = row_sign[p, i] * col_sign[p, c]
+                pol = 0 if s > 0.0 else 1
+                current = currents[p, pol, c]
+                if s == 0.0 or current <= 0.0 or parallel[i, c] == (s > 0.0) or frozen[i, c]:
+                    continue
+                prob = physics.switching_probability(np.float64(current), np.float64(widths[p, i]), device[pol],
+                                                     device[2 + pol], delta, n, tau_d)
+                if rng.random() < prob:
+                    parallel[i, c] = s > 0.0
+                    flips[p, pol] += 1
+
+
+class StreamWrites:
+    """The stream-writer methods of :class:`~mtjxbar.crossbar.access.Crossbar` (kept in their own module)."""
+
+    def stream_unsupported(self) -> str | None:
+        """Why :meth:`write_stream` cannot write this array, or None."""
+        if not self._uniform:
+            return "cells with their own parameters"
+        if self.c2c.ic0_c2c > 0:
+            return "cycle-to-cycle spread"
+        if self.events is not None:
+            return "an event sink is attached"
+        if self.sampler != "sparse":
+            return f"sampler = {self.sampler!r}"
+        if self.device.type != "cpu":
+            return f"the array is on {self.device}"
+        return None
+
+    def write_stream(self, plans: OuterPlans, generator: torch.Generator) -> StreamResult:
+        """Apply ``plans`` in order (module docstring): the same distribution as ``write(plans[p], generator)``
+        for ``p = 0, 1, ...``, in one compiled loop. Raises ValueError where :meth:`stream_unsupported` says so."""
+        reason = self.stream_unsupported()
+        if reason is not None:
+            raise ValueError(f"write_stream: {reason}")
+        self._check_phase_shapes(plans.row_widths.shape[1], plans.col_sign.shape[1])
+        seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator, device=generator.device))
+        rng = np.random.Generator(np.random.PCG64(seed))
+        before = self.parallel.numpy()
+        after = before.copy()
+        frozen = np.zeros(after.shape, dtype=np.bool_) if self._frozen is None else \
+            self._frozen.view(self.rows, self.cols).numpy()
+        nominal = self.nominal
+        device = np.array([nominal("ic0_ap2p"), nominal("ic0_p2ap"), nominal("tau0_ap2p"), nominal("tau0_p2ap"),
+                           nominal("delta"), self.device_params.n_exponent, self.device_params.tau_d])
+        flips = np.zeros((len(plans), 2), dtype=np.int64)
+        phases = np.zeros(len(plans), dtype=np.int64)
+        fields = [t.detach().numpy() for t in (plans.row_widths, plans.row_sign, plans.col_sign, plans.col_currents)]
+        if len({f.dtype for f in fields}) > 1:  # one compiled signature per dtype
+            fields = [f.astype(np.float64) for f in fields]
+        _write_plans(*fields, after, frozen, device, self.sparse_max_events_per_cell, rng, flips, phases)
+        changed = torch.from_numpy(np.flatnonzero(after != before))
+        if changed.numel():
+            self.toggle_cells(changed)
+        return StreamResult(flips=torch.from_numpy(flips), phases=torch.from_numpy(phases), changed_cells=changed)
