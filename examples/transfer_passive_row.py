@@ -65,6 +65,30 @@ def summarise(run: dict, results: dict) -> dict:
             "s_per_sample": results["train_seconds"]["insitu"] / samples}
 
 
+def sense_check(config_path: Path, columns: int = 16) -> str:
+    """Misreads of the transfer's one-hot column sense on the passive chip: a fresh random chip of the run's
+    configuration, the first ``columns`` columns of every bit tile and the buffer of both layers, each cell's
+    sensed state against its true state (the transfer's own read, ``TransferLinear._read_column``)."""
+    import torch
+
+    from mtjxbar.experiments.config import load_config
+    from mtjxbar.nn.transfer_linear import TransferLinear
+    from mtjxbar.rng import generator
+
+    torch.set_num_threads(1)
+    config = load_config(config_path)
+    wrong = total = 0
+    for n_in, n_out, gain in ((784, 64, 2.0), (64, 80, 8.0)):
+        layer = TransferLinear(n_in, n_out, config.hardware, gain)
+        layer.randomize(generator(0, "sense-check"))
+        for array in (*layer.tiles, layer.buffer):
+            for col in range(min(array.crossbar.cols, columns)):
+                true = array.crossbar.parallel[:, col].cpu()
+                wrong += int((layer._read_column(array, col) != true).sum())
+                total += true.numel()
+    return f"The transfer's sense on a fresh passive chip of this configuration misread {wrong} of {total:,} cells."
+
+
 def _pm(values: list[float]) -> str:
     m = statistics.fmean(values)
     return f"{m:.2f} %" if len(values) == 1 else f"{m:.2f} ± {statistics.stdev(values):.2f} %"
@@ -112,6 +136,8 @@ def main() -> int:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "transfer_passive")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "transfer_passive")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--sense-check", action="store_true",
+                        help="also read the passive chip's bit tiles through the transfer's sense (a few minutes)")
     args = parser.parse_args()
     runs = plan(args)
     cmds = [shlex.join(["mtjxbar", *command(r, args.runs)[3:]]).replace(str(ROOT) + "/", "") for r in runs]
@@ -129,6 +155,9 @@ def main() -> int:
         writer.writeheader()
         writer.writerows(table)
     text = markdown(table, cmds, args)
+    passive = [r for r in runs if r["array"] == "passive"]
+    if args.sense_check and passive:
+        text += "\n" + sense_check(args.runs / passive[0]["name"] / "config.toml") + "\n"
     (args.out / "row.md").write_text(text)
     print(text)
     return 0
