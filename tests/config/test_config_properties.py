@@ -101,6 +101,9 @@ def valid_configs(draw) -> ExperimentConfig:
             value = draw(_valid(f))
             if value is not None:
                 _set(data, f.path, list(value) if isinstance(value, tuple) else value)
+    hardware = data.get("hardware", {})
+    if hardware.get("transfer", {}).get("counter_bits", 0) > 0:  # transfer layers keep the default mapping (a
+        hardware.pop("mapping", None)  # cross-field rule); drawing one anyway would filter out most examples
     try:
         return from_dict(ExperimentConfig, data)
     except ConfigError:  # a cross-field rule (e.g. exsitu needs binary_software)

@@ -102,12 +102,15 @@ def balanced_states(k: int, rows: int, device: torch.device | str = "cpu") -> to
 def two_bias_ratio(r_p: float, tmr0: float, v_h: float, r_access: float, v1: float, v2: float) -> float:
     """``G_AP(v2) / G_AP(v1)`` of an AP junction in series with its access transistor at applied voltages
     ``v1 < v2`` (the junction voltage solved self-consistently, as the arrays read it); P's ratio is 1."""
-    def conductance(v: float) -> float:  # times R_P, which cancels: no underflow for any R_P the config allows
-        vm = physics.junction_voltage(v, r_p, tmr0, v_h, r_access)
-        g = physics.ap_conductance(vm, 1.0, tmr0, v_h)
-        return g / (1.0 + (r_access / r_p) * g)
-
-    return conductance(v2) / conductance(v1)
+    # G_AP(v) R_P = g / (1 + (r_access / R_P) g), g the junction's conductance times R_P: the ratio written so
+    # that neither r_access / R_P nor its inverse is formed where it could overflow (any R_P the config allows)
+    g1, g2 = (physics.ap_conductance(physics.junction_voltage(v, r_p, tmr0, v_h, r_access), 1.0, tmr0, v_h)
+              for v in (v1, v2))
+    if r_access <= r_p:
+        x = r_access / r_p
+        return g2 * (1.0 + x * g1) / (g1 * (1.0 + x * g2))
+    y = r_p / r_access
+    return g2 * (y + g1) / (g1 * (y + g2))
 
 
 def two_bias_midpoint(r_p: float, tmr0: float, v_h: float, r_access: float, v1: float, v2: float) -> float:
