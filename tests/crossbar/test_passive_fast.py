@@ -20,6 +20,7 @@ import torch
 from scipy import stats
 
 from mtjxbar.crossbar import TO_AP, TO_P, ArrayConfig, PassiveCrossbar, UpdatePlan, WritePhase
+from mtjxbar.crossbar.circuit import LineEnds, TileNodes, solve_tiles_cells, solve_tiles_nodes
 from mtjxbar.crossbar.config import CircuitConfig, CircuitSolverConfig
 from mtjxbar.device import MTJParams
 from mtjxbar.periphery.passive_calibration import ReadCalibration
@@ -173,3 +174,59 @@ def test_exact_write_solver_keeps_the_reference_tolerance():
     tight.circuit_solver = CircuitSolverConfig(write_solver="exact", relaxation_tolerance=1e-12)
     assert exact.relaxation_settings("write")["tolerance"] == 1e-9
     assert _relative_error(exact, tight, phase) < 1e-7
+
+
+# ----------------------------------------------------------------------- warm starts and over-relaxation
+def _tile_case(ohm: float, seed: int = 3):
+    """A 2 x 2-tile write circuit (bias-dependent TMR, per-cell R_P) with half-select-like sources."""
+    rng = np.random.default_rng(seed)
+    par = rng.random((ROWS, COLS)) < 0.5
+    params = {"r_p": DEV.r_p * (1 + 0.05 * rng.standard_normal((ROWS, COLS))), "tmr0": DEV.tmr0, "v_h": DEV.v_h}
+    ends = LineEnds(np.full(ROWS, 1 / (25 + ohm)), np.full(COLS, 1 / (25 + ohm)), False, True, 1 / ohm, 1 / ohm)
+    src_r = np.where(rng.random((1, ROWS)) < 0.4, 0.35, 0.0)
+    src_c = np.where(rng.random((1, COLS)) < 0.5, -0.35, 0.0)
+    return par, params, ends, src_r, src_c
+
+
+def _solve(par, params, ends, src_r, src_c, **kw) -> TileNodes:
+    return solve_tiles_nodes(src_r, src_c, par, params, ends, [0, TILE, ROWS], [0, TILE, COLS], **kw)
+
+
+@pytest.mark.parametrize("ohm", [1.0, 2.5])
+def test_a_warm_start_converges_to_the_cold_solution_whatever_it_started_from(ohm):
+    """Started from another solve (other sources, other states: cells flipped since), the fast solve lands
+    where a cold exact one does, to the tolerance's error bound: a flip between two solves is seen."""
+    par, params, ends, src_r, src_c = _tile_case(ohm)
+    old = _solve(par, params, ends, src_r, src_c, tolerance=1e-4)
+    flipped = par.copy()
+    flipped[np.random.default_rng(5).random(par.shape) < 0.05] ^= True  # 5 % of the cells flipped since
+    new_r, new_c = src_r * 1.2, src_c + 0.05 * (src_c != 0)
+    exact = solve_tiles_cells(new_r, new_c, flipped, params, ends, [0, TILE, ROWS], [0, TILE, COLS],
+                              tolerance=1e-12)
+    warm = _solve(flipped, params, ends, new_r, new_c, tolerance=1e-4, start=old, over_relax=True)
+    assert np.abs(warm.cells - exact).max() < 1e-4
+    assert np.abs(old.cells - exact).max() > 1e-2  # the start itself was far off
+
+
+def test_a_warm_start_moves_each_line_by_its_source_change():
+    """Every source raised by the same 0.1 V leaves the cell voltages as they were and lifts every node by
+    0.1 V: a start from the old solution, moved by the source changes, is already converged (one sweep a
+    tile, to check it)."""
+    par, params, ends, src_r, src_c = _tile_case(1.0)
+    old = _solve(par, params, ends, src_r, src_c, tolerance=1e-10)
+    new = _solve(par, params, ends, src_r + 0.1, src_c + 0.1, tolerance=1e-8, start=old)
+    assert new.sweeps == 4  # 4 tiles, one sweep each
+    assert np.abs(new.cells - old.cells).max() < 1e-9 and np.abs(new.row - old.row - 0.1).max() < 1e-9
+
+
+@pytest.mark.parametrize("ohm", [1.0, 2.5])
+def test_over_relaxation_reaches_the_same_solution_in_fewer_sweeps(ohm):
+    """Over-relaxed sweeps land on the plain sweeps' solution (bias-dependent TMR or not) and, on the linear
+    circuit its factor is estimated for, in fewer sweeps (with bias-dependent TMR the secant iteration's own
+    rate mixes in: fewer on the bench's patterns, docs/passive.md)."""
+    par, params, ends, src_r, src_c = _tile_case(ohm)
+    for bias in (True, False):
+        plain = _solve(par, params, ends, src_r, src_c, tolerance=1e-10, bias_dependent=bias)
+        sor = _solve(par, params, ends, src_r, src_c, tolerance=1e-10, bias_dependent=bias, over_relax=True)
+        assert np.abs(sor.cells - plain.cells).max() < 1e-8
+    assert sor.sweeps < plain.sweeps

@@ -25,7 +25,16 @@ import torch
 
 from ...device import MTJParams, physics
 from ..cells import CellArray
-from ..circuit import DRIVEN, SENSED, CircuitSolver, LineEnds, cell_current, lumped_series, solve_tiles_currents
+from ..circuit import (
+    DRIVEN,
+    SENSED,
+    CircuitSolver,
+    LineEnds,
+    TileNodes,
+    cell_current,
+    lumped_series,
+    solve_tiles_currents,
+)
 from ..config import ArrayConfig, CircuitSolverConfig
 from ..events import ReadEvent
 from .writes import PassiveWriteResult, PassiveWrites
@@ -47,9 +56,12 @@ class WriteSources(Protocol):
     """The periphery's IR-drop compensation of a passive write (:mod:`mtjxbar.periphery.passive_compensation`)."""
 
     def compensate(self, array: PassiveCrossbar, rows_on: np.ndarray, cols: np.ndarray, selected_rows: np.ndarray,
-                   selected_cols: np.ndarray, target: np.ndarray, sign: float) -> tuple[np.ndarray, np.ndarray]:
+                   selected_cols: np.ndarray, target: np.ndarray,
+                   sign: float) -> tuple[np.ndarray, np.ndarray, TileNodes | None]:
         """The held row sources and the column sources of a phase, moved against the IR drop so that the
-        selected cells see ``target`` (V, per column) in the direction ``sign``."""
+        selected cells see ``target`` (V, per column) in the direction ``sign``; and the node voltages of
+        the last model solve (None: none solved), where the array's own solve of the held pattern may start
+        (:func:`~mtjxbar.crossbar.circuit.solve_tiles_nodes`)."""
         ...
 
 
@@ -196,11 +208,12 @@ class PassiveCrossbar(PassiveWrites, CellArray):
     def relaxation_settings(self, purpose: str = "read") -> dict:
         """Keywords of the line relaxation (:func:`~mtjxbar.crossbar.circuit.solve_tiles_cells`) from the
         array's :class:`CircuitSolverConfig` for a ``read`` or a ``write`` (its phases' patterns and the
-        periphery's compensation model: to ``fast_write_tolerance`` where ``write_solver`` is ``fast``)."""
+        periphery's compensation model: to ``fast_write_tolerance``, over-relaxed, where ``write_solver`` is
+        ``fast``)."""
         s = self.circuit_solver
         fast = purpose == "write" and s.write_solver == "fast"
         return {"bias_dependent": s.bias_dependent, "max_sweeps": s.max_sweeps,
-                "tolerance": s.fast_write_tolerance if fast else s.relaxation_tolerance}
+                "tolerance": s.fast_write_tolerance if fast else s.relaxation_tolerance, "over_relax": fast}
 
     def line_ends(self, purpose: str) -> LineEnds:
         """Port conductances of every line for a read (rows driven, columns sensed), a transposed read or a

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..circuit import solve_tiles_cells
+from ..circuit import TileNodes, solve_tiles_cells, solve_tiles_nodes
 from ..events import WriteEvent
 from ..plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase, WriteResult, column_phase
 from .scheme import column_write_voltages, ideal_cell_voltages, phase_levels
@@ -52,17 +52,21 @@ class PassiveWrites:
         col_sources = cols.numpy().copy()
         selected_rows = (phase.row_widths > 0).numpy()
         selected_cols = v_cols.numpy() > 0
+        start = None
         if self.compensation is not None and not self.array.circuit.ideal_wires and selected_rows.any() \
                 and selected_cols.any():  # (resistive ports alone: left to the drivers' design)
             sign = 1.0 if phase.polarity == TO_P else -1.0
-            rows[0], col_sources = self.compensation.compensate(self, rows[0], col_sources, selected_rows,
-                                                                selected_cols, v_cols.numpy(), sign)
-        out = self._solve_write(rows, col_sources)
+            rows[0], col_sources, start = self.compensation.compensate(self, rows[0], col_sources, selected_rows,
+                                                                       selected_cols, v_cols.numpy(), sign)
+        out = self._solve_write(rows, col_sources, start)
         return torch.from_numpy(out[0]), torch.from_numpy(out[1])
 
-    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray) -> np.ndarray:
+    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray, start: TileNodes | None = None) -> np.ndarray:
         """Cell voltages (2, N, M) of the write circuit with row sources ``rows`` (2, N: held, released) and
-        column sources ``col_sources`` (M,), tile by tile (line relaxation; idle tiles skipped)."""
+        column sources ``col_sources`` (M,), tile by tile (line relaxation; idle tiles skipped). The fast
+        solver starts the held pattern from ``start`` (the compensation model's last solution: the same
+        circuit but for the states) and the released one from the held one's solution; the exact one solves
+        both from the ideal start, as the reference."""
         cols = np.repeat(col_sources[None, :], rows.shape[0], axis=0)
         if self.array.circuit.ideal_wires:  # resistive drivers only: each tile's lines solved densely
             out = np.zeros((rows.shape[0], self.rows, self.cols))
@@ -70,8 +74,13 @@ class PassiveWrites:
                 for cs in self.col_tiles:
                     out[:, rs, cs] = self._port_solver(rs, cs, "write").solve(rows[:, rs], cols[:, cs]).cell_voltage
             return out
-        return solve_tiles_cells(rows, cols, self.parallel.cpu().numpy(), self._params_np(), self.line_ends("write"),
-                                 *self.tile_starts, **self.relaxation_settings("write"))
+        args = (self.parallel.cpu().numpy(), self._params_np(), self.line_ends("write"), *self.tile_starts)
+        settings = self.relaxation_settings("write")
+        if self.circuit_solver.write_solver == "exact":
+            return solve_tiles_cells(rows, cols, *args, **settings)
+        held = solve_tiles_nodes(rows[:1], cols[:1], *args, start=start, **settings)
+        released = solve_tiles_nodes(rows[1:], cols[1:], *args, start=held, **settings)
+        return np.concatenate([held.cells, released.cells])
 
     def _check_phase_size(self, phase: WritePhase) -> None:
         if phase.row_widths.numel() != self.rows or phase.col_currents.numel() != self.cols:
