@@ -230,3 +230,47 @@ def test_over_relaxation_reaches_the_same_solution_in_fewer_sweeps(ohm):
         sor = _solve(par, params, ends, src_r, src_c, tolerance=1e-10, bias_dependent=bias, over_relax=True)
         assert np.abs(sor.cells - plain.cells).max() < 1e-8
     assert sor.sweeps < plain.sweeps
+
+
+def test_skipped_tiles_read_zero_and_the_others_are_unchanged():
+    """``tiles`` leaves the unsolved tiles at 0 V and the solved ones as a full solve has them (tiles are
+    independent circuits); a later solve started from it starts cold there."""
+    par, params, ends, src_r, src_c = _tile_case(1.0)
+    full = _solve(par, params, ends, src_r, src_c, tolerance=1e-10)
+    tiles = np.array([[[True, False], [False, True]]])
+    part = _solve(par, params, ends, src_r, src_c, tolerance=1e-10, tiles=tiles)
+    assert (part.solved == tiles).all()
+    for ti, rs in enumerate((slice(0, TILE), slice(TILE, ROWS))):
+        for tj, cs in enumerate((slice(0, TILE), slice(TILE, COLS))):
+            expect = full.cells[0, rs, cs] if tiles[0, ti, tj] else 0.0
+            assert np.array_equal(part.cells[0, rs, cs], np.broadcast_to(expect, part.cells[0, rs, cs].shape))
+    again = _solve(par, params, ends, src_r, src_c, tolerance=1e-10, start=part)
+    assert np.abs(again.cells - full.cells).max() < 1e-9
+
+
+def _one_tile_phase(polarity: str) -> WritePhase:
+    """Rows selected in the first row tile only (the second has no row with a held or released interval of
+    its own: its released pattern is skipped), columns in both column tiles."""
+    phase = _phase(polarity)
+    widths = phase.row_widths.clone()
+    widths[TILE:] = 0.0
+    return WritePhase(row_widths=widths, col_currents=phase.col_currents, polarity=polarity)
+
+
+@pytest.mark.parametrize("polarity", [TO_P, TO_AP])
+def test_skipping_tiles_without_a_released_row_keeps_the_flip_probabilities(polarity):
+    """Per-cell flip probabilities of a phase whose rows all sit in one row tile: the fast path (released
+    pattern solved on that tile only, the compensation model on the tiles with a selected cell) within 2 %
+    of the exact path wherever above 1e-12, and the same zeros."""
+    plan = UpdatePlan(phases=(_one_tile_phase(polarity),))
+    p_exact = _array("exact", 2.5).switching_probabilities(plan)
+    p_fast = _array("fast", 2.5).switching_probabilities(plan)
+    live = p_exact > 1e-12
+    assert bool(live[:, TILE:].any())  # the skipped tiles' cells are half-selected by the columns
+    assert float(((p_fast - p_exact).abs()[live] / p_exact[live]).max()) < 0.02
+    assert bool(((p_fast > 1e-12) == live).all())
+
+
+def test_phase_cell_voltages_are_every_tiles_even_where_the_write_skips_them():
+    phase = _one_tile_phase(TO_P)
+    assert _relative_error(_array("fast", 1.0), _array("exact", 1.0), phase) < 5e-3

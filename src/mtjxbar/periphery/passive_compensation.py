@@ -74,6 +74,11 @@ class WriteCompensation:
         ends = array.line_ends("write")
         kw = {**array.relaxation_settings("write"), "bias_dependent": False}
         ri, cj = np.nonzero(sel_r)[0], np.nonzero(sel_c)[0]
+        # only the selected cells' modelled voltages enter the fit: tiles without one are not solved
+        # (tiles are independent circuits: the others' solutions do not change)
+        row_starts, col_starts = array.tile_starts
+        tiles = (np.logical_or.reduceat(sel_r, row_starts[:-1])[:, None]
+                 & np.logical_or.reduceat(sel_c, col_starts[:-1])[None, :])[None]
         # a cell the phase can switch is in the state it switches from (AP for to_p, P for to_ap), not at the
         # mean: its own current through its lines' path resistance R changes its voltage by the factor
         # (1 + g_model R) / (1 + g_state R) (Thevenin: the rest of the tile as a source behind R)
@@ -85,7 +90,8 @@ class WriteCompensation:
         own = (1.0 + path / params["r_p"][np.ix_(ri, cj)]) / (1.0 + path * g_state[None, :])
         previous = None  # (mean held voltage, mean shift) of the step before
         for _ in range(steps):
-            nodes = solve_tiles_nodes(rows_on[None], cols[None], model, params, ends, *array.tile_starts, **kw)
+            nodes = solve_tiles_nodes(rows_on[None], cols[None], model, params, ends, *array.tile_starts, tiles=tiles,
+                                      **kw)
             v = nodes.cells[0]
             held = sign * v[np.ix_(ri, cj)] * own
             # the shift itself draws more current through the same wires, so a selected cell gains only a

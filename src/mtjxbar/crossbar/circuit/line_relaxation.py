@@ -45,6 +45,7 @@ class TileNodes(NamedTuple):
     src_c: np.ndarray  # (B, M): the column sources
     cells: np.ndarray  # (B, N, M): row node minus column node
     sweeps: int  # sweeps of all the tiles together (what the solve cost)
+    solved: np.ndarray  # (B, row tiles, column tiles) bool: the tiles relaxed (not idle, not skipped)
 
 
 class LineEnds:
@@ -238,16 +239,17 @@ _NONE2, _NONE3 = np.zeros((1, 1)), np.zeros((1, 1, 1))  # unused array arguments
 @njit(cache=True, parallel=True)
 def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_starts, end_r, end_c,
                   far_r, far_c, w_r, w_c, tolerance, max_sweeps, scratch, xr_s, xc_s, src_s, cells, out_v, part_r,
-                  part_c, gain_r, gain_c, drive_r, drive_c, warm, x0r, x0c, d_r, d_c, nodes, out_r, out_c, sweeps_of,
-                  omega):
+                  part_c, gain_r, gain_c, drive_r, drive_c, skip, warm, x0r, x0c, d_r, d_c, nodes, out_r, out_c,
+                  sweeps_of, omega):
     """Relax every tile of every source set, the (source set, tile) jobs spread over Numba's threads (each
     with its own scratch: ``scratch[t]`` ...). ``cells``: write the cell voltages into ``out_v``, else each
     tile's line currents (times the line's gain in that tile) into ``part_r[s, tj]`` / ``part_c[s, ti]``, the
     tile's own partial sums. A line's source in a tile is its source times its drive gain there
     (``drive_r[tj, i]``, ``drive_c[ti, j]``). A tile whose sources are all 0 V is skipped (no voltage
-    anywhere in it). ``warm``: start each job from ``x0r[s]`` / ``x0c[s]`` moved by ``d_r[s]`` / ``d_c[s]``
-    (:func:`_solve_tile`); ``nodes``: also write the node voltages into ``out_r`` / ``out_c``. The sweeps of
-    each job go to ``sweeps_of`` (0: skipped). Returns the most sweeps, -1 on failure."""
+    anywhere in it), and so is a job whose ``skip`` is set (read as 0 V everywhere). ``warm[job]``: start
+    the job from ``x0r[s]`` / ``x0c[s]`` moved by ``d_r[s]`` / ``d_c[s]`` (:func:`_solve_tile`); ``nodes``:
+    also write the node voltages into ``out_r`` / ``out_c``. The sweeps of each job go to ``sweeps_of`` (0:
+    skipped). Returns the most sweeps, -1 on failure."""
     n_ti, n_tj = row_starts.shape[0] - 1, col_starts.shape[0] - 1
     jobs = src_r.shape[0] * n_ti * n_tj
     sweeps_of[:] = 0
@@ -264,7 +266,7 @@ def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_
         for b in range(c0, c1):
             sc[b - c0] = src_c[s, b] * drive_c[ti, b]
             idle = idle and sc[b - c0] == 0.0
-        if idle:
+        if idle or skip[job]:
             if cells:
                 out_v[s, r0:r1, c0:c1] = 0.0
             if nodes:
@@ -273,8 +275,9 @@ def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_
             continue
         xr, xc = xr_s[t, :c1 - c0, :r1 - r0], xc_s[t, :r1 - r0, :c1 - c0]
         sweeps = _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, end_c, far_r, far_c,
-                             w_r, w_c, tolerance, max_sweeps, xr, xc, scratch[t], warm, x0r[s if warm else 0],
-                             x0c[s if warm else 0], d_r[s if warm else 0], d_c[s if warm else 0], omega)
+                             w_r, w_c, tolerance, max_sweeps, xr, xc, scratch[t], warm[job],
+                             x0r[s if warm[job] else 0], x0c[s if warm[job] else 0], d_r[s if warm[job] else 0],
+                             d_c[s if warm[job] else 0], omega)
         sweeps_of[job] = sweeps
         if sweeps < 0:
             continue
@@ -311,17 +314,20 @@ def _prepare(src_r, src_c, parallel, params, row_starts, col_starts):
 
 
 def _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent, tolerance, max_sweeps,
-         cells, gains=None, drive=None, start=None, nodes=False, over_relax=False):
+         cells, gains=None, drive=None, start=None, nodes=False, over_relax=False, tiles=None):
     src_r, src_c, par, r_p, tmr0, v_h, (rs, cs), tr, tc = _prepare(src_r, src_c, parallel, params,
                                                                    row_starts, col_starts)
     batch = src_r.shape[0]
-    warm = (_NONE3, _NONE3, _NONE2, _NONE2)
+    jobs = (batch, rs.size - 1, cs.size - 1)
+    skip = np.zeros(jobs, dtype=np.bool_) if tiles is None else ~np.broadcast_to(np.asarray(tiles, dtype=np.bool_),
+                                                                                 jobs)
+    warm, warm_of = (_NONE3, _NONE3, _NONE2, _NONE2), np.zeros(jobs, dtype=np.bool_)
     if start is not None:
         if start.row.shape != (batch, *parallel.shape) or start.src_r.shape != src_r.shape:
             raise ValueError(f"start of {start.row.shape} nodes for {batch} source sets on {parallel.shape}")
-        warm = (start.row, start.col, src_r - start.src_r, src_c - start.src_c)
+        warm, warm_of = (start.row, start.col, src_r - start.src_r, src_c - start.src_c), start.solved
     out_n = (np.empty((batch, *parallel.shape)), np.empty((batch, *parallel.shape))) if nodes else (_NONE3, _NONE3)
-    sweeps_of = np.zeros(batch * (rs.size - 1) * (cs.size - 1), dtype=np.int64)
+    sweeps_of = np.zeros(jobs, dtype=np.int64)
     out_v = np.empty((batch, *parallel.shape) if cells else (1, 1, 1))
     # each tile's partial line currents (the periphery adds them up): no two threads write the same entry
     part_r = np.zeros((batch, cs.size - 1, src_r.shape[1]) if not cells else (1, 1, 1))
@@ -333,12 +339,13 @@ def _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_depe
                            ends.far_r, ends.far_c, ends.w_r, ends.w_c, tolerance, max_sweeps, scratch, xr, xc, src_s,
                            cells, out_v, part_r, part_c, *(np.ascontiguousarray(g, dtype=np.float64)
                                                            for g in (*gains, *drive)),
-                           start is not None, *(np.ascontiguousarray(a, dtype=np.float64) for a in warm), nodes,
-                           *out_n, sweeps_of, 0.0 if over_relax else 1.0)
+                           np.ascontiguousarray(skip).ravel(), np.ascontiguousarray(warm_of).ravel(),
+                           *(np.ascontiguousarray(a, dtype=np.float64) for a in warm), nodes, *out_n,
+                           sweeps_of.ravel(), 0.0 if over_relax else 1.0)
     if sweeps < 0:
         raise np.linalg.LinAlgError(f"line relaxation: no convergence to {tolerance:g} V in {max_sweeps} sweeps")
     if nodes:
-        return TileNodes(out_n[0], out_n[1], src_r, src_c, out_v, int(sweeps_of.sum()))
+        return TileNodes(out_n[0], out_n[1], src_r, src_c, out_v, int(sweeps_of.sum()), sweeps_of > 0)
     if cells:
         return out_v, None, None
     return out_v, part_r.sum(axis=1), part_c.sum(axis=1)
@@ -368,14 +375,15 @@ def solve_tiles_cells(src_r, src_c, parallel, params, ends: LineEnds, row_starts
 
 
 def solve_tiles_nodes(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,
-                      start: TileNodes | None = None, bias_dependent=True, tolerance=1e-12,
-                      max_sweeps=500, over_relax=False) -> TileNodes:
+                      start: TileNodes | None = None, tiles: np.ndarray | None = None, bias_dependent=True,
+                      tolerance=1e-12, max_sweeps=500, over_relax=False) -> TileNodes:
     """:func:`solve_tiles_cells` that also returns the node voltages, and may start from another solve's
     (``start``, of the same array and batch size; its sources may differ: each line's nodes first move by
     its source's change, so a line whose source alone changed starts where the ideal start would put its
     change). The start changes where the sweeps begin, not what they converge to: they stop, as from the
     ideal start, once no node moved more than ``tolerance`` in a sweep. ``over_relax``: successive
     over-relaxation of the line updates, each tile by its own estimated optimum (:func:`_omega`): the same
-    fixed point in fewer sweeps."""
+    fixed point in fewer sweeps. ``tiles`` (B, row tiles, column tiles) bool: solve only these (the others
+    read 0 V everywhere; None: all); a tile the start did not solve starts from the ideal start."""
     return _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent, tolerance,
-                max_sweeps, True, start=start, nodes=True, over_relax=over_relax)
+                max_sweeps, True, start=start, nodes=True, over_relax=over_relax, tiles=tiles)
