@@ -69,7 +69,11 @@ class WriteCompensation:
         steps = array.array.write_compensation
         if not steps:
             return rows_on, cols, None
-        _, model, params = state_blind_model(array, np.abs(rows_on[:, None] - cols[None, :]))
+        # the model cells at the pattern's voltages |r_i - c_j|: the rows sit at a few levels, so each level's
+        # row of conductances is evaluated once and repeated
+        levels, level_of = np.unique(rows_on, return_inverse=True)
+        _, model, params = state_blind_model(array, np.abs(levels[:, None] - cols[None, :]))
+        params["r_p"] = params["r_p"][level_of.ravel()]
         rows_on, cols = rows_on.copy(), cols.copy()
         ends = array.line_ends("write")
         kw = {**array.relaxation_settings("write"), "bias_dependent": False}
