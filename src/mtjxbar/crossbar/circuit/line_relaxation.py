@@ -305,7 +305,8 @@ def _prepare(src_r, src_c, parallel, params, row_starts, col_starts):
     rows, cols = parallel.shape
     if src_r.shape[1] != rows or src_c.shape != (src_r.shape[0], cols):
         raise ValueError(f"sources {src_r.shape} and {src_c.shape} for an array of {rows} x {cols}")
-    r_p, tmr0, v_h = (np.ascontiguousarray(np.broadcast_to(params[k], parallel.shape), dtype=np.float64)
+    # views, not copies (a scalar parameter, as the periphery's models have, is read through stride 0)
+    r_p, tmr0, v_h = (np.broadcast_to(np.asarray(params[k], dtype=np.float64), parallel.shape)
                       for k in ("r_p", "tmr0", "v_h"))
     starts = (np.ascontiguousarray(row_starts, dtype=np.int64), np.ascontiguousarray(col_starts, dtype=np.int64))
     tr = int(np.diff(starts[0]).max())
