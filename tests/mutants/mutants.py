@@ -275,6 +275,6 @@ MUTANTS: list[Mutant] = [
         "src/mtjxbar/periphery/passive_compensation.py",
         "tiles = (np.logical_or.reduceat(sel_r, row_starts[:-1])[:, None]",
         "tiles = (~np.logical_or.reduceat(sel_r, row_starts[:-1])[:, None]",
-        (f"{FAST}::test_fast_write_voltages_within_half_a_percent_of_exact[to_ap-v3-2.5]",),
+        (f"{FAST}::test_compensation_on_the_tiles_with_a_selected_cell_restores_their_voltage[to_p]",),
     ),
 ]
