@@ -266,8 +266,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "passive-released-pattern-on-the-wrong-tiles",
         "src/mtjxbar/crossbar/passive/writes.py",
-        "tiles = np.logical_or.reduceat(released, self.tile_starts[0][:-1])[None, :, None]",
-        "tiles = ~np.logical_or.reduceat(released, self.tile_starts[0][:-1])[None, :, None]",
+        "tiles[1] = np.logical_or.reduceat(released, self.tile_starts[0][:-1])[:, None]",
+        "tiles[1] = ~np.logical_or.reduceat(released, self.tile_starts[0][:-1])[:, None]",
         (f"{FAST}::test_skipping_tiles_without_a_released_row_keeps_the_flip_probabilities[to_p]",),
     ),
     Mutant(

@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..crossbar.circuit import TileNodes, lumped_series, solve_tiles_nodes
+from ..crossbar.circuit import lumped_series, solve_tiles_cells
 from ..crossbar.passive import PassiveCrossbar
 from ..device import resistance_ap
 from .passive_calibration import state_blind_model
@@ -51,8 +51,7 @@ class WriteCompensation:
         self._paths: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # array -> write_path(array)
 
     def compensate(self, array: PassiveCrossbar, rows_on: np.ndarray, cols: np.ndarray, sel_r: np.ndarray,
-                   sel_c: np.ndarray, target: np.ndarray,
-                   sign: float) -> tuple[np.ndarray, np.ndarray, TileNodes | None]:
+                   sel_c: np.ndarray, target: np.ndarray, sign: float) -> tuple[np.ndarray, np.ndarray]:
         """IR-drop compensation by the periphery: sources moved so that the selected cells of a *model* of
         the array (the same tiles and pattern, every cell at the mean of the nominal P and AP conductances at
         the voltage the uncompensated pattern puts across it, TMR roll-off included; the periphery does not
@@ -64,11 +63,10 @@ class WriteCompensation:
         by ``b_j``, over-relaxed (first by target / achieved mean voltage, then by the secant of the previous
         step). A row-plus-column split fits the drop of a phase well because a selected row's drop profile is
         set by its columns' currents and a column's by its rows'; how close the switchable cells end after
-        each step: docs/passive.md. Returns the sources and the node voltages of the last model solve (a start
-        for the array's own solve of the held pattern; None with 0 steps)."""
+        each step: docs/passive.md."""
         steps = array.array.write_compensation
         if not steps:
-            return rows_on, cols, None
+            return rows_on, cols
         # the model cells at the pattern's voltages |r_i - c_j|: the rows sit at a few levels, so each level's
         # row of conductances is evaluated once and repeated
         levels, level_of = np.unique(rows_on, return_inverse=True)
@@ -94,9 +92,8 @@ class WriteCompensation:
         own = (1.0 + path / params["r_p"][np.ix_(ri, cj)]) / (1.0 + path * g_state[None, :])
         previous = None  # (mean held voltage, mean shift) of the step before
         for _ in range(steps):
-            nodes = solve_tiles_nodes(rows_on[None], cols[None], model, params, ends, *array.tile_starts, tiles=tiles,
-                                      **kw)
-            v = nodes.cells[0]
+            v = solve_tiles_cells(rows_on[None], cols[None], model, params, ends, *array.tile_starts, tiles=tiles,
+                                  **kw)[0]
             held = sign * v[np.ix_(ri, cj)] * own
             # the shift itself draws more current through the same wires, so a selected cell gains only a
             # part of it: over-relax by the inverse of that part, estimated at first as |V| / target (at
@@ -113,4 +110,4 @@ class WriteCompensation:
             previous = (held.mean(), a.mean() + b.mean())
             rows_on[ri] += sign * a
             cols[cj] -= sign * b
-        return rows_on, cols, nodes
+        return rows_on, cols

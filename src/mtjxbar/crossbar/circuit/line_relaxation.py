@@ -105,12 +105,14 @@ def _lines_substitute(gx, w, end, far, src, x, dinv, dp, omega):
                 r += w * dp[k - 1, l]
             dp[k, l] = r * dinv[k, l]
     change = 0.0
-    if omega != 1.0:
+    if omega != 1.0:  # back substitution in dp (the lines' own solution), each node relaxed towards it
+        for l in range(lines):
+            step = omega * (dp[n - 1, l] - x[n - 1, l])
+            change = max(change, abs(step))
+            x[n - 1, l] += step
         for k in range(n - 2, -1, -1):
             for l in range(lines):
                 dp[k, l] += w * dinv[k, l] * dp[k + 1, l]
-        for k in range(n):
-            for l in range(lines):
                 step = omega * (dp[k, l] - x[k, l])
                 change = max(change, abs(step))
                 x[k, l] += step
@@ -367,12 +369,12 @@ def solve_tiles_currents(src_r, src_c, parallel, params, ends: LineEnds, row_sta
 
 
 def solve_tiles_cells(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,
-                      bias_dependent=True, tolerance=1e-12, max_sweeps=500, over_relax=False):
+                      bias_dependent=True, tolerance=1e-12, max_sweeps=500, over_relax=False, tiles=None):
     """Cell voltages (B, N, M), row node minus column node, for sources ``src_r`` (B, N), ``src_c`` (B, M);
-    a tile whose sources are all 0 V is skipped (all its cells at 0 V). ``over_relax``: as in
+    a tile whose sources are all 0 V is skipped (all its cells at 0 V). ``over_relax``, ``tiles``: as in
     :func:`solve_tiles_nodes`."""
     return _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent, tolerance,
-                max_sweeps, True, over_relax=over_relax)[0]
+                max_sweeps, True, over_relax=over_relax, tiles=tiles)[0]
 
 
 def solve_tiles_nodes(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,

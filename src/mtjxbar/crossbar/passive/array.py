@@ -25,16 +25,7 @@ import torch
 
 from ...device import MTJParams, physics
 from ..cells import CellArray
-from ..circuit import (
-    DRIVEN,
-    SENSED,
-    CircuitSolver,
-    LineEnds,
-    TileNodes,
-    cell_current,
-    lumped_series,
-    solve_tiles_currents,
-)
+from ..circuit import DRIVEN, SENSED, CircuitSolver, LineEnds, cell_current, lumped_series, solve_tiles_currents
 from ..config import ArrayConfig, CircuitSolverConfig
 from ..events import ReadEvent
 from .writes import PassiveWriteResult, PassiveWrites
@@ -56,12 +47,9 @@ class WriteSources(Protocol):
     """The periphery's IR-drop compensation of a passive write (:mod:`mtjxbar.periphery.passive_compensation`)."""
 
     def compensate(self, array: PassiveCrossbar, rows_on: np.ndarray, cols: np.ndarray, selected_rows: np.ndarray,
-                   selected_cols: np.ndarray, target: np.ndarray,
-                   sign: float) -> tuple[np.ndarray, np.ndarray, TileNodes | None]:
+                   selected_cols: np.ndarray, target: np.ndarray, sign: float) -> tuple[np.ndarray, np.ndarray]:
         """The held row sources and the column sources of a phase, moved against the IR drop so that the
-        selected cells see ``target`` (V, per column) in the direction ``sign``; and the node voltages of
-        the last model solve (None: none solved), where the array's own solve of the held pattern may start
-        (:func:`~mtjxbar.crossbar.circuit.solve_tiles_nodes`)."""
+        selected cells see ``target`` (V, per column) in the direction ``sign``."""
         ...
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..circuit import TileNodes, solve_tiles_cells, solve_tiles_nodes
+from ..circuit import solve_tiles_cells
 from ..events import WriteEvent
 from ..plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase, WriteResult, column_phase
 from .scheme import column_write_voltages, ideal_cell_voltages, phase_levels
@@ -59,24 +59,21 @@ class PassiveWrites:
         col_sources = cols.numpy().copy()
         selected_rows = (phase.row_widths > 0).numpy()
         selected_cols = v_cols.numpy() > 0
-        start = None
         if self.compensation is not None and not self.array.circuit.ideal_wires and selected_rows.any() \
                 and selected_cols.any():  # (resistive ports alone: left to the drivers' design)
             sign = 1.0 if phase.polarity == TO_P else -1.0
-            rows[0], col_sources, start = self.compensation.compensate(self, rows[0], col_sources, selected_rows,
-                                                                       selected_cols, v_cols.numpy(), sign)
+            rows[0], col_sources = self.compensation.compensate(self, rows[0], col_sources, selected_rows,
+                                                                selected_cols, v_cols.numpy(), sign)
         widths = phase.row_widths.double().numpy()
         released = None if every_tile else (widths > 0) & (widths < widths.max())
-        return self._solve_write(rows, col_sources, start, released)
+        return self._solve_write(rows, col_sources, released)
 
-    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray, start: TileNodes | None = None,
-                     released: np.ndarray | None = None) -> np.ndarray:
+    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray, released: np.ndarray | None = None) -> np.ndarray:
         """Cell voltages (2, N, M) of the write circuit with row sources ``rows`` (2, N: held, released) and
         column sources ``col_sources`` (M,), tile by tile (line relaxation; idle tiles skipped). The fast
-        solver starts the held pattern from ``start`` (the compensation model's last solution: the same
-        circuit but for the states) and the released one from the held one's solution, and solves the
-        released pattern only on the tiles with a row in ``released`` (N,) bool (None: all); the exact one
-        solves both everywhere from the ideal start, as the reference."""
+        solver over-relaxes the sweeps and solves the released pattern only on the tiles with a row in
+        ``released`` (N,) bool (None: all); the exact one solves both everywhere with plain sweeps, as the
+        reference."""
         cols = np.repeat(col_sources[None, :], rows.shape[0], axis=0)
         if self.array.circuit.ideal_wires:  # resistive drivers only: each tile's lines solved densely
             out = np.zeros((rows.shape[0], self.rows, self.cols))
@@ -88,12 +85,11 @@ class PassiveWrites:
         settings = self.relaxation_settings("write")
         if self.circuit_solver.write_solver == "exact":
             return solve_tiles_cells(rows, cols, *args, **settings)
-        held = solve_tiles_nodes(rows[:1], cols[:1], *args, start=start, **settings)
         tiles = None
         if released is not None:  # a tile solved for its released pattern: one of its rows is released early
-            tiles = np.logical_or.reduceat(released, self.tile_starts[0][:-1])[None, :, None]
-        after = solve_tiles_nodes(rows[1:], cols[1:], *args, start=held, tiles=tiles, **settings)
-        return np.concatenate([held.cells, after.cells])
+            tiles = np.ones((2, len(self.row_tiles), len(self.col_tiles)), dtype=bool)
+            tiles[1] = np.logical_or.reduceat(released, self.tile_starts[0][:-1])[:, None]
+        return solve_tiles_cells(rows, cols, *args, tiles=tiles, **settings)
 
     def _check_phase_size(self, phase: WritePhase) -> None:
         if phase.row_widths.numel() != self.rows or phase.col_currents.numel() != self.cols:
