@@ -2,8 +2,10 @@
 
 Both solve the same circuits (each phase's held and released pattern, and the periphery's compensation model)
 by the same line relaxation; the fast one stops at ``fast_write_tolerance`` instead of
-``relaxation_tolerance``. What must hold where it matters: every selected and half-selected cell's voltage
-in each phase within 0.5 % of the exact path's (measured: ~1e-5 relative), on tiled arrays with 1 and
+``relaxation_tolerance``, over-relaxes its sweeps, and solves the released pattern only on tiles where a row
+is released early (the compensation model, on both paths, only on tiles with a selected cell). What must
+hold where it matters: every selected and half-selected cell's voltage in each phase within 0.5 % of the
+exact path's (measured: docs/passive.md), on tiled arrays with 1 and
 2.5 ohm wires, bias-dependent TMR, per-cell parameters and stuck cells, both schemes and polarities; and
 the flips the fast path draws follow the exact path's per-cell probabilities (chi-square, p > 1e-4 with
 fixed seeds). A fast path whose parameter cache goes stale after :meth:`set_cell_params` fails here.
