@@ -13,9 +13,9 @@ compensation's model solves) and the rest. ``--threads``: torch, Numba
 and BLAS threads (0: the libraries' defaults; a passive array's tiles are solved in parallel).
 The passive step runs twice, with the exact write solver (the reference, ``write_solver = exact``) and with
 the fast one (the default); ``solves`` counts tile solves per sample (one source set on one tile; all-zero
-tiles, skipped by the solver, included, except where the solve says which tiles it relaxed, as the fast
-path's do: then those). Ends with ``bench <name> <value> <unit>`` lines; the ratio lines use the default
-(fast) solver.
+tiles, skipped by the solver, included; tiles a solve was told to skip, as the fast path's released
+patterns and the compensation model's tiles without a selected cell, left out). Ends with
+``bench <name> <value> <unit>`` lines; the ratio lines use the default (fast) solver.
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ class _SolveClock:
             finally:
                 self.seconds += time.perf_counter() - t0
             # (src_r, src_c, parallel, params, ends, row_starts, col_starts): source sets x tiles
-            solved = getattr(out, "solved", None)
-            self.solves += int(solved.sum()) if solved is not None else \
-                len(np.atleast_2d(a[0])) * (len(a[5]) - 1) * (len(a[6]) - 1)
+            jobs = (len(np.atleast_2d(a[0])), len(a[5]) - 1, len(a[6]) - 1)
+            solved = getattr(out, "solved", kw.get("tiles"))
+            self.solves += int(np.broadcast_to(solved, jobs).sum()) if solved is not None else int(np.prod(jobs))
             return out
         return wrapper
 
