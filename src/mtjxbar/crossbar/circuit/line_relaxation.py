@@ -15,6 +15,8 @@ Bias-dependent TMR: each line solve uses the cells' secant conductances ``I(V)/V
 voltages, so the sweeps converge to the self-consistent solution of the nonlinear nodal equations (a fixed
 point of the iteration solves them exactly). The iteration stops when no node moved more than ``tolerance``
 (V) in a sweep; the contraction factor bounds the remaining error by ``tolerance * rho / (1 - rho)``.
+``over_relax`` moves each line by a factor ``omega`` > 1 of its update (successive over-relaxation, each
+tile at its estimated optimum: :func:`_omega`), the same fixed point in fewer sweeps.
 
 :func:`solve_tiles_currents` returns the line currents the ports deliver to the periphery (reads: partial
 sums of tiles that share lines added, as the periphery does); :func:`solve_tiles_cells` the cell voltages
@@ -161,8 +163,8 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
                 w_r, w_c, tolerance, max_sweeps, xr, xc, work, warm, x0r, x0c, d_r, d_c, omega):
     """Relax one tile (rows r0:r1, columns c0:c1, sources ``sr`` / ``sc`` of its own row and column lines)
     from the ideal start (every node at its line's source), or with ``warm`` from the node voltages ``x0r``
-    / ``x0c`` (array layout, (N, M)) of another solve, each line moved by its source's change ``d_r`` /
-    ``d_c`` (N, M). Node voltages: ``xr[b, a]`` row
+    / ``x0c`` (array layout, (N, M)) of another solve, each line moved by its source's change ``d_r`` (N,) /
+    ``d_c`` (M,). Node voltages: ``xr[b, a]`` row
     ``a``'s node at column ``b`` (lines along the first axis for the row sweep), ``xc[a, b]`` column ``b``'s
     node at row ``a``; both views of tile size. ``work``: scratch planes (:func:`_scratch`). Cells of fixed
     conductance (P, or every cell without bias dependence) are set up once; only AP cells with bias-dependent
