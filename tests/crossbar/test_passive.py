@@ -195,8 +195,8 @@ def test_write_compensation_does_not_read_the_states():
     for seed in (0, 1):
         xb = _array(16, 12, seed=seed, circuit=CircuitConfig(r_wire_row=2.0, r_wire_col=2.0), write_compensation=2)
         captured = {}
-        xb._solve_write = lambda rows, cols, c=captured: c.setdefault("s", (rows.copy(), cols.copy())) and None \
-            or torch.zeros(2, 16, 12).numpy()
+        xb._solve_write = lambda rows, cols, *_, c=captured: \
+            c.setdefault("s", (rows.copy(), cols.copy())) and None or torch.zeros(2, 16, 12).numpy()
         xb.phase_cell_voltages(phase)
         sources.append(captured["s"])
     assert (sources[0][0] == sources[1][0]).all() and (sources[0][1] == sources[1][1]).all()

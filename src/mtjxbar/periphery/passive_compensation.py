@@ -67,11 +67,20 @@ class WriteCompensation:
         steps = array.array.write_compensation
         if not steps:
             return rows_on, cols
-        _, model, params = state_blind_model(array, np.abs(rows_on[:, None] - cols[None, :]))
+        # the model cells at the pattern's voltages |r_i - c_j|: the rows sit at a few levels, so each level's
+        # row of conductances is evaluated once and repeated
+        levels, level_of = np.unique(rows_on, return_inverse=True)
+        _, model, params = state_blind_model(array, np.abs(levels[:, None] - cols[None, :]))
+        params["r_p"] = params["r_p"][level_of.ravel()]
         rows_on, cols = rows_on.copy(), cols.copy()
         ends = array.line_ends("write")
         kw = {**array.relaxation_settings("write"), "bias_dependent": False}
         ri, cj = np.nonzero(sel_r)[0], np.nonzero(sel_c)[0]
+        # only the selected cells' modelled voltages enter the fit: tiles without one are not solved
+        # (tiles are independent circuits: the others' solutions do not change)
+        row_starts, col_starts = array.tile_starts
+        tiles = (np.logical_or.reduceat(sel_r, row_starts[:-1])[:, None]
+                 & np.logical_or.reduceat(sel_c, col_starts[:-1])[None, :])[None]
         # a cell the phase can switch is in the state it switches from (AP for to_p, P for to_ap), not at the
         # mean: its own current through its lines' path resistance R changes its voltage by the factor
         # (1 + g_model R) / (1 + g_state R) (Thevenin: the rest of the tile as a source behind R)
@@ -83,7 +92,8 @@ class WriteCompensation:
         own = (1.0 + path / params["r_p"][np.ix_(ri, cj)]) / (1.0 + path * g_state[None, :])
         previous = None  # (mean held voltage, mean shift) of the step before
         for _ in range(steps):
-            v = solve_tiles_cells(rows_on[None], cols[None], model, params, ends, *array.tile_starts, **kw)[0]
+            v = solve_tiles_cells(rows_on[None], cols[None], model, params, ends, *array.tile_starts, tiles=tiles,
+                                  **kw)[0]
             held = sign * v[np.ix_(ri, cj)] * own
             # the shift itself draws more current through the same wires, so a selected cell gains only a
             # part of it: over-relax by the inverse of that part, estimated at first as |V| / target (at

@@ -34,9 +34,9 @@ cached compiled function's index follows its source file.
 """
 
 from .cells import cell_current, zero_bias_conductance
-from .line_relaxation import LineEnds, solve_tiles_cells, solve_tiles_currents
+from .line_relaxation import LineEnds, TileNodes, solve_tiles_cells, solve_tiles_currents, solve_tiles_nodes
 from .solver import DRIVEN, FLOATING, LINE_MODES, SENSED, CircuitSolution, CircuitSolver, CircuitTransfer, lumped_series
 
 __all__ = ["CircuitSolver", "CircuitSolution", "CircuitTransfer", "lumped_series", "DRIVEN", "SENSED", "FLOATING",
-           "LINE_MODES", "cell_current", "zero_bias_conductance", "LineEnds", "solve_tiles_cells",
-           "solve_tiles_currents"]
+           "LINE_MODES", "cell_current", "zero_bias_conductance", "LineEnds", "TileNodes", "solve_tiles_cells",
+           "solve_tiles_nodes", "solve_tiles_currents"]

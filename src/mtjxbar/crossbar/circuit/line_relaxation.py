@@ -15,6 +15,8 @@ Bias-dependent TMR: each line solve uses the cells' secant conductances ``I(V)/V
 voltages, so the sweeps converge to the self-consistent solution of the nonlinear nodal equations (a fixed
 point of the iteration solves them exactly). The iteration stops when no node moved more than ``tolerance``
 (V) in a sweep; the contraction factor bounds the remaining error by ``tolerance * rho / (1 - rho)``.
+``over_relax`` moves each line by a factor ``omega`` > 1 of its update (successive over-relaxation, each
+tile at its estimated optimum: :func:`_omega`), the same fixed point in fewer sweeps.
 
 :func:`solve_tiles_currents` returns the line currents the ports deliver to the periphery (reads: partial
 sums of tiles that share lines added, as the periphery does); :func:`solve_tiles_cells` the cell voltages
@@ -25,13 +27,27 @@ itself checked against ngspice).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 from numba import get_thread_id, njit, prange
 
 from ...device import physics
 
-__all__ = ["solve_tiles_currents", "solve_tiles_cells", "LineEnds"]
+__all__ = ["solve_tiles_currents", "solve_tiles_cells", "solve_tiles_nodes", "LineEnds", "TileNodes"]
+
+
+class TileNodes(NamedTuple):
+    """Node voltages (V) of a tiled solve (:func:`solve_tiles_nodes`), what a later solve may start from."""
+
+    row: np.ndarray  # (B, N, M): row i's node at column j
+    col: np.ndarray  # (B, N, M): column j's node at row i
+    src_r: np.ndarray  # (B, N): the row sources they solve
+    src_c: np.ndarray  # (B, M): the column sources
+    cells: np.ndarray  # (B, N, M): row node minus column node
+    sweeps: int  # sweeps of all the tiles together (what the solve cost)
+    solved: np.ndarray  # (B, row tiles, column tiles) bool: the tiles relaxed (not idle, not skipped)
 
 
 class LineEnds:
@@ -75,10 +91,11 @@ def _lines_factor(gv, w, end, far, dinv):
 
 
 @njit(cache=True)
-def _lines_substitute(gx, w, end, far, src, x, dinv, dp):
+def _lines_substitute(gx, w, end, far, src, x, dinv, dp, omega):
     """Solve the chains factored by :func:`_lines_factor` for the currents ``gx[k, l]`` that the crossing
     nodes push into node ``k`` of line ``l`` and the sources ``src[l]`` behind the ports; updates ``x`` in
-    place and returns the largest change of a node voltage."""
+    place (``omega`` != 1: moves it by ``omega`` times the way to the lines' solution, over-relaxation) and
+    returns the largest change of a node voltage."""
     n, lines = x.shape
     port = n - 1 if far else 0
     for k in range(n):
@@ -90,6 +107,18 @@ def _lines_substitute(gx, w, end, far, src, x, dinv, dp):
                 r += w * dp[k - 1, l]
             dp[k, l] = r * dinv[k, l]
     change = 0.0
+    if omega != 1.0:  # back substitution in dp (the lines' own solution), each node relaxed towards it
+        for l in range(lines):
+            step = omega * (dp[n - 1, l] - x[n - 1, l])
+            change = max(change, abs(step))
+            x[n - 1, l] += step
+        for k in range(n - 2, -1, -1):
+            for l in range(lines):
+                dp[k, l] += w * dinv[k, l] * dp[k + 1, l]
+                step = omega * (dp[k, l] - x[k, l])
+                change = max(change, abs(step))
+                x[k, l] += step
+        return change
     for l in range(lines):
         delta = abs(dp[n - 1, l] - x[n - 1, l])
         change = max(change, delta)
@@ -103,15 +132,45 @@ def _lines_substitute(gx, w, end, far, src, x, dinv, dp):
 
 
 @njit(cache=True)
+def _line_fraction(length, g, w, end):
+    """How far a line of ``length`` nodes (wire conductance ``w`` between nodes, cells of conductance ``g``
+    to the crossing lines, its port behind ``1 / end``) moves at its open end when every crossing line
+    moves by 1 V: ``1 - 1 / (cosh(k L) + k (w / end) sinh(k L))``, ``k = sqrt(g / w)`` (the continuous line)."""
+    k = np.sqrt(g / w)
+    return 1.0 - 1.0 / (np.cosh(k * length) + k * (w / end) * np.sinh(k * length))
+
+
+@njit(cache=True)
+def _omega(g, w_r, w_c, end_r, end_c):
+    """Over-relaxation factor of a tile whose cells have the zero-bias conductances ``g`` (n, m) and whose
+    lines end in ``end_r`` / ``end_c``: the block Gauss-Seidel of the row and column lines is a consistently
+    ordered two-block iteration, so successive over-relaxation's optimum is ``2 / (1 + sqrt(1 - rho))``
+    with ``rho`` the plain sweep's contraction, estimated as the product of a row's and a column's
+    :func:`_line_fraction` at the tile's mean cell and port conductances. Then the error falls by about
+    ``omega - 1`` per sweep instead of ``rho``."""
+    n, m = g.shape
+    mean = 0.0
+    for a in range(n):
+        for b in range(m):
+            mean += g[a, b]
+    mean /= n * m
+    rho = _line_fraction(m, mean, w_r, end_r.mean()) * _line_fraction(n, mean, w_c, end_c.mean())
+    return 2.0 / (1.0 + np.sqrt(1.0 - rho))
+
+
+@njit(cache=True)
 def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, end_c, far_r, far_c,
-                w_r, w_c, tolerance, max_sweeps, xr, xc, work):
+                w_r, w_c, tolerance, max_sweeps, xr, xc, work, warm, x0r, x0c, d_r, d_c, omega):
     """Relax one tile (rows r0:r1, columns c0:c1, sources ``sr`` / ``sc`` of its own row and column lines)
-    from the ideal start. Node voltages: ``xr[b, a]`` row
+    from the ideal start (every node at its line's source), or with ``warm`` from the node voltages ``x0r``
+    / ``x0c`` (array layout, (N, M)) of another solve, each line moved by its source's change ``d_r`` (N,) /
+    ``d_c`` (M,). Node voltages: ``xr[b, a]`` row
     ``a``'s node at column ``b`` (lines along the first axis for the row sweep), ``xc[a, b]`` column ``b``'s
     node at row ``a``; both views of tile size. ``work``: scratch planes (:func:`_scratch`). Cells of fixed
     conductance (P, or every cell without bias dependence) are set up once; only AP cells with bias-dependent
-    TMR are re-evaluated each sweep, and a tile without any has its lines factored once. Returns the sweeps,
-    or -1 without convergence."""
+    TMR are re-evaluated each sweep, and a tile without any has its lines factored once. ``omega``: the
+    over-relaxation of every line update (1: plain Gauss-Seidel; 0: the tile's own :func:`_omega`). Returns
+    the sweeps, or -1 without convergence."""
     n, m = r1 - r0, c1 - c0
     gv_r, gx_r, di_r, dp_r = work[0, :m, :n], work[1, :m, :n], work[2, :m, :n], work[3, :m, :n]
     gv_c, gx_c, di_c, dp_c = work[4, :n, :m], work[5, :n, :m], work[6, :n, :m], work[7, :n, :m]
@@ -121,8 +180,12 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
     for a in range(n):
         for b in range(m):
             i, j = r0 + a, c0 + b
-            xr[b, a] = sr[a]
-            xc[a, b] = sc[b]
+            if warm:
+                xr[b, a] = x0r[i, j] + d_r[i]
+                xc[a, b] = x0c[i, j] + d_c[j]
+            else:
+                xr[b, a] = sr[a]
+                xc[a, b] = sc[b]
             # every cell as an AP law R_AP(v; rp, tm, vh): P cells and cells without bias dependence have tm = 0
             if parallel[i, j]:
                 rp, tm, vh = r_p[i, j], 0.0, 1.0
@@ -136,6 +199,8 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
             vh_r[b, a] = vh_c[a, b] = vh
             gv_r[b, a] = gv_c[a, b] = physics.ap_conductance(0.0, rp, tm, vh)
     er, ec = end_r[r0:r1], end_c[c0:c1]
+    if omega == 0.0:
+        omega = _omega(gv_c, w_r, w_c, er, ec)
     if not varying:
         _lines_factor(gv_r, w_r, er, far_r, di_r)
         _lines_factor(gv_c, w_c, ec, far_c, di_c)
@@ -147,7 +212,7 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
                 gx_r[b, a] = gv_r[b, a] * xc[a, b]
         if varying:
             _lines_factor(gv_r, w_r, er, far_r, di_r)
-        change = _lines_substitute(gx_r, w_r, er, far_r, sr, xr, di_r, dp_r)
+        change = _lines_substitute(gx_r, w_r, er, far_r, sr, xr, di_r, dp_r, omega)
         for a in range(n):
             for b in range(m):
                 if varying:
@@ -155,32 +220,43 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
                 gx_c[a, b] = gv_c[a, b] * xr[b, a]
         if varying:
             _lines_factor(gv_c, w_c, ec, far_c, di_c)
-        change = max(change, _lines_substitute(gx_c, w_c, ec, far_c, sc, xc, di_c, dp_c))
+        change = max(change, _lines_substitute(gx_c, w_c, ec, far_c, sc, xc, di_c, dp_c, omega))
         if change <= tolerance:
             return sweep
     return -1
 
 
 def _scratch(rows, cols):
-    """Scratch of every thread that may run a tile: planes of :func:`_solve_tile`, node voltages, sources."""
+    """Scratch of every thread that may run a tile: planes of :func:`_solve_tile`, node voltages, sources.
+    Each plane's rows are padded to an odd number of 64-byte cache lines: with a power-of-two stride (64
+    doubles for a 64 x 64 tile) the transposed accesses of the two layouts all fall in a few cache sets
+    and evict each other (measured: the tile set-up several times slower, docs/passive.md)."""
     size, threads = max(rows, cols), numba.config.NUMBA_NUM_THREADS
-    return (np.empty((threads, 14, size, size)), np.empty((threads, size, size)), np.empty((threads, size, size)),
+    ld = size + (-size) % 8 + 8 * (1 - (size + (-size) % 8) // 8 % 2)  # a multiple of 8, odd times 8
+    return (np.empty((threads, 14, size, ld)), np.empty((threads, size, ld)), np.empty((threads, size, ld)),
             np.empty((threads, 2, size)))
+
+
+_NONE2, _NONE3 = np.zeros((1, 1)), np.zeros((1, 1, 1))  # unused array arguments of the kernel
 
 
 @njit(cache=True, parallel=True)
 def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_starts, end_r, end_c,
                   far_r, far_c, w_r, w_c, tolerance, max_sweeps, scratch, xr_s, xc_s, src_s, cells, out_v, part_r,
-                  part_c, gain_r, gain_c, drive_r, drive_c):
+                  part_c, gain_r, gain_c, drive_r, drive_c, skip, warm, x0r, x0c, d_r, d_c, nodes, out_r, out_c,
+                  sweeps_of, omega):
     """Relax every tile of every source set, the (source set, tile) jobs spread over Numba's threads (each
     with its own scratch: ``scratch[t]`` ...). ``cells``: write the cell voltages into ``out_v``, else each
     tile's line currents (times the line's gain in that tile) into ``part_r[s, tj]`` / ``part_c[s, ti]``, the
     tile's own partial sums. A line's source in a tile is its source times its drive gain there
     (``drive_r[tj, i]``, ``drive_c[ti, j]``). A tile whose sources are all 0 V is skipped (no voltage
-    anywhere in it). Returns the most sweeps, -1 on failure."""
+    anywhere in it), and so is a job whose ``skip`` is set (read as 0 V everywhere). ``warm[job]``: start
+    the job from ``x0r[s]`` / ``x0c[s]`` moved by ``d_r[s]`` / ``d_c[s]`` (:func:`_solve_tile`); ``nodes``:
+    also write the node voltages into ``out_r`` / ``out_c``. The sweeps of each job go to ``sweeps_of`` (0:
+    skipped). Returns the most sweeps, -1 on failure."""
     n_ti, n_tj = row_starts.shape[0] - 1, col_starts.shape[0] - 1
     jobs = src_r.shape[0] * n_ti * n_tj
-    sweeps_of = np.zeros(jobs, dtype=np.int64)
+    sweeps_of[:] = 0
     for job in prange(jobs):
         t = get_thread_id()
         s, ti, tj = job // (n_ti * n_tj), (job // n_tj) % n_ti, job % n_tj
@@ -194,13 +270,18 @@ def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_
         for b in range(c0, c1):
             sc[b - c0] = src_c[s, b] * drive_c[ti, b]
             idle = idle and sc[b - c0] == 0.0
-        if idle:
+        if idle or skip[job]:
             if cells:
                 out_v[s, r0:r1, c0:c1] = 0.0
+            if nodes:
+                out_r[s, r0:r1, c0:c1] = 0.0
+                out_c[s, r0:r1, c0:c1] = 0.0
             continue
         xr, xc = xr_s[t, :c1 - c0, :r1 - r0], xc_s[t, :r1 - r0, :c1 - c0]
         sweeps = _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, end_c, far_r, far_c,
-                             w_r, w_c, tolerance, max_sweeps, xr, xc, scratch[t])
+                             w_r, w_c, tolerance, max_sweeps, xr, xc, scratch[t], warm[job],
+                             x0r[s if warm[job] else 0], x0c[s if warm[job] else 0], d_r[s if warm[job] else 0],
+                             d_c[s if warm[job] else 0], omega)
         sweeps_of[job] = sweeps
         if sweeps < 0:
             continue
@@ -208,6 +289,9 @@ def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_
             for b in range(c1 - c0):
                 i, j = r0 + a, c0 + b
                 v = xr[b, a] - xc[a, b]
+                if nodes:
+                    out_r[s, i, j] = xr[b, a]
+                    out_c[s, i, j] = xc[a, b]
                 if cells:
                     out_v[s, i, j] = v
                 else:
@@ -225,7 +309,8 @@ def _prepare(src_r, src_c, parallel, params, row_starts, col_starts):
     rows, cols = parallel.shape
     if src_r.shape[1] != rows or src_c.shape != (src_r.shape[0], cols):
         raise ValueError(f"sources {src_r.shape} and {src_c.shape} for an array of {rows} x {cols}")
-    r_p, tmr0, v_h = (np.ascontiguousarray(np.broadcast_to(params[k], parallel.shape), dtype=np.float64)
+    # views, not copies (a scalar parameter, as the periphery's models have, is read through stride 0)
+    r_p, tmr0, v_h = (np.broadcast_to(np.asarray(params[k], dtype=np.float64), parallel.shape)
                       for k in ("r_p", "tmr0", "v_h"))
     starts = (np.ascontiguousarray(row_starts, dtype=np.int64), np.ascontiguousarray(col_starts, dtype=np.int64))
     tr = int(np.diff(starts[0]).max())
@@ -234,10 +319,20 @@ def _prepare(src_r, src_c, parallel, params, row_starts, col_starts):
 
 
 def _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent, tolerance, max_sweeps,
-         cells, gains=None, drive=None):
+         cells, gains=None, drive=None, start=None, nodes=False, over_relax=False, tiles=None):
     src_r, src_c, par, r_p, tmr0, v_h, (rs, cs), tr, tc = _prepare(src_r, src_c, parallel, params,
                                                                    row_starts, col_starts)
     batch = src_r.shape[0]
+    jobs = (batch, rs.size - 1, cs.size - 1)
+    skip = np.zeros(jobs, dtype=np.bool_) if tiles is None else ~np.broadcast_to(np.asarray(tiles, dtype=np.bool_),
+                                                                                 jobs)
+    warm, warm_of = (_NONE3, _NONE3, _NONE2, _NONE2), np.zeros(jobs, dtype=np.bool_)
+    if start is not None:
+        if start.row.shape != (batch, *parallel.shape) or start.src_r.shape != src_r.shape:
+            raise ValueError(f"start of {start.row.shape} nodes for {batch} source sets on {parallel.shape}")
+        warm, warm_of = (start.row, start.col, src_r - start.src_r, src_c - start.src_c), start.solved
+    out_n = (np.empty((batch, *parallel.shape)), np.empty((batch, *parallel.shape))) if nodes else (_NONE3, _NONE3)
+    sweeps_of = np.zeros(jobs, dtype=np.int64)
     out_v = np.empty((batch, *parallel.shape) if cells else (1, 1, 1))
     # each tile's partial line currents (the periphery adds them up): no two threads write the same entry
     part_r = np.zeros((batch, cs.size - 1, src_r.shape[1]) if not cells else (1, 1, 1))
@@ -248,30 +343,52 @@ def _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_depe
     sweeps = _tiles_kernel(src_r, src_c, par, r_p, tmr0, v_h, bias_dependent, rs, cs, ends.end_r, ends.end_c,
                            ends.far_r, ends.far_c, ends.w_r, ends.w_c, tolerance, max_sweeps, scratch, xr, xc, src_s,
                            cells, out_v, part_r, part_c, *(np.ascontiguousarray(g, dtype=np.float64)
-                                                           for g in (*gains, *drive)))
+                                                           for g in (*gains, *drive)),
+                           np.ascontiguousarray(skip).ravel(), np.ascontiguousarray(warm_of).ravel(),
+                           *(np.ascontiguousarray(a, dtype=np.float64) for a in warm), nodes, *out_n,
+                           sweeps_of.ravel(), 0.0 if over_relax else 1.0)
     if sweeps < 0:
         raise np.linalg.LinAlgError(f"line relaxation: no convergence to {tolerance:g} V in {max_sweeps} sweeps")
+    if nodes:
+        return TileNodes(out_n[0], out_n[1], src_r, src_c, out_v, int(sweeps_of.sum()), sweeps_of > 0)
     if cells:
         return out_v, None, None
     return out_v, part_r.sum(axis=1), part_c.sum(axis=1)
 
 
 def solve_tiles_currents(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,
-                         bias_dependent=True, tolerance=1e-12, max_sweeps=500, gains=None, drive=None):
+                         bias_dependent=True, tolerance=1e-12, max_sweeps=500, gains=None, drive=None,
+                         over_relax=False):
     """Line currents into the periphery, rows (B, N) and columns (B, M), for sources ``src_r`` (B, N) and
     ``src_c`` (B, M); ``params`` holds ``r_p``, ``tmr0``, ``v_h`` (scalars or (N, M)); tiles share nothing
     but their lines' periphery, which adds their partial sums, each line's times its gain in that tile
     (``gains``: (column tiles, N) for the rows and (row tiles, M) for the columns; None: 1). ``drive``
     (same shapes): each line's source in each tile is its source times its drive gain there (each tile has
-    its own drivers; None: 1)."""
+    its own drivers; None: 1). ``over_relax``: as in :func:`solve_tiles_nodes`."""
     _, out_r, out_c = _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent,
-                           tolerance, max_sweeps, False, gains, drive)
+                           tolerance, max_sweeps, False, gains, drive, over_relax=over_relax)
     return out_r, out_c
 
 
 def solve_tiles_cells(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,
-                      bias_dependent=True, tolerance=1e-12, max_sweeps=500):
+                      bias_dependent=True, tolerance=1e-12, max_sweeps=500, over_relax=False, tiles=None):
     """Cell voltages (B, N, M), row node minus column node, for sources ``src_r`` (B, N), ``src_c`` (B, M);
-    a tile whose sources are all 0 V is skipped (all its cells at 0 V)."""
+    a tile whose sources are all 0 V is skipped (all its cells at 0 V). ``over_relax``, ``tiles``: as in
+    :func:`solve_tiles_nodes`."""
     return _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent, tolerance,
-                max_sweeps, True)[0]
+                max_sweeps, True, over_relax=over_relax, tiles=tiles)[0]
+
+
+def solve_tiles_nodes(src_r, src_c, parallel, params, ends: LineEnds, row_starts, col_starts, *,
+                      start: TileNodes | None = None, tiles: np.ndarray | None = None, bias_dependent=True,
+                      tolerance=1e-12, max_sweeps=500, over_relax=False) -> TileNodes:
+    """:func:`solve_tiles_cells` that also returns the node voltages, and may start from another solve's
+    (``start``, of the same array and batch size; its sources may differ: each line's nodes first move by
+    its source's change, so a line whose source alone changed starts where the ideal start would put its
+    change). The start changes where the sweeps begin, not what they converge to: they stop, as from the
+    ideal start, once no node moved more than ``tolerance`` in a sweep. ``over_relax``: successive
+    over-relaxation of the line updates, each tile by its own estimated optimum (:func:`_omega`): the same
+    fixed point in fewer sweeps. ``tiles`` (B, row tiles, column tiles) bool: solve only these (the others
+    read 0 V everywhere; None: all); a tile the start did not solve starts from the ideal start."""
+    return _run(src_r, src_c, parallel, params, ends, row_starts, col_starts, bias_dependent, tolerance,
+                max_sweeps, True, start=start, nodes=True, over_relax=over_relax, tiles=tiles)

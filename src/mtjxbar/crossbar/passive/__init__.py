@@ -15,8 +15,9 @@ What is modelled:
   over the held and the released interval (:mod:`.survival`), half-selected cells included: flips the phase
   did not aim at are counted as disturbs. With wires the periphery may move the sources against the IR
   drop first (:class:`WriteSources`). ``CircuitSolverConfig.write_solver``: ``fast`` (default) solves the
-  write circuits and the compensation model to ``fast_write_tolerance``, ``exact`` to
-  ``relaxation_tolerance`` (the reference; ``tests/crossbar/test_passive_fast.py`` holds them within 0.5 %).
+  write circuits and the compensation model to ``fast_write_tolerance`` with over-relaxed sweeps, and the
+  released pattern only on tiles where a row is released early; ``exact`` to ``relaxation_tolerance`` with
+  plain sweeps everywhere (the reference; ``tests/crossbar/test_passive_fast.py`` holds them within 0.5 %).
 
 What is ideal or ignored: the held-pattern solve holds every selected row at once (an upper bound on the
 IR drop of rows released early); the precessional term is treated as a memoryless hazard like the thermal

@@ -208,11 +208,12 @@ class PassiveCrossbar(PassiveWrites, CellArray):
     def relaxation_settings(self, purpose: str = "read") -> dict:
         """Keywords of the line relaxation (:func:`~mtjxbar.crossbar.circuit.solve_tiles_cells`) from the
         array's :class:`CircuitSolverConfig` for a ``read`` or a ``write`` (its phases' patterns and the
-        periphery's compensation model: to ``fast_write_tolerance`` where ``write_solver`` is ``fast``)."""
+        periphery's compensation model: to ``fast_write_tolerance``, over-relaxed, where ``write_solver`` is
+        ``fast``)."""
         s = self.circuit_solver
         fast = purpose == "write" and s.write_solver == "fast"
         return {"bias_dependent": s.bias_dependent, "max_sweeps": s.max_sweeps,
-                "tolerance": s.fast_write_tolerance if fast else s.relaxation_tolerance}
+                "tolerance": s.fast_write_tolerance if fast else s.relaxation_tolerance, "over_relax": fast}
 
     def line_ends(self, purpose: str) -> LineEnds:
         """Port conductances of every line for a read (rows driven, columns sensed), a transposed read or a

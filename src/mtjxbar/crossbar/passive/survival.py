@@ -42,13 +42,17 @@ def _kernel(volts, durations, parallel, r_p, tmr0, v_h, ic0_ap2p, ic0_p2ap, tau0
 def phase_log_survival(volts: np.ndarray, durations: np.ndarray, parallel: np.ndarray, params: dict[str, np.ndarray],
                        n: float, tau_d: float) -> np.ndarray:
     """log P(no flip) (rows, cols) of cells at voltages ``volts`` (intervals, rows, cols) for ``durations``
-    (same shape, s), in states ``parallel``; ``params``: per-cell ``r_p, tmr0, v_h, ic0_ap2p, ic0_p2ap,
-    tau0_ap2p, tau0_p2ap, delta`` (rows, cols); ``n`` and ``tau_d`` of the device."""
+    (same shape, or (intervals, rows): one per row, s), in states ``parallel``; ``params``: per-cell ``r_p,
+    tmr0, v_h, ic0_ap2p, ic0_p2ap, tau0_ap2p, tau0_p2ap, delta`` (rows, cols); ``n`` and ``tau_d`` of the
+    device."""
     def f64(a):
         return np.ascontiguousarray(np.broadcast_to(a, parallel.shape), dtype=np.float64)
 
+    durations = np.asarray(durations, dtype=np.float64)
+    if durations.ndim == 2:  # one per row: a view, not a copy
+        durations = np.broadcast_to(durations[:, :, None], volts.shape)
     out = np.empty(parallel.shape)
-    _kernel(np.ascontiguousarray(volts, dtype=np.float64), np.ascontiguousarray(durations, dtype=np.float64),
+    _kernel(np.ascontiguousarray(volts, dtype=np.float64), durations,
             np.ascontiguousarray(parallel, dtype=np.bool_),
             *(f64(params[k]) for k in ("r_p", "tmr0", "v_h", "ic0_ap2p", "ic0_p2ap", "tau0_ap2p", "tau0_p2ap",
                                        "delta")), float(n), float(tau_d), out)

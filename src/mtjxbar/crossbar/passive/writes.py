@@ -42,12 +42,19 @@ class PassiveWrites:
     def phase_cell_voltages(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
         """Cell voltages (N, M) while the selected rows are held and after they are released (CPU tensors:
         the write circuit is solved on the CPU whatever the array's device)."""
+        out = self._phase_volts(phase, every_tile=True)
+        return torch.from_numpy(out[0]), torch.from_numpy(out[1])
+
+    def _phase_volts(self, phase: WritePhase, every_tile: bool) -> np.ndarray:
+        """:meth:`phase_cell_voltages` as one array (2, N, M); without ``every_tile`` the fast solver skips
+        the released pattern on tiles where no row has a released interval (no cell is there for any time:
+        they read 0 V)."""
         phase = WritePhase(row_widths=phase.row_widths.cpu(), col_currents=phase.col_currents.cpu(),
                            polarity=phase.polarity)
         v_cols = column_write_voltages(phase, v_max=self.array.write_voltage_max, **self.mean_params())
         on, off, cols = phase_levels(self.array.write_scheme, phase.row_widths > 0, v_cols, phase.polarity)
         if self._ideal_circuit():
-            return ideal_cell_voltages(on, cols), ideal_cell_voltages(off, cols)
+            return torch.stack([ideal_cell_voltages(on, cols), ideal_cell_voltages(off, cols)]).numpy()
         rows = torch.stack([on, off]).numpy()
         col_sources = cols.numpy().copy()
         selected_rows = (phase.row_widths > 0).numpy()
@@ -57,12 +64,16 @@ class PassiveWrites:
             sign = 1.0 if phase.polarity == TO_P else -1.0
             rows[0], col_sources = self.compensation.compensate(self, rows[0], col_sources, selected_rows,
                                                                 selected_cols, v_cols.numpy(), sign)
-        out = self._solve_write(rows, col_sources)
-        return torch.from_numpy(out[0]), torch.from_numpy(out[1])
+        widths = phase.row_widths.double().numpy()
+        released = None if every_tile else (widths > 0) & (widths < widths.max())
+        return self._solve_write(rows, col_sources, released)
 
-    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray) -> np.ndarray:
+    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray, released: np.ndarray | None = None) -> np.ndarray:
         """Cell voltages (2, N, M) of the write circuit with row sources ``rows`` (2, N: held, released) and
-        column sources ``col_sources`` (M,), tile by tile (line relaxation; idle tiles skipped)."""
+        column sources ``col_sources`` (M,), tile by tile (line relaxation; idle tiles skipped). The fast
+        solver over-relaxes the sweeps and solves the released pattern only on the tiles with a row in
+        ``released`` (N,) bool (None: all); the exact one solves both everywhere with plain sweeps, as the
+        reference."""
         cols = np.repeat(col_sources[None, :], rows.shape[0], axis=0)
         if self.array.circuit.ideal_wires:  # resistive drivers only: each tile's lines solved densely
             out = np.zeros((rows.shape[0], self.rows, self.cols))
@@ -70,35 +81,42 @@ class PassiveWrites:
                 for cs in self.col_tiles:
                     out[:, rs, cs] = self._port_solver(rs, cs, "write").solve(rows[:, rs], cols[:, cs]).cell_voltage
             return out
-        return solve_tiles_cells(rows, cols, self.parallel.cpu().numpy(), self._params_np(), self.line_ends("write"),
-                                 *self.tile_starts, **self.relaxation_settings("write"))
+        args = (self.parallel.cpu().numpy(), self._params_np(), self.line_ends("write"), *self.tile_starts)
+        settings = self.relaxation_settings("write")
+        if self.circuit_solver.write_solver == "exact":
+            return solve_tiles_cells(rows, cols, *args, **settings)
+        tiles = None
+        if released is not None:  # a tile solved for its released pattern: one of its rows is released early
+            tiles = np.ones((2, len(self.row_tiles), len(self.col_tiles)), dtype=bool)
+            tiles[1] = np.logical_or.reduceat(released, self.tile_starts[0][:-1])[:, None]
+        return solve_tiles_cells(rows, cols, *args, tiles=tiles, **settings)
 
     def _check_phase_size(self, phase: WritePhase) -> None:
         if phase.row_widths.numel() != self.rows or phase.col_currents.numel() != self.cols:
             raise ValueError(f"phase of {phase.row_widths.numel()} rows x {phase.col_currents.numel()} columns "
                              f"for an array of {self.rows} x {self.cols}")
 
-    def _phase_log_survival(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
-        """log P(no flip) of every cell over the phase, and the mask of the cells the phase aims at."""
+    def _phase_log_survival(self, phase: WritePhase) -> np.ndarray:
+        """log P(no flip) of every cell over the phase (N, M)."""
         self._check_phase_size(phase)
-        volts = torch.stack(self.phase_cell_voltages(phase))  # (held, released) x rows x cols
-        widths = phase.row_widths.double().cpu()
-        selected = widths > 0
-        length = float(widths.max()) if widths.numel() else 0.0
-        on_time = torch.where(selected, widths, torch.full_like(widths, length))[:, None].expand(-1, self.cols)
-        duration = torch.stack([on_time, (length - on_time).clamp(min=0.0)])
+        volts = self._phase_volts(phase, every_tile=False)  # (held, released) x rows x cols
+        widths = phase.row_widths.double().cpu().numpy()
+        length = float(widths.max()) if widths.size else 0.0
+        on_time = np.where(widths > 0, widths, length)
+        duration = np.stack([on_time, np.maximum(length - on_time, 0.0)])  # (held, released) x rows
+        return phase_log_survival(volts, duration, self.parallel.cpu().numpy(), self.cell_params_np(),
+                                  self.device_params.n_exponent, self.device_params.tau_d)
+
+    def _aimed(self, phase: WritePhase) -> torch.Tensor:
+        """The cells the phase aims at (N, M): selected row and column, in the state its polarity switches."""
         parallel = self.parallel.cpu()
-        log_s = torch.from_numpy(phase_log_survival(volts.numpy(), duration.numpy(), parallel.numpy(),
-                                                    self.cell_params_np(),
-                                                    self.device_params.n_exponent, self.device_params.tau_d))
-        aimed = selected[:, None] & (phase.col_currents.cpu() > 0)[None, :]
-        aimed &= ~parallel if phase.polarity == TO_P else parallel
-        return log_s, aimed
+        aimed = (phase.row_widths.cpu() > 0)[:, None] & (phase.col_currents.cpu() > 0)[None, :]
+        return aimed & (~parallel if phase.polarity == TO_P else parallel)
 
     def switching_probabilities(self, plan: UpdatePlan) -> torch.Tensor:
         """Per-cell flip probability of each phase in the current states (phases, rows, cols), disturbs
         included (each phase evaluated on the states before the write)."""
-        out = [(-torch.expm1(self._phase_log_survival(ph)[0])) for ph in plan.phases]
+        out = [(-torch.expm1(torch.from_numpy(self._phase_log_survival(ph)))) for ph in plan.phases]
         if not out:
             return torch.zeros(0, self.rows, self.cols, dtype=self.dtype, device=self.device)
         return torch.stack(out).to(self.dtype).to(self.device)
@@ -118,13 +136,14 @@ class PassiveWrites:
                              "(use array.kind = '1t1mtj' or encoder.scheme = 'current')")
         flipped, to_p_count, intended, disturb = [], 0, 0, 0
         for phase in plan.phases:
-            log_s, aimed = self._phase_log_survival(phase)
+            log_s = self._phase_log_survival(phase)
             draw = torch.rand(log_s.shape, generator=generator, dtype=torch.float64, device=generator.device)
-            flips = draw.cpu() < -torch.expm1(log_s)
+            flips = draw.cpu().numpy() < -np.expm1(log_s)
             if self._frozen is not None:  # stuck cells never flip
-                flips &= ~self._frozen.view(self.rows, self.cols).cpu()
-            if not bool(flips.any()):
+                flips &= ~self._frozen.view(self.rows, self.cols).cpu().numpy()
+            if not flips.any():
                 continue
+            flips, aimed = torch.from_numpy(flips), self._aimed(phase)
             cells = torch.nonzero(flips.flatten()).flatten()
             to_p_count += int((~self.parallel.cpu().flatten()[cells]).sum())
             intended += int((flips & aimed).sum())
