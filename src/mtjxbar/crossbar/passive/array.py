@@ -290,14 +290,6 @@ class PassiveCrossbar(PassiveWrites, CellArray):
                                  compensated=self.compensation is not None and not self.array.circuit.ideal_wires
                                  and self.array.write_compensation > 0)
 
-    def phase_cell_voltages(self, phase: WritePhase) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`.writes.PassiveWrites.phase_cell_voltages`; with an event sink, also reports the phase's
-        :meth:`phase_event` (from the same solves: metering adds no circuit solve)."""
-        held, released = super().phase_cell_voltages(phase)
-        if self.events is not None:
-            self.events.append(self.phase_event(phase, held, released))
-        return held, released
-
     def _ideal_circuit(self) -> bool:
         c = self.array.circuit
         return c.ideal_wires and c.r_driver == 0 and c.r_sense == 0

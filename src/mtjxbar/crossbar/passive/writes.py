@@ -99,7 +99,11 @@ class PassiveWrites:
     def _phase_log_survival(self, phase: WritePhase) -> np.ndarray:
         """log P(no flip) of every cell over the phase (N, M)."""
         self._check_phase_size(phase)
-        volts = self._phase_volts(phase, every_tile=False)  # (held, released) x rows x cols
+        # (held, released) x rows x cols; a metered write solves the released pattern on every tile, so that
+        # its event (the array's phase_event) holds the whole circuit's power
+        volts = self._phase_volts(phase, every_tile=self.events is not None)
+        if self.events is not None:
+            self.events.append(self.phase_event(phase, torch.from_numpy(volts[0]), torch.from_numpy(volts[1])))
         widths = phase.row_widths.double().cpu().numpy()
         length = float(widths.max()) if widths.size else 0.0
         on_time = np.where(widths > 0, widths, length)
