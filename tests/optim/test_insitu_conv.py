@@ -45,16 +45,18 @@ def _expected_after_positions(w0: torch.Tensor, requests: list[torch.Tensor]) ->
     return q
 
 
-def test_mean_weight_change_equals_the_per_position_requests_within_4_standard_errors(both_devices):
+@pytest.mark.parametrize("engine", ["auto", "eager"])
+def test_mean_weight_change_equals_the_per_position_requests_within_4_standard_errors(both_devices, engine):
     """Many single-sample steps from the same state; each of the 8 synapses' probability of ending at +1
     against the exact chain through the 3 position writes in raster order (which differs from the sum of
     the requests, and from the reversed order by up to 0.2 here): within 4 standard errors of the binomial.
-    Both devices (a swapped polarity fails on the asymmetric one)."""
+    Both devices (a swapped polarity fails on the asymmetric one), both engines (the compiled stream, the
+    per-position reference)."""
     layer = _conv(both_devices)
     start = layer.crossbar.parallel.clone()
     w0 = layer.weights().clone()
     lr, n = 1.0, 1500
-    opt = InSituSGD(layer, lr=lr, generator=torch.Generator().manual_seed(7))
+    opt = InSituSGD(layer, lr=lr, generator=torch.Generator().manual_seed(7), engine=engine)
     ones = torch.zeros_like(w0, dtype=torch.float64)
     for _ in range(n):
         layer.crossbar.set_states(start)

@@ -27,20 +27,22 @@ def _step(layer, opt, x, delta) -> None:
     opt.step()
 
 
-def test_mean_weight_change_equals_the_request_within_4_standard_errors(both_devices):
+@pytest.mark.parametrize("engine", ["auto", "eager"])
+def test_mean_weight_change_equals_the_request_within_4_standard_errors(both_devices, engine):
     """Many single-sample steps from the same state. The request is ``dW = x (-lr gain delta / input_range)``;
     a one-MTJ synapse moves by 2 with probability |dW| / 2 where it can move that way and never where it
     cannot (the soft bound), so ``E[dW] = dW (1 - sign(dW) W) / 2``. Every row has |x| = 1, so every row
     gets the full pulse and the encoder is exact (no thermal-regime over-shoot), and no current is
     clipped. Each of the 24 cells within 4 standard errors of the binomial; the cells that cannot move
-    do not move at all. Both devices (a swapped polarity fails on the asymmetric one)."""
+    do not move at all. Both devices (a swapped polarity fails on the asymmetric one), both engines (the
+    compiled stream, the eager reference)."""
     layer = _layer(both_devices)
     start = layer.crossbar.parallel.clone()
     w0 = layer.weights().clone()
     x = torch.tensor([[1.0, -1.0, 1.0, 1.0, -1.0, -1.0]])
     delta = torch.tensor([[0.9, -0.5, 0.25, -1.4]])  # |dW| / 2 = 0.0625 ... 0.35
     lr, n = 1.0, 1500
-    opt = InSituSGD(layer, lr=lr, generator=torch.Generator().manual_seed(7))
+    opt = InSituSGD(layer, lr=lr, generator=torch.Generator().manual_seed(7), engine=engine)
     total = torch.zeros_like(w0)
     for _ in range(n):
         layer.crossbar.set_states(start)
