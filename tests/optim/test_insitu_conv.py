@@ -3,8 +3,6 @@ mean weight change against the request; state round trips; a conv + float model 
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
@@ -153,32 +151,16 @@ def test_a_model_with_a_conv_layer_and_a_float_head_trains_both():
     assert accuracy > 0.7, accuracy
 
 
-def _train(model, opt, x, y, batch: int = 2) -> None:
-    for i in range(0, len(x), batch):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x[i:i + batch]), y[i:i + batch]).backward()
-        opt.step()
-
-
 @pytest.mark.parametrize("hardware", [HardwareConfig(),
                                       HardwareConfig(transfer=TransferConfig(counter_bits=3, samples_per_sweep=2))],
                          ids=["plain", "transfer"])
-def test_state_dict_round_trip_continues_identically(hardware):
+def test_state_dict_round_trip_continues_identically(hardware, round_trip):
     """Train, save model and optimizer, train on; a fresh model of another random chip and a fresh optimizer
     of another seed, loaded from the saves, end bit-identical after the same samples. With a counter, the
     conv layer's transfers ran (its counter tiles moved)."""
     model, fresh = _conv_model(hardware, seed=0), _conv_model(hardware, seed=1)
     x, y = _toy_images(24, 3)
-    opt = InSituSGD(model, lr=1.0, seed=0)
-    _train(model, opt, x[:12], y[:12])
-    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
-    _train(model, opt, x[12:], y[12:])
-    other = InSituSGD(fresh, lr=1.0, seed=99)
-    fresh.load_state_dict(saved_model)
-    other.load_state_dict(saved_opt)
-    _train(fresh, other, x[12:], y[12:])
-    for key, value in model.state_dict().items():
-        torch.testing.assert_close(fresh.state_dict()[key], value, rtol=0, atol=0, equal_nan=True, msg=key)
+    other = round_trip(model, fresh, x, y)
     assert other.state[fresh[0].handle]["samples"] == 24
     if hardware.transfer.enabled:
         assert isinstance(model[0].tile, TransferLinear)
@@ -187,7 +169,7 @@ def test_state_dict_round_trip_continues_identically(hardware):
                    for a, b in zip(model[0].tile.tiles, first[0].tile.tiles, strict=True))
 
 
-def test_a_programmed_transfer_conv_runs_its_transfers():
+def test_a_programmed_transfer_conv_runs_its_transfers(train_loop):
     """A Conv2d converted with init='program' onto buffer-and-counter hardware (the counter tiles programmed
     from a transposed kernel view) trains with per-sample transfers (samples_per_sweep = 1: every column
     each sample) and its counter moves."""
@@ -196,5 +178,5 @@ def test_a_programmed_transfer_conv_runs_its_transfers():
     counters = [t.crossbar.parallel.clone() for t in model[0].tile.tiles]
     opt = InSituSGD(model, lr=2.0, seed=0)
     x, y = _toy_images(8, 4)
-    _train(model, opt, x, y, batch=1)
+    train_loop(model, opt, x, y, batch=1)
     assert any(not torch.equal(a, t.crossbar.parallel) for a, t in zip(counters, model[0].tile.tiles, strict=True))

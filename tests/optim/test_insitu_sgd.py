@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
@@ -153,32 +151,16 @@ def _trained_pair(hardware: HardwareConfig):
     return convert(net, hardware, init="random", seed=0), convert(net, hardware, init="random", seed=1)
 
 
-def _train(model, opt, x, y, batch: int = 2) -> None:
-    for i in range(0, len(x), batch):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x[i:i + batch]), y[i:i + batch]).backward()
-        opt.step()
-
-
 @pytest.mark.parametrize("hardware", [HardwareConfig(),
                                       HardwareConfig(transfer=TransferConfig(counter_bits=3, samples_per_sweep=2))],
                          ids=["plain", "transfer"])
-def test_state_dict_round_trip_continues_identically(hardware):
+def test_state_dict_round_trip_continues_identically(hardware, round_trip):
     """Train, save model and optimizer, train on; a fresh model of another random chip and a fresh
     optimizer of another seed, loaded from the saves and trained on the same samples, end bit-identical
     (cell states of every array, transfer references, write generator, transfer clock)."""
     model, fresh = _trained_pair(hardware)
     x, y = _toy(40, 3)
-    opt = InSituSGD(model, lr=1.0, seed=0)
-    _train(model, opt, x[:20], y[:20])
-    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
-    _train(model, opt, x[20:], y[20:])
-    other = InSituSGD(fresh, lr=1.0, seed=99)
-    fresh.load_state_dict(saved_model)
-    other.load_state_dict(saved_opt)
-    _train(fresh, other, x[20:], y[20:])
-    for key, value in model.state_dict().items():
-        torch.testing.assert_close(fresh.state_dict()[key], value, rtol=0, atol=0, equal_nan=True, msg=key)
+    other = round_trip(model, fresh, x, y)
     assert other.state[fresh[0].handle]["samples"] == 40
     if hardware.transfer.enabled:  # the transfers ran: the counters moved
         assert isinstance(model[0], TransferLinear)
@@ -198,7 +180,7 @@ def test_zero_grad_forgets_recorded_samples_and_lr_is_checked():
         InSituSGD(layer, lr=-1.0)
 
 
-def test_a_linear_layer_programmed_from_a_transposed_weight_runs_its_transfers():
+def test_a_linear_layer_programmed_from_a_transposed_weight_runs_its_transfers(train_loop):
     """convert(init='program') hands TransferLinear.program ``weight.T`` (a strided view); the counter tiles
     must still take column transfers (they failed in write_column's view(-1) before)."""
     hw = HardwareConfig(transfer=TransferConfig(counter_bits=3, samples_per_sweep=1))
@@ -206,5 +188,5 @@ def test_a_linear_layer_programmed_from_a_transposed_weight_runs_its_transfers()
     model = convert(torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)), hw)
     counters = [t.crossbar.parallel.clone() for t in model[0].tiles]
     x, y = _toy(8, 5)
-    _train(model, InSituSGD(model, lr=2.0, seed=0), x, y, batch=1)
+    train_loop(model, InSituSGD(model, lr=2.0, seed=0), x, y, batch=1)
     assert any(not torch.equal(a, t.crossbar.parallel) for a, t in zip(counters, model[0].tiles, strict=True))
