@@ -13,10 +13,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import ConfigError, apply_overrides, replace_path, to_dict
+from ..config import ConfigError, apply_overrides, replace_path
 from ..hardware import ActivityConfig, CostConfig, ScheduleConfig, estimate, format_table
 from ..hardware.report import array_description, si
 from ..nn import HardwareConfig
+from .array_flags import add_array_arguments, apply_array_flags
 
 __all__ = ["add_parser", "run"]
 
@@ -31,17 +32,7 @@ FLAGS = {
     "lines_per_adc": "schedule.lines_per_adc",
     "ref_mac_energy": "cost.reference_mac_energy",
     "ref_mac_time": "cost.reference_mac_time",
-    "array": "hardware.array.kind",
-    "write_scheme": "hardware.array.write_scheme",
-    "write_compensation": "hardware.array.write_compensation",
-    "fidelity": "hardware.array.fidelity",
 }
-# flag -> (dotted section, fields it sets together, validated as one change); as ``mtjxbar train``'s
-GROUP_FLAGS = {
-    "wire_resistance": ("hardware.array.circuit", ("r_wire_row", "r_wire_col")),
-    "tile_size": ("hardware.array", ("tile_rows", "tile_cols")),
-}
-PASSIVE_FLAGS = ("wire_resistance", "tile_size", "write_scheme", "write_compensation", "fidelity")
 
 
 @dataclass(frozen=True)
@@ -77,15 +68,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     act.add_argument("--ref-mac-energy", type=float, help="reference processor energy per MAC, J")
     act.add_argument("--ref-mac-time", type=float, help="reference processor time per MAC, s")
     arr = p.add_argument_group("array kind (as mtjxbar train's flags)")
-    arr.add_argument("--array", choices=("1t1mtj", "passive"), help="array kind: 1t1mtj (default) or passive "
-                     "(0T1MTJ: sneak paths, half-select writes, wire losses; costed from its solved circuits)")
-    arr.add_argument("--wire-resistance", type=float, metavar="OHM", help="passive arrays: resistance of one wire "
-                     "segment, rows and columns (default 0: ideal wires)")
-    arr.add_argument("--tile-size", type=int, metavar="N", help="passive arrays: largest tile, N x N cells")
-    arr.add_argument("--write-scheme", choices=("v2", "v3"), help="passive arrays: half-select write scheme")
-    arr.add_argument("--write-compensation", type=int, metavar="STEPS", help="passive arrays: IR-drop "
-                     "compensation steps of the write sources (0: none)")
-    arr.add_argument("--fidelity", choices=("ideal", "lumped", "exact"), help="passive arrays: read model")
+    add_array_arguments(arr, "array kind: 1t1mtj (default) or passive (0T1MTJ: sneak paths, half-select "
+                        "writes, wire losses; costed from its solved circuits)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--threads", type=int, help="torch, Numba and BLAS CPU threads (default 1)")
     return p
@@ -100,15 +84,7 @@ def _setup(args: argparse.Namespace) -> CostSetup:
     for flag, path in FLAGS.items():
         if getattr(args, flag) is not None:
             setup = replace_path(setup, path, getattr(args, flag))
-    for flag, (section, names) in GROUP_FLAGS.items():
-        if getattr(args, flag) is not None:
-            current = setup
-            for part in section.split("."):
-                current = getattr(current, part)
-            setup = replace_path(setup, section, {**to_dict(current), **dict.fromkeys(names, getattr(args, flag))})
-    given = [f"--{flag.replace('_', '-')}" for flag in PASSIVE_FLAGS if getattr(args, flag) is not None]
-    if given and setup.hardware.array.kind != "passive":
-        raise ConfigError(f"{', '.join(given)}: only for passive arrays (add --array passive)")
+    setup = apply_array_flags(setup, args)
     return apply_overrides(setup, args.set, example="cost.adc_bits=6")
 
 

@@ -17,6 +17,7 @@ from ..experiments.datasets import DATASETS, DataError, load_dataset
 from ..experiments.threads import limit_threads, resolve_threads
 from . import cost as cost_cli
 from . import sweep as sweep_cli
+from .array_flags import add_array_arguments, apply_array_flags
 
 __all__ = ["main", "build_parser"]
 
@@ -53,18 +54,7 @@ TRAIN_FLAGS = {
     "p_max": "hardware.encoder.p_max",
     "adc_bits": "hardware.converters.adc_bits",
     "dac_bits": "hardware.converters.dac_bits",
-    "array": "hardware.array.kind",
-    "write_scheme": "hardware.array.write_scheme",
-    "fidelity": "hardware.array.fidelity",
-    "write_compensation": "hardware.array.write_compensation",
 }
-# flag -> (dotted config section, fields of it the flag sets together, validated as one change)
-TRAIN_GROUP_FLAGS = {
-    "wire_resistance": ("hardware.array.circuit", ("r_wire_row", "r_wire_col")),
-    "tile_size": ("hardware.array", ("tile_rows", "tile_cols")),
-}
-# refused for 1t1mtj arrays
-PASSIVE_FLAGS = ("wire_resistance", "tile_size", "write_scheme", "fidelity", "write_compensation")
 CHECKPOINT_EVERY = 10000
 
 
@@ -127,18 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--p-max", type=float, help="largest switching probability asked of a cell")
     group.add_argument("--adc-bits", type=int, help="ADC resolution (default ideal)")
     group.add_argument("--dac-bits", type=int, help="DAC resolution (default ideal)")
-    group.add_argument("--array", choices=("1t1mtj", "passive"), help="array kind: 1t1mtj (default, access "
-                       "transistor per cell) or passive (0T1MTJ: sneak paths, half-select writes)")
-    group.add_argument("--wire-resistance", type=float, metavar="OHM", help="passive arrays: resistance of one "
-                       "wire segment between adjacent cells, rows and columns (default 0: ideal wires)")
-    group.add_argument("--tile-size", type=int, metavar="N", help="passive arrays: largest tile, N x N cells "
-                       "(larger layers are split, partial sums added in the periphery; default 256)")
-    group.add_argument("--write-scheme", choices=("v2", "v3"), help="passive arrays: half-select write scheme "
-                       "(default v2)")
-    group.add_argument("--write-compensation", type=int, metavar="STEPS", help="passive arrays: IR-drop "
-                       "compensation steps of the write sources (default 2; 0: sources set for ideal wires)")
-    group.add_argument("--fidelity", choices=("ideal", "lumped", "exact"), help="passive arrays: read model "
-                       "(default exact: nodal analysis of each tile)")
+    add_array_arguments(group, "array kind: 1t1mtj (default, access transistor per cell) or passive (0T1MTJ: "
+                        "sneak paths, half-select writes)")
     train.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                        help="set any config field, e.g. --set hardware.device.v_h=0.4 (repeatable)")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -176,16 +156,7 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
             if isinstance(value, list):
                 value = tuple(value)
             config = replace_path(config, path, value)
-    for flag, (section, names) in TRAIN_GROUP_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            current = config
-            for part in section.split("."):
-                current = getattr(current, part)
-            config = replace_path(config, section, {**to_dict(current), **dict.fromkeys(names, value)})
-    given = [f"--{flag.replace('_', '-')}" for flag in PASSIVE_FLAGS if getattr(args, flag, None) is not None]
-    if given and config.hardware.array.kind != "passive":
-        raise ConfigError(f"{', '.join(given)}: only for passive arrays (add --array passive)")
+    config = apply_array_flags(config, args)
     config = apply_overrides(config, args.set, example="hardware.device.delta=45")
     if base is None and config.data.data_dir is not None:  # a new run: its config.toml reruns from anywhere
         absolute = os.path.abspath(os.path.expanduser(config.data.data_dir))

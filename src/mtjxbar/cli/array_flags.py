@@ -1,0 +1,57 @@
+"""The array-kind flags ``mtjxbar train`` and ``mtjxbar cost`` share (1T1MTJ or passive arrays, and the
+passive arrays' wires, tiles and write scheme): their arguments, the config fields they set, and the check
+that the passive-only ones come with ``--array passive``. ``root`` is the config path the command's
+hardware sits under (``hardware`` for both)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import ConfigError, replace_path, to_dict
+
+__all__ = ["add_array_arguments", "apply_array_flags"]
+
+#: flag -> field under the hardware config
+FIELDS = {"array": "array.kind", "write_scheme": "array.write_scheme",
+          "write_compensation": "array.write_compensation", "fidelity": "array.fidelity"}
+#: flag -> (section under the hardware config, fields of it the flag sets together, validated as one change)
+GROUPS = {"wire_resistance": ("array.circuit", ("r_wire_row", "r_wire_col")),
+          "tile_size": ("array", ("tile_rows", "tile_cols"))}
+#: refused for 1T1MTJ arrays
+PASSIVE_ONLY = ("wire_resistance", "tile_size", "write_scheme", "write_compensation", "fidelity")
+
+
+def add_array_arguments(group: argparse._ArgumentGroup, kind_help: str) -> None:
+    group.add_argument("--array", choices=("1t1mtj", "passive"), help=kind_help)
+    group.add_argument("--wire-resistance", type=float, metavar="OHM", help="passive arrays: resistance of one "
+                       "wire segment between adjacent cells, rows and columns (default 0: ideal wires)")
+    group.add_argument("--tile-size", type=int, metavar="N", help="passive arrays: largest tile, N x N cells "
+                       "(larger layers are split, partial sums added in the periphery; default 256)")
+    group.add_argument("--write-scheme", choices=("v2", "v3"), help="passive arrays: half-select write scheme "
+                       "(default v2)")
+    group.add_argument("--write-compensation", type=int, metavar="STEPS", help="passive arrays: IR-drop "
+                       "compensation steps of the write sources (default 2; 0: sources set for ideal wires)")
+    group.add_argument("--fidelity", choices=("ideal", "lumped", "exact"), help="passive arrays: read model "
+                       "(default exact: nodal analysis of each tile)")
+
+
+def apply_array_flags(config, args: argparse.Namespace, root: str = "hardware"):
+    """``config`` with the array flags given in ``args`` set under ``root``; refuses passive-only flags
+    without ``--array passive`` (a :class:`ConfigError` naming them)."""
+    for flag, path in FIELDS.items():
+        if getattr(args, flag, None) is not None:
+            config = replace_path(config, f"{root}.{path}", getattr(args, flag))
+    for flag, (section, names) in GROUPS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            current = config
+            for part in f"{root}.{section}".split("."):
+                current = getattr(current, part)
+            config = replace_path(config, f"{root}.{section}", {**to_dict(current), **dict.fromkeys(names, value)})
+    given = [f"--{flag.replace('_', '-')}" for flag in PASSIVE_ONLY if getattr(args, flag, None) is not None]
+    hardware = config
+    for part in root.split("."):
+        hardware = getattr(hardware, part)
+    if given and hardware.array.kind != "passive":
+        raise ConfigError(f"{', '.join(given)}: only for passive arrays (add --array passive)")
+    return config
