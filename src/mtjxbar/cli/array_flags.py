@@ -21,7 +21,8 @@ GROUPS = {"wire_resistance": ("array.circuit", ("r_wire_row", "r_wire_col")),
 PASSIVE_ONLY = ("wire_resistance", "tile_size", "write_scheme", "write_compensation", "fidelity")
 
 
-def add_array_arguments(group: argparse._ArgumentGroup, kind_help: str) -> None:
+def add_array_arguments(group, kind_help: str) -> None:
+    """The array flags on ``group`` (a parser or an argument group); ``kind_help``: the help of ``--array``."""
     group.add_argument("--array", choices=("1t1mtj", "passive"), help=kind_help)
     group.add_argument("--wire-resistance", type=float, metavar="OHM", help="passive arrays: resistance of one "
                        "wire segment between adjacent cells, rows and columns (default 0: ideal wires)")
