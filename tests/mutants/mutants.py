@@ -421,4 +421,11 @@ MUTANTS: list[Mutant] = [
         "tiles = (~np.logical_or.reduceat(sel_r, row_starts[:-1])[:, None]",
         (f"{FAST}::test_compensation_on_the_tiles_with_a_selected_cell_restores_their_voltage[to_p]",),
     ),
+    Mutant(
+        "transfer-stream-unscaled",
+        "src/mtjxbar/nn/transfer_linear.py",
+        "return self.buffer.plan_stream(row_factors, col_factors * self.request_scale)",
+        "return self.buffer.plan_stream(row_factors, col_factors)",
+        (f"{CONV_STREAM}::test_auto_and_eager_move_the_weights_alike[transfer]",),
+    ),
 ]

@@ -217,3 +217,21 @@ def test_every_array_gets_its_own_chip():
     manufacture_layers([layer], seed=0)
     r_p = [xb.params["r_p"] for xb in layer.arrays().values()]
     assert len(r_p) == 4 and all(not torch.equal(r_p[0][:, :4], r[:, :4]) for r in r_p[1:])
+
+
+@pytest.mark.parametrize("sense", ["threshold", "two_bias"])
+@pytest.mark.parametrize("k", [1, 2])
+def test_a_uniform_arrays_column_read_is_what_its_sense_reads(sense, k):
+    """On uniform 1T1MTJ arrays (asymmetric device) the transfer's column read skips the one-hot reads and
+    takes the states: for random states of the buffer and every bit tile, column by column, that equals
+    :meth:`TransferLinear.sense_column` (the reads through the array and the periphery's decision)."""
+    layer = _layer(rows=40, cols=3, bits=3, k=k, sense=sense)
+    g = torch.Generator().manual_seed(int(sense == "two_bias"))
+    for sub in (layer.buffer, *layer.tiles):
+        xb = sub.crossbar
+        xb.set_states(torch.rand(xb.rows, xb.cols, generator=g) < 0.5)
+        assert xb.uniform and xb.events is None
+        for c in range(xb.cols):
+            read = layer._read_column(sub, c)
+            assert torch.equal(read, layer.sense_column(sub, c))
+            assert 0 < int(read.sum()) < xb.rows

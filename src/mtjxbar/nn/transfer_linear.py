@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
+from ..crossbar import OuterPlans, StreamResult
 from ..crossbar.plan import TO_AP, TO_P, OuterPlan, WriteResult
 from ..periphery import MappingConfig, TransferConfig
 from ..periphery.counter import balanced_states, buffer_value, carry, increments, transfer_columns, two_bias_midpoint
@@ -188,6 +189,19 @@ class TransferLinear(InSituLayer):
     def write(self, plan, generator: torch.Generator) -> WriteResult:
         return self.buffer.write(plan, generator)
 
+    def stream_unsupported(self) -> str | None:
+        """Why a sample's writes cannot go to the buffer as one stream (the buffer's reason), or None."""
+        return self.buffer.stream_unsupported()
+
+    def plan_stream(self, row_factors: torch.Tensor, col_factors: torch.Tensor) -> OuterPlans:
+        """:meth:`plan` of many requests at once: the buffer's stream plans of ``dW * request_scale``."""
+        return self.buffer.plan_stream(row_factors, col_factors * self.request_scale)
+
+    def write_stream(self, plans: OuterPlans, generator: torch.Generator) -> StreamResult:
+        """The buffer's compiled loop over ``plans`` (:meth:`MTJLinear.write_stream`); transfers stay with
+        :meth:`transfer_after`."""
+        return self.buffer.write_stream(plans, generator)
+
     def transfer_after(self, sample: int, generator: torch.Generator) -> TransferCounts:
         """The transfers scheduled after global sample ``sample`` (0-based over all epochs)."""
         counts = TransferCounts()
@@ -210,7 +224,7 @@ class TransferLinear(InSituLayer):
 
     def sense_flags(self, layer: MTJLinear) -> torch.Tensor:
         """(2, rows, cols) bool: whether each cell of one of this layer's arrays (``layer``: the buffer or a
-        bit tile) reads as P in :meth:`_read_column` when it is in P [0] and when it is in AP [1]; the fused
+        bit tile) reads as P in :meth:`sense_column` when it is in P [0] and when it is in AP [1]; the fused
         engine's view of the sense. Uniform arrays read every state right. With per-cell parameters:
         ``threshold``, each cell's current in either state from the array's Chebyshev fit, as its transposed
         read computes it (float32, term by term); ``two_bias``, P reads right (ratio 1) and an AP cell reads
@@ -241,6 +255,15 @@ class TransferLinear(InSituLayer):
         return torch.stack([i_p > threshold, i_ap > threshold]).cpu()
 
     def _read_column(self, layer: MTJLinear, phys_col: int) -> torch.Tensor:
+        """:meth:`sense_column`, what the periphery reads. A uniform 1T1MTJ array reads every state right
+        (:meth:`sense_flags`), so without a cost meter listening (which counts the reads' energy) its states
+        are that result without the one-hot reads (``tests/nn/test_transfer_linear.py`` checks it)."""
+        xb = layer.crossbar
+        if xb.uniform and xb.events is None and xb.array.kind == "1t1mtj":
+            return xb.parallel[:, phys_col].clone()
+        return self.sense_column(layer, phys_col)
+
+    def sense_column(self, layer: MTJLinear, phys_col: int) -> torch.Tensor:
         """States (P = True) of one physical column as the periphery senses them (rows,): ``threshold``,
         the current at ``v_read`` against the reference conductance; ``two_bias``, each cell's own
         conductance ratio between ``sense_bias`` and ``v_read`` against :func:`two_bias_midpoint`."""

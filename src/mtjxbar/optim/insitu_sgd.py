@@ -10,7 +10,8 @@ carries ``1/B`` of its sample's gradient and the B writes together ask for the b
 SGD. A convolution (:class:`~mtjxbar.nn.MTJConv2d`) records one ``(im2col input, error)`` pair per output
 position, and its sample is one rank-1 write per position, in raster order (the order the periphery
 streams them). With ``engine="auto"`` (the default) a sample's writes to a layer that can take a stream
-(``layer.stream_unsupported()`` is None: plain 1T1MTJ arrays of uniform cells, the current scheme) are
+(``layer.stream_unsupported()`` is None: 1T1MTJ arrays of uniform cells, the current scheme, also the
+buffer of a buffer-and-counter layer) are
 encoded in one batch (``layer.plan_stream``) and written by one compiled loop over them
 (``layer.write_stream``), each on the states the previous one left (a linear layer's single write too):
 the same writes, phases and distribution as one ``plan`` / ``write`` per write (``engine="eager"``, the

@@ -96,6 +96,7 @@ class Crossbar(AccessReads, DenseWrites, SparseWrites, StreamWrites, ColumnWrite
         """Drop the read table and the per-cell read fit, rebuild the write bounds and event table."""
         self._g_ap_table = None
         self._cell_reads = None
+        self._column_p_cache: dict[tuple[float, float, str], float] = {}  # column writes of a uniform array
         self._prepare_write_bounds()
         rebuild_resistance_table(self, None)
 
