@@ -48,7 +48,8 @@ from mtjxbar.nn import InSituLayer
 from mtjxbar.optim import InSituSGD
 from mtjxbar.periphery import MappingConfig, TransferConfig
 
-DATA_DIRS = {"mnist": "/work/shared/data/mnist-train10k", "fashion-mnist": None}  # None: Debian's folder
+DATA_DIRS = {"mnist": str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-train10k"),
+             "fashion-mnist": None}  # None: Debian's folder
 METHODS = ("float", "ex situ", "in situ")
 
 
@@ -137,10 +138,14 @@ def hardware_for(args) -> mtjxbar.HardwareConfig:
 
 
 def table(runs: list[dict], args, command: str) -> str:
-    lines = ["| data set | float SGD | ex situ (float, then programmed) | in situ (InSituSGD) | in-situ s/sample |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| data set | seeds | float SGD | ex situ (float, then programmed) | in situ (InSituSGD) "
+             "| in-situ s/sample |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for dataset in args.datasets:
-        cells = []
+        seeds = sorted({r["seed"] for r in runs if r["dataset"] == dataset})
+        if not seeds:
+            continue
+        cells = [str(len(seeds))]
         for method in METHODS:
             acc = [r["accuracy"] for r in runs if r["dataset"] == dataset and r["method"] == method]
             spread = statistics.stdev(acc) if len(acc) > 1 else 0.0
@@ -173,25 +178,44 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     command = "OMP_NUM_THREADS=1 python examples/cnn_insitu.py " + " ".join(sys.argv[1:])
     hardware = hardware_for(args)
-    runs = []
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = resume(out, vars(args))
     for dataset in args.datasets:
         data = load_dataset(dataset, DATA_DIRS[dataset], max_train=args.train, max_test=args.test)
         x, xt = (t.view(-1, 1, *data.image_shape) for t in (data.train_x, data.test_x))
         print(f"{dataset}: {len(x)} training, {len(xt)} test images", file=sys.stderr, flush=True)
         for seed in args.seeds:
+            if any(r["dataset"] == dataset and r["seed"] == seed for r in runs):
+                print(f"  {dataset} seed {seed}: already in {out / 'runs.json'}, skipped", file=sys.stderr)
+                continue
             runs.extend(run_one(dataset, seed, x, data.train_y, xt, data.test_y, args, hardware))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+            save(out, command, args, runs)
+    save(out, command, args, runs)
+    print((out / "table.md").read_text())
+
+
+def resume(out: Path, args: dict) -> list[dict]:
+    """The runs already saved in ``out`` by the same settings (seeds and data sets aside), so a cut run goes on."""
+    path = out / "runs.json"
+    if not path.exists():
+        return []
+    saved = json.loads(path.read_text())
+    same = ("train", "test", "epochs", "lr", "rule", "mtjs", "sweep", "init")
+    if any(saved["args"].get(k) != args[k] for k in same):
+        raise SystemExit(f"error: {path} holds runs of other settings; choose another --out or delete it")
+    return saved["runs"]
+
+
+def save(out: Path, command: str, args, runs: list[dict]) -> None:
+    """runs.json, runs.csv and table.md of the runs so far (written after every seed)."""
     (out / "runs.json").write_text(json.dumps({"command": command, "args": vars(args), "runs": runs}, indent=1))
     with open(out / "runs.csv", "w", newline="") as f:
         keys = ["dataset", "seed", "method", "accuracy", "s_per_sample", "writes", "flips"]
         writer = csv.DictWriter(f, keys)
         writer.writeheader()
         writer.writerows({k: r.get(k, "") for k in keys} for r in runs)
-    text = table(runs, args, command)
-    (out / "table.md").write_text(text)
-    print(text)
-
+    (out / "table.md").write_text(table(runs, args, command))
 
 if __name__ == "__main__":
     main()
