@@ -25,6 +25,7 @@ from .array_state import array_keys, array_tensors, load_array, moved_array
 from .autograd import InSituLayer
 from .config import HardwareConfig
 from .layer_periphery import LayerPeriphery
+from .read_kernel import ideal_conv_read, ideal_periphery_read
 
 __all__ = ["MTJLinear", "manufacture_layers"]
 
@@ -137,8 +138,61 @@ class MTJLinear(InSituLayer):
     def read(self, x: torch.Tensor) -> torch.Tensor:
         """The forward read of inputs ``x`` (..., in_features) between DAC and ADC (no bias; what
         ``layer(x)`` computes without the bias and the autograd hook)."""
+        fast = self._compiled_read(x, transposed=False)
+        if fast is not None:
+            return fast
         v = self.periphery.voltages(x)
         return self.periphery.outputs(self.crossbar.read(v, self.hardware.converters.v_read), v)
+
+    def _compiled_read(self, x: torch.Tensor, transposed: bool) -> torch.Tensor | None:
+        """:meth:`read` (or, ``transposed``, :meth:`backward`) of ``x`` by :func:`.read_kernel.ideal_periphery_read`
+        where it applies (ideal converters, one MTJ per synapse against the reference column, an array with a
+        compiled read, no autograd graph to record through the read); None elsewhere."""
+        terms = self._compiled_terms(x) if x.dim() <= 2 else None
+        if terms is None:
+            return None
+        span, scale, table, slope, g_p = terms
+        conv, mapping, xb, per = self.hardware.converters, self.mapping, self.crossbar, self.periphery
+        flat = x.to(xb.dtype).reshape(-1, x.shape[-1]).contiguous()
+        out = torch.empty(flat.shape[0], xb.rows if transposed else xb.cols, dtype=xb.dtype)
+        if transposed:
+            tiny, in_gain = torch.finfo(xb.dtype).tiny, conv.v_read
+            out_gain = self.gain / (per.scale * conv.input_range)
+        else:
+            tiny, in_gain, out_gain = 0.0, conv.v_read / conv.input_range, self.gain / per.scale
+        ideal_periphery_read(flat.numpy(), transposed, tiny, in_gain, conv.v_read, mapping.k * per.g_ref, out_gain,
+                             xb.states_as_float().numpy(), transposed, g_p, span, scale, table, slope, out.numpy())
+        return out if x.dim() == 2 else out.reshape(out.shape[-1])
+
+    def _compiled_terms(self, x: torch.Tensor) -> tuple | None:
+        """The array's :meth:`~mtjxbar.crossbar.access.Crossbar.compiled_read` terms where this layer's read
+        of ``x`` can be compiled (ideal converters, one MTJ per synapse against the reference column, no
+        autograd graph to record through the read), else None."""
+        conv, mapping = self.hardware.converters, self.mapping
+        if conv.dac_bits is not None or conv.adc_bits is not None or mapping.per_output != 1 \
+                or mapping.differential or (x.requires_grad and torch.is_grad_enabled()):
+            return None
+        compiled = getattr(self.crossbar, "compiled_read", None)
+        return None if compiled is None else compiled(conv.v_read)
+
+    def conv_read(self, x: torch.Tensor, kernel_size: tuple[int, int], stride: tuple[int, int],
+                  padding: tuple[int, int], dilation: tuple[int, int],
+                  out_size: tuple[int, int]) -> torch.Tensor | None:
+        """The forward read of every patch of images ``x`` (N, C, H, W) whose im2col rows this array holds
+        (``in_features = C * kh * kw``), (N, out_features, H', W') for ``out_size = (H', W')``, by
+        :func:`.read_kernel.ideal_conv_read` (each pixel's terms once); None where :meth:`read` is not
+        compiled (then read the im2col rows)."""
+        terms = self._compiled_terms(x)
+        if terms is None:
+            return None
+        span, scale, table, slope, g_p = terms
+        conv, per, xb = self.hardware.converters, self.periphery, self.crossbar
+        xs = x.to(xb.dtype).contiguous()
+        out = torch.empty(x.shape[0], self.out_features, *out_size, dtype=xb.dtype)
+        ideal_conv_read(xs.numpy(), conv.v_read / conv.input_range, conv.v_read, self.mapping.k * per.g_ref,
+                        self.gain / per.scale, g_p, span, scale, table, slope, xb.states_as_float().numpy(),
+                        *kernel_size, *stride, *padding, *dilation, out.numpy())
+        return out
 
     def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
         """Everything of :meth:`read` that depends on the inputs only, for a batch of inputs ``x``
@@ -169,6 +223,9 @@ class MTJLinear(InSituLayer):
 
     def backward(self, delta: torch.Tensor) -> torch.Tensor:
         """Error at the inputs, ``gain * W @ delta / input_range``, by a transposed read."""
+        fast = self._compiled_read(delta, transposed=True)
+        if fast is not None:
+            return fast
         cols, u, scale = self.periphery.error_drive(delta)
         rows = self.crossbar.read_transposed(cols, self.hardware.converters.v_read)
         return self.periphery.input_errors(rows, u, scale)

@@ -48,6 +48,7 @@ import torch
 
 from ..nn.autograd import in_situ_layer
 from ..rng import generator as named_generator
+from .firing import gather_firing
 from .rules import sgd_request
 
 __all__ = ["InSituSGD", "split_parameters", "ENGINES"]
@@ -128,9 +129,9 @@ class InSituSGD(torch.optim.Optimizer):
                         jobs.append(job)
                 elif p.grad is not None:
                     p.add_(p.grad, alpha=-group["lr"])
-        longest = max((len(job["fire"]) for job in jobs), default=0)
+        longest = max((job["samples"] for job in jobs), default=0)
         for n in range(longest):  # sample-major, as the chip and the CLI's loop: all writes, then transfers
-            live = [job for job in jobs if n < len(job["fire"])]
+            live = [job for job in jobs if n < job["samples"]]
             for job in live:
                 if job["stream"]:
                     self.write_stream(job, n)
@@ -177,13 +178,15 @@ class InSituSGD(torch.optim.Optimizer):
             return None
         xb = layer.crossbar
         x, delta = (t.to(device=xb.device, dtype=xb.dtype) for t in writes)
-        fires = (x != 0).any(dim=2) & (delta != 0).any(dim=2)
-        fire = [fires[n].nonzero().flatten() for n in range(x.shape[0])]  # ascending: in order
         state = self.state[handle]
         state.setdefault("samples", 0)
         stream = self.engine == "auto" and getattr(layer, "stream_unsupported", lambda: "no stream")() is None
-        return {"layer": layer, "x": x, "delta": delta, "lr": group["lr"], "state": state, "fire": fire,
-                "generator": self.generator_of(group, xb.device), "stream": stream}
+        job = {"layer": layer, "x": x, "delta": delta, "lr": group["lr"], "state": state, "samples": x.shape[0],
+               "generator": self.generator_of(group, xb.device), "stream": stream}
+        if not stream:  # the stream finds its positions itself (gather_firing)
+            fires = (x != 0).any(dim=2) & (delta != 0).any(dim=2)
+            job["fire"] = [fires[n].nonzero().flatten() for n in range(x.shape[0])]  # ascending: in order
+        return job
 
     def write_sample(self, job: dict, n: int, p: int = 0) -> None:
         """Write ``p`` (an output position of a convolution; 0 for a linear layer) of sample ``n`` of a
@@ -204,12 +207,17 @@ class InSituSGD(torch.optim.Optimizer):
         """The writes of sample ``n`` of a layer's job (its firing positions, in order) as one stream: the
         requests of :meth:`write_sample`, encoded together (``layer.plan_stream``) and written in one compiled
         loop over the positions (``layer.write_stream``), each on the states the previous one left."""
-        at = job["fire"][n]
+        x, delta = job["x"][n], job["delta"][n]
+        if x.device.type == "cpu":
+            at, x, delta = (torch.from_numpy(a) for a in gather_firing(x.contiguous().numpy(),
+                                                                       delta.contiguous().numpy()))
+        else:
+            at = ((x != 0).any(dim=1) & (delta != 0).any(dim=1)).nonzero().flatten()
+            x, delta = x.index_select(0, at), delta.index_select(0, at)
         if not len(at):
             return
         layer = job["layer"]
-        rows, cols = sgd_request(job["x"][n].index_select(0, at), job["delta"][n].index_select(0, at), job["lr"],
-                                 layer.gain, layer.hardware.converters.input_range)
+        rows, cols = sgd_request(x, delta, job["lr"], layer.gain, layer.hardware.converters.input_range)
         plans = layer.plan_stream(rows, cols)
         result = layer.write_stream(plans, job["generator"])
         flips, phases = int(result.flips.sum()), int(result.phases.sum())

@@ -123,7 +123,7 @@ class PulseEncoder:
         self.limits = (math.inf, math.inf)  # largest column current (A) per polarity (limit_currents)
         self.clipped = 0  # column currents clipped to the limits so far (both polarities, every update)
         self._limit_cache: dict = {}
-        self._kernel_constants: tuple | None = None  # (ic0, log_reach, floor) for encode_thermal
+        self._kernel_constants: tuple | None = None  # (ic0, log_reach, floor, limits, as array) for encode_thermal
 
     def limit_currents(self, array) -> None:
         """Clip column currents to what the drivers deliver through a switchable cell of ``array`` (an
@@ -230,17 +230,18 @@ class PulseEncoder:
     def _encode_compiled(self, row_factors: torch.Tensor, col_factors: torch.Tensor, swing: float) -> OuterPlans:
         """:meth:`encode_stream` by :func:`.encode_kernel.encode_thermal` (float32, CPU, thermal only)."""
         cfg, dev = self.config, self.device_params
-        if self._kernel_constants is None:  # the encoder's constants as the kernel takes them
+        if self._kernel_constants is None or self._kernel_constants[3] != self.limits:  # as the kernel takes them
             ic0, _, log_reach = self._polarity_params(torch.device("cpu"))
             self._kernel_constants = (ic0.flatten().numpy(), log_reach.flatten().numpy(),
-                                      physics.precessional_log_floor(float(dev.delta)))
-        ic0, log_reach, floor = self._kernel_constants
+                                      physics.precessional_log_floor(float(dev.delta)), self.limits,
+                                      np.array(self.limits))
+        ic0, log_reach, floor, _, limits = self._kernel_constants
         plans, rows, cols = row_factors.shape[0], row_factors.shape[1], col_factors.shape[1]
         out = OuterPlans(row_widths=torch.empty(plans, rows), row_sign=torch.empty(plans, rows),
                          col_sign=torch.empty(plans, cols), col_currents=torch.empty(plans, 2, cols))
         self.clipped += encode_thermal(row_factors.detach().numpy(), col_factors.detach().numpy(), cfg.pulse_width,
                                        float(swing), cfg.p_max, max(cfg.p_min, 1e-300), floor, ic0, log_reach,
-                                       float(dev.delta), float(dev.n_exponent), np.array(self.limits),
+                                       float(dev.delta), float(dev.n_exponent), limits,
                                        out.row_widths.numpy(), out.row_sign.numpy(), out.col_sign.numpy(),
                                        out.col_currents.numpy())
         return out

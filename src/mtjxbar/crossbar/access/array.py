@@ -88,6 +88,8 @@ class Crossbar(AccessReads, DenseWrites, SparseWrites, StreamWrites, ColumnWrite
         self._g_ap_table: tuple[float, torch.Tensor] | None = None
         self._c2c_min: float | None = None  # smallest c2c factor (None: unbounded, the dense sampler runs)
         self._cell_reads: CellReads | None = None
+        self._stream_generator: object | None = None  # write_stream's NumPy generator (state reset per call)
+        self._stream_unfrozen: object | None = None  # write_stream's all-False stuck mask
         super().__init__(rows, cols, device_params, array or ArrayConfig(), cell_params=cell_params, dtype=dtype,
                          device=device)
 
@@ -97,6 +99,7 @@ class Crossbar(AccessReads, DenseWrites, SparseWrites, StreamWrites, ColumnWrite
         self._g_ap_table = None
         self._cell_reads = None
         self._column_p_cache: dict[tuple[float, float, str], float] = {}  # column writes of a uniform array
+        self._stream_device: object | None = None  # write_stream's device constants (NumPy)
         self._prepare_write_bounds()
         rebuild_resistance_table(self, None)
 
@@ -159,7 +162,7 @@ class Crossbar(AccessReads, DenseWrites, SparseWrites, StreamWrites, ColumnWrite
         table = reads = None
         if self._uniform:
             self.uniform_ap_conductance(torch.zeros(1), v_max)  # builds the read table for |v| <= v_max
-            table = self._g_ap_table
+            table = self._g_ap_table[:4]
         else:
             reads = self.per_cell_reads(torch.zeros(1), v_max)
         frozen = torch.zeros(self.rows, self.cols, dtype=torch.bool, device=self.device) if self._frozen is None \

@@ -21,6 +21,7 @@ from ...device import physics
 from ..config import BiasSolverConfig
 from .cell_reads import CellReads
 from .events import read_event
+from .read_kernel import uniform_drive
 
 __all__ = ["AccessReads", "access_ap_conductance"]
 
@@ -54,7 +55,7 @@ class AccessReads:
             v_max = float(v.abs().max()) if v.numel() else 0.0
         if self._g_ap_table is None or v_max > self._g_ap_table[0]:
             self._build_g_ap_table(max(1.05 * v_max, 1e-3))
-        span, table, slope, scale = self._g_ap_table
+        span, table, slope, scale = self._g_ap_table[:4]
         pos = (v + span) * scale
         lo = pos.long().clamp_(max=table.numel() - 2)  # pos >= 0, so truncation is floor
         return torch.addcmul(table[lo], pos - lo, slope[lo])
@@ -64,7 +65,9 @@ class AccessReads:
         exact = self.ap_conductance(grid, self.nominal("r_p"), self.nominal("tmr0"), self.nominal("v_h"))
         table = exact.to(self.dtype)
         slope = torch.cat([table[1:] - table[:-1], table[-1:] * 0])
-        self._g_ap_table = (span, table, slope, (table.numel() - 1) / (2.0 * span))
+        scale = (table.numel() - 1) / (2.0 * span)
+        arrays = (table.numpy(), slope.numpy()) if table.device.type == "cpu" else None  # the compiled read's
+        self._g_ap_table = (span, table, slope, scale, arrays)
 
     def ap_conductance(self, v: torch.Tensor, r_p, tmr0, v_h) -> torch.Tensor:
         """Conductance (S) of AP junctions + transistor at applied voltage ``v`` (self-consistent)."""
@@ -77,6 +80,8 @@ class AccessReads:
             states = states.T
         if self._uniform:
             g_p = 1.0 / (self.nominal("r_p") + self.array.r_access)
+            if v.dim() <= 2 and v.device.type == "cpu" and not v.requires_grad:
+                return self._drive_compiled(v, states, transposed, g_p, v_max)
             i_ap = v * self.uniform_ap_conductance(v, v_max)  # each cell's current if it were AP
             base, extra = i_ap.sum(dim=-1, keepdim=True), v * g_p - i_ap
             if v.dim() == 1:
@@ -86,6 +91,36 @@ class AccessReads:
         if reads is not None:
             return reads.read_transposed(v) if transposed else reads.read(v)
         return self._drive_exact(v, transposed)
+
+    def _drive_compiled(self, v: torch.Tensor, states: torch.Tensor, transposed: bool, g_p: float,
+                        v_max: float | None) -> torch.Tensor:
+        """:meth:`_drive` of a uniform CPU array by :func:`.read_kernel.uniform_drive` (one loop, the same
+        table and arithmetic; ``states`` as ``_drive`` oriented them, which the kernel undoes)."""
+        if v_max is None:
+            v_max = float(v.abs().max()) if v.numel() else 0.0
+        span, scale, table, slope = self._read_table(v_max)
+        flat = v.reshape(1, -1) if v.dim() == 1 else v.contiguous()
+        sensed = self.rows if transposed else self.cols
+        out = torch.empty(flat.shape[0], sensed, dtype=self.dtype)
+        cells = (states.T if transposed else states).contiguous()
+        uniform_drive(flat.detach().numpy(), cells.numpy(), transposed, g_p, span, scale, table, slope, out.numpy())
+        return out.reshape(sensed) if v.dim() == 1 else out
+
+    def compiled_read(self, v_max: float) -> tuple | None:
+        """What :func:`.read_kernel.line_terms` needs to read this array at line voltages up to
+        ``v_max`` (V): ``(span V, points per V, G_AP table, slope, G_P S)`` (NumPy views of the array's
+        table, rebuilt wider when ``v_max`` outgrows it), or None where a compiled read does not apply:
+        cells with their own parameters, an event sink attached (reads are reported), not on the CPU."""
+        if not self._uniform or self.events is not None or self.device.type != "cpu":
+            return None
+        return *self._read_table(v_max), 1.0 / (self.nominal("r_p") + self.array.r_access)
+
+    def _read_table(self, v_max: float) -> tuple:
+        """``(span, points per V, table, slope)`` of the uniform CPU array's G_AP table covering ``v_max``."""
+        if self._g_ap_table is None or v_max > self._g_ap_table[0]:
+            self._build_g_ap_table(max(1.05 * v_max, 1e-3))
+        span, _, _, scale, (table, slope) = self._g_ap_table
+        return span, scale, table, slope
 
     def per_cell_reads(self, v: torch.Tensor, v_max: float | None) -> CellReads | None:
         """The per-cell Chebyshev read matrices covering |v| (refitted when |v| outgrows them); None where

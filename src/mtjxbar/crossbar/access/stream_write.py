@@ -12,10 +12,12 @@ Scope (:meth:`StreamWrites.stream_unsupported` says why not): uniform cell param
 spread, no event sink attached (the cost meter sees no phases from here), the sparse sampler selected, a CPU
 array; stuck cells are honoured. Elsewhere call ``write`` per plan.
 
-Randomness: one 63-bit draw of the caller's ``torch.Generator`` seeds a NumPy ``PCG64`` stream for the
-whole call (Numba compiles NumPy's generator, so the compiled loop and its pure-Python twin
-``_write_plans.py_func`` draw the same numbers). Same generator state, same result; the draws differ from
-``write``'s (a torch stream), so the two agree in distribution, not bit for bit.
+Randomness: two 63-bit draws of the caller's ``torch.Generator`` set the state and the (odd) increment of
+a NumPy ``PCG64`` stream for the whole call (Numba compiles NumPy's generator, so the compiled loop and its
+pure-Python twin ``_write_plans.py_func`` draw the same numbers). The array keeps one ``PCG64`` object and
+resets its state per call (constructing one costs more than a small write). Same generator state, same
+result; the draws differ from ``write``'s (a torch stream), so the two agree in distribution, not bit for
+bit.
 """
 
 from __future__ import annotations
@@ -142,15 +144,10 @@ class StreamWrites:
         if reason is not None:
             raise ValueError(f"write_stream: {reason}")
         self._check_phase_shapes(plans.row_widths.shape[1], plans.col_sign.shape[1])
-        seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator, device=generator.device))
-        rng = np.random.Generator(np.random.PCG64(seed))
+        rng = self._stream_rng(generator)
         before = self.parallel.numpy()
         after = before.copy()
-        frozen = np.zeros(after.shape, dtype=np.bool_) if self._frozen is None else \
-            self._frozen.view(self.rows, self.cols).numpy()
-        nominal = self.nominal
-        device = np.array([nominal("ic0_ap2p"), nominal("ic0_p2ap"), nominal("tau0_ap2p"), nominal("tau0_p2ap"),
-                           nominal("delta"), self.device_params.n_exponent, self.device_params.tau_d])
+        device, frozen = self._stream_constants()
         flips = np.zeros((len(plans), 2), dtype=np.int64)
         phases = np.zeros(len(plans), dtype=np.int64)
         fields = [t.detach().numpy() for t in (plans.row_widths, plans.row_sign, plans.col_sign, plans.col_currents)]
@@ -161,3 +158,26 @@ class StreamWrites:
         if changed.numel():
             self.toggle_cells(changed)
         return StreamResult(flips=torch.from_numpy(flips), phases=torch.from_numpy(phases), changed_cells=changed)
+
+    def _stream_rng(self, generator: torch.Generator) -> np.random.Generator:
+        """The array's NumPy generator, its PCG64 state and increment set from two draws of ``generator``."""
+        state, inc = torch.randint(0, 2**63 - 1, (2,), generator=generator, device=generator.device).tolist()
+        if self._stream_generator is None:
+            self._stream_generator = np.random.Generator(np.random.PCG64(0))
+        self._stream_generator.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state,
+                                                      "inc": inc | 1}, "has_uint32": 0, "uinteger": 0}
+        return self._stream_generator
+
+    def _stream_constants(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(device, frozen)`` as :func:`_write_plans` takes them, kept until the parameters change (``None``
+        there) and rebuilt where stuck cells were set since."""
+        if self._stream_device is None:
+            nominal = self.nominal
+            self._stream_device = np.array([nominal("ic0_ap2p"), nominal("ic0_p2ap"), nominal("tau0_ap2p"),
+                                            nominal("tau0_p2ap"), nominal("delta"), self.device_params.n_exponent,
+                                            self.device_params.tau_d])
+        if self._frozen is not None:
+            return self._stream_device, self._frozen.view(self.rows, self.cols).numpy()
+        if self._stream_unfrozen is None or self._stream_unfrozen.shape != (self.rows, self.cols):
+            self._stream_unfrozen = np.zeros((self.rows, self.cols), dtype=np.bool_)
+        return self._stream_device, self._stream_unfrozen
