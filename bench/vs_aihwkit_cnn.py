@@ -25,7 +25,8 @@ trains, default ``UpdateParameters``; mtjxbar: MTJ switching physics) and the de
 each (aihwkit's IO noise and bound management; mtjxbar's DAC, bias-dependent cells, ADC).
 
 Each is warmed up over the first 20 samples, then timed over all of them ``--repeats`` times (training goes
-on across passes); the median pass gives samples/s. Progress goes to stderr. Ends with one line per
+on across passes), the methods' passes interleaved (a load change on a shared machine then hits all of
+them alike); the median pass gives samples/s. Progress goes to stderr. Ends with one line per
 headline figure, ``bench <name> <value> <unit>``; without aihwkit its figures are ``nan``.
 """
 
@@ -86,17 +87,21 @@ def _runner(model: nn.Module, optimizer, x: torch.Tensor, y: torch.Tensor) -> Ru
     return run
 
 
-def _rate(name: str, run: Runner, n: int, repeats: int) -> float:
-    """Median samples/s over ``repeats`` passes of the first ``n`` samples, after a 20-sample warm-up."""
+def _rates(runners: dict[str, Runner], n: int, repeats: int) -> dict[str, float]:
+    """Median samples/s of each runner over ``repeats`` passes of the first ``n`` samples, after a 20-sample
+    warm-up each. The passes are interleaved (float, aihwkit, mtjxbar, float, ...) so that a change in the
+    machine's load between passes hits every method alike instead of one method's block."""
     order = torch.arange(n)
-    run(order[: min(20, n)])
-    rates = []
+    for run in runners.values():
+        run(order[: min(20, n)])
+    rates: dict[str, list[float]] = {name: [] for name in runners}
     for k in range(repeats):
-        t0 = time.perf_counter()
-        run(order)
-        rates.append(n / (time.perf_counter() - t0))
-        print(f"  {name}: pass {k + 1}/{repeats}: {rates[-1]:.1f} samples/s", file=sys.stderr, flush=True)
-    return statistics.median(rates)
+        for name, run in runners.items():
+            t0 = time.perf_counter()
+            run(order)
+            rates[name].append(n / (time.perf_counter() - t0))
+            print(f"  {name}: pass {k + 1}/{repeats}: {rates[name][-1]:.1f} samples/s", file=sys.stderr, flush=True)
+    return {name: statistics.median(r) for name, r in rates.items()}
 
 
 def main() -> None:
@@ -114,19 +119,20 @@ def main() -> None:
         x, y, source = bench_data(args.samples)
     x = x.view(-1, 1, 28, 28)
     n = len(x)
-    rates, notes = {}, []
+    rates, notes, runners, optimizers = {}, [], {}, {}
     for name in ("float", "aihwkit", "mtjxbar"):
         try:
-            model, optimizer = _method(name)
+            model, optimizers[name] = _method(name)
         except ImportError as error:
             notes.append(f"aihwkit not available ({error}); see bench/README.md to install it")
             print(notes[-1], file=sys.stderr)
             rates[name] = float("nan")
             continue
-        rates[name] = _rate(name, _runner(model, optimizer, x, y), n, args.repeats)
-        if name == "mtjxbar":
-            writes = optimizer.counts["writes"] / (args.repeats * n + min(20, n))
-            notes.append(f"mtjxbar: {writes:.0f} rank-1 writes per sample (all four layers)")
+        runners[name] = _runner(model, optimizers[name], x, y)
+    rates.update(_rates(runners, n, args.repeats))
+    rates = {name: rates[name] for name in ("float", "aihwkit", "mtjxbar")}
+    writes = optimizers["mtjxbar"].counts["writes"] / (args.repeats * n + min(20, n))
+    notes.append(f"mtjxbar: {writes:.0f} rank-1 writes per sample (all four layers)")
 
     print(f"LeNet-style CNN, per-sample training (batch 1) on CPU, {n} samples of {source}, median of "
           f"{args.repeats} passes, {torch.get_num_threads()} torch thread(s)")

@@ -71,6 +71,16 @@ def test_a_convolutions_compiled_read_is_its_im2col_read(geometry):
         _close(layer.read(x), _tensor_path(layer.read, x))
 
 
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_a_convolutions_compiled_transposed_read_is_its_folded_per_position_read(geometry):
+    layer = MTJConv2d(3, 5, 3, HW, gain=0.8, **geometry)
+    layer.randomize(torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        h, w = layer.output_size(11, 9)
+        delta = _inputs((2, 5, h, w), 6)  # positions with no error at all among them
+        _close(layer.backward(delta, (11, 9)), _tensor_path(lambda d: layer.backward(d, (11, 9)), delta))
+
+
 def test_reads_without_a_graph_take_the_compiled_path(monkeypatch):
     """The dispatch itself: without autograd through the read, the layer reads by the kernels (a planted
     failure in them surfaces), and only there."""
@@ -82,8 +92,10 @@ def test_reads_without_a_graph_take_the_compiled_path(monkeypatch):
 
     monkeypatch.setattr(linear_module, "ideal_periphery_read", planted)
     monkeypatch.setattr(linear_module, "ideal_conv_read", planted)
+    monkeypatch.setattr(linear_module, "ideal_conv_transposed", planted)
     x = _inputs((2, 40), 1)
-    for call in (lambda: layer.read(x), lambda: layer.backward(x[:, :12]), lambda: conv.read(_inputs((1, 3, 8, 8), 2))):
+    for call in (lambda: layer.read(x), lambda: layer.backward(x[:, :12]), lambda: conv.read(_inputs((1, 3, 8, 8), 2)),
+                 lambda: conv.backward(_inputs((1, 5, 6, 6), 3), (8, 8))):
         with torch.no_grad(), pytest.raises(RuntimeError, match="compiled read used"):
             call()
     _tensor_path(layer.read, x)  # the graph path does not touch them

@@ -161,6 +161,11 @@ class MTJConv2d(InSituLayer):
         """Error at the input pixels, (N, C, H, W) for ``input_size = (H, W)``: each position's output error
         ``delta[:, :, i, j]`` through a transposed read of the array, the row errors added back onto the
         pixels of that position's patch (``F.fold``)."""
+        compiled = getattr(self.tile, "conv_transposed_read", None)
+        err = None if compiled is None else compiled(delta, self.kernel_size, self.stride, self.padding, self.dilation,
+                                                     tuple(input_size))
+        if err is not None:
+            return err
         n = delta.shape[0]
         rows = delta.reshape(n, self.out_channels, -1).transpose(1, 2).reshape(-1, self.out_channels)
         err = self.tile.backward(rows).reshape(n, -1, self.in_features).transpose(1, 2)

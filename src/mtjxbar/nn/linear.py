@@ -25,7 +25,7 @@ from .array_state import array_keys, array_tensors, load_array, moved_array
 from .autograd import InSituLayer
 from .config import HardwareConfig
 from .layer_periphery import LayerPeriphery
-from .read_kernel import ideal_conv_read, ideal_periphery_read
+from .read_kernel import ideal_conv_read, ideal_conv_transposed, ideal_periphery_read
 
 __all__ = ["MTJLinear", "manufacture_layers"]
 
@@ -192,6 +192,27 @@ class MTJLinear(InSituLayer):
         ideal_conv_read(xs.numpy(), conv.v_read / conv.input_range, conv.v_read, self.mapping.k * per.g_ref,
                         self.gain / per.scale, g_p, span, scale, table, slope, xb.states_as_float().numpy(),
                         *kernel_size, *stride, *padding, *dilation, out.numpy())
+        return out
+
+    def conv_transposed_read(self, delta: torch.Tensor, kernel_size: tuple[int, int], stride: tuple[int, int],
+                             padding: tuple[int, int], dilation: tuple[int, int],
+                             input_size: tuple[int, int]) -> torch.Tensor | None:
+        """The input errors of a convolution whose im2col rows this array holds, (N, C, H, W) for output
+        errors ``delta`` (N, out_features, H', W') and ``input_size = (H, W)``: each position's
+        :meth:`backward` added onto its patch's pixels, by :func:`.read_kernel.ideal_conv_transposed`; None
+        where :meth:`backward` is not compiled."""
+        terms = self._compiled_terms(delta)
+        if terms is None:
+            return None
+        span, scale, table, slope, g_p = terms
+        conv, per, xb = self.hardware.converters, self.periphery, self.crossbar
+        ds = delta.to(xb.dtype).contiguous()
+        channels = self.in_features // (kernel_size[0] * kernel_size[1])
+        out = torch.empty(delta.shape[0], channels, *input_size, dtype=xb.dtype)
+        ideal_conv_transposed(ds.numpy(), torch.finfo(xb.dtype).tiny, conv.v_read, conv.v_read,
+                              self.mapping.k * per.g_ref, self.gain / (per.scale * conv.input_range), g_p, span,
+                              scale, table, slope, xb.states_as_float().numpy(), *kernel_size, *stride, *padding,
+                              *dilation, out.numpy())
         return out
 
     def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:

@@ -13,7 +13,9 @@ A convolution's forward read drives every patch of the image through the same DA
 voltage terms are functions of single pixels: :func:`ideal_conv_read` computes them once per pixel
 (:func:`ideal_pixel_terms`; 25 times fewer table lookups than per patch entry for a 5x5 kernel) and sums
 them over each output position's patch with the states, skipping idle pixels (most of a digit). It is
-the read of each position's im2col row, the same numbers up to rounding.
+the read of each position's im2col row, the same numbers up to rounding. Its backward,
+:func:`ideal_conv_transposed`, is each position's transposed read added back onto the pixels of its patch
+(what ``F.fold`` of the per-position reads gives) in the same loop.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from numba import njit
 
 from ..crossbar.access.read_kernel import ap_current, line_terms, sensed_currents
 
-__all__ = ["ideal_conv_read", "ideal_periphery_read", "ideal_pixel_terms"]
+__all__ = ["ideal_conv_read", "ideal_conv_transposed", "ideal_periphery_read", "ideal_pixel_terms"]
 
 
 @njit(cache=True)
@@ -123,3 +125,50 @@ def ideal_conv_read(x, in_gain, v_clip, ref_g, out_gain, g_p, span, scale, table
             for oy in range(out_h):
                 for ox in range(out_w):
                     out[n, o, oy, ox] = base[oy, ox] + acc[oy, ox, o]
+
+
+@njit(cache=True)
+def ideal_conv_transposed(delta, tiny, in_gain, v_clip, ref_g, out_gain, g_p, span, scale, table, slope, states, kh,
+                          kw, sy, sx, py, px, dy, dx, out):
+    """``out`` (N, C, H, W) <- the input errors of a convolution's output errors ``delta`` (N, out_channels,
+    H', W'): every position's errors through :func:`ideal_periphery_read`'s transposed read (``normalize``:
+    scaled to the DAC range per position; ``states`` (C * kh * kw, out_channels)), each row's result added
+    onto the pixel its patch row reads (geometry as :func:`ideal_conv_read`'s). A position with no error
+    adds nothing and is skipped."""
+    n_img, sensed, out_h, out_w = delta.shape
+    channels, height, width = out.shape[1], out.shape[2], out.shape[3]
+    v = np.empty(sensed)
+    extra = np.empty(sensed)
+    acc = np.empty(states.shape[0])
+    image = np.zeros((channels, height, width))
+    for n in range(n_img):
+        image[:] = 0.0
+        for oy in range(out_h):
+            for ox in range(out_w):
+                s = 0.0
+                for o in range(sensed):
+                    s = max(s, abs(np.float64(delta[n, o, oy, ox])))
+                if s == 0.0:
+                    continue
+                s = max(s, tiny)
+                sum_v = 0.0
+                for o in range(sensed):
+                    vo = min(max(np.float64(delta[n, o, oy, ox]) * (in_gain / s), -v_clip), v_clip)
+                    v[o] = vo
+                    sum_v += vo
+                base = line_terms(v, g_p, span, scale, table, slope, extra)
+                sensed_currents(base - ref_g * sum_v, extra, states, True, acc)
+                k = out_gain * s
+                for c in range(channels):
+                    for ky in range(kh):
+                        iy = oy * sy - py + ky * dy
+                        if iy < 0 or iy >= height:
+                            continue
+                        for kx in range(kw):
+                            ix = ox * sx - px + kx * dx
+                            if 0 <= ix < width:
+                                image[c, iy, ix] += acc[(c * kh + ky) * kw + kx] * k
+        for c in range(channels):
+            for iy in range(height):
+                for ix in range(width):
+                    out[n, c, iy, ix] = image[c, iy, ix]

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 
 from ..nn.autograd import in_situ_layer
@@ -186,6 +187,8 @@ class InSituSGD(torch.optim.Optimizer):
         if not stream:  # the stream finds its positions itself (gather_firing)
             fires = (x != 0).any(dim=2) & (delta != 0).any(dim=2)
             job["fire"] = [fires[n].nonzero().flatten() for n in range(x.shape[0])]  # ascending: in order
+        elif xb.device.type == "cpu":  # NumPy views until the plans: a tensor operation costs more than its work
+            job["x"], job["delta"] = x.numpy(), delta.numpy()  # strided views (a convolution's im2col rows)
         return job
 
     def write_sample(self, job: dict, n: int, p: int = 0) -> None:
@@ -208,19 +211,18 @@ class InSituSGD(torch.optim.Optimizer):
         requests of :meth:`write_sample`, encoded together (``layer.plan_stream``) and written in one compiled
         loop over the positions (``layer.write_stream``), each on the states the previous one left."""
         x, delta = job["x"][n], job["delta"][n]
-        if x.device.type == "cpu":
-            at, x, delta = (torch.from_numpy(a) for a in gather_firing(x.contiguous().numpy(),
-                                                                       delta.contiguous().numpy()))
+        layer = job["layer"]
+        if isinstance(x, np.ndarray):  # a CPU job (samples_of)
+            at, x, delta = gather_firing(x, delta)
         else:
             at = ((x != 0).any(dim=1) & (delta != 0).any(dim=1)).nonzero().flatten()
             x, delta = x.index_select(0, at), delta.index_select(0, at)
         if not len(at):
             return
-        layer = job["layer"]
         rows, cols = sgd_request(x, delta, job["lr"], layer.gain, layer.hardware.converters.input_range)
-        plans = layer.plan_stream(rows, cols)
+        plans = layer.plan_stream(torch.as_tensor(rows), torch.as_tensor(cols))
         result = layer.write_stream(plans, job["generator"])
-        flips, phases = int(result.flips.sum()), int(result.phases.sum())
+        flips, phases = int(result.flips.numpy().sum()), int(result.phases.numpy().sum())
         for counts in (self.counts, job["state"]):
             counts["writes"] = counts.get("writes", 0) + len(at)
             counts["flips"] = counts.get("flips", 0) + flips

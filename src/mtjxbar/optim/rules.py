@@ -13,5 +13,6 @@ __all__ = ["sgd_request"]
 
 def sgd_request(x: torch.Tensor, delta: torch.Tensor, lr: float, gain: float,
                 input_range: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Plain SGD: ``dW = -lr * dL/dW`` with ``dL/dW_ij = gain * x_i * delta_j / input_range``."""
+    """Plain SGD: ``dW = -lr * dL/dW`` with ``dL/dW_ij = gain * x_i * delta_j / input_range`` (tensors or
+    NumPy arrays, rows of many requests alike)."""
     return x, delta * (-lr * gain / input_range)

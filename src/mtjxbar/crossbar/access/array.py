@@ -88,7 +88,6 @@ class Crossbar(AccessReads, DenseWrites, SparseWrites, StreamWrites, ColumnWrite
         self._g_ap_table: tuple[float, torch.Tensor] | None = None
         self._c2c_min: float | None = None  # smallest c2c factor (None: unbounded, the dense sampler runs)
         self._cell_reads: CellReads | None = None
-        self._stream_generator: object | None = None  # write_stream's NumPy generator (state reset per call)
         self._stream_unfrozen: object | None = None  # write_stream's all-False stuck mask
         super().__init__(rows, cols, device_params, array or ArrayConfig(), cell_params=cell_params, dtype=dtype,
                          device=device)

@@ -52,7 +52,7 @@ class AccessReads:
         and the table is rebuilt when |v| outgrows it.
         """
         if v_max is None:
-            v_max = float(v.abs().max()) if v.numel() else 0.0
+            v_max = float(v.detach().abs().max()) if v.numel() else 0.0
         if self._g_ap_table is None or v_max > self._g_ap_table[0]:
             self._build_g_ap_table(max(1.05 * v_max, 1e-3))
         span, table, slope, scale = self._g_ap_table[:4]
@@ -97,7 +97,7 @@ class AccessReads:
         """:meth:`_drive` of a uniform CPU array by :func:`.read_kernel.uniform_drive` (one loop, the same
         table and arithmetic; ``states`` as ``_drive`` oriented them, which the kernel undoes)."""
         if v_max is None:
-            v_max = float(v.abs().max()) if v.numel() else 0.0
+            v_max = float(v.detach().abs().max()) if v.numel() else 0.0
         span, scale, table, slope = self._read_table(v_max)
         flat = v.reshape(1, -1) if v.dim() == 1 else v.contiguous()
         sensed = self.rows if transposed else self.cols
@@ -126,7 +126,7 @@ class AccessReads:
         """The per-cell Chebyshev read matrices covering |v| (refitted when |v| outgrows them); None where
         the fit cannot reach its tolerance (the exact loop runs then)."""
         if v_max is None:
-            v_max = float(v.abs().max()) if v.numel() else 0.0
+            v_max = float(v.detach().abs().max()) if v.numel() else 0.0
         fit = self._cell_reads
         if fit is None or v_max > fit.span:
             p = {n: self.params[n].to(torch.float64) for n in ("r_p", "tmr0", "v_h")}

@@ -12,12 +12,13 @@ Scope (:meth:`StreamWrites.stream_unsupported` says why not): uniform cell param
 spread, no event sink attached (the cost meter sees no phases from here), the sparse sampler selected, a CPU
 array; stuck cells are honoured. Elsewhere call ``write`` per plan.
 
-Randomness: two 63-bit draws of the caller's ``torch.Generator`` set the state and the (odd) increment of
-a NumPy ``PCG64`` stream for the whole call (Numba compiles NumPy's generator, so the compiled loop and its
-pure-Python twin ``_write_plans.py_func`` draw the same numbers). The array keeps one ``PCG64`` object and
-resets its state per call (constructing one costs more than a small write). Same generator state, same
-result; the draws differ from ``write``'s (a torch stream), so the two agree in distribution, not bit for
-bit.
+Randomness: one 32-bit draw of the caller's ``torch.Generator`` seeds the Mersenne Twister of NumPy's legacy
+API that Numba compiles (``np.random.seed`` inside the loop: Numba keeps its own per-thread state, which
+the loop reseeds at every call, so nothing carries over between calls and a NumPy user's global state is
+untouched; the pure-Python twin ``_write_plans.py_func`` reseeds NumPy's and draws the same numbers). A
+``numpy.random.Generator`` argument would cost more to pass in (Numba types and unboxes it per call) than
+a small layer's whole write. Same generator state, same result; the draws differ from ``write``'s (a torch
+stream), so the two agree in distribution, not bit for bit.
 """
 
 from __future__ import annotations
@@ -33,23 +34,26 @@ __all__ = ["StreamWrites"]
 
 
 @njit(cache=True)
-def _categorical(rng, cumulative, total):
-    """An index with probability proportional to its weight (``cumulative``: their running sums, ``total``
-    the last one > 0); never one of weight 0."""
-    n = cumulative.shape[0]
-    while True:
-        i = np.searchsorted(cumulative, rng.random() * total, side="right")
-        if i < n and cumulative[i] > (cumulative[i - 1] if i > 0 else 0.0):
-            return i
+def _categorical(cumulative, u):
+    """The index that the uniform draw ``u`` in [0, 1) picks with probability proportional to its weight
+    (``cumulative``: the weights' running sums, the last one > 0), or -1 where it lands on a weight of 0
+    (draw again). The caller draws ``u``, so that the pure-Python twin of a loop draws from its own
+    generator (a compiled helper would draw from Numba's)."""
+    i = np.searchsorted(cumulative, u * cumulative[-1], side="right")
+    if i < cumulative.shape[0] and cumulative[i] > (cumulative[i - 1] if i > 0 else 0.0):
+        return i
+    return -1
 
 
 @njit(cache=True)
-def _write_plans(widths, row_sign, col_sign, currents, parallel, frozen, device, sparse_limit, rng, flips, phases):
+def _write_plans(widths, row_sign, col_sign, currents, parallel, frozen, device, sparse_limit, seed, flips, phases):
     """Apply plans ``p = 0, 1, ...`` in order to ``parallel`` (rows, cols) bool, in place; ``frozen``: stuck
     cells. ``widths`` / ``row_sign`` (plans, rows), ``col_sign`` (plans, cols), ``currents`` (plans, 2,
     cols) [TO_P, TO_AP] (float32 or float64; computed in float64); ``device``: Ic0 TO_P, Ic0 TO_AP, tau0 TO_P,
     tau0 TO_AP, Delta, n, tau_d; ``flips`` (plans, 2) and ``phases`` (plans,) int64 receive each plan's flips
-    to P and to AP and its phase count (:attr:`OuterPlan.phase_count`)."""
+    to P and to AP and its phase count (:attr:`OuterPlan.phase_count`); ``seed`` (0 <= seed < 2**32) seeds the
+    draws (module docstring)."""
+    np.random.seed(seed)
     n_plans, rows = widths.shape
     cols = col_sign.shape[1]
     delta, n, tau_d = device[4], device[5], device[6]
@@ -85,18 +89,21 @@ def _write_plans(widths, row_sign, col_sign, currents, parallel, frozen, device,
         phases[p] = int(rows_pos) * (int(to_p_pos) + int(to_ap_neg)) + int(rows_neg) * (int(to_p_neg) + int(to_ap_pos))
         lam = total_w * total_b
         if thermal and lam <= sparse_limit * rows * cols:  # Crossbar.write's choice: the sparse sampler
-            for _ in range(rng.poisson(lam)):
-                i = _categorical(rng, cum_rows, total_w)
-                c = _categorical(rng, cum_cols, total_b)
+            for _ in range(np.random.poisson(lam)):
+                i = c = -1
+                while i < 0:
+                    i = _categorical(cum_rows, np.random.random())
+                while c < 0:
+                    c = _categorical(cum_cols, np.random.random())
                 s = row_sign[p, i] * col_sign[p, c]
                 pol = 0 if s > 0.0 else 1
-                if rng.random() * max(rates[0, c], rates[1, c]) < rates[pol, c] and s != 0.0 \
+                if np.random.random() * max(rates[0, c], rates[1, c]) < rates[pol, c] and s != 0.0 \
                         and parallel[i, c] != (s > 0.0) and not frozen[i, c]:
                     parallel[i, c] = s > 0.0
                     flips[p, pol] += 1
-            for _ in range(rng.poisson(floor_hazard * rows * cols)):  # the precessional floor (~1e-43 a cell)
-                i = rng.integers(0, rows)
-                c = rng.integers(0, cols)
+            for _ in range(np.random.poisson(floor_hazard * rows * cols)):  # the precessional floor (~1e-43 a cell)
+                i = np.random.randint(0, rows)
+                c = np.random.randint(0, cols)
                 s = row_sign[p, i] * col_sign[p, c]
                 pol = 0 if s > 0.0 else 1
                 if s != 0.0 and widths[p, i] > 0.0 and currents[p, pol, c] > 0.0 \
@@ -115,7 +122,7 @@ def _write_plans(widths, row_sign, col_sign, currents, parallel, frozen, device,
                     continue
                 prob = physics.switching_probability(np.float64(current), np.float64(widths[p, i]), device[pol],
                                                      device[2 + pol], delta, n, tau_d)
-                if rng.random() < prob:
+                if np.random.random() < prob:
                     parallel[i, c] = s > 0.0
                     flips[p, pol] += 1
 
@@ -144,29 +151,21 @@ class StreamWrites:
         if reason is not None:
             raise ValueError(f"write_stream: {reason}")
         self._check_phase_shapes(plans.row_widths.shape[1], plans.col_sign.shape[1])
-        rng = self._stream_rng(generator)
-        before = self.parallel.numpy()
-        after = before.copy()
+        seed = int(torch.randint(0, 2**32, (1,), generator=generator, device=generator.device))
+        states = self.parallel.numpy()  # the loop flips the array's own states in place
+        before = states.copy()
         device, frozen = self._stream_constants()
         flips = np.zeros((len(plans), 2), dtype=np.int64)
         phases = np.zeros(len(plans), dtype=np.int64)
         fields = [t.detach().numpy() for t in (plans.row_widths, plans.row_sign, plans.col_sign, plans.col_currents)]
         if len({f.dtype for f in fields}) > 1:  # one compiled signature per dtype
             fields = [f.astype(np.float64) for f in fields]
-        _write_plans(*fields, after, frozen, device, self.sparse_max_events_per_cell, rng, flips, phases)
-        changed = torch.from_numpy(np.flatnonzero(after != before))
+        _write_plans(*fields, states, frozen, device, self.sparse_max_events_per_cell, seed, flips, phases)
+        changed = torch.from_numpy(np.flatnonzero(states != before))
         if changed.numel():
-            self.toggle_cells(changed)
+            self._state_float = None
+            self._states_changed(changed)
         return StreamResult(flips=torch.from_numpy(flips), phases=torch.from_numpy(phases), changed_cells=changed)
-
-    def _stream_rng(self, generator: torch.Generator) -> np.random.Generator:
-        """The array's NumPy generator, its PCG64 state and increment set from two draws of ``generator``."""
-        state, inc = torch.randint(0, 2**63 - 1, (2,), generator=generator, device=generator.device).tolist()
-        if self._stream_generator is None:
-            self._stream_generator = np.random.Generator(np.random.PCG64(0))
-        self._stream_generator.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state,
-                                                      "inc": inc | 1}, "has_uint32": 0, "uinteger": 0}
-        return self._stream_generator
 
     def _stream_constants(self) -> tuple[np.ndarray, np.ndarray]:
         """``(device, frozen)`` as :func:`_write_plans` takes them, kept until the parameters change (``None``
