@@ -1,8 +1,9 @@
 """A LeNet-style CNN trained in situ on MTJ crossbars with the torch API, against float and ex-situ training.
 
     OMP_NUM_THREADS=1 python examples/cnn_insitu.py [--datasets mnist fashion-mnist] [--train 2000]
-        [--test 2000] [--epochs 1] [--seeds 0 1 2] [--rule flips|transfer] [--mtjs 4] [--init random|program]
-        [--out docs/results/cnn_insitu]
+        [--test 2000] [--epochs 1] [--seeds 0 1 2] [--lr 0.02] [--insitu-lr LR] [--conv-scale 1]
+        [--headroom 1] [--rule flips|transfer] [--mtjs 4] [--sweep 8] [--buffer-mtjs 2]
+        [--init random|program] [--out docs/results/cnn_insitu]
 
 The network (``build``): Conv2d(1, 4, 5) - tanh - max-pool 2 - Conv2d(4, 8, 5) - tanh - max-pool 2 -
 Linear(128, 32) - tanh - Linear(32, 10), biases included, on 28x28 images with pixels in [0, 1]. Every
@@ -12,21 +13,24 @@ sample per step, and is tested on the first ``--test`` test images:
 * **float**: ``torch.optim.SGD(lr=--lr)`` on the float model;
 * **ex situ**: the float-trained model converted with ``init="program"`` (nearest representable weights,
   ideal write-verify), not trained further;
-* **in situ**: the float model's initial weights give each layer's gain (``convert``'s default), its
-  states start random (``--init random``) or programmed to the float model's initial weights (``--init
-  program``) and :class:`mtjxbar.optim.InSituSGD` trains all four crossbar
-  layers in situ (the convolutions one rank-1 write per output position). Each crossbar layer gets its own
-  param group with ``lr = --lr / (gain / input_range)**2``: a request ``dW`` on the logical weights moves
-  the effective float weight ``gain * W / input_range`` by ``(gain / input_range) * dW``, so that lr asks
-  of every layer, in expectation, the float step of ``--lr`` (before the synapse's soft bounds). The float
-  biases get plain SGD at ``--lr`` in the same optimizer.
+* **in situ**: ``mtjxbar.convert(float model at its initialisation, headroom=--headroom)``: each layer's
+  gain is ``--headroom`` times the one that maps its largest initial weight to the end of the logical
+  range, so training can grow weights that far; the states start random (``--init random``) or programmed
+  to the float model's initial weights (``--init program``), and :class:`mtjxbar.optim.InSituSGD` trains
+  all four crossbar layers in situ (the convolutions one rank-1 write per output position). Each crossbar
+  layer gets its own param group with ``lr = --insitu-lr / (gain / input_range)**2`` (times
+  ``--conv-scale`` for the convolutions): a request ``dW`` on the logical weights moves the effective float
+  weight ``gain * W / input_range`` by ``(gain / input_range) * dW``, so that lr asks of every layer, in
+  expectation, the float step of ``--insitu-lr`` (before the synapse's bounds). The float biases get plain
+  SGD at ``--insitu-lr`` in the same optimizer (``--insitu-lr`` defaults to ``--lr``).
 
 Hardware: the default ``HardwareConfig`` (1T1MTJ, default device, ideal converters) with ``--rule flips``:
 ``--mtjs`` MTJs per synapse flipping independently (``mtjs_per_synapse``, reference scheme); ``--rule
-transfer``: the buffer-and-counter synapse (2 buffer MTJs, a 6-bit counter, ``--sweep`` samples between
-two transfers of a column; the convolutions' buffers integrate all positions of the samples in between).
-Progress goes to stderr; ``runs.json``, ``runs.csv`` and
-``table.md`` (mean and spread of the test accuracy over seeds, with the command and sizes) go to ``--out``.
+transfer``: the buffer-and-counter synapse (``--buffer-mtjs`` buffer MTJs, a 6-bit counter, ``--sweep``
+samples between two transfers of a column; the convolutions' buffers integrate all positions of the
+samples in between). Progress goes to stderr; ``runs.json``, ``runs.csv`` and ``table.md`` (mean and
+spread of the test accuracy over seeds, with the command and sizes) go to ``--out`` after every seed, and a
+run started again with the same settings and ``--out`` goes on from the seeds already there.
 """
 
 from __future__ import annotations
@@ -65,12 +69,14 @@ def crossbar_layers(model: nn.Module) -> list[InSituLayer]:
     return [m for m in model.modules() if isinstance(m, InSituLayer) and m.handle.requires_grad]
 
 
-def insitu_optimizer(model: nn.Module, lr: float, seed: int) -> InSituSGD:
-    """One param group per crossbar layer at ``lr / (gain / input_range)**2``, the float parameters at ``lr``."""
+def insitu_optimizer(model: nn.Module, lr: float, seed: int, conv_scale: float = 1.0) -> InSituSGD:
+    """One param group per crossbar layer at ``lr / (gain / input_range)**2`` (times ``conv_scale`` for a
+    convolution), the float parameters at ``lr``."""
     groups, handles = [], set()
     for layer in crossbar_layers(model):
         ratio = layer.gain / layer.hardware.converters.input_range
-        groups.append({"params": [layer.handle], "lr": lr / ratio**2})
+        scale = conv_scale if isinstance(layer, mtjxbar.nn.MTJConv2d) else 1.0
+        groups.append({"params": [layer.handle], "lr": scale * lr / ratio**2})
         handles.add(id(layer.handle))
     floats = [p for p in model.parameters() if id(p) not in handles and p.requires_grad]
     groups.append({"params": floats, "lr": lr})
@@ -107,14 +113,20 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 50
 def run_one(dataset: str, seed: int, x, y, xt, yt, args, hardware) -> list[dict]:
     rows = []
     fmodel = build(seed)
-    insitu = mtjxbar.convert(fmodel, hardware, init=args.init, seed=seed)  # gains from the float init
+    insitu = mtjxbar.convert(fmodel, hardware, init=args.init, seed=seed, headroom=args.headroom)  # gains: float init
     s_float = train(fmodel, torch.optim.SGD(fmodel.parameters(), lr=args.lr), x, y, args.epochs, seed,
                     f"{dataset} seed {seed} float")
     rows.append({"method": "float", "accuracy": accuracy(fmodel, xt, yt), "s_per_sample": s_float})
     exsitu = mtjxbar.convert(fmodel, hardware, init="program", seed=seed)
     rows.append({"method": "ex situ", "accuracy": accuracy(exsitu, xt, yt), "s_per_sample": 0.0})
-    opt = insitu_optimizer(insitu, args.lr, seed)
+    opt = insitu_optimizer(insitu, args.insitu_lr if args.insitu_lr is not None else args.lr, seed, args.conv_scale)
     s_insitu = train(insitu, opt, x, y, args.epochs, seed, f"{dataset} seed {seed} in situ")
+    for layer in crossbar_layers(insitu):  # progress: each transfer layer's counts and weights at the bound
+        counts = opt.state[layer.handle].get("transfer")
+        if counts is not None:
+            w = layer.weights()
+            print(f"    {type(layer).__name__} {tuple(w.shape)}: transfers {counts}; |W| > 0.97: "
+                  f"{float((w.abs() > 0.97).float().mean()):.3f}", file=sys.stderr, flush=True)
     rows.append({"method": "in situ", "accuracy": accuracy(insitu, xt, yt), "s_per_sample": s_insitu,
                  "writes": opt.counts["writes"], "flips": opt.counts["flips"]})
     for row in rows:
@@ -126,13 +138,14 @@ def run_one(dataset: str, seed: int, x, y, xt, yt, args, hardware) -> list[dict]
 
 def rule_words(args) -> str:
     if args.rule == "transfer":
-        return f"buffer + counter (2 + 6 MTJs per synapse, a column transfer every {args.sweep} samples)"
+        return (f"buffer + counter ({args.buffer_mtjs} + 6 MTJs per synapse, a column transfer every {args.sweep} "
+                "samples)")
     return f"independent flips, {args.mtjs} MTJs per synapse"
 
 
 def hardware_for(args) -> mtjxbar.HardwareConfig:
     if args.rule == "transfer":
-        return mtjxbar.HardwareConfig(transfer=TransferConfig(counter_bits=6, buffer_mtjs=2,
+        return mtjxbar.HardwareConfig(transfer=TransferConfig(counter_bits=6, buffer_mtjs=args.buffer_mtjs,
                                                               samples_per_sweep=args.sweep))
     return mtjxbar.HardwareConfig(mapping=MappingConfig(mtjs_per_synapse=args.mtjs))
 
@@ -154,8 +167,9 @@ def table(runs: list[dict], args, command: str) -> str:
         lines.append(f"| {dataset} | " + " | ".join(cells) + f" | {statistics.mean(per) * 1e3:.0f} ms |")
     sizes = (f"{args.train} training images, {args.epochs} epoch(s), batch 1, tested on the first {args.test} test "
              f"images; seeds {', '.join(map(str, args.seeds))} (mean ± standard deviation over seeds); "
-             f"{rule_words(args)}, default device, 1T1MTJ, in-situ init {args.init}; lr {args.lr:g} "
-             "(float SGD's, and the in-situ layers' float equivalent)")
+             f"{rule_words(args)}, default device, 1T1MTJ, in-situ init {args.init}, headroom {args.headroom:g}; "
+             f"float SGD lr {args.lr:g}, in-situ lr {args.lr if args.insitu_lr is None else args.insitu_lr:g} "
+             f"(the crossbar layers' float equivalent, the convolutions' x {args.conv_scale:g})")
     return "\n".join(["Test accuracy of the LeNet-style CNN (examples/cnn_insitu.py)", "", *lines, "",
                       f"Sizes: {sizes}.", "", f"Command: `{command}`", ""])
 
@@ -167,7 +181,13 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=2000, help="test images (the first N)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--lr", type=float, default=0.02, help="float SGD's lr; the in-situ layers' float equivalent")
+    parser.add_argument("--lr", type=float, default=0.02, help="float SGD's lr (and the in-situ lr by default)")
+    parser.add_argument("--insitu-lr", type=float, default=None, help="the in-situ layers' float-equivalent lr "
+                        "and the in-situ model's float biases' lr (default: --lr)")
+    parser.add_argument("--conv-scale", type=float, default=1.0, help="extra factor on the convolutions' in-situ lr")
+    parser.add_argument("--headroom", type=float, default=1.0, help="in-situ layers' gain: this x the float init's "
+                        "(mtjxbar.convert's headroom: the initial weights take 1/headroom of the range)")
+    parser.add_argument("--buffer-mtjs", type=int, default=2, help="buffer MTJs per synapse (--rule transfer)")
     parser.add_argument("--rule", choices=["flips", "transfer"], default="flips")
     parser.add_argument("--mtjs", type=int, default=4, help="MTJs per synapse (--rule flips)")
     parser.add_argument("--sweep", type=int, default=8, help="samples between transfers of a column (transfer)")
@@ -201,7 +221,8 @@ def resume(out: Path, args: dict) -> list[dict]:
     if not path.exists():
         return []
     saved = json.loads(path.read_text())
-    same = ("train", "test", "epochs", "lr", "rule", "mtjs", "sweep", "init")
+    same = ("train", "test", "epochs", "lr", "insitu_lr", "conv_scale", "headroom", "buffer_mtjs", "rule", "mtjs",
+            "sweep", "init")
     if any(saved["args"].get(k) != args[k] for k in same):
         raise SystemExit(f"error: {path} holds runs of other settings; choose another --out or delete it")
     return saved["runs"]

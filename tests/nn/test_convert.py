@@ -60,6 +60,26 @@ def test_program_maps_weights_to_the_nearest_representable_states(k):
         torch.testing.assert_close(layer(x), x @ want * scale + net.bias, rtol=1e-5, atol=1e-5)
 
 
+def test_headroom_multiplies_the_gain_and_programs_the_weights_into_the_middle_of_the_range():
+    """headroom h: gain h times the default, the float layer programmed at V.T / (h max|V|) (the 6-bit
+    counter's nearest levels), so it still reads ``x @ V.T`` and its weights can grow h times; refusals."""
+    net = torch.nn.Linear(12, 5)
+    torch.nn.init.normal_(net.weight, generator=torch.Generator().manual_seed(2))
+    hw = HardwareConfig(device=IDEAL, converters=ConverterConfig(input_range=2.0),
+                        transfer=TransferConfig(counter_bits=6))
+    plain, roomy = convert(net, hw), convert(net, hw, headroom=4.0)
+    v = net.weight.detach()
+    scale = float(v.abs().max())
+    assert roomy.gain == 4.0 * plain.gain == pytest.approx(8.0 * scale)
+    assert float(roomy.weights().abs().max()) == pytest.approx(0.25, abs=1.0 / 63)
+    x = torch.rand(4, 12, generator=torch.Generator().manual_seed(3)) * 2.0 - 1.0
+    with torch.no_grad():  # each weight within half a counter step (1/63) of gain / input_range = 4 max|V|
+        assert (roomy(x) - net(x)).abs().max() <= 1.01 * 12 * (1.0 / 63) * 4.0 * scale
+    for bad, match in ((dict(headroom=0.5), "headroom"), (dict(headroom=2.0, gain=1.0), "give one of them")):
+        with pytest.raises(ValueError, match=match):
+            convert(net, hw, **bad)
+
+
 def test_random_init_is_seeded_and_variation_is_manufactured():
     hw = HardwareConfig(variation=VariationConfig(r_p_dtod=0.1))
     a, b, c = (convert(_net(), hw, init="random", seed=s) for s in (0, 0, 1))

@@ -5,7 +5,10 @@ Each ``nn.Linear(in, out)`` with weight ``V`` (out x in) becomes a crossbar laye
 :class:`MTJLinear`, or a :class:`TransferLinear` where ``hardware.transfer`` has a counter) computing
 ``y = gain * x @ W / input_range + bias`` with logical weights ``W`` in [-1, 1]. The gain is chosen so
 that ``W = V.T / max|V|`` reproduces the float layer: ``gain = input_range * max|V|`` (``gain=`` overrides
-it for every layer). The bias, if any, stays a float parameter added after the ADC. Each ``nn.Conv2d``
+it for every layer). ``headroom=h`` multiplies the derived gain: the float layer's weights then take
+``[-1/h, 1/h]`` of the logical range and training can grow them ``h`` times beyond the largest initial
+weight (the initial weights are a poor bound on trained ones: torch initialises at about
+``1 / sqrt(fan_in)``). The bias, if any, stays a float parameter added after the ADC. Each ``nn.Conv2d``
 (``groups = 1``, zero padding) becomes an :class:`MTJConv2d` the same way, its logical kernel ``V / max|V|``
 (a buffer-and-counter tile where ``hardware.transfer`` has a counter).
 
@@ -39,7 +42,7 @@ CONVERTED = (torch.nn.Linear, torch.nn.Conv2d)
 
 
 def convert(model: torch.nn.Module, hardware: HardwareConfig, init: str = "program", *, seed: int = 0,
-            gain: float | None = None) -> torch.nn.Module:
+            gain: float | None = None, headroom: float = 1.0) -> torch.nn.Module:
     """A deep copy of ``model`` with every ``nn.Linear`` and ``nn.Conv2d`` replaced by a crossbar layer (module
     docstring); ``model`` itself is left as it was. A bare ``nn.Linear`` or ``nn.Conv2d`` returns its
     crossbar layer."""
@@ -47,15 +50,20 @@ def convert(model: torch.nn.Module, hardware: HardwareConfig, init: str = "progr
         raise ValueError(f"init = {init!r}: must be one of {INITS}")
     if gain is not None and not gain > 0:
         raise ValueError(f"gain = {gain!r}: must be > 0")
+    if not headroom >= 1.0:
+        raise ValueError(f"headroom = {headroom!r}: must be >= 1 (a factor on the derived gain)")
+    if gain is not None and headroom != 1.0:
+        raise ValueError(f"gain = {gain!r} and headroom = {headroom!r}: headroom scales the derived gain; "
+                         "give one of them")
     if isinstance(model, CONVERTED):
         holder = torch.nn.Sequential(model)
-        return convert(holder, hardware, init, seed=seed, gain=gain)[0]
+        return convert(holder, hardware, init, seed=seed, gain=gain, headroom=headroom)[0]
     out = copy.deepcopy(model)
     pairs, done = [], {}  # (new layer, float weight); id of a converted Linear -> its layer (shared modules)
     for path, child in list(out.named_modules(remove_duplicate=False)):
         if isinstance(child, CONVERTED):
             if id(child) not in done:
-                done[id(child)] = _crossbar_layer(child, hardware, gain)
+                done[id(child)] = _crossbar_layer(child, hardware, gain, headroom)
                 pairs.append((done[id(child)], child.weight.detach()))
             parent, _, name = path.rpartition(".")
             setattr(out.get_submodule(parent), name, done[id(child)])
@@ -70,12 +78,12 @@ def convert(model: torch.nn.Module, hardware: HardwareConfig, init: str = "progr
     return out
 
 
-def _crossbar_layer(module: torch.nn.Module, hardware: HardwareConfig, gain: float | None):
+def _crossbar_layer(module: torch.nn.Module, hardware: HardwareConfig, gain: float | None, headroom: float = 1.0):
     weight = module.weight.detach()
     if gain is None:
         largest = float(weight.abs().max()) if weight.numel() else 0.0
         fan_in = weight[0].numel() if weight.numel() else 1
-        gain = hardware.converters.input_range * (largest if largest > 0 else fan_in ** -0.5)
+        gain = hardware.converters.input_range * ((largest if largest > 0 else fan_in ** -0.5) * headroom)
     has_bias = module.bias is not None
     if isinstance(module, torch.nn.Conv2d):
         layer = MTJConv2d(module.in_channels, module.out_channels, module.kernel_size, hardware, gain,
