@@ -136,6 +136,34 @@ def run_one(dataset: str, seed: int, x, y, xt, yt, args, hardware) -> list[dict]
     return rows
 
 
+def float_sweep(dataset: str, seed: int, x, y, xt, yt, args) -> list[dict]:
+    """Float SGD of the same model at every lr of ``--float-sweep`` (method ``"float lr <lr>"``): the float
+    baseline at its own best lr, so that in situ is not compared with an untuned float run."""
+    rows = []
+    for lr in args.float_sweep:
+        model = build(seed)
+        s = train(model, torch.optim.SGD(model.parameters(), lr=lr), x, y, args.epochs, seed,
+                  f"{dataset} seed {seed} float lr {lr:g}")
+        rows.append({"method": f"float lr {lr:g}", "lr": lr, "accuracy": accuracy(model, xt, yt), "s_per_sample": s,
+                     "dataset": dataset, "seed": seed})
+        print(f"  {dataset} seed {seed} float lr {lr:g}: test accuracy {rows[-1]['accuracy']:.4f}", file=sys.stderr,
+              flush=True)
+    return rows
+
+
+def best_float(runs: list[dict], dataset: str) -> tuple[float, list[float]] | None:
+    """The ``--float-sweep`` lr with the best mean test accuracy over seeds, and its accuracies (None
+    without a sweep)."""
+    by_lr: dict[float, list[float]] = {}
+    for r in runs:
+        if r["dataset"] == dataset and "lr" in r:
+            by_lr.setdefault(r["lr"], []).append(r["accuracy"])
+    if not by_lr:
+        return None
+    lr = max(by_lr, key=lambda k: statistics.mean(by_lr[k]))
+    return lr, by_lr[lr]
+
+
 def rule_words(args) -> str:
     if args.rule == "transfer":
         return (f"buffer + counter ({args.buffer_mtjs} + 6 MTJs per synapse, a column transfer every {args.sweep} "
@@ -150,21 +178,28 @@ def hardware_for(args) -> mtjxbar.HardwareConfig:
     return mtjxbar.HardwareConfig(mapping=MappingConfig(mtjs_per_synapse=args.mtjs))
 
 
+def spread(acc: list[float]) -> str:
+    """Mean ± standard deviation (over seeds) of test accuracies, in percent."""
+    sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
+    return f"{100 * statistics.mean(acc):.1f} ± {100 * sd:.1f} %"
+
+
 def table(runs: list[dict], args, command: str) -> str:
+    sweep = bool(args.float_sweep)
     lines = ["| data set | seeds | float SGD | ex situ (float, then programmed) | in situ (InSituSGD) "
-             "| in-situ s/sample |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "| in-situ s/sample |" + (" float SGD at its best lr of the sweep |" if sweep else ""),
+             "| --- | --- | --- | --- | --- | --- |" + (" --- |" if sweep else "")]
     for dataset in args.datasets:
         seeds = sorted({r["seed"] for r in runs if r["dataset"] == dataset})
         if not seeds:
             continue
         cells = [str(len(seeds))]
         for method in METHODS:
-            acc = [r["accuracy"] for r in runs if r["dataset"] == dataset and r["method"] == method]
-            spread = statistics.stdev(acc) if len(acc) > 1 else 0.0
-            cells.append(f"{100 * statistics.mean(acc):.1f} ± {100 * spread:.1f} %")
+            cells.append(spread([r["accuracy"] for r in runs if r["dataset"] == dataset and r["method"] == method]))
         per = [r["s_per_sample"] for r in runs if r["dataset"] == dataset and r["method"] == "in situ"]
-        lines.append(f"| {dataset} | " + " | ".join(cells) + f" | {statistics.mean(per) * 1e3:.0f} ms |")
+        best = best_float(runs, dataset) if sweep else None
+        extra = "" if not sweep else " - |" if best is None else f" {spread(best[1])} (lr {best[0]:g}) |"
+        lines.append(f"| {dataset} | " + " | ".join(cells) + f" | {statistics.mean(per) * 1e3:.0f} ms |" + extra)
     sizes = (f"{args.train} training images, {args.epochs} epoch(s), batch 1, tested on the first {args.test} test "
              f"images; seeds {', '.join(map(str, args.seeds))} (mean ± standard deviation over seeds); "
              f"{rule_words(args)}, default device, 1T1MTJ, in-situ init {args.init}, headroom {args.headroom:g}; "
@@ -188,6 +223,8 @@ def main() -> None:
     parser.add_argument("--headroom", type=float, default=1.0, help="in-situ layers' gain: this x the float init's "
                         "(mtjxbar.convert's headroom: the initial weights take 1/headroom of the range)")
     parser.add_argument("--buffer-mtjs", type=int, default=2, help="buffer MTJs per synapse (--rule transfer)")
+    parser.add_argument("--float-sweep", type=float, nargs="*", default=[], metavar="LR",
+                        help="also train float SGD at each of these lrs; the table adds the best one's accuracy")
     parser.add_argument("--rule", choices=["flips", "transfer"], default="flips")
     parser.add_argument("--mtjs", type=int, default=4, help="MTJs per synapse (--rule flips)")
     parser.add_argument("--sweep", type=int, default=8, help="samples between transfers of a column (transfer)")
@@ -206,10 +243,15 @@ def main() -> None:
         x, xt = (t.view(-1, 1, *data.image_shape) for t in (data.train_x, data.test_x))
         print(f"{dataset}: {len(x)} training, {len(xt)} test images", file=sys.stderr, flush=True)
         for seed in args.seeds:
-            if any(r["dataset"] == dataset and r["seed"] == seed for r in runs):
-                print(f"  {dataset} seed {seed}: already in {out / 'runs.json'}, skipped", file=sys.stderr)
-                continue
-            runs.extend(run_one(dataset, seed, x, data.train_y, xt, data.test_y, args, hardware))
+            mine = [r for r in runs if r["dataset"] == dataset and r["seed"] == seed]
+            if not any(r["method"] == "in situ" for r in mine):
+                runs.extend(run_one(dataset, seed, x, data.train_y, xt, data.test_y, args, hardware))
+            else:
+                print(f"  {dataset} seed {seed}: already in {out / 'runs.json'}", file=sys.stderr)
+            swept = {r["lr"] for r in mine if "lr" in r}
+            if args.float_sweep and swept != set(args.float_sweep):  # a sweep added to saved seeds runs alone
+                runs = [r for r in runs if not (r["dataset"] == dataset and r["seed"] == seed and "lr" in r)]
+                runs.extend(float_sweep(dataset, seed, x, data.train_y, xt, data.test_y, args))
             save(out, command, args, runs)
     save(out, command, args, runs)
     print((out / "table.md").read_text())
@@ -232,7 +274,7 @@ def save(out: Path, command: str, args, runs: list[dict]) -> None:
     """runs.json, runs.csv and table.md of the runs so far (written after every seed)."""
     (out / "runs.json").write_text(json.dumps({"command": command, "args": vars(args), "runs": runs}, indent=1))
     with open(out / "runs.csv", "w", newline="") as f:
-        keys = ["dataset", "seed", "method", "accuracy", "s_per_sample", "writes", "flips"]
+        keys = ["dataset", "seed", "method", "lr", "accuracy", "s_per_sample", "writes", "flips"]
         writer = csv.DictWriter(f, keys)
         writer.writeheader()
         writer.writerows({k: r.get(k, "") for k in keys} for r in runs)
