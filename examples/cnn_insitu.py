@@ -136,32 +136,34 @@ def run_one(dataset: str, seed: int, x, y, xt, yt, args, hardware) -> list[dict]
     return rows
 
 
-def float_sweep(dataset: str, seed: int, x, y, xt, yt, args) -> list[dict]:
-    """Float SGD of the same model at every lr of ``--float-sweep`` (method ``"float lr <lr>"``): the float
-    baseline at its own best lr, so that in situ is not compared with an untuned float run."""
+def float_sweep(dataset: str, seed: int, x, y, xt, yt, args, hardware) -> list[dict]:
+    """Float SGD of the same model at every lr of ``--float-sweep`` (method ``"float lr <lr>"``), and each
+    trained model programmed ex situ (``"ex_situ"``): the float baseline at its own best lr, so that in situ is
+    not compared with an untuned float run."""
     rows = []
     for lr in args.float_sweep:
         model = build(seed)
         s = train(model, torch.optim.SGD(model.parameters(), lr=lr), x, y, args.epochs, seed,
                   f"{dataset} seed {seed} float lr {lr:g}")
+        exsitu = mtjxbar.convert(model, hardware, init="program", seed=seed)
         rows.append({"method": f"float lr {lr:g}", "lr": lr, "accuracy": accuracy(model, xt, yt), "s_per_sample": s,
-                     "dataset": dataset, "seed": seed})
+                     "ex_situ": accuracy(exsitu, xt, yt), "dataset": dataset, "seed": seed})
         print(f"  {dataset} seed {seed} float lr {lr:g}: test accuracy {rows[-1]['accuracy']:.4f}", file=sys.stderr,
               flush=True)
     return rows
 
 
-def best_float(runs: list[dict], dataset: str) -> tuple[float, list[float]] | None:
-    """The ``--float-sweep`` lr with the best mean test accuracy over seeds, and its accuracies (None
-    without a sweep)."""
-    by_lr: dict[float, list[float]] = {}
+def best_float(runs: list[dict], dataset: str) -> tuple[float, list[float], list[float]] | None:
+    """The ``--float-sweep`` lr with the best mean test accuracy over seeds, its accuracies and those of its
+    models programmed ex situ (None without a sweep)."""
+    by_lr: dict[float, list[dict]] = {}
     for r in runs:
         if r["dataset"] == dataset and "lr" in r:
-            by_lr.setdefault(r["lr"], []).append(r["accuracy"])
+            by_lr.setdefault(r["lr"], []).append(r)
     if not by_lr:
         return None
-    lr = max(by_lr, key=lambda k: statistics.mean(by_lr[k]))
-    return lr, by_lr[lr]
+    lr = max(by_lr, key=lambda k: statistics.mean(r["accuracy"] for r in by_lr[k]))
+    return lr, [r["accuracy"] for r in by_lr[lr]], [r["ex_situ"] for r in by_lr[lr]]
 
 
 def rule_words(args) -> str:
@@ -187,8 +189,8 @@ def spread(acc: list[float]) -> str:
 def table(runs: list[dict], args, command: str) -> str:
     sweep = bool(args.float_sweep)
     lines = ["| data set | seeds | float SGD | ex situ (float, then programmed) | in situ (InSituSGD) "
-             "| in-situ s/sample |" + (" float SGD at its best lr of the sweep |" if sweep else ""),
-             "| --- | --- | --- | --- | --- | --- |" + (" --- |" if sweep else "")]
+             "| in-situ s/sample |" + (" float SGD at its best lr of the sweep | its ex situ |" if sweep else ""),
+             "| --- | --- | --- | --- | --- | --- |" + (" --- | --- |" if sweep else "")]
     for dataset in args.datasets:
         seeds = sorted({r["seed"] for r in runs if r["dataset"] == dataset})
         if not seeds:
@@ -198,7 +200,8 @@ def table(runs: list[dict], args, command: str) -> str:
             cells.append(spread([r["accuracy"] for r in runs if r["dataset"] == dataset and r["method"] == method]))
         per = [r["s_per_sample"] for r in runs if r["dataset"] == dataset and r["method"] == "in situ"]
         best = best_float(runs, dataset) if sweep else None
-        extra = "" if not sweep else " - |" if best is None else f" {spread(best[1])} (lr {best[0]:g}) |"
+        extra = "" if not sweep else " - | - |" if best is None else \
+            f" {spread(best[1])} (lr {best[0]:g}) | {spread(best[2])} |"
         lines.append(f"| {dataset} | " + " | ".join(cells) + f" | {statistics.mean(per) * 1e3:.0f} ms |" + extra)
     sizes = (f"{args.train} training images, {args.epochs} epoch(s), batch 1, tested on the first {args.test} test "
              f"images; seeds {', '.join(map(str, args.seeds))} (mean ± standard deviation over seeds); "
@@ -248,10 +251,10 @@ def main() -> None:
                 runs.extend(run_one(dataset, seed, x, data.train_y, xt, data.test_y, args, hardware))
             else:
                 print(f"  {dataset} seed {seed}: already in {out / 'runs.json'}", file=sys.stderr)
-            swept = {r["lr"] for r in mine if "lr" in r}
+            swept = {r["lr"] for r in mine if "ex_situ" in r}
             if args.float_sweep and swept != set(args.float_sweep):  # a sweep added to saved seeds runs alone
                 runs = [r for r in runs if not (r["dataset"] == dataset and r["seed"] == seed and "lr" in r)]
-                runs.extend(float_sweep(dataset, seed, x, data.train_y, xt, data.test_y, args))
+                runs.extend(float_sweep(dataset, seed, x, data.train_y, xt, data.test_y, args, hardware))
             save(out, command, args, runs)
     save(out, command, args, runs)
     print((out / "table.md").read_text())
@@ -267,14 +270,14 @@ def resume(out: Path, args: dict) -> list[dict]:
             "sweep", "init")
     if any(saved["args"].get(k) != args[k] for k in same):
         raise SystemExit(f"error: {path} holds runs of other settings; choose another --out or delete it")
-    return saved["runs"]
+    return [r for r in saved["runs"] if "lr" not in r or "ex_situ" in r]  # sweeps saved without ex situ: again
 
 
 def save(out: Path, command: str, args, runs: list[dict]) -> None:
     """runs.json, runs.csv and table.md of the runs so far (written after every seed)."""
     (out / "runs.json").write_text(json.dumps({"command": command, "args": vars(args), "runs": runs}, indent=1))
     with open(out / "runs.csv", "w", newline="") as f:
-        keys = ["dataset", "seed", "method", "lr", "accuracy", "s_per_sample", "writes", "flips"]
+        keys = ["dataset", "seed", "method", "lr", "accuracy", "ex_situ", "s_per_sample", "writes", "flips"]
         writer = csv.DictWriter(f, keys)
         writer.writeheader()
         writer.writerows({k: r.get(k, "") for k in keys} for r in runs)
