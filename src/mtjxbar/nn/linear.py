@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from ..crossbar import OuterPlans, SeparableRead, StreamResult, UpdatePlan, WriteResult
+from ..crossbar.access.read_kernel import SMALL_BATCH
 from ..crossbar.plan import OuterPlan
 from ..periphery.arrays import make_array
 from ..rng import generator
@@ -25,7 +26,7 @@ from .array_state import array_keys, array_tensors, load_array, moved_array
 from .autograd import InSituLayer
 from .config import HardwareConfig
 from .layer_periphery import LayerPeriphery
-from .read_kernel import ideal_conv_read, ideal_conv_transposed, ideal_periphery_read
+from .read_kernel import ideal_conv_read, ideal_conv_transposed, ideal_periphery_read, ideal_periphery_terms
 
 __all__ = ["MTJLinear", "manufacture_layers"]
 
@@ -154,14 +155,21 @@ class MTJLinear(InSituLayer):
         span, scale, table, slope, g_p = terms
         conv, mapping, xb, per = self.hardware.converters, self.mapping, self.crossbar, self.periphery
         flat = x.to(xb.dtype).reshape(-1, x.shape[-1]).contiguous()
-        out = torch.empty(flat.shape[0], xb.rows if transposed else xb.cols, dtype=xb.dtype)
         if transposed:
             tiny, in_gain = torch.finfo(xb.dtype).tiny, conv.v_read
             out_gain = self.gain / (per.scale * conv.input_range)
         else:
             tiny, in_gain, out_gain = 0.0, conv.v_read / conv.input_range, self.gain / per.scale
-        ideal_periphery_read(flat.numpy(), transposed, tiny, in_gain, conv.v_read, mapping.k * per.g_ref, out_gain,
-                             xb.states_as_float().numpy(), transposed, g_p, span, scale, table, slope, out.numpy())
+        states, ref_g = xb.states_as_float(), mapping.k * per.g_ref
+        if flat.shape[0] > SMALL_BATCH:  # an evaluation: the terms compiled, the state product by BLAS
+            extra, base = torch.empty(flat.shape, dtype=xb.dtype), torch.empty(flat.shape[0], 1, dtype=xb.dtype)
+            ideal_periphery_terms(flat.numpy(), transposed, tiny, in_gain, conv.v_read, ref_g, out_gain, g_p, span,
+                                  scale, table, slope, extra.numpy(), base.numpy())
+            out = torch.addmm(base, extra, states.T if transposed else states)
+        else:
+            out = torch.empty(flat.shape[0], xb.rows if transposed else xb.cols, dtype=xb.dtype)
+            ideal_periphery_read(flat.numpy(), transposed, tiny, in_gain, conv.v_read, ref_g, out_gain,
+                                 states.numpy(), transposed, g_p, span, scale, table, slope, out.numpy())
         return out if x.dim() == 2 else out.reshape(out.shape[-1])
 
     def _compiled_terms(self, x: torch.Tensor) -> tuple | None:

@@ -25,7 +25,8 @@ from numba import njit
 
 from ..crossbar.access.read_kernel import ap_current, line_terms, sensed_currents
 
-__all__ = ["ideal_conv_read", "ideal_conv_transposed", "ideal_periphery_read", "ideal_pixel_terms"]
+__all__ = ["ideal_conv_read", "ideal_conv_transposed", "ideal_periphery_read", "ideal_periphery_terms",
+           "ideal_pixel_terms"]
 
 
 @njit(cache=True)
@@ -59,6 +60,34 @@ def ideal_periphery_read(x, normalize, tiny, in_gain, v_clip, ref_g, out_gain, s
         sensed_currents(base - ref_g * sum_v, extra, states, transposed, acc)
         for c in range(sensed):
             out[b, c] = acc[c] * (out_gain * s)
+
+
+@njit(cache=True)
+def ideal_periphery_terms(x, normalize, tiny, in_gain, v_clip, ref_g, out_gain, g_p, span, scale, table, slope,
+                          extra, base):
+    """:func:`ideal_periphery_read` but for the state product: ``extra`` (batch, driven) and ``base``
+    (batch, 1) with the outputs ``base + extra @ states`` (states as driven x sensed; the caller's BLAS
+    product), the per-sample scale, the reference and ``out_gain`` folded in."""
+    batch, driven = x.shape
+    v = np.empty(driven)
+    row = np.empty(driven)
+    for b in range(batch):
+        s = 1.0
+        if normalize:
+            s = 0.0
+            for i in range(driven):
+                s = max(s, abs(np.float64(x[b, i])))
+            s = max(s, tiny)
+        gain = in_gain / s
+        sum_v = 0.0
+        for i in range(driven):
+            vi = min(max(np.float64(x[b, i]) * gain, -v_clip), v_clip)
+            v[i] = vi
+            sum_v += vi
+        k = out_gain * s
+        base[b, 0] = (line_terms(v, g_p, span, scale, table, slope, row) - ref_g * sum_v) * k
+        for i in range(driven):
+            extra[b, i] = row[i] * k
 
 
 @njit(cache=True)

@@ -5,7 +5,9 @@ where the cell is parallel, G_AP from the array's interpolation table). As tenso
 (:meth:`AccessReads._drive <.reads.AccessReads._drive>`) that is about ten small kernels per read, whose
 launch costs dominate a batch-1 step. :func:`uniform_drive` computes it in one Numba loop: the same table,
 the same interpolation, in float64, rounded once to the output's dtype (it differs from the float32 tensor
-path by rounding only; tests hold the two within 1e-5). :func:`ap_current`, :func:`line_terms` and
+path by rounding only; tests hold the two within 1e-5). A batch of more than ``SMALL_BATCH`` vectors (an
+evaluation) takes :func:`drive_terms` and a BLAS product with the states instead, which a scalar loop
+cannot match at that size. :func:`ap_current`, :func:`line_terms` and
 :func:`sensed_currents` are its steps, for compiled callers that add their own periphery
 (:mod:`mtjxbar.nn.read_kernel`).
 """
@@ -15,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["ap_current", "line_terms", "sensed_currents", "uniform_drive"]
+__all__ = ["SMALL_BATCH", "ap_current", "drive_terms", "line_terms", "sensed_currents", "uniform_drive"]
+
+SMALL_BATCH = 16  # above: the loop computes only the voltage terms and BLAS takes the state product
 
 
 @njit(cache=True)
@@ -76,3 +80,14 @@ def uniform_drive(v, states, transposed, g_p, span, scale, table, slope, out):
         sensed_currents(base, extra, states, transposed, acc)
         for c in range(sensed):
             out[b, c] = acc[c]
+
+
+@njit(cache=True)
+def drive_terms(v, g_p, span, scale, table, slope, extra, base):
+    """:func:`line_terms` of every row of ``v`` (batch, driven): ``extra`` (batch, driven) and ``base``
+    (batch, 1), so that the sensed currents are ``base + extra @ states`` (the caller's BLAS product)."""
+    row = np.empty(v.shape[1])
+    for b in range(v.shape[0]):
+        base[b, 0] = line_terms(v[b], g_p, span, scale, table, slope, row)
+        for i in range(v.shape[1]):
+            extra[b, i] = row[i]

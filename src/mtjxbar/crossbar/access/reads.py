@@ -21,7 +21,7 @@ from ...device import physics
 from ..config import BiasSolverConfig
 from .cell_reads import CellReads
 from .events import read_event
-from .read_kernel import uniform_drive
+from .read_kernel import SMALL_BATCH, drive_terms, uniform_drive
 
 __all__ = ["AccessReads", "access_ap_conductance"]
 
@@ -99,11 +99,15 @@ class AccessReads:
         if v_max is None:
             v_max = float(v.detach().abs().max()) if v.numel() else 0.0
         span, scale, table, slope = self._read_table(v_max)
-        flat = v.reshape(1, -1) if v.dim() == 1 else v.contiguous()
+        flat = (v.reshape(1, -1) if v.dim() == 1 else v.contiguous()).detach()
         sensed = self.rows if transposed else self.cols
+        if flat.shape[0] > SMALL_BATCH:  # the voltage terms compiled, the state product by BLAS
+            extra, base = torch.empty(flat.shape, dtype=self.dtype), torch.empty(flat.shape[0], 1, dtype=self.dtype)
+            drive_terms(flat.numpy(), g_p, span, scale, table, slope, extra.numpy(), base.numpy())
+            return torch.addmm(base, extra, states)
         out = torch.empty(flat.shape[0], sensed, dtype=self.dtype)
         cells = (states.T if transposed else states).contiguous()
-        uniform_drive(flat.detach().numpy(), cells.numpy(), transposed, g_p, span, scale, table, slope, out.numpy())
+        uniform_drive(flat.numpy(), cells.numpy(), transposed, g_p, span, scale, table, slope, out.numpy())
         return out.reshape(sensed) if v.dim() == 1 else out
 
     def compiled_read(self, v_max: float) -> tuple | None:
