@@ -5,7 +5,7 @@ G_AP differs with its line voltage), clipping inputs, both orientations and ever
 The tensor path is what runs where autograd records through the read (an input that requires a gradient
 with grad mode on), so each test reads the same input both ways. Tolerance: 1e-5 relative to the largest
 output, the float32 rounding of sums over tens of lines (the compiled loop sums in float64). Batches
-above ``SMALL_BATCH`` (the compiled voltage terms and a BLAS product) are checked alike.
+above ``16 vectors`` (the compiled voltage terms and a BLAS product) are checked alike.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _inputs(shape, seed: int, sparse: bool = True) -> torch.Tensor:
     return x
 
 
-@pytest.mark.parametrize("shape", [(7, 30), (30,), (40, 30)])  # (40, 30): above SMALL_BATCH, BLAS takes the product
+@pytest.mark.parametrize("shape", [(7, 30), (30,), (40, 30)])  # (40, 30): above 16 vectors, BLAS takes the product
 @pytest.mark.parametrize("transposed", [False, True])
 def test_the_arrays_compiled_read_is_its_tensor_read(shape, transposed):
     xb = Crossbar(30, 30, MTJParams())
@@ -53,7 +53,7 @@ def test_the_arrays_compiled_read_is_its_tensor_read(shape, transposed):
         _close(read(v), _tensor_path(read, v))
 
 
-@pytest.mark.parametrize("shape", [(5, 40), (40,), (24, 40)])  # (24, 40): above SMALL_BATCH
+@pytest.mark.parametrize("shape", [(5, 40), (40,), (24, 40)])  # (24, 40): above 16 vectors
 def test_a_linear_layers_compiled_forward_and_transposed_read_are_its_tensor_reads(shape):
     layer = MTJLinear(40, 12, HW, gain=1.3)
     layer.randomize(torch.Generator().manual_seed(0))
@@ -61,6 +61,16 @@ def test_a_linear_layers_compiled_forward_and_transposed_read_are_its_tensor_rea
     with torch.no_grad():
         _close(layer.read(x), _tensor_path(layer.read, x))
         _close(layer.backward(delta), _tensor_path(layer.backward, delta))
+
+
+def test_a_large_arrays_transposed_read_by_blas_is_its_tensor_read():
+    """Above 32768 cells a single transposed read leaves the state product to BLAS (use_blas)."""
+    layer = MTJLinear(250, 140, HW, gain=1.1)
+    layer.randomize(torch.Generator().manual_seed(4))
+    delta, x = _inputs((140,), 7, sparse=False), _inputs((250,), 8)
+    with torch.no_grad():
+        _close(layer.backward(delta), _tensor_path(layer.backward, delta))
+        _close(layer.read(x), _tensor_path(layer.read, x))
 
 
 @pytest.mark.parametrize("geometry", GEOMETRIES)

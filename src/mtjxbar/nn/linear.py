@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from ..crossbar import OuterPlans, SeparableRead, StreamResult, UpdatePlan, WriteResult
-from ..crossbar.access.read_kernel import SMALL_BATCH
+from ..crossbar.access.read_kernel import use_blas
 from ..crossbar.plan import OuterPlan
 from ..periphery.arrays import make_array
 from ..rng import generator
@@ -161,7 +161,7 @@ class MTJLinear(InSituLayer):
         else:
             tiny, in_gain, out_gain = 0.0, conv.v_read / conv.input_range, self.gain / per.scale
         states, ref_g = xb.states_as_float(), mapping.k * per.g_ref
-        if flat.shape[0] > SMALL_BATCH:  # an evaluation: the terms compiled, the state product by BLAS
+        if use_blas(flat.shape[0], xb.rows * xb.cols, transposed):  # the terms compiled, the product by BLAS
             extra, base = torch.empty(flat.shape, dtype=xb.dtype), torch.empty(flat.shape[0], 1, dtype=xb.dtype)
             ideal_periphery_terms(flat.numpy(), transposed, tiny, in_gain, conv.v_read, ref_g, out_gain, g_p, span,
                                   scale, table, slope, extra.numpy(), base.numpy())

@@ -6,8 +6,8 @@ where the cell is parallel, G_AP from the array's interpolation table). As tenso
 launch costs dominate a batch-1 step. :func:`uniform_drive` computes it in one Numba loop: the same table,
 the same interpolation, in float64, rounded once to the output's dtype (it differs from the float32 tensor
 path by rounding only; tests hold the two within 1e-5). A batch of more than ``SMALL_BATCH`` vectors (an
-evaluation) takes :func:`drive_terms` and a BLAS product with the states instead, which a scalar loop
-cannot match at that size. :func:`ap_current`, :func:`line_terms` and
+evaluation), or a transposed read of a large array, takes :func:`drive_terms` and a BLAS product with the
+states instead (:func:`use_blas`), which a scalar loop cannot match there. :func:`ap_current`, :func:`line_terms` and
 :func:`sensed_currents` are its steps, for compiled callers that add their own periphery
 (:mod:`mtjxbar.nn.read_kernel`).
 """
@@ -17,9 +17,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["SMALL_BATCH", "ap_current", "drive_terms", "line_terms", "sensed_currents", "uniform_drive"]
+__all__ = ["ap_current", "drive_terms", "line_terms", "sensed_currents", "uniform_drive", "use_blas"]
 
 SMALL_BATCH = 16  # above: the loop computes only the voltage terms and BLAS takes the state product
+LARGE_TRANSPOSED = 32768  # cells above which a transposed read's product goes to BLAS too (a loop of dot
+# products, unlike the forward's row updates, does not vectorise)
+
+
+def use_blas(batch: int, cells: int, transposed: bool) -> bool:
+    """Whether a compiled read of ``batch`` vectors on an array of ``cells`` cells should leave the state
+    product to BLAS (:func:`drive_terms`) rather than do it in the loop."""
+    return batch > SMALL_BATCH or (transposed and cells > LARGE_TRANSPOSED)
 
 
 @njit(cache=True)

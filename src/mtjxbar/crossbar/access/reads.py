@@ -21,7 +21,7 @@ from ...device import physics
 from ..config import BiasSolverConfig
 from .cell_reads import CellReads
 from .events import read_event
-from .read_kernel import SMALL_BATCH, drive_terms, uniform_drive
+from .read_kernel import drive_terms, uniform_drive, use_blas
 
 __all__ = ["AccessReads", "access_ap_conductance"]
 
@@ -101,7 +101,7 @@ class AccessReads:
         span, scale, table, slope = self._read_table(v_max)
         flat = (v.reshape(1, -1) if v.dim() == 1 else v.contiguous()).detach()
         sensed = self.rows if transposed else self.cols
-        if flat.shape[0] > SMALL_BATCH:  # the voltage terms compiled, the state product by BLAS
+        if use_blas(flat.shape[0], self.rows * self.cols, transposed):  # the state product by BLAS
             extra, base = torch.empty(flat.shape, dtype=self.dtype), torch.empty(flat.shape[0], 1, dtype=self.dtype)
             drive_terms(flat.numpy(), g_p, span, scale, table, slope, extra.numpy(), base.numpy())
             return torch.addmm(base, extra, states)
