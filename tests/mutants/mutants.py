@@ -33,7 +33,30 @@ PCOST = "tests/hardware/test_passive_cost.py"
 STREAM = "tests/crossbar/test_stream_write.py"
 CONV_STREAM = "tests/optim/test_conv_stream.py"
 
+COMPILED = "tests/nn/test_compiled_reads.py"
+
 MUTANTS: list[Mutant] = [
+    Mutant(
+        "compiled-read-without-the-reference-column",
+        "src/mtjxbar/nn/read_kernel.py",
+        "sensed_currents(base - ref_g * sum_v, extra, states, transposed, acc)",
+        "sensed_currents(base, extra, states, transposed, acc)",
+        (f"{COMPILED}::test_a_linear_layers_compiled_forward_and_transposed_read_are_its_tensor_reads[shape0]",),
+    ),
+    Mutant(
+        "compiled-conv-read-kernel-rows-swapped",
+        "src/mtjxbar/nn/read_kernel.py",
+        "                            row = (c * kh + ky) * kw + kx\n",
+        "                            row = (c * kh + kx) * kw + ky\n",
+        (f"{COMPILED}::test_a_convolutions_compiled_read_is_its_im2col_read[geometry0]",),
+    ),
+    Mutant(
+        "compiled-evaluation-batch-without-the-out-gain",
+        "src/mtjxbar/nn/read_kernel.py",
+        "            extra[b, i] = row[i] * k",
+        "            extra[b, i] = row[i]",
+        (f"{COMPILED}::test_a_linear_layers_compiled_forward_and_transposed_read_are_its_tensor_reads[shape2]",),
+    ),
     Mutant(
         "encoder-tau0-swapped",
         "src/mtjxbar/periphery/encoder.py",
@@ -177,8 +200,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "insitu-sgd-lr-halved-in-the-stream",
         "src/mtjxbar/optim/insitu_sgd.py",
-        'rows, cols = sgd_request(job["x"][n].index_select(0, at), job["delta"][n].index_select(0, at), job["lr"],',
-        'rows, cols = sgd_request(job["x"][n].index_select(0, at), job["delta"][n].index_select(0, at), job["lr"] / 2,',
+        'rows, cols = sgd_request(x, delta, job["lr"], layer.gain, layer.hardware.converters.input_range)',
+        'rows, cols = sgd_request(x, delta, job["lr"] / 2, layer.gain, layer.hardware.converters.input_range)',
         (f"{OPTIM}::test_mean_weight_change_equals_the_request_within_4_standard_errors[default-auto]",),
     ),
     Mutant(
@@ -368,8 +391,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "optim-stream-patches-reversed",
         "src/mtjxbar/optim/insitu_sgd.py",
-        'rows, cols = sgd_request(job["x"][n].index_select(0, at),',
-        'rows, cols = sgd_request(job["x"][n].index_select(0, at.flip(0)),',
+        "at, x, delta = gather_firing(x, delta)",
+        "at, x, delta = gather_firing(x, delta)\n            x = np.ascontiguousarray(x[::-1])",
         (f"{OPTIM_CONV}::test_positions_are_written_sample_major_in_raster_order[auto]",),
     ),
     Mutant(
