@@ -260,7 +260,7 @@ MUTANTS: list[Mutant] = [
         "src/mtjxbar/nn/conv.py",
         "return F.fold(err, tuple(input_size), self.kernel_size, self.dilation, self.padding, self.stride)",
         "return F.fold(err, tuple(input_size), self.kernel_size, self.dilation, self.padding, 1)",
-        (f"{CONV}::test_input_gradient_is_each_positions_transposed_read_folded_back[1t1mtj]",),
+        (f"{CONV}::test_input_gradient_is_each_positions_transposed_read_folded_back[passive-wires]",),  # F.fold's path
     ),
     Mutant(
         "passive-params-cache-stale",
