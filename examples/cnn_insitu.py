@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python examples/cnn_insitu.py [--datasets mnist fashion-mnist] [--train 2000]
         [--test 2000] [--epochs 1] [--seeds 0 1 2] [--lr 0.02] [--insitu-lr LR] [--conv-scale 1]
         [--headroom 1] [--rule flips|transfer] [--mtjs 4] [--sweep 8] [--buffer-mtjs 2]
-        [--init random|program] [--out docs/results/cnn_insitu]
+        [--init random|program] [--float-sweep LR ...] [--out docs/results/cnn_insitu]
 
 The network (``build``): Conv2d(1, 4, 5) - tanh - max-pool 2 - Conv2d(4, 8, 5) - tanh - max-pool 2 -
 Linear(128, 32) - tanh - Linear(32, 10), biases included, on 28x28 images with pixels in [0, 1]. Every

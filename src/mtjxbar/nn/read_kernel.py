@@ -25,8 +25,29 @@ from numba import njit
 
 from ..crossbar.access.read_kernel import ap_current, line_terms, sensed_currents
 
-__all__ = ["ideal_conv_read", "ideal_conv_transposed", "ideal_periphery_read", "ideal_periphery_terms",
+__all__ = ["dac_row", "ideal_conv_read", "ideal_conv_transposed", "ideal_periphery_read", "ideal_periphery_terms",
            "ideal_pixel_terms"]
+
+
+@njit(cache=True)
+def dac_row(x, normalize, tiny, in_gain, v_clip, v):
+    """The DAC of one input vector ``x`` into ``v`` (float64, volts): scaled by ``1 / max(max |x|, tiny)``
+    first where ``normalize`` (the transposed read's error scale), times ``in_gain``, clipped to
+    ``+-v_clip``. Returns ``(scale, sum(v))``: the scale to undo after the read (1 without ``normalize``)
+    and the reference column's drive."""
+    s = 1.0
+    if normalize:
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = max(s, abs(np.float64(x[i])))
+        s = max(s, tiny)
+    gain = in_gain / s
+    sum_v = 0.0
+    for i in range(x.shape[0]):
+        vi = min(max(np.float64(x[i]) * gain, -v_clip), v_clip)
+        v[i] = vi
+        sum_v += vi
+    return s, sum_v
 
 
 @njit(cache=True)
@@ -44,18 +65,7 @@ def ideal_periphery_read(x, normalize, tiny, in_gain, v_clip, ref_g, out_gain, s
     extra = np.empty(driven)
     acc = np.empty(sensed)
     for b in range(batch):
-        s = 1.0
-        if normalize:
-            s = 0.0
-            for i in range(driven):
-                s = max(s, abs(np.float64(x[b, i])))
-            s = max(s, tiny)
-        gain = in_gain / s
-        sum_v = 0.0
-        for i in range(driven):
-            vi = min(max(np.float64(x[b, i]) * gain, -v_clip), v_clip)
-            v[i] = vi
-            sum_v += vi
+        s, sum_v = dac_row(x[b], normalize, tiny, in_gain, v_clip, v)
         base = line_terms(v, g_p, span, scale, table, slope, extra)
         sensed_currents(base - ref_g * sum_v, extra, states, transposed, acc)
         for c in range(sensed):
@@ -72,18 +82,7 @@ def ideal_periphery_terms(x, normalize, tiny, in_gain, v_clip, ref_g, out_gain, 
     v = np.empty(driven)
     row = np.empty(driven)
     for b in range(batch):
-        s = 1.0
-        if normalize:
-            s = 0.0
-            for i in range(driven):
-                s = max(s, abs(np.float64(x[b, i])))
-            s = max(s, tiny)
-        gain = in_gain / s
-        sum_v = 0.0
-        for i in range(driven):
-            vi = min(max(np.float64(x[b, i]) * gain, -v_clip), v_clip)
-            v[i] = vi
-            sum_v += vi
+        s, sum_v = dac_row(x[b], normalize, tiny, in_gain, v_clip, v)
         k = out_gain * s
         base[b, 0] = (line_terms(v, g_p, span, scale, table, slope, row) - ref_g * sum_v) * k
         for i in range(driven):
@@ -174,17 +173,10 @@ def ideal_conv_transposed(delta, tiny, in_gain, v_clip, ref_g, out_gain, g_p, sp
         image[:] = 0.0
         for oy in range(out_h):
             for ox in range(out_w):
-                s = 0.0
-                for o in range(sensed):
-                    s = max(s, abs(np.float64(delta[n, o, oy, ox])))
-                if s == 0.0:
+                errors = delta[n, :, oy, ox]
+                if not np.any(errors != 0.0):
                     continue
-                s = max(s, tiny)
-                sum_v = 0.0
-                for o in range(sensed):
-                    vo = min(max(np.float64(delta[n, o, oy, ox]) * (in_gain / s), -v_clip), v_clip)
-                    v[o] = vo
-                    sum_v += vo
+                s, sum_v = dac_row(errors, True, tiny, in_gain, v_clip, v)
                 base = line_terms(v, g_p, span, scale, table, slope, extra)
                 sensed_currents(base - ref_g * sum_v, extra, states, True, acc)
                 k = out_gain * s
