@@ -43,12 +43,12 @@ def _one_numba_thread():
     numba.set_num_threads(threads)
 
 
-def _cell_params(seed: int) -> dict[str, torch.Tensor]:
-    """Per-cell parameters, 5 % spread of R_P, TMR0 and Ic0 around the nominal device."""
+def _cell_params(seed: int, dev: MTJParams = DEV) -> dict[str, torch.Tensor]:
+    """Per-cell parameters, 5 % spread of R_P, TMR0 and Ic0 around the device ``dev``."""
     gen = torch.Generator().manual_seed(seed)
     out = {}
     for name in ("r_p", "tmr0", "v_h", "delta", "ic0_p2ap", "ic0_ap2p", "tau0_p2ap", "tau0_ap2p"):
-        value = torch.full((ROWS, COLS), float(getattr(DEV, name)), dtype=F64)
+        value = torch.full((ROWS, COLS), float(getattr(dev, name)), dtype=F64)
         if name in ("r_p", "tmr0", "ic0_p2ap", "ic0_ap2p"):
             value = value * (1 + 0.05 * torch.randn(ROWS, COLS, generator=gen, dtype=F64))
         out[name] = value
@@ -61,7 +61,7 @@ def _array(solver: str, ohm: float, scheme: str = "v2", dev: MTJParams = DEV, se
                         tile_cols=TILE, write_scheme=scheme)
     xb = PassiveCrossbar(ROWS, COLS, dev, array, CircuitSolverConfig(write_solver=solver),
                          calibration=ReadCalibration(), compensation=WriteCompensation(), dtype=F64)
-    xb.set_cell_params(_cell_params(seed))
+    xb.set_cell_params(_cell_params(seed, dev))
     gen = torch.Generator().manual_seed(seed + 1)
     xb.set_states(torch.rand(ROWS, COLS, generator=gen) < 0.5)
     stuck = torch.rand(ROWS, COLS, generator=gen)
@@ -294,3 +294,31 @@ def test_compensation_on_the_tiles_with_a_selected_cell_restores_their_voltage(p
     selected = (phase.row_widths > 0)[:, None] & (phase.col_currents > 0)[None, :]
     ratio = (wired[selected].abs() / ideal.phase_cell_voltages(phase)[0][selected].abs()).log()
     assert abs(float(ratio.mean())) < 0.03
+
+
+@pytest.mark.parametrize("solver", ["exact", "fast"])
+def test_write_counts_each_flip_by_its_direction_and_aim(solver):
+    """A 4-phase write of both polarities on junctions of barrier 8 (so that half-selected cells flip too):
+    the listed cells are exactly those whose state changed (none stuck), ``flips_to_p`` counts those that
+    were AP, and ``intended_flips`` those each phase aimed at (its selected row and column, in the state its
+    polarity switches), phase by phase on the states the phase began with."""
+    dev = dataclasses.replace(DEV, delta=8.0)
+    xb = _array(solver, 1.0, dev=dev)
+    phases = tuple(_phase(pol, seed=s, current=30e-6) for s, pol in enumerate((TO_P, TO_AP, TO_AP, TO_P)))
+    gen = torch.Generator().manual_seed(5)
+    frozen = xb.frozen_mask.view(ROWS, COLS)
+    totals = np.zeros(3, dtype=np.int64)
+    for phase in phases:
+        before = xb.parallel.clone()
+        result = xb.write(UpdatePlan((phase,)), gen)
+        changed = (xb.parallel != before).flatten()
+        assert torch.equal(torch.sort(result.flipped_cells).values, torch.nonzero(changed).flatten())
+        assert not bool((changed & frozen.flatten()).any())
+        assert result.flips_to_p == int((changed & ~before.flatten()).sum())
+        aimed = (phase.row_widths > 0)[:, None] & (phase.col_currents > 0)[None, :]
+        aimed &= ~before if phase.polarity == TO_P else before
+        assert result.intended_flips == int((changed & aimed.flatten()).sum())
+        assert result.disturb_flips == int(changed.sum()) - result.intended_flips
+        totals += (result.flips_to_p, result.intended_flips, result.disturb_flips)
+    # both directions, aimed and disturb flips all occur, so no count above holds trivially
+    assert totals.min() > 0 and totals[0] < totals[1] + totals[2], totals

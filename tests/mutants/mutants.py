@@ -37,6 +37,34 @@ COMPILED = "tests/nn/test_compiled_reads.py"
 
 MUTANTS: list[Mutant] = [
     Mutant(
+        "passive-sampler-counts-p-flips-as-to-p",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        "                if not was:\n                    to_p_count += 1",
+        "                if was:\n                    to_p_count += 1",
+        (f"{FAST}::test_write_counts_each_flip_by_its_direction_and_aim[fast]",),
+    ),
+    Mutant(
+        "passive-sampler-aims-at-the-wrong-state",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        "and was != to_p:  # the phase aims",
+        "and was == to_p:  # the phase aims",
+        (f"{FAST}::test_write_counts_each_flip_by_its_direction_and_aim[fast]",),
+    ),
+    Mutant(
+        "passive-sampler-flips-stuck-cells",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        "if log_s == 0.0 or (has_frozen and frozen[i, j]):",
+        "if log_s == 0.0:",
+        (f"{FAST}::test_write_counts_each_flip_by_its_direction_and_aim[fast]",),
+    ),
+    Mutant(
+        "passive-sampler-probability-10-percent-low",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        "if np.random.random() < -np.expm1(log_s):",
+        "if np.random.random() < -0.9 * np.expm1(log_s):",
+        (f"{FAST}::test_fast_path_flip_statistics_per_cell_follow_the_exact_probabilities[1.0]",),
+    ),
+    Mutant(
         "compiled-read-without-the-reference-column",
         "src/mtjxbar/nn/read_kernel.py",
         "sensed_currents(base - ref_g * sum_v, extra, states, transposed, acc)",

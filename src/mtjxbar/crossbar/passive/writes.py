@@ -9,8 +9,9 @@ memoryless hazard too). With wires the two patterns are solved as circuits (all 
 ``r_driver``): the ``on`` solve holds every selected row at once, an upper bound on the IR drop that rows
 released early see. The array's :attr:`~.array.PassiveCrossbar.compensation` (the periphery's algorithm,
 :mod:`mtjxbar.periphery.passive_compensation`) may move the ``on`` sources against the IR drop first.
-Cells flip with one uniform draw per cell per phase; flips of selected cells that the phase's polarity aims
-at are ``intended``, all others (half-selected and unselected cells) ``disturb``.
+Each phase draws one uniform per cell it can flip (:func:`.survival.sample_phase_flips`); flips of selected
+cells that the phase's polarity aims at are ``intended``, all others (half-selected and unselected cells)
+``disturb``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..circuit import solve_tiles_cells
 from ..events import WriteEvent
 from ..plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase, WriteResult, column_phase
 from .scheme import column_write_voltages, ideal_cell_voltages, phase_levels
-from .survival import phase_log_survival
+from .survival import phase_log_survival, sample_phase_flips
 
 __all__ = ["PassiveWrites", "PassiveWriteResult"]
 
@@ -96,26 +97,25 @@ class PassiveWrites:
             raise ValueError(f"phase of {phase.row_widths.numel()} rows x {phase.col_currents.numel()} columns "
                              f"for an array of {self.rows} x {self.cols}")
 
-    def _phase_log_survival(self, phase: WritePhase) -> np.ndarray:
-        """log P(no flip) of every cell over the phase (N, M)."""
+    def _phase_intervals(self, phase: WritePhase) -> tuple[np.ndarray, np.ndarray]:
+        """Cell voltages (held, released) x rows x cols of a phase and how long each row sees each pattern
+        (2, rows, s); reports the phase's event to a metered array."""
         self._check_phase_size(phase)
-        # (held, released) x rows x cols; a metered write solves the released pattern on every tile, so that
-        # its event (the array's phase_event) holds the whole circuit's power
+        # a metered write solves the released pattern on every tile, so that its event (the array's
+        # phase_event) holds the whole circuit's power
         volts = self._phase_volts(phase, every_tile=self.events is not None)
         if self.events is not None:
             self.events.append(self.phase_event(phase, torch.from_numpy(volts[0]), torch.from_numpy(volts[1])))
         widths = phase.row_widths.double().cpu().numpy()
         length = float(widths.max()) if widths.size else 0.0
         on_time = np.where(widths > 0, widths, length)
-        duration = np.stack([on_time, np.maximum(length - on_time, 0.0)])  # (held, released) x rows
+        return volts, np.stack([on_time, np.maximum(length - on_time, 0.0)])
+
+    def _phase_log_survival(self, phase: WritePhase) -> np.ndarray:
+        """log P(no flip) of every cell over the phase (N, M)."""
+        volts, duration = self._phase_intervals(phase)
         return phase_log_survival(volts, duration, self.parallel.cpu().numpy(), self.cell_params_np(),
                                   self.device_params.n_exponent, self.device_params.tau_d)
-
-    def _aimed(self, phase: WritePhase) -> torch.Tensor:
-        """The cells the phase aims at (N, M): selected row and column, in the state its polarity switches."""
-        parallel = self.parallel.cpu()
-        aimed = (phase.row_widths.cpu() > 0)[:, None] & (phase.col_currents.cpu() > 0)[None, :]
-        return aimed & (~parallel if phase.polarity == TO_P else parallel)
 
     def switching_probabilities(self, plan: UpdatePlan) -> torch.Tensor:
         """Per-cell flip probability of each phase in the current states (phases, rows, cols), disturbs
@@ -134,30 +134,35 @@ class PassiveWrites:
         return self.write(UpdatePlan((phase,)), generator)
 
     def write(self, plan: UpdatePlan, generator: torch.Generator) -> PassiveWriteResult:
-        """Apply the phases in order (each on the states the previous left); one draw per cell per phase."""
+        """Apply the phases in order (each on the states the previous left); one draw per cell that the phase
+        can flip (:func:`~.survival.sample_phase_flips`, seeded by one 32-bit draw of ``generator`` per phase)."""
         if isinstance(plan, CoincidencePlan):
             raise ValueError("encoder.scheme = 'coincidence' is not supported on passive arrays yet "
                              "(use array.kind = '1t1mtj' or encoder.scheme = 'current')")
-        flipped, to_p_count, intended, disturb = [], 0, 0, 0
+        flipped, to_p_count, intended = [], 0, 0
+        # the states as one C-contiguous bool array the sampler flips in place (the array's own memory on the
+        # CPU; a copy written back on another device)
+        states = self.parallel.cpu().numpy()
+        in_place = self.parallel.device.type == "cpu" and states.flags.c_contiguous
+        states = states if in_place else np.ascontiguousarray(states)
+        frozen = None if self._frozen is None else self._frozen.view(self.rows, self.cols).cpu().numpy()
         for phase in plan.phases:
-            log_s = self._phase_log_survival(phase)
-            draw = torch.rand(log_s.shape, generator=generator, dtype=torch.float64, device=generator.device)
-            flips = draw.cpu().numpy() < -np.expm1(log_s)
-            if self._frozen is not None:  # stuck cells never flip
-                flips &= ~self._frozen.view(self.rows, self.cols).cpu().numpy()
-            if not flips.any():
-                continue
-            flips, aimed = torch.from_numpy(flips), self._aimed(phase)
-            cells = torch.nonzero(flips.flatten()).flatten()
-            to_p_count += int((~self.parallel.cpu().flatten()[cells]).sum())
-            intended += int((flips & aimed).sum())
-            disturb += int((flips & ~aimed).sum())
-            self.parallel.view(-1)[cells.to(self.device)] ^= True
-            self._state_float = None
-            flipped.append(cells)
+            volts, duration = self._phase_intervals(phase)
+            seed = int(torch.randint(0, 2**32, (1,), generator=generator, device=generator.device))
+            cells, to_p, aimed = sample_phase_flips(
+                volts, duration, states, frozen, self.cell_params_np(), self.device_params.n_exponent,
+                self.device_params.tau_d, (phase.row_widths > 0).cpu().numpy(), (phase.col_currents > 0).cpu().numpy(),
+                phase.polarity == TO_P, seed)
+            if cells.size:
+                to_p_count, intended = to_p_count + to_p, intended + aimed
+                flipped.append(torch.from_numpy(cells))
+                self._state_float = None
+                if not in_place:  # the next phase solves the array's own states
+                    self.parallel.copy_(torch.from_numpy(states).to(self.device))
         cells = torch.cat(flipped).to(self.device) if flipped else torch.zeros(0, dtype=torch.long,
                                                                                device=self.device)
         n_flips = int(cells.numel())
+        disturb = n_flips - intended
         if self.events is not None:
             self.events.append(WriteEvent(rows=self.rows, cols=self.cols, phases=len(plan.phases),
                                           flips_to_p=to_p_count, flips_to_ap=n_flips - to_p_count))
