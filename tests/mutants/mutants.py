@@ -39,8 +39,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "passive-sampler-counts-p-flips-as-to-p",
         "src/mtjxbar/crossbar/passive/survival.py",
-        "                if not was:\n                    to_p_count += 1",
-        "                if was:\n                    to_p_count += 1",
+        "            if not was:\n                to_p_count += 1",
+        "            if was:\n                to_p_count += 1",
         (f"{FAST}::test_write_counts_each_flip_by_its_direction_and_aim[fast]",),
     ),
     Mutant(
@@ -53,15 +53,22 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "passive-sampler-flips-stuck-cells",
         "src/mtjxbar/crossbar/passive/survival.py",
-        "if log_s == 0.0 or (has_frozen and frozen[i, j]):",
-        "if log_s == 0.0:",
+        "if has_frozen and frozen[i, j]:\n                continue  # stuck: never flips",
+        "if False:\n                continue  # stuck: never flips",
         (f"{FAST}::test_write_counts_each_flip_by_its_direction_and_aim[fast]",),
+    ),
+    Mutant(
+        "passive-survival-floor-above-ic0",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        "    if current <= ic0:\n        return thermal + log_floor",
+        "    if current <= 2.0 * ic0:\n        return thermal + log_floor",
+        ("tests/crossbar/test_passive.py::test_phase_survival_kernel_is_the_device_model",),
     ),
     Mutant(
         "passive-sampler-probability-10-percent-low",
         "src/mtjxbar/crossbar/passive/survival.py",
-        "if np.random.random() < -np.expm1(log_s):",
-        "if np.random.random() < -0.9 * np.expm1(log_s):",
+        "                spent -= _interval_log_survival(",
+        "                spent -= 0.9 * _interval_log_survival(",
         (f"{FAST}::test_fast_path_flip_statistics_per_cell_follow_the_exact_probabilities[1.0]",),
     ),
     Mutant(

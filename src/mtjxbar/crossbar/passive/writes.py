@@ -9,7 +9,7 @@ memoryless hazard too). With wires the two patterns are solved as circuits (all 
 ``r_driver``): the ``on`` solve holds every selected row at once, an upper bound on the IR drop that rows
 released early see. The array's :attr:`~.array.PassiveCrossbar.compensation` (the periphery's algorithm,
 :mod:`mtjxbar.periphery.passive_compensation`) may move the ``on`` sources against the IR drop first.
-Each phase draws one uniform per cell it can flip (:func:`.survival.sample_phase_flips`); flips of selected
+Each cell flips with its own probability, independently (:func:`.survival.sample_phase_flips`); flips of selected
 cells that the phase's polarity aims at are ``intended``, all others (half-selected and unselected cells)
 ``disturb``.
 """
@@ -25,7 +25,7 @@ from ..circuit import solve_tiles_cells
 from ..events import WriteEvent
 from ..plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase, WriteResult, column_phase
 from .scheme import column_write_voltages, ideal_cell_voltages, phase_levels
-from .survival import phase_log_survival, sample_phase_flips
+from .survival import log_floors, phase_log_survival, sample_phase_flips
 
 __all__ = ["PassiveWrites", "PassiveWriteResult"]
 
@@ -97,6 +97,14 @@ class PassiveWrites:
             raise ValueError(f"phase of {phase.row_widths.numel()} rows x {phase.col_currents.numel()} columns "
                              f"for an array of {self.rows} x {self.cols}")
 
+    def log_floors(self) -> np.ndarray:
+        """Each cell's precessional log-survival floor (:func:`.survival.log_floors`), once per cell
+        parameters (:meth:`cell_params_np` is rebuilt after :meth:`set_cell_params`)."""
+        params = self.cell_params_np()
+        if getattr(self, "_floors", (None, None))[0] is not params:
+            self._floors = (params, log_floors(params["delta"]))
+        return self._floors[1]
+
     def _phase_intervals(self, phase: WritePhase) -> tuple[np.ndarray, np.ndarray]:
         """Cell voltages (held, released) x rows x cols of a phase and how long each row sees each pattern
         (2, rows, s); reports the phase's event to a metered array."""
@@ -115,7 +123,7 @@ class PassiveWrites:
         """log P(no flip) of every cell over the phase (N, M)."""
         volts, duration = self._phase_intervals(phase)
         return phase_log_survival(volts, duration, self.parallel.cpu().numpy(), self.cell_params_np(),
-                                  self.device_params.n_exponent, self.device_params.tau_d)
+                                  self.device_params.n_exponent, self.device_params.tau_d, self.log_floors())
 
     def switching_probabilities(self, plan: UpdatePlan) -> torch.Tensor:
         """Per-cell flip probability of each phase in the current states (phases, rows, cols), disturbs
@@ -134,8 +142,9 @@ class PassiveWrites:
         return self.write(UpdatePlan((phase,)), generator)
 
     def write(self, plan: UpdatePlan, generator: torch.Generator) -> PassiveWriteResult:
-        """Apply the phases in order (each on the states the previous left); one draw per cell that the phase
-        can flip (:func:`~.survival.sample_phase_flips`, seeded by one 32-bit draw of ``generator`` per phase)."""
+        """Apply the phases in order (each on the states the previous left); every cell flips with the
+        probability of its phase's hazard (:func:`~.survival.sample_phase_flips`, seeded by one 32-bit draw of
+        ``generator`` per phase)."""
         if isinstance(plan, CoincidencePlan):
             raise ValueError("encoder.scheme = 'coincidence' is not supported on passive arrays yet "
                              "(use array.kind = '1t1mtj' or encoder.scheme = 'current')")
@@ -152,7 +161,7 @@ class PassiveWrites:
             cells, to_p, aimed = sample_phase_flips(
                 volts, duration, states, frozen, self.cell_params_np(), self.device_params.n_exponent,
                 self.device_params.tau_d, (phase.row_widths > 0).cpu().numpy(), (phase.col_currents > 0).cpu().numpy(),
-                phase.polarity == TO_P, seed)
+                phase.polarity == TO_P, seed, self.log_floors())
             if cells.size:
                 to_p_count, intended = to_p_count + to_p, intended + aimed
                 flipped.append(torch.from_numpy(cells))
