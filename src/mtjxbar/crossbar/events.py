@@ -147,8 +147,9 @@ class WriteEvent:
         return self.flips_to_p + self.flips_to_ap
 
 
-def ap_resistance_at_current(current: torch.Tensor, *, r_p, tmr0, v_h) -> torch.Tensor:
-    """Resistance (ohm) of an AP junction carrying ``current`` (A): ``R = R_AP(V)`` with ``V = I R``
+def ap_resistance_at_current(current, *, r_p, tmr0, v_h):
+    """Resistance (ohm) of an AP junction carrying ``current`` (A; a tensor or a numpy array, which is
+    many times faster for the few values of a write phase's columns): ``R = R_AP(V)`` with ``V = I R``
     (:func:`mtjxbar.device.physics.ap_voltage_at_current`)."""
-    v = physics.ap_voltage_at_current(current.abs(), r_p, tmr0, v_h)
+    v = physics.ap_voltage_at_current(abs(current), r_p, tmr0, v_h)
     return physics.ap_resistance(v, r_p, tmr0, v_h)

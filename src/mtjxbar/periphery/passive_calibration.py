@@ -24,11 +24,10 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
-import torch
 
 from ..crossbar.circuit import LineEnds, solve_tiles_currents
 from ..crossbar.passive import PassiveCrossbar
-from ..device import resistance_ap
+from ..device import physics
 
 __all__ = ["ReadCalibration", "state_blind_model"]
 
@@ -42,7 +41,7 @@ def state_blind_model(array: PassiveCrossbar, volts: np.ndarray | None = None) -
     g_mean = 0.5 * (1.0 / dev.r_p + 1.0 / dev.r_ap)
     g = g_mean
     if volts is not None:
-        r_ap = resistance_ap(torch.from_numpy(volts), r_p=dev.r_p, tmr0=dev.tmr0, v_h=dev.v_h).numpy()
+        r_ap = physics.ap_resistance(np.asarray(volts, dtype=np.float64), dev.r_p, dev.tmr0, dev.v_h)
         g = 0.5 * (1.0 / dev.r_p + 1.0 / r_ap)
     return g_mean, np.ones((array.rows, array.cols), dtype=bool), {"r_p": 1.0 / g, "tmr0": 0.0, "v_h": 1.0}
 

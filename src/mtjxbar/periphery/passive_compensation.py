@@ -21,11 +21,10 @@ import weakref
 from dataclasses import replace
 
 import numpy as np
-import torch
 
 from ..crossbar.circuit import lumped_series, solve_tiles_cells
 from ..crossbar.passive import PassiveCrossbar
-from ..device import resistance_ap
+from ..device import physics
 from .passive_calibration import state_blind_model
 
 __all__ = ["WriteCompensation", "write_path"]
@@ -87,8 +86,8 @@ class WriteCompensation:
         if array not in self._paths:
             self._paths[array] = write_path(array)
         dev, path = array.device_params, self._paths[array][np.ix_(ri, cj)]
-        g_state = 1.0 / (resistance_ap(torch.from_numpy(target[cj]), r_p=dev.r_p, tmr0=dev.tmr0, v_h=dev.v_h).numpy()
-                         if sign > 0 else np.full(cj.size, dev.r_p))
+        g_state = 1.0 / (physics.ap_resistance(target[cj], dev.r_p, dev.tmr0, dev.v_h) if sign > 0
+                         else np.full(cj.size, dev.r_p))
         own = (1.0 + path / params["r_p"][np.ix_(ri, cj)]) / (1.0 + path * g_state[None, :])
         previous = None  # (mean held voltage, mean shift) of the step before
         for _ in range(steps):

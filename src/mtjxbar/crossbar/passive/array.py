@@ -95,6 +95,7 @@ class PassiveCrossbar(PassiveWrites, CellArray):
         super().__init__(rows, cols, device_params, array, cell_params=cell_params, dtype=dtype, device=device)
         self.circuit_solver = solver or CircuitSolverConfig()
         self.calibration, self.compensation = calibration, compensation
+        self._line_ends: dict[str, LineEnds] = {}  # line_ends(purpose), built on first use
         self.row_tiles = tile_slices(rows, array.tile_rows)
         self.col_tiles = tile_slices(cols, array.tile_cols)
         self.tile_starts = (np.array([t.start for t in self.row_tiles] + [rows], dtype=np.int64),
@@ -220,7 +221,12 @@ class PassiveCrossbar(PassiveWrites, CellArray):
 
     def line_ends(self, purpose: str) -> LineEnds:
         """Port conductances of every line for a read (rows driven, columns sensed), a transposed read or a
-        write (every line driven)."""
+        write (every line driven); built once per purpose (the array's configuration is frozen)."""
+        if purpose not in self._line_ends:
+            self._line_ends[purpose] = self._build_line_ends(purpose)
+        return self._line_ends[purpose]
+
+    def _build_line_ends(self, purpose: str) -> LineEnds:
         c = self.array.circuit
         r_row, r_col = {"read": (c.r_driver, c.r_sense), "transposed": (c.r_sense, c.r_driver),
                         "write": (c.r_driver, c.r_driver)}[purpose]
