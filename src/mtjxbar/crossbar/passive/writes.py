@@ -99,11 +99,10 @@ class PassiveWrites:
 
     def log_floors(self) -> np.ndarray:
         """Each cell's precessional log-survival floor (:func:`.survival.log_floors`), once per cell
-        parameters (:meth:`cell_params_np` is rebuilt after :meth:`set_cell_params`)."""
-        params = self.cell_params_np()
-        if getattr(self, "_floors", (None, None))[0] is not params:
-            self._floors = (params, log_floors(params["delta"]))
-        return self._floors[1]
+        parameters (dropped by :meth:`~.array.PassiveCrossbar._params_changed`)."""
+        if self._log_floors is None:
+            self._log_floors = log_floors(self.cell_params_np()["delta"])
+        return self._log_floors
 
     def _phase_intervals(self, phase: WritePhase) -> tuple[np.ndarray, np.ndarray]:
         """Cell voltages (held, released) x rows x cols of a phase and how long each row sees each pattern
