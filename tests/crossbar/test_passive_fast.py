@@ -322,3 +322,22 @@ def test_write_counts_each_flip_by_its_direction_and_aim(solver):
         totals += (result.flips_to_p, result.intended_flips, result.disturb_flips)
     # both directions, aimed and disturb flips all occur, so no count above holds trivially
     assert totals.min() > 0 and totals[0] < totals[1] + totals[2], totals
+
+
+def test_states_outside_the_samplers_memory_flip_as_in_place():
+    """States the sampler cannot flip in place (here a non-contiguous tensor, as on a GPU: a copy) must give
+    the same write, same seed: every phase solved on the flips of the one before, the array's states
+    updated, the same cells listed."""
+    dev = dataclasses.replace(DEV, delta=8.0)
+    plan = UpdatePlan(phases=tuple(_phase(pol, seed=s, current=30e-6) for s, pol in enumerate((TO_P, TO_AP))))
+    results, states = [], []
+    for copied in (False, True):
+        xb = _array("fast", 1.0, dev=dev)
+        if copied:  # the same values in transposed storage
+            xb.parallel = xb.parallel.t().contiguous().t()
+            assert not xb.parallel.is_contiguous()
+        results.append(xb.write(plan, torch.Generator().manual_seed(3)))
+        states.append(xb.parallel.clone())
+    assert results[0].flipped_cells.numel() > 100
+    assert torch.equal(results[0].flipped_cells, results[1].flipped_cells)
+    assert torch.equal(states[0], states[1])

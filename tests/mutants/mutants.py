@@ -58,6 +58,13 @@ MUTANTS: list[Mutant] = [
         (f"{FAST}::test_write_counts_each_flip_by_its_direction_and_aim[fast]",),
     ),
     Mutant(
+        "passive-sampler-copy-not-written-back",
+        "src/mtjxbar/crossbar/passive/writes.py",
+        "                if not in_place:  # the next phase solves the array's own states",
+        "                if False:  # the next phase solves the array's own states",
+        (f"{FAST}::test_states_outside_the_samplers_memory_flip_as_in_place",),
+    ),
+    Mutant(
         "passive-survival-floor-above-ic0",
         "src/mtjxbar/crossbar/passive/survival.py",
         "    if current <= ic0:\n        return thermal + log_floor",
