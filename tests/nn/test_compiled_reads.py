@@ -5,7 +5,7 @@ G_AP differs with its line voltage), clipping inputs, both orientations and ever
 The tensor path is what runs where autograd records through the read (an input that requires a gradient
 with grad mode on), so each test reads the same input both ways. Tolerance: 1e-5 relative to the largest
 output, the float32 rounding of sums over tens of lines (the compiled loop sums in float64). Batches
-above ``16 vectors`` (the compiled voltage terms and a BLAS product) are checked alike.
+above 16 vectors (``SMALL_BATCH``: the compiled voltage terms and a BLAS product) are checked alike.
 """
 
 from __future__ import annotations

@@ -51,6 +51,16 @@ def dac_row(x, normalize, tiny, in_gain, v_clip, v):
 
 
 @njit(cache=True)
+def _any_nonzero(x):
+    """Whether any entry of ``x`` is nonzero (a loop with an early exit: ``np.any(x != 0)`` allocates a
+    temporary array, once per output position in :func:`ideal_conv_transposed`)."""
+    for i in range(x.shape[0]):
+        if x[i] != 0.0:
+            return True
+    return False
+
+
+@njit(cache=True)
 def ideal_periphery_read(x, normalize, tiny, in_gain, v_clip, ref_g, out_gain, states, transposed, g_p, span, scale,
                          table, slope, out):
     """``out`` (batch, sensed) <- the layer outputs of inputs ``x`` (batch, driven): each row scaled by
@@ -174,7 +184,7 @@ def ideal_conv_transposed(delta, tiny, in_gain, v_clip, ref_g, out_gain, g_p, sp
         for oy in range(out_h):
             for ox in range(out_w):
                 errors = delta[n, :, oy, ox]
-                if not np.any(errors != 0.0):
+                if not _any_nonzero(errors):
                     continue
                 s, sum_v = dac_row(errors, True, tiny, in_gain, v_clip, v)
                 base = line_terms(v, g_p, span, scale, table, slope, extra)
