@@ -1,0 +1,217 @@
+"""Passive (0T1MTJ) arrays on the network of the 1T1MTJ study (issue 23's table): MNIST, 784-512-160, 6 epochs.
+
+Every run trains the study's recipe, ``examples/mnist_independent.toml`` (784-512-10 with 16 outputs per class,
+one MTJ per synapse against a reference column, the independent-flip rule, lr 0.3 decaying by 0.7 per epoch,
+6 epochs of ``../shared/data/mnist-train10k``, the 10,000 test images), on one of:
+
+* 1T1MTJ arrays (in situ, with the float and ex-situ baselines of the same seed);
+* passive arrays cut into 64 x 64 tiles, 0, 1 and 2.5 ohm per wire segment, V/2 and V/3 writes, exact circuit
+  reads and writes (line relaxation, bias-dependent TMR), write compensation 2 steps, per-tile read
+  calibration (ex situ: the software binary network programmed into the same passive arrays).
+
+Every run is metered (``results.json``'s ``hardware``: the modelled energy of a training sample on its array
+kind) and checkpoints every ``--checkpoint-every`` samples: the script resumes a run that has a checkpoint
+and no ``results.json``, and reuses finished runs, so the table grows over as many sittings as it takes
+(a passive run at 1 ohm takes about 8 hours on one core: docs/passive.md). After every finished run it rewrites
+``docs/results/passive_study.md`` and ``passive_study_runs.csv`` with the runs finished so far and lists the
+others as pending. Each run's progress lines go to ``runs/passive_study/NAME.log``.
+
+    python examples/passive_study_table.py                  # all runs, 2 at a time, 1T1MTJ and 0 ohm first
+    python examples/passive_study_table.py --dry-run        # the commands only
+    python examples/passive_study_table.py --table-only     # the table of the runs finished so far
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from threading import Lock
+
+from mtjxbar.experiments.checkpoint import Checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+OHMS, SCHEMES = (0.0, 1.0, 2.5), ("v2", "v3")
+COLUMNS = ("array", "wire_ohm", "scheme", "seed", "train_samples", "epochs", "insitu_acc", "exsitu_acc", "float_acc",
+           "flips_per_sample", "disturb_per_sample", "energy_per_sample_j", "ms_per_sample")
+
+
+def plan(args) -> list[dict]:
+    """One dict per run (name, table labels, ``mtjxbar train`` flags), in the order they run: the 1T1MTJ
+    reference, then the passive rows by wire resistance (cheapest first), seed by seed."""
+    base = ["--config", "examples/mnist_independent.toml", "--data-dir", str(args.data_dir), "--threads", "1",
+            "--checkpoint-every", str(args.checkpoint_every)]
+    if args.max_train:
+        base += ["--max-train", str(args.max_train)]
+    if args.max_test:
+        base += ["--max-test", str(args.max_test)]
+    if args.epochs:
+        base += ["--epochs", str(args.epochs)]
+    out = [{"name": f"1t1mtj_s{s}", "array": "1t1mtj", "wire_ohm": "", "scheme": "", "seed": s,
+            "flags": [*base, "--seed", str(s), "--array", "1t1mtj"]} for s in args.seeds]
+    passive = ["--array", "passive", "--tile-size", "64", "--fidelity", "exact", "--write-compensation", "2",
+               "--methods", "binary_software", "exsitu"]
+    for ohm in OHMS:
+        for s in args.seeds:
+            for scheme in SCHEMES:
+                out.append({"name": f"passive_{scheme}_{ohm:g}ohm_s{s}", "array": "passive", "wire_ohm": f"{ohm:g}",
+                            "scheme": scheme, "seed": s,
+                            "flags": [*base, "--seed", str(s), *passive, "--write-scheme", scheme,
+                                      "--wire-resistance", f"{ohm:g}"]})
+    return out
+
+
+def command(run: dict, runs: Path) -> list[str]:
+    """The run's ``mtjxbar train`` command: a fresh start, or ``--resume`` where a checkpoint exists."""
+    folder = runs / run["name"]
+    train = [sys.executable, "-m", "mtjxbar.cli.main", "train"]
+    if Checkpoint(folder).exists():
+        return [*train, "--resume", str(folder), "--threads", "1", "--checkpoint-every",
+                run["flags"][run["flags"].index("--checkpoint-every") + 1]]
+    # a folder without a checkpoint holds at most the files of a run stopped before its first one
+    return [*train, *run["flags"], "--out", str(folder), "--overwrite"]
+
+
+def shown(run: dict, runs: Path) -> str:
+    """The fresh-start command as a user types it, from the repository root."""
+    return shlex.join(["mtjxbar", "train", *run["flags"], "--out", str(runs / run["name"])]).replace(
+        str(ROOT) + "/", "")
+
+
+def summarise(run: dict, results: dict) -> dict:
+    """A table row of one finished run (accuracies in %, per-sample figures over all its in-situ samples)."""
+    epochs, acc = results["insitu_epochs"], results["accuracy"]
+    samples = results["n_train"] * results["epochs"]
+    hardware = results.get("hardware") or {}
+    energy = (hardware.get("insitu_parallel") or {}).get("energy_j")
+    return {"array": run["array"], "wire_ohm": run["wire_ohm"], "scheme": run["scheme"], "seed": run["seed"],
+            "train_samples": results["n_train"], "epochs": results["epochs"],
+            **{f"{m}_acc": (None if acc.get(m) is None else 100 * acc[m]) for m in ("insitu", "exsitu", "float")},
+            "flips_per_sample": sum(e["flips"] for e in epochs) / samples,
+            "disturb_per_sample": sum(e.get("disturb_flips", 0) for e in epochs) / samples,
+            "energy_per_sample_j": energy,
+            "ms_per_sample": 1e3 * results["train_seconds"]["insitu"] / samples}
+
+
+def _pm(values: list[float]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    m = statistics.fmean(values)
+    return f"{m:.2f} %" if len(values) == 1 else f"{m:.2f} ± {statistics.stdev(values):.2f} %"
+
+
+def _mean(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if r[key] is not None]
+    return statistics.fmean(values) if values else None
+
+
+def markdown(table: list[dict], pending: list[dict], cmds: list[str], args) -> str:
+    """The table of the finished runs, one row per configuration (mean ± sd over its seeds), the pending
+    runs and the commands."""
+    label = {"v2": "V/2", "v3": "V/3", "": "-"}
+    lines = ["# MNIST on passive arrays, the 1T1MTJ study's network (issue 23)", "",
+             "`python examples/passive_study_table.py` (module docstring; one row per run: `passive_study_runs.csv`): "
+             "`examples/mnist_independent.toml`, 784-512-10 with 16 outputs per class, one MTJ per synapse against a "
+             "reference column, 6 epochs of the 10,000 training images, the 10,000 test images. Passive: 64 x 64 "
+             "tiles, exact circuits, write compensation 2 steps, per-tile read calibration. Accuracies: mean ± sd "
+             "over the seeds listed. Energy: the cost model's in-situ energy per training sample (parallel update) "
+             "on the run's own array kind. ms / sample: in-situ training, one core per run, two runs sharing the "
+             "2-core machine.", "",
+             "| array | wire (ohm / segment) | write scheme | seeds | in situ | ex situ | float | flips / sample "
+             "| disturb flips / sample | energy / sample | ms / sample |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    if args.max_train or args.max_test or args.epochs:
+        lines[3:3] = [f"**A smoke run, not the table:** --max-train {args.max_train or 'all'}, --max-test "
+                      f"{args.max_test or 'all'}, --epochs {args.epochs or 6}.", ""]
+    groups: dict[tuple, list[dict]] = {}
+    for r in table:
+        groups.setdefault((r["array"], r["wire_ohm"], r["scheme"]), []).append(r)
+    for (array, ohm, scheme), rows in groups.items():
+        energy = _mean(rows, "energy_per_sample_j")
+        lines.append(f"| {'1T1MTJ' if array == '1t1mtj' else 'passive'} | {ohm or '-'} | {label[scheme]} | "
+                     f"{','.join(str(r['seed']) for r in rows)} | {_pm([r['insitu_acc'] for r in rows])} | "
+                     f"{_pm([r['exsitu_acc'] for r in rows])} | {_pm([r['float_acc'] for r in rows])} | "
+                     f"{_mean(rows, 'flips_per_sample'):.1f} | {_mean(rows, 'disturb_per_sample'):.4f} | "
+                     f"{'-' if energy is None else f'{energy * 1e9:.1f} nJ'} | {_mean(rows, 'ms_per_sample'):.3g} |")
+    if not table:
+        lines.append("| (no run finished yet) |  |  |  |  |  |  |  |  |  |  |")
+    if pending:
+        lines += ["", f"Pending ({len(pending)} runs, resumed from their checkpoints by the same command): "
+                  + ", ".join(f"`{r['name']}`" for r in pending) + "."]
+    lines += ["", "Commands (from the repository root; `--resume runs/passive_study/NAME` continues one):", "",
+              "```", *cmds, "```", ""]
+    return "\n".join(lines)
+
+
+def write_table(runs: list[dict], args, cmds: list[str]) -> str:
+    """Rewrite the table and CSV from the runs finished so far; returns the markdown."""
+    done = [r for r in runs if (args.runs / r["name"] / "results.json").exists()]
+    table = [summarise(r, json.loads((args.runs / r["name"] / "results.json").read_text())) for r in done]
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "passive_study_runs.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(table)
+    text = markdown(table, [r for r in runs if r not in done], cmds, args)
+    (args.out / "passive_study.md").write_text(text)
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist-train10k"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one core each)")
+    parser.add_argument("--checkpoint-every", type=int, default=1000, help="in-situ samples between checkpoints")
+    parser.add_argument("--max-train", type=int, default=0, help="a smoke run: the first N training images (0: all)")
+    parser.add_argument("--max-test", type=int, default=0, help="a smoke run: the first N test images (0: all)")
+    parser.add_argument("--epochs", type=int, default=0, help="a smoke run: epochs (0: the recipe's 6)")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "passive_study")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    parser.add_argument("--table-only", action="store_true", help="write the table of the finished runs only")
+    args = parser.parse_args()
+    if not args.dry_run and not any(args.data_dir.glob("train-images-idx3-ubyte*")):
+        parser.error(f"--data-dir {args.data_dir}: no MNIST training images there")
+    runs = plan(args)
+    cmds = [shown(r, args.runs) for r in runs]
+    if args.dry_run:
+        print("\n".join(cmds))
+        return 0
+    if args.table_only:
+        print(write_table(runs, args, cmds))
+        return 0
+    lock, failed = Lock(), []
+
+    def run_one(run: dict) -> None:
+        folder = args.runs / run["name"]
+        if (folder / "results.json").exists():
+            return
+        cmd = command(run, args.runs)
+        log_path = args.runs / f"{run['name']}.log"
+        print(f"{'resuming' if '--resume' in cmd else 'running'} {run['name']} (log: {log_path})", flush=True)
+        args.runs.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "a") as log:
+            done = subprocess.run(["nice", "-n", "5", *cmd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        print(f"{'done' if done.returncode == 0 else f'FAILED ({done.returncode}; see the log)'} {run['name']}",
+              flush=True)
+        with lock:
+            if done.returncode:
+                failed.append(run["name"])
+            write_table(runs, args, cmds)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(run_one, runs))
+    print(write_table(runs, args, cmds))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

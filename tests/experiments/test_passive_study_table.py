@@ -1,0 +1,92 @@
+"""examples/passive_study_table.py: the runs it plans, how it resumes them, and the table it writes from
+finished runs (no training here: results.json files written by hand)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from mtjxbar.experiments.checkpoint import Checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = importlib.util.spec_from_file_location("passive_study_table", ROOT / "examples" / "passive_study_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _args(tmp_path: Path, **kw) -> argparse.Namespace:
+    base = {"data_dir": Path("data"), "seeds": [0, 1, 2], "checkpoint_every": 1000, "max_train": 0, "max_test": 0,
+            "epochs": 0, "runs": tmp_path / "runs", "out": tmp_path / "out"}
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_plan_is_the_issues_table(study, tmp_path):
+    runs = study.plan(_args(tmp_path))
+    passive = [r for r in runs if r["array"] == "passive"]
+    assert [r["name"] for r in runs[:3]] == ["1t1mtj_s0", "1t1mtj_s1", "1t1mtj_s2"]
+    assert {(r["wire_ohm"], r["scheme"], r["seed"]) for r in passive} == {
+        (o, s, k) for o in ("0", "1", "2.5") for s in ("v2", "v3") for k in (0, 1, 2)}
+    assert len(passive) == 18
+    first = passive[0]["flags"]
+    assert first[first.index("--config") + 1] == "examples/mnist_independent.toml"  # 784-512-160, 6 epochs
+    for flag, value in (("--tile-size", "64"), ("--fidelity", "exact"), ("--write-compensation", "2")):
+        assert first[first.index(flag) + 1] == value
+    assert "--no-cost" not in first  # every run is metered: its energy per sample
+    # the cheap rows run first: wire resistance never decreases along the plan
+    ohms = [float(r["wire_ohm"]) for r in passive]
+    assert ohms == sorted(ohms)
+
+
+def test_a_run_with_a_checkpoint_resumes(study, tmp_path):
+    args = _args(tmp_path, checkpoint_every=250)
+    run = study.plan(args)[5]
+    fresh = study.command(run, args.runs)
+    assert "--overwrite" in fresh and "--resume" not in fresh
+    assert fresh[fresh.index("--out") + 1] == str(args.runs / run["name"])
+    folder = args.runs / run["name"]
+    marker = Checkpoint(folder).json_path  # what a checkpoint holds once it is written
+    marker.parent.mkdir(parents=True)
+    marker.write_text("{}")
+    resumed = study.command(run, args.runs)
+    assert resumed[resumed.index("--resume") + 1] == str(folder)
+    assert resumed[resumed.index("--checkpoint-every") + 1] == "250"
+    assert "--config" not in resumed  # the checkpoint holds the configuration
+
+
+def _results(insitu: float, energy: float | None, flips: int = 600, disturb: int = 3) -> dict:
+    out = {"insitu_epochs": [{"flips": flips, "disturb_flips": disturb}] * 2, "n_train": 100, "epochs": 2,
+           "accuracy": {"insitu": insitu, "exsitu": 0.8, "float": None}, "train_seconds": {"insitu": 20.0}}
+    if energy is not None:
+        out["hardware"] = {"insitu_parallel": {"energy_j": energy}}
+    return out
+
+
+def test_table_of_finished_runs_lists_the_rest_as_pending(study, tmp_path):
+    args = _args(tmp_path, seeds=[0, 1])
+    runs = study.plan(args)
+    finished = {"passive_v3_1ohm_s0": (0.80, 2e-9), "passive_v3_1ohm_s1": (0.70, 4e-9), "1t1mtj_s0": (0.85, None)}
+    for name, (acc, energy) in finished.items():
+        (args.runs / name).mkdir(parents=True)
+        (args.runs / name / "results.json").write_text(json.dumps(_results(acc, energy)))
+    text = study.write_table(runs, args, ["cmd"])
+    row = next(line for line in text.splitlines() if line.startswith("| passive | 1 | V/3"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[3] == "0,1"
+    assert cells[4] == "75.00 ± 7.07 %"  # mean ± sd of 80 and 70
+    assert cells[7] == "6.0" and cells[8] == "0.0300"  # 1,200 flips and 6 disturbs over 200 samples
+    assert cells[9] == "3.0 nJ" and cells[10] == "100"  # mean energy; 20 s over 200 samples
+    assert "| 1T1MTJ | - | - | 0 | 85.00 % |" in text
+    pending = text.split("Pending (")[1]
+    assert pending.startswith(f"{len(runs) - 3} runs") and "`passive_v2_0ohm_s0`" in pending
+    assert "`passive_v3_1ohm_s0`" not in pending
+    csv_rows = (args.out / "passive_study_runs.csv").read_text().splitlines()
+    assert len(csv_rows) == 4 and csv_rows[0].startswith("array,wire_ohm,scheme,seed")
