@@ -37,6 +37,7 @@ __all__ = [
     "thermal_current_for_hazard",
     "ap_resistance_zero_bias",
     "ap_conductance",
+    "ap_conductance_scaled",
     "ap_resistance",
     "ap_resistance_slope",
     "junction_voltage",
@@ -106,7 +107,13 @@ def ap_resistance_zero_bias(r_p, tmr0):
 def ap_conductance(voltage, r_p, tmr0, v_h):
     """``1 / R_AP(V)`` (S) at junction voltage ``V``, with ``R_AP(V) = R_P (1 + TMR0 / (1 + (V/V_h)^2))``
     (written as ``s / (R_P (s + TMR0))``, ``s = 1 + (V/V_h)^2``: two divisions, the circuit solvers' hot loop)."""
-    x = voltage / v_h
+    return ap_conductance_scaled(voltage / v_h, r_p, tmr0)
+
+
+@register_jitable(inline="always")
+def ap_conductance_scaled(x, r_p, tmr0):
+    """:func:`ap_conductance` at the scaled voltage ``x = V / V_h`` (one division: a loop that evaluates the
+    same junction many times multiplies by a stored ``1 / V_h`` instead of dividing by ``V_h``)."""
     s = 1.0 + x * x
     return s / (r_p * (s + tmr0))
 

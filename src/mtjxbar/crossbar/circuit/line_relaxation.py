@@ -174,7 +174,7 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
     n, m = r1 - r0, c1 - c0
     gv_r, gx_r, di_r, dp_r = work[0, :m, :n], work[1, :m, :n], work[2, :m, :n], work[3, :m, :n]
     gv_c, gx_c, di_c, dp_c = work[4, :n, :m], work[5, :n, :m], work[6, :n, :m], work[7, :n, :m]
-    rp_r, tm_r, vh_r = work[8, :m, :n], work[9, :m, :n], work[10, :m, :n]  # cell law, row layout [b, a]
+    rp_r, tm_r, vh_r = work[8, :m, :n], work[9, :m, :n], work[10, :m, :n]  # cell law (1 / V_h), row layout [b, a]
     rp_c, tm_c, vh_c = work[11, :n, :m], work[12, :n, :m], work[13, :n, :m]  # the same, column layout [a, b]
     varying = False
     for a in range(n):
@@ -196,7 +196,7 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
                 rp, tm, vh = physics.ap_resistance_zero_bias(r_p[i, j], tmr0[i, j]), 0.0, 1.0
             rp_r[b, a] = rp_c[a, b] = rp
             tm_r[b, a] = tm_c[a, b] = tm
-            vh_r[b, a] = vh_c[a, b] = vh
+            vh_r[b, a] = vh_c[a, b] = 1.0 / vh  # its reciprocal: the sweeps multiply (a division less per cell)
             gv_r[b, a] = gv_c[a, b] = physics.ap_conductance(0.0, rp, tm, vh)
     er, ec = end_r[r0:r1], end_c[c0:c1]
     if omega == 0.0:
@@ -208,7 +208,8 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
         for b in range(m):
             for a in range(n):
                 if varying:
-                    gv_r[b, a] = physics.ap_conductance(xr[b, a] - xc[a, b], rp_r[b, a], tm_r[b, a], vh_r[b, a])
+                    gv_r[b, a] = physics.ap_conductance_scaled((xr[b, a] - xc[a, b]) * vh_r[b, a], rp_r[b, a],
+                                                                 tm_r[b, a])
                 gx_r[b, a] = gv_r[b, a] * xc[a, b]
         if varying:
             _lines_factor(gv_r, w_r, er, far_r, di_r)
@@ -216,7 +217,8 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
         for a in range(n):
             for b in range(m):
                 if varying:
-                    gv_c[a, b] = physics.ap_conductance(xr[b, a] - xc[a, b], rp_c[a, b], tm_c[a, b], vh_c[a, b])
+                    gv_c[a, b] = physics.ap_conductance_scaled((xr[b, a] - xc[a, b]) * vh_c[a, b], rp_c[a, b],
+                                                                 tm_c[a, b])
                 gx_c[a, b] = gv_c[a, b] * xr[b, a]
         if varying:
             _lines_factor(gv_c, w_c, ec, far_c, di_c)
