@@ -65,6 +65,20 @@ MUTANTS: list[Mutant] = [
         (f"{FAST}::test_states_outside_the_samplers_memory_flip_as_in_place",),
     ),
     Mutant(
+        "line-relaxation-frozen-factor-correction-sign",
+        "src/mtjxbar/crossbar/circuit/line_relaxation.py",
+        "gx_r[b, a] = g * xc[a, b] + (gv_r[b, a] - g) * xr[b, a]",
+        "gx_r[b, a] = g * xc[a, b] + (g - gv_r[b, a]) * xr[b, a]",
+        ("tests/crossbar/test_line_relaxation.py::test_passive_exact_read_is_the_sum_of_tile_circuits",),
+    ),
+    Mutant(
+        "line-relaxation-v-h-not-inverted",
+        "src/mtjxbar/crossbar/circuit/line_relaxation.py",
+        "vh_r[b, a] = vh_c[a, b] = 1.0 / vh",
+        "vh_r[b, a] = vh_c[a, b] = vh",
+        ("tests/crossbar/test_line_relaxation.py::test_passive_exact_read_is_the_sum_of_tile_circuits",),
+    ),
+    Mutant(
         "passive-survival-floor-above-ic0",
         "src/mtjxbar/crossbar/passive/survival.py",
         "    if current <= ic0:\n        return thermal + log_floor",
