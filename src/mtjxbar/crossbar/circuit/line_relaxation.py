@@ -175,9 +175,8 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
     node at row ``a``; both views of tile size. ``work``: scratch planes (:func:`_scratch`). Cells of fixed
     conductance (P, or every cell without bias dependence) are set up once; only AP cells with bias-dependent
     TMR are re-evaluated each sweep, and the lines are factored once (with the first sweep's conductances when
-    they vary; module docstring). ``omega``: the
-    over-relaxation of every line update (1: plain Gauss-Seidel; 0: the tile's own :func:`_omega`). Returns
-    the sweeps, or -1 without convergence."""
+    they vary; module docstring). ``omega``: the over-relaxation of every line update (1: plain Gauss-Seidel;
+    0: the tile's own :func:`_omega`). Returns the sweeps, or -1 without convergence."""
     n, m = r1 - r0, c1 - c0
     gv_r, gx_r, di_r, dp_r = work[0, :m, :n], work[1, :m, :n], work[2, :m, :n], work[3, :m, :n]
     gv_c, gx_c, di_c, dp_c = work[4, :n, :m], work[5, :n, :m], work[6, :n, :m], work[7, :n, :m]
