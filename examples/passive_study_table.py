@@ -14,7 +14,10 @@ kind) and checkpoints every ``--checkpoint-every`` samples: the script resumes a
 and no ``results.json``, and reuses finished runs, so the table grows over as many sittings as it takes
 (a passive run at 1 ohm takes about 8 hours on one core: docs/passive.md). After every finished run it rewrites
 ``docs/results/passive_study.md`` and ``passive_study_runs.csv`` with the runs finished so far and lists the
-others as pending. Each run's progress lines go to ``runs/passive_study/NAME.log``.
+others as pending. Each run's progress lines go to ``runs/passive_study/NAME.log`` and its process id to
+``NAME.pid`` while it runs: a second invocation skips runs still running. To stop the table, stop this script,
+then send the runs SIGTERM (``pkill -TERM -f runs/passive_study/``): each checkpoints at its next sample and
+exits, and the next invocation resumes it.
 
     python examples/passive_study_table.py                  # all runs, 2 at a time, 1T1MTJ and 0 ohm first
     python examples/passive_study_table.py --dry-run        # the commands only
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -76,6 +80,21 @@ def command(run: dict, runs: Path) -> list[str]:
                 run["flags"][run["flags"].index("--checkpoint-every") + 1]]
     # a folder without a checkpoint holds at most the files of a run stopped before its first one
     return [*train, *run["flags"], "--out", str(folder), "--overwrite"]
+
+
+def running_pid(pid_file: Path, name: str) -> int | None:
+    """The process recorded in ``pid_file`` if it is alive and is the run ``name`` (its command line names it;
+    a PID the system reused for something else does not count): another invocation of this script is
+    running that run, and starting it again would write the same folder twice."""
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists() and name.encode() not in cmdline.read_bytes():
+        return None
+    return pid
 
 
 def shown(run: dict, runs: Path) -> str:
@@ -194,16 +213,23 @@ def main() -> int:
         folder = args.runs / run["name"]
         if (folder / "results.json").exists():
             return
+        pid_file = args.runs / f"{run['name']}.pid"
+        other = running_pid(pid_file, run["name"])
+        if other is not None:
+            print(f"skipping {run['name']}: already running (pid {other})", flush=True)
+            return
         cmd = command(run, args.runs)
         log_path = args.runs / f"{run['name']}.log"
         print(f"{'resuming' if '--resume' in cmd else 'running'} {run['name']} (log: {log_path})", flush=True)
         args.runs.mkdir(parents=True, exist_ok=True)
         with open(log_path, "a") as log:
-            done = subprocess.run(["nice", "-n", "5", *cmd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        print(f"{'done' if done.returncode == 0 else f'FAILED ({done.returncode}; see the log)'} {run['name']}",
-              flush=True)
+            proc = subprocess.Popen(["nice", "-n", "5", *cmd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            pid_file.write_text(str(proc.pid))  # nice execs the run: the same process
+            code = proc.wait()
+        pid_file.unlink(missing_ok=True)
+        print(f"{'done' if code == 0 else f'FAILED ({code}; see the log)'} {run['name']}", flush=True)
         with lock:
-            if done.returncode:
+            if code:
                 failed.append(run["name"])
             write_table(runs, args, cmds)
 

@@ -90,3 +90,23 @@ def test_table_of_finished_runs_lists_the_rest_as_pending(study, tmp_path):
     assert "`passive_v3_1ohm_s0`" not in pending
     csv_rows = (args.out / "passive_study_runs.csv").read_text().splitlines()
     assert len(csv_rows) == 4 and csv_rows[0].startswith("array,wire_ohm,scheme,seed")
+
+
+def test_a_run_still_running_is_not_started_twice(study, tmp_path):
+    """running_pid: the recorded process counts only while it is alive and its command line names the run."""
+    import os
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "run.pid"
+    assert study.running_pid(pid_file, "anything") is None  # no file
+    pid_file.write_text(str(os.getpid()))
+    own = Path(f"/proc/{os.getpid()}/cmdline").read_bytes().split(b"\0")[0].decode()
+    assert study.running_pid(pid_file, Path(own).name) == os.getpid()  # alive and named: skip it
+    assert study.running_pid(pid_file, "passive_v3_1ohm_s0") is None  # a reused PID: not the run
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    pid_file.write_text(str(dead.pid))
+    assert study.running_pid(pid_file, "python") is None  # exited
+    pid_file.write_text("not a pid")
+    assert study.running_pid(pid_file, "python") is None
