@@ -209,6 +209,10 @@ def main() -> int:
         return 0
     lock, failed = Lock(), []
 
+    def say(line: str) -> None:  # one write per line: the runs' threads print at once
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
     def run_one(run: dict) -> None:
         folder = args.runs / run["name"]
         if (folder / "results.json").exists():
@@ -216,18 +220,18 @@ def main() -> int:
         pid_file = args.runs / f"{run['name']}.pid"
         other = running_pid(pid_file, run["name"])
         if other is not None:
-            print(f"skipping {run['name']}: already running (pid {other})", flush=True)
+            say(f"skipping {run['name']}: already running (pid {other})")
             return
         cmd = command(run, args.runs)
         log_path = args.runs / f"{run['name']}.log"
-        print(f"{'resuming' if '--resume' in cmd else 'running'} {run['name']} (log: {log_path})", flush=True)
+        say(f"{'resuming' if '--resume' in cmd else 'running'} {run['name']} (log: {log_path})")
         args.runs.mkdir(parents=True, exist_ok=True)
         with open(log_path, "a") as log:
             proc = subprocess.Popen(["nice", "-n", "5", *cmd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             pid_file.write_text(str(proc.pid))  # nice execs the run: the same process
             code = proc.wait()
         pid_file.unlink(missing_ok=True)
-        print(f"{'done' if code == 0 else f'FAILED ({code}; see the log)'} {run['name']}", flush=True)
+        say(f"{'done' if code == 0 else f'FAILED ({code}; see the log)'} {run['name']}")
         with lock:
             if code:
                 failed.append(run["name"])
