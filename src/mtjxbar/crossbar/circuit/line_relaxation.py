@@ -215,11 +215,9 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
             for a in range(n):
                 if varying:
                     g = physics.ap_conductance_scaled((xr[b, a] - xc[a, b]) * vh_r[b, a], rp_r[b, a], tm_r[b, a])
-                    if sweep == 1:
+                    if sweep == 1:  # the lines are factored with the first sweep's conductances,
                         gv_r[b, a] = g
-                        gx_r[b, a] = g * xc[a, b]
-                    else:  # the lines stay factored with the first sweep's conductances: the change moves right
-                        gx_r[b, a] = g * xc[a, b] + (gv_r[b, a] - g) * xr[b, a]
+                    gx_r[b, a] = g * xc[a, b] + (gv_r[b, a] - g) * xr[b, a]  # a change since moves to the right
                 else:
                     gx_r[b, a] = gv_r[b, a] * xc[a, b]
         if varying and sweep == 1:
@@ -231,9 +229,7 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
                     g = physics.ap_conductance_scaled((xr[b, a] - xc[a, b]) * vh_c[a, b], rp_c[a, b], tm_c[a, b])
                     if sweep == 1:
                         gv_c[a, b] = g
-                        gx_c[a, b] = g * xr[b, a]
-                    else:
-                        gx_c[a, b] = g * xr[b, a] + (gv_c[a, b] - g) * xc[a, b]
+                    gx_c[a, b] = g * xr[b, a] + (gv_c[a, b] - g) * xc[a, b]
                 else:
                     gx_c[a, b] = gv_c[a, b] * xr[b, a]
         if varying and sweep == 1:
