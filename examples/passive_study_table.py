@@ -17,7 +17,9 @@ and no ``results.json``, and reuses finished runs, so the table grows over as ma
 others as pending. Each run's progress lines go to ``runs/passive_study/NAME.log`` and its process id to
 ``NAME.pid`` while it runs: a second invocation skips runs still running. To stop the table, stop this script,
 then send the runs SIGTERM (``pkill -TERM -f runs/passive_study/``): each checkpoints at its next sample and
-exits, and the next invocation resumes it.
+exits, and the next invocation resumes it. A folder under ``--runs`` that holds a run of other settings (a
+smoke run with ``--max-train``, say) stops the script with the fields that differ: it is never reused, resumed
+or overwritten.
 
     python examples/passive_study_table.py                  # all runs, 2 at a time, 1T1MTJ and 0 ohm first
     python examples/passive_study_table.py --dry-run        # the commands only
@@ -80,6 +82,32 @@ def command(run: dict, runs: Path) -> list[str]:
                 run["flags"][run["flags"].index("--checkpoint-every") + 1]]
     # a folder without a checkpoint holds at most the files of a run stopped before its first one
     return [*train, *run["flags"], "--out", str(folder), "--overwrite"]
+
+
+def saved_config(folder: Path) -> dict | None:
+    """The configuration a run folder holds (its ``results.json``, else its checkpoint's), None if neither."""
+    if (folder / "results.json").exists():
+        return json.loads((folder / "results.json").read_text())["config"]
+    if Checkpoint(folder).exists():
+        return Checkpoint(folder).load_meta()["config"]
+    return None
+
+
+def mismatch(run: dict, config: dict, args) -> str | None:
+    """What differs between a saved run's configuration and the run this invocation plans (None: nothing), so
+    that a smoke run or other settings under the same ``--runs`` are never reused or resumed as table runs."""
+    array = config["hardware"]["array"]
+    asked = {"seed": run["seed"], "training.epochs": args.epochs or 6,
+             "data.max_train": args.max_train or None, "data.max_test": args.max_test or None,
+             "hardware.array.kind": run["array"]}
+    got = {"seed": config["seed"], "training.epochs": config["training"]["epochs"],
+           "data.max_train": config["data"].get("max_train"), "data.max_test": config["data"].get("max_test"),
+           "hardware.array.kind": array["kind"]}
+    if run["array"] == "passive":
+        asked.update({"wire_ohm": float(run["wire_ohm"]), "write_scheme": run["scheme"]})
+        got.update({"wire_ohm": array["circuit"]["r_wire_row"], "write_scheme": array["write_scheme"]})
+    diff = [f"{k} {got[k]!r} (asked: {asked[k]!r})" for k in asked if got[k] != asked[k]]
+    return "; ".join(diff) or None
 
 
 def running_pid(pid_file: Path, name: str) -> int | None:
@@ -204,6 +232,11 @@ def main() -> int:
     if args.dry_run:
         print("\n".join(cmds))
         return 0
+    for run in runs:  # saved runs of other settings are neither reused nor resumed, nor overwritten
+        config = saved_config(args.runs / run["name"])
+        if config is not None and (diff := mismatch(run, config, args)):
+            parser.error(f"{args.runs / run['name']} holds a run of other settings ({diff}); "
+                         "choose another --runs folder, or move that run away")
     if args.table_only:
         print(write_table(runs, args, cmds))
         return 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,8 +97,6 @@ def test_table_of_finished_runs_lists_the_rest_as_pending(study, tmp_path):
 def test_a_run_still_running_is_not_started_twice(study, tmp_path):
     """running_pid: the recorded process counts only while it is alive and its command line names the run."""
     import os
-    import subprocess
-    import sys
 
     pid_file = tmp_path / "run.pid"
     assert study.running_pid(pid_file, "anything") is None  # no file
@@ -110,3 +110,34 @@ def test_a_run_still_running_is_not_started_twice(study, tmp_path):
     assert study.running_pid(pid_file, "python") is None  # exited
     pid_file.write_text("not a pid")
     assert study.running_pid(pid_file, "python") is None
+
+
+def _config(seed=0, epochs=6, kind="passive", ohm=1.0, scheme="v3", max_train=None) -> dict:
+    data = {"dataset": "mnist"} if max_train is None else {"dataset": "mnist", "max_train": max_train}
+    return {"seed": seed, "training": {"epochs": epochs}, "data": data,
+            "hardware": {"array": {"kind": kind, "write_scheme": scheme, "circuit": {"r_wire_row": ohm}}}}
+
+
+def test_saved_runs_of_other_settings_are_refused(study, tmp_path):
+    """A smoke run (or any other settings) saved under the same --runs is never reused, resumed or overwritten:
+    the script stops with the folder and the differing fields named."""
+    args = _args(tmp_path)
+    run = next(r for r in study.plan(args) if r["name"] == "passive_v3_1ohm_s0")
+    assert study.mismatch(run, _config(), args) is None
+    assert "training.epochs 2 (asked: 6)" in study.mismatch(run, _config(epochs=2), args)
+    assert "data.max_train 40" in study.mismatch(run, _config(max_train=40), args)
+    assert "write_scheme 'v2'" in study.mismatch(run, _config(scheme="v2"), args)
+    assert "wire_ohm 2.5" in study.mismatch(run, _config(ohm=2.5), args)
+    folder = args.runs / run["name"]
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({**_results(0.8, None), "config": _config(epochs=2)}))
+    assert study.saved_config(folder)["training"]["epochs"] == 2
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "passive_study_table.py"), "--data-dir", str(data),
+                           "--runs", str(args.runs), "--out", str(args.out), "--table-only"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "holds a run of other settings (training.epochs 2 (asked: 6))" in done.stderr
+    assert "Traceback" not in done.stderr and not args.out.exists()
