@@ -38,7 +38,7 @@ SOLVE_W, SOLVE_C, KERNEL = writes.solve_tiles_cells, compensation.solve_tiles_ce
 
 def _unpadded(rows, cols):
     size, threads = max(rows, cols), numba.config.NUMBA_NUM_THREADS
-    return (np.empty((threads, 14, size, size)), np.empty((threads, size, size)), np.empty((threads, size, size)),
+    return (np.empty((threads, 17, size, size)), np.empty((threads, size, size)), np.empty((threads, size, size)),
             np.empty((threads, 2, size)))
 
 

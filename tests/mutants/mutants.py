@@ -67,15 +67,29 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "line-relaxation-frozen-factor-correction-sign",
         "src/mtjxbar/crossbar/circuit/line_relaxation.py",
-        "gx_r[b, a] = g * xc[a, b] + (gv_r[b, a] - g) * xr[b, a]",
-        "gx_r[b, a] = g * xc[a, b] + (g - gv_r[b, a]) * xr[b, a]",
+        "out[a] = g * xc[a] + (gvk[a] - g) * xo[a]",
+        "out[a] = g * xc[a] + (g - gvk[a]) * xo[a]",
         ("tests/crossbar/test_line_relaxation.py::test_passive_exact_read_is_the_sum_of_tile_circuits",),
+    ),
+    Mutant(
+        "line-relaxation-column-nodes-not-transposed-for-the-next-sweep",
+        "src/mtjxbar/crossbar/circuit/line_relaxation.py",
+        "        _transpose(xc, xc_t, n, m)\n    return -1",
+        "    return -1",
+        ("tests/crossbar/test_line_relaxation.py::test_passive_exact_read_is_the_sum_of_tile_circuits",),
+    ),
+    Mutant(
+        "line-relaxation-far-port-source-dropped",
+        "src/mtjxbar/crossbar/circuit/line_relaxation.py",
+        "d[l] = (g[l] + end[l] * src[l] + w * prev[l]) * di[l]",
+        "d[l] = (g[l] + w * prev[l]) * di[l]",
+        ("tests/crossbar/test_line_relaxation.py::test_write_cell_voltages_match_the_newton_solver",),
     ),
     Mutant(
         "line-relaxation-v-h-not-inverted",
         "src/mtjxbar/crossbar/circuit/line_relaxation.py",
-        "vh_r[b, a] = vh_c[a, b] = 1.0 / vh",
-        "vh_r[b, a] = vh_c[a, b] = vh",
+        "vha[b] = 1.0 / vh",
+        "vha[b] = vh",
         ("tests/crossbar/test_line_relaxation.py::test_passive_exact_read_is_the_sum_of_tile_circuits",),
     ),
     Mutant(
@@ -468,8 +482,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "relaxation-warm-start-ignores-the-source-change",
         "src/mtjxbar/crossbar/circuit/line_relaxation.py",
-        "xr[b, a] = x0r[i, j] + d_r[i]",
-        "xr[b, a] = x0r[i, j]",
+        "xt[b] = x0r[i, j] + d_r[i]",
+        "xt[b] = x0r[i, j]",
         (f"{FAST}::test_a_warm_start_moves_each_line_by_its_source_change",),
     ),
     Mutant(
@@ -482,8 +496,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "relaxation-over-relaxed-lines-not-back-substituted",
         "src/mtjxbar/crossbar/circuit/line_relaxation.py",
-        "dp[k, l] += w * dinv[k, l] * dp[k + 1, l]",
-        "dp[k, l] += 0.0",
+        "d[l] += w * di[l] * nxt[l]",
+        "d[l] += 0.0",
         (f"{FAST}::test_over_relaxation_reaches_the_same_solution_in_fewer_sweeps[1.0]",),
     ),
     Mutant(

@@ -77,63 +77,81 @@ def _conductance(v, parallel, r_p, tmr0, v_h, bias):
     return physics.ap_conductance(v if bias else 0.0, r_p, tmr0, v_h)
 
 
-@njit(cache=True)
-def _lines_factor(gv, w, end, far, dinv):
-    """Forward elimination of the Thomas algorithm for a set of parallel line chains (the loop over lines
-    innermost, so it vectorises): node ``k`` of line ``l`` has wire links ``w`` to its neighbours, conductance
-    ``gv[k, l]`` to a node of known voltage, and the port ``end[l]`` at node 0 (near) or the last node (far).
-    Writes the inverse pivots into ``dinv``; they depend on the conductances only, not on the sources."""
-    n, lines = gv.shape
+@njit(cache=True, error_model="numpy")  # no zero check per division: the loops vectorise
+def _lines_factor(gv, w, end, far, dinv, n, lines):
+    """Forward elimination of the Thomas algorithm for ``lines`` parallel line chains of ``n`` nodes: node
+    ``k`` of line ``l`` has wire links ``w`` to its neighbours, conductance ``gv[k, l]`` to a node of known
+    voltage, and the port ``end[l]`` at node 0 (near) or the last node (far). Writes the inverse pivots into
+    ``dinv``; they depend on the conductances only, not on the sources. The planes are C-contiguous (padded)
+    and every inner loop runs over the lines of one row of them, so it vectorises."""
     port = n - 1 if far else 0
     for k in range(n):
-        links = (1.0 if k > 0 else 0.0) + (1.0 if k < n - 1 else 0.0)
+        g, d = gv[k], dinv[k]
+        base = ((1.0 if k > 0 else 0.0) + (1.0 if k < n - 1 else 0.0)) * w
         for l in range(lines):
-            d = gv[k, l] + links * w
-            if k == port:
-                d += end[l]
-            if k > 0:
-                d -= w * w * dinv[k - 1, l]
-            dinv[k, l] = 1.0 / d
+            d[l] = g[l] + base
+        if k == port:
+            for l in range(lines):
+                d[l] += end[l]
+        if k > 0:
+            prev, ww = dinv[k - 1], w * w
+            for l in range(lines):
+                d[l] -= ww * prev[l]
+        for l in range(lines):
+            d[l] = 1.0 / d[l]
 
 
-@njit(cache=True)
-def _lines_substitute(gx, w, end, far, src, x, dinv, dp, omega):
+@njit(cache=True, error_model="numpy")
+def _lines_substitute(gx, w, end, far, src, x, dinv, dp, omega, n, lines, chg):
     """Solve the chains factored by :func:`_lines_factor` for the currents ``gx[k, l]`` that the crossing
     nodes push into node ``k`` of line ``l`` and the sources ``src[l]`` behind the ports; updates ``x`` in
     place (``omega`` != 1: moves it by ``omega`` times the way to the lines' solution, over-relaxation) and
-    returns the largest change of a node voltage."""
-    n, lines = x.shape
+    returns the largest change of a node voltage (``chg``: scratch of one change per line)."""
     port = n - 1 if far else 0
-    for k in range(n):
-        for l in range(lines):
-            r = gx[k, l]
+    for k in range(n):  # one fused loop per node (the branches hoisted out of it), the same sums as written
+        g, d, di = gx[k], dp[k], dinv[k]
+        if k == 0 and k == port:
+            for l in range(lines):
+                d[l] = (g[l] + end[l] * src[l]) * di[l]
+        elif k == 0:
+            for l in range(lines):
+                d[l] = g[l] * di[l]
+        else:
+            prev = dp[k - 1]
             if k == port:
-                r += end[l] * src[l]
-            if k > 0:
-                r += w * dp[k - 1, l]
-            dp[k, l] = r * dinv[k, l]
-    change = 0.0
+                for l in range(lines):
+                    d[l] = (g[l] + end[l] * src[l] + w * prev[l]) * di[l]
+            else:
+                for l in range(lines):
+                    d[l] = (g[l] + w * prev[l]) * di[l]
+    xl, dl = x[n - 1], dp[n - 1]
     if omega != 1.0:  # back substitution in dp (the lines' own solution), each node relaxed towards it
         for l in range(lines):
-            step = omega * (dp[n - 1, l] - x[n - 1, l])
-            change = max(change, abs(step))
-            x[n - 1, l] += step
+            step = omega * (dl[l] - xl[l])
+            chg[l] = abs(step)
+            xl[l] += step
         for k in range(n - 2, -1, -1):
+            d, di, nxt, xk = dp[k], dinv[k], dp[k + 1], x[k]
             for l in range(lines):
-                dp[k, l] += w * dinv[k, l] * dp[k + 1, l]
-                step = omega * (dp[k, l] - x[k, l])
-                change = max(change, abs(step))
-                x[k, l] += step
-        return change
-    for l in range(lines):
-        delta = abs(dp[n - 1, l] - x[n - 1, l])
-        change = max(change, delta)
-        x[n - 1, l] = dp[n - 1, l]
-    for k in range(n - 2, -1, -1):
+                d[l] += w * di[l] * nxt[l]
+                step = omega * (d[l] - xk[l])
+                a, c = abs(step), chg[l]
+                chg[l] = a if a > c else c
+                xk[l] += step
+    else:
         for l in range(lines):
-            new = dp[k, l] + w * dinv[k, l] * x[k + 1, l]
-            change = max(change, abs(new - x[k, l]))
-            x[k, l] = new
+            chg[l] = abs(dl[l] - xl[l])
+            xl[l] = dl[l]
+        for k in range(n - 2, -1, -1):
+            d, di, xn, xk = dp[k], dinv[k], x[k + 1], x[k]
+            for l in range(lines):
+                new = d[l] + w * di[l] * xn[l]
+                a, c = abs(new - xk[l]), chg[l]
+                chg[l] = a if a > c else c
+                xk[l] = new
+    change = 0.0
+    for l in range(lines):
+        change = max(change, chg[l])
     return change
 
 
@@ -147,14 +165,13 @@ def _line_fraction(length, g, w, end):
 
 
 @njit(cache=True)
-def _omega(g, w_r, w_c, end_r, end_c):
-    """Over-relaxation factor of a tile whose cells have the zero-bias conductances ``g`` (n, m) and whose
+def _omega(g, n, m, w_r, w_c, end_r, end_c):
+    """Over-relaxation factor of a tile whose cells have the zero-bias conductances ``g[:n, :m]`` and whose
     lines end in ``end_r`` / ``end_c``: the block Gauss-Seidel of the row and column lines is a consistently
     ordered two-block iteration, so successive over-relaxation's optimum is ``2 / (1 + sqrt(1 - rho))``
     with ``rho`` the plain sweep's contraction, estimated as the product of a row's and a column's
     :func:`_line_fraction` at the tile's mean cell and port conductances. Then the error falls by about
     ``omega - 1`` per sweep instead of ``rho``."""
-    n, m = g.shape
     mean = 0.0
     for a in range(n):
         for b in range(m):
@@ -165,33 +182,72 @@ def _omega(g, w_r, w_c, end_r, end_c):
 
 
 @njit(cache=True)
+def _transpose(src, dst, rows, cols):
+    """``dst[c, r] = src[r, c]`` for the leading ``rows`` x ``cols`` of two padded planes."""
+    for c in range(cols):
+        d = dst[c]
+        for r in range(rows):
+            d[r] = src[r, c]
+
+
+@njit(cache=True, error_model="numpy")  # positive denominators; no zero check, so it vectorises
+def _cross_currents(gx, gv, x_own, x_cross, rp, tm, vh, lines, length, varying, first):
+    """The currents ``gx`` that the crossing nodes push into each node of the lines (one layout: ``[k, l]``,
+    both node planes in it), for the lines factored with the conductances ``gv``. With ``varying`` the AP
+    cells' secant conductances are evaluated at the cells' voltages; ``first`` stores them into ``gv`` (the
+    lines are then factored with them), later sweeps move the change of conductance since to the right-hand
+    side (module docstring). Inner loops over the contiguous last axis: they vectorise."""
+    for k in range(lines):
+        out, gvk, xo, xc = gx[k], gv[k], x_own[k], x_cross[k]
+        if not varying:
+            for a in range(length):
+                out[a] = gvk[a] * xc[a]
+            continue
+        rpk, tmk, vhk = rp[k], tm[k], vh[k]
+        if first:
+            for a in range(length):
+                g = physics.ap_conductance_scaled((xo[a] - xc[a]) * vhk[a], rpk[a], tmk[a])
+                gvk[a] = g
+                out[a] = g * xc[a]  # no change since the factorisation yet
+        else:
+            for a in range(length):
+                g = physics.ap_conductance_scaled((xo[a] - xc[a]) * vhk[a], rpk[a], tmk[a])
+                out[a] = g * xc[a] + (gvk[a] - g) * xo[a]
+
+
+@njit(cache=True)
 def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, end_c, far_r, far_c,
                 w_r, w_c, tolerance, max_sweeps, xr, xc, work, warm, x0r, x0c, d_r, d_c, omega):
     """Relax one tile (rows r0:r1, columns c0:c1, sources ``sr`` / ``sc`` of its own row and column lines)
     from the ideal start (every node at its line's source), or with ``warm`` from the node voltages ``x0r``
     / ``x0c`` (array layout, (N, M)) of another solve, each line moved by its source's change ``d_r`` (N,) /
-    ``d_c`` (M,). Node voltages: ``xr[b, a]`` row
-    ``a``'s node at column ``b`` (lines along the first axis for the row sweep), ``xc[a, b]`` column ``b``'s
-    node at row ``a``; both views of tile size. ``work``: scratch planes (:func:`_scratch`). Cells of fixed
-    conductance (P, or every cell without bias dependence) are set up once; only AP cells with bias-dependent
-    TMR are re-evaluated each sweep, and the lines are factored once (with the first sweep's conductances when
-    they vary; module docstring). ``omega``: the over-relaxation of every line update (1: plain Gauss-Seidel;
-    0: the tile's own :func:`_omega`). Returns the sweeps, or -1 without convergence."""
+    ``d_c`` (M,). Node voltages: ``xr[b, a]`` row ``a``'s node at column ``b`` (lines along the first axis for
+    the row sweep), ``xc[a, b]`` column ``b``'s node at row ``a``; padded planes of at least tile size.
+    ``work``: scratch planes (:func:`_scratch`), among them each node plane's transpose (``work[14]`` row
+    nodes as ``[a, b]``, ``work[15]`` column nodes as ``[b, a]``), so that a half-sweep reads both node planes
+    in its own layout. Cells of fixed conductance (P, or every cell without bias dependence) are set up once;
+    only AP cells with bias-dependent TMR are re-evaluated each sweep, and the lines are factored once (with
+    the first sweep's conductances when they vary; module docstring). ``omega``: the over-relaxation of every
+    line update (1: plain Gauss-Seidel; 0: the tile's own :func:`_omega`). Returns the sweeps, or -1 without
+    convergence; on return ``work[14]`` holds the row nodes as ``[a, b]``."""
     n, m = r1 - r0, c1 - c0
-    gv_r, gx_r, di_r, dp_r = work[0, :m, :n], work[1, :m, :n], work[2, :m, :n], work[3, :m, :n]
-    gv_c, gx_c, di_c, dp_c = work[4, :n, :m], work[5, :n, :m], work[6, :n, :m], work[7, :n, :m]
-    rp_r, tm_r, vh_r = work[8, :m, :n], work[9, :m, :n], work[10, :m, :n]  # cell law (1 / V_h), row layout [b, a]
-    rp_c, tm_c, vh_c = work[11, :n, :m], work[12, :n, :m], work[13, :n, :m]  # the same, column layout [a, b]
+    gv_r, gx_r, di_r, dp_r = work[0], work[1], work[2], work[3]  # row layout [b, a]
+    gv_c, gx_c, di_c, dp_c = work[4], work[5], work[6], work[7]  # column layout [a, b]
+    rp_r, tm_r, vh_r = work[8], work[9], work[10]  # cell law (1 / V_h), row layout [b, a]
+    rp_c, tm_c, vh_c = work[11], work[12], work[13]  # the same, column layout [a, b]
+    xr_t, xc_t, chg = work[14], work[15], work[16, 0]  # row nodes as [a, b], column nodes as [b, a]
     varying = False
-    for a in range(n):
+    for a in range(n):  # in the column layout [a, b] (contiguous), then transposed into the row layout
+        i = r0 + a
+        xt, xca, rpa, tma, vha, gva = xr_t[a], xc[a], rp_c[a], tm_c[a], vh_c[a], gv_c[a]
         for b in range(m):
-            i, j = r0 + a, c0 + b
+            j = c0 + b
             if warm:
-                xr[b, a] = x0r[i, j] + d_r[i]
-                xc[a, b] = x0c[i, j] + d_c[j]
+                xt[b] = x0r[i, j] + d_r[i]
+                xca[b] = x0c[i, j] + d_c[j]
             else:
-                xr[b, a] = sr[a]
-                xc[a, b] = sc[b]
+                xt[b] = sr[a]
+                xca[b] = sc[b]
             # every cell as an AP law R_AP(v; rp, tm, vh): P cells and cells without bias dependence have tm = 0
             if parallel[i, j]:
                 rp, tm, vh = r_p[i, j], 0.0, 1.0
@@ -200,43 +256,36 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
                 varying = True
             else:
                 rp, tm, vh = physics.ap_resistance_zero_bias(r_p[i, j], tmr0[i, j]), 0.0, 1.0
-            rp_r[b, a] = rp_c[a, b] = rp
-            tm_r[b, a] = tm_c[a, b] = tm
-            vh_r[b, a] = vh_c[a, b] = 1.0 / vh  # its reciprocal: the sweeps multiply (a division less per cell)
-            gv_r[b, a] = gv_c[a, b] = physics.ap_conductance(0.0, rp, tm, vh)
+            rpa[b], tma[b] = rp, tm
+            vha[b] = 1.0 / vh  # its reciprocal: the sweeps multiply (a division less per cell)
+            gva[b] = physics.ap_conductance(0.0, rp, tm, vh)
+    _transpose(xr_t, xr, n, m)
+    _transpose(xc, xc_t, n, m)
+    _transpose(gv_c, gv_r, n, m)
+    if varying:  # the cell law is read by the sweeps only where conductances vary
+        _transpose(rp_c, rp_r, n, m)
+        _transpose(tm_c, tm_r, n, m)
+        _transpose(vh_c, vh_r, n, m)
     er, ec = end_r[r0:r1], end_c[c0:c1]
     if omega == 0.0:
-        omega = _omega(gv_c, w_r, w_c, er, ec)
+        omega = _omega(gv_c, n, m, w_r, w_c, er, ec)
     if not varying:
-        _lines_factor(gv_r, w_r, er, far_r, di_r)
-        _lines_factor(gv_c, w_c, ec, far_c, di_c)
+        _lines_factor(gv_r, w_r, er, far_r, di_r, m, n)
+        _lines_factor(gv_c, w_c, ec, far_c, di_c, n, m)
     for sweep in range(1, max_sweeps + 1):
-        for b in range(m):
-            for a in range(n):
-                if varying:
-                    g = physics.ap_conductance_scaled((xr[b, a] - xc[a, b]) * vh_r[b, a], rp_r[b, a], tm_r[b, a])
-                    if sweep == 1:  # the lines are factored with the first sweep's conductances,
-                        gv_r[b, a] = g
-                    gx_r[b, a] = g * xc[a, b] + (gv_r[b, a] - g) * xr[b, a]  # a change since moves to the right
-                else:
-                    gx_r[b, a] = gv_r[b, a] * xc[a, b]
-        if varying and sweep == 1:
-            _lines_factor(gv_r, w_r, er, far_r, di_r)
-        change = _lines_substitute(gx_r, w_r, er, far_r, sr, xr, di_r, dp_r, omega)
-        for a in range(n):
-            for b in range(m):
-                if varying:
-                    g = physics.ap_conductance_scaled((xr[b, a] - xc[a, b]) * vh_c[a, b], rp_c[a, b], tm_c[a, b])
-                    if sweep == 1:
-                        gv_c[a, b] = g
-                    gx_c[a, b] = g * xr[b, a] + (gv_c[a, b] - g) * xc[a, b]
-                else:
-                    gx_c[a, b] = gv_c[a, b] * xr[b, a]
-        if varying and sweep == 1:
-            _lines_factor(gv_c, w_c, ec, far_c, di_c)
-        change = max(change, _lines_substitute(gx_c, w_c, ec, far_c, sc, xc, di_c, dp_c, omega))
+        first = varying and sweep == 1  # the lines are factored with the first sweep's conductances
+        _cross_currents(gx_r, gv_r, xr, xc_t, rp_r, tm_r, vh_r, m, n, varying, first)
+        if first:
+            _lines_factor(gv_r, w_r, er, far_r, di_r, m, n)
+        change = _lines_substitute(gx_r, w_r, er, far_r, sr, xr, di_r, dp_r, omega, m, n, chg)
+        _transpose(xr, xr_t, m, n)
+        _cross_currents(gx_c, gv_c, xc, xr_t, rp_c, tm_c, vh_c, n, m, varying, first)
+        if first:
+            _lines_factor(gv_c, w_c, ec, far_c, di_c, n, m)
+        change = max(change, _lines_substitute(gx_c, w_c, ec, far_c, sc, xc, di_c, dp_c, omega, n, m, chg))
         if change <= tolerance:
             return sweep
+        _transpose(xc, xc_t, n, m)
     return -1
 
 
@@ -247,7 +296,7 @@ def _scratch(rows, cols):
     and evict each other (measured: the tile set-up several times slower, docs/passive.md)."""
     size, threads = max(rows, cols), numba.config.NUMBA_NUM_THREADS
     ld = size + (-size) % 8 + 8 * (1 - (size + (-size) % 8) // 8 % 2)  # a multiple of 8, odd times 8
-    return (np.empty((threads, 14, size, ld)), np.empty((threads, size, ld)), np.empty((threads, size, ld)),
+    return (np.empty((threads, 17, size, ld)), np.empty((threads, size, ld)), np.empty((threads, size, ld)),
             np.empty((threads, 2, size)))
 
 
@@ -291,7 +340,7 @@ def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_
                 out_r[s, r0:r1, c0:c1] = 0.0
                 out_c[s, r0:r1, c0:c1] = 0.0
             continue
-        xr, xc = xr_s[t, :c1 - c0, :r1 - r0], xc_s[t, :r1 - r0, :c1 - c0]
+        xr, xc, xr_t = xr_s[t], xc_s[t], scratch[t, 14]  # xr_t: the row nodes as [a, b] after the solve
         sweeps = _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, end_c, far_r, far_c,
                              w_r, w_c, tolerance, max_sweeps, xr, xc, scratch[t], warm[job],
                              x0r[s if warm[job] else 0], x0c[s if warm[job] else 0], d_r[s if warm[job] else 0],
@@ -302,9 +351,9 @@ def _tiles_kernel(src_r, src_c, parallel, r_p, tmr0, v_h, bias, row_starts, col_
         for a in range(r1 - r0):
             for b in range(c1 - c0):
                 i, j = r0 + a, c0 + b
-                v = xr[b, a] - xc[a, b]
+                v = xr_t[a, b] - xc[a, b]
                 if nodes:
-                    out_r[s, i, j] = xr[b, a]
+                    out_r[s, i, j] = xr_t[a, b]
                     out_c[s, i, j] = xc[a, b]
                 if cells:
                     out_v[s, i, j] = v
