@@ -43,42 +43,44 @@ class CircuitPower:
                 + self.col_wires.sum(-1) + self.col_ports.sum(-1))
 
 
-@njit(cache=True)
-def _chains(current, starts, far, transposed, segments, ports):
-    """Add ``sum_k S_k^2`` and ``P^2`` of every chain of every line to ``segments`` and ``ports`` (per line):
-    lines are the rows of ``current`` (N, M) cut at column ``starts``, or its columns (``transposed``) cut at
-    row ``starts``; ``S_k`` the current of segment ``k`` (the chain's cells beyond it as seen from the port,
-    which is at the chain's start or, ``far``, its end), ``P`` the port's (the chain's total)."""
-    lines = current.shape[1] if transposed else current.shape[0]
-    for line in range(lines):
-        for t in range(starts.size - 1):
-            a, e = starts[t], starts[t + 1]
-            total, acc = 0.0, 0.0
-            for step in range(e - a):
-                k = a + step if far else e - 1 - step  # from the open end toward the port
-                total += current[k, line] if transposed else current[line, k]
-                acc += total * total
-            segments[line] += acc
-            ports[line] += total * total
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # positive denominators; no zero check per division, so the loops vectorise
 def _power(volts, parallel, r_p, tmr0, v_h, bias, row_starts, col_starts, row_far, col_far, cells, row_seg,
            row_port, col_seg, col_port):
+    """One pass over the cells, row by row: each row's cell currents and powers, its row chains (``sum_k
+    S_k^2`` and ``P^2`` of each tile's chain, walked from the open end toward the port), and the column
+    chains' running currents, all columns at once (the rows visited from each column chain's open end toward
+    its port), so that every access is along a row. Adds ``S_k^2`` sums to ``row_seg`` / ``col_seg`` and
+    ``P^2`` to ``row_port`` / ``col_port`` (per line)."""
     batch, n, m = volts.shape
-    current = np.empty((n, m))
+    current, total, acc = np.empty(m), np.empty(m), np.empty(m)
     for b in range(batch):
-        for i in range(n):
+        for ti in range(row_starts.size - 1):
+            r0, r1 = row_starts[ti], row_starts[ti + 1]
             for j in range(m):
-                v = volts[b, i, j]
-                if parallel[i, j]:
-                    g = 1.0 / r_p[i, j]
-                else:
-                    g = physics.ap_conductance(v if bias else 0.0, r_p[i, j], tmr0[i, j], v_h[i, j])
-                current[i, j] = g * v
-                cells[b, i, j] = g * v * v
-        _chains(current, col_starts, row_far, False, row_seg[b], row_port[b])
-        _chains(current, row_starts, col_far, True, col_seg[b], col_port[b])
+                total[j] = 0.0
+                acc[j] = 0.0
+            for step in range(r1 - r0):
+                i = r0 + step if col_far else r1 - 1 - step  # from the column chains' open end toward the port
+                vi, ci, pi, rpi, tmi, vhi = volts[b, i], cells[b, i], parallel[i], r_p[i], tmr0[i], v_h[i]
+                for j in range(m):
+                    v = vi[j]
+                    g_ap = physics.ap_conductance(v * bias, rpi[j], tmi[j], vhi[j])
+                    g = 1.0 / rpi[j] if pi[j] else g_ap
+                    current[j] = g * v
+                    ci[j] = g * v * v
+                    total[j] += current[j]
+                    acc[j] += total[j] * total[j]
+                for tj in range(col_starts.size - 1):  # the row's chain in each column tile
+                    c0, c1 = col_starts[tj], col_starts[tj + 1]
+                    run, sq = 0.0, 0.0
+                    for k in range(c1 - c0):
+                        run += current[c0 + k if row_far else c1 - 1 - k]
+                        sq += run * run
+                    row_seg[b, i] += sq
+                    row_port[b, i] += run * run
+            for j in range(m):
+                col_seg[b, j] += acc[j]
+                col_port[b, j] += total[j] * total[j]
 
 
 def circuit_power(volts: np.ndarray, parallel: np.ndarray, params: dict[str, np.ndarray], *, bias_dependent: bool,
