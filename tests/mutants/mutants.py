@@ -29,6 +29,7 @@ CONV = "tests/nn/test_conv.py"
 OPTIM_CONV = "tests/optim/test_insitu_conv.py"
 FAST = "tests/crossbar/test_passive_fast.py"
 POWER = "tests/hardware/test_passive_power.py"
+SAMPLER = "tests/crossbar/test_passive_sampler.py"
 PCOST = "tests/hardware/test_passive_cost.py"
 STREAM = "tests/crossbar/test_stream_write.py"
 CONV_STREAM = "tests/optim/test_conv_stream.py"
@@ -39,8 +40,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "passive-sampler-counts-p-flips-as-to-p",
         "src/mtjxbar/crossbar/passive/survival.py",
-        "            if not was:\n                to_p_count += 1",
-        "            if was:\n                to_p_count += 1",
+        "                if not was:\n                    to_p_count += 1",
+        "                if was:\n                    to_p_count += 1",
         (f"{FAST}::test_write_counts_each_flip_by_its_direction_and_aim[fast]",),
     ),
     Mutant(
@@ -53,8 +54,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "passive-sampler-flips-stuck-cells",
         "src/mtjxbar/crossbar/passive/survival.py",
-        "if has_frozen and frozen[i, j]:\n                continue  # stuck: never flips",
-        "if False:\n                continue  # stuck: never flips",
+        "if has_frozen and frozen[i, j]:\n                    continue  # stuck: never flips",
+        "if False:\n                    continue  # stuck: never flips",
         (f"{FAST}::test_write_counts_each_flip_by_its_direction_and_aim[fast]",),
     ),
     Mutant(
@@ -100,10 +101,52 @@ MUTANTS: list[Mutant] = [
         ("tests/crossbar/test_passive.py::test_phase_survival_kernel_is_the_device_model",),
     ),
     Mutant(
+        "passive-sampler-thinning-acceptance-not-normalised",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        'np.random.random() * p_b >= -np.expm1(-h)',
+        'np.random.random() >= -np.expm1(-h)',
+        (f"{SAMPLER}::test_flip_counts_per_cell_follow_the_exact_probabilities[uniform]",),
+    ),
+    Mutant(
+        "passive-sampler-thinning-gaps-twice-as-long",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        'gap = np.random.exponential() / h_b',
+        'gap = np.random.exponential() / (0.5 * h_b)',
+        (f"{SAMPLER}::test_flip_counts_per_cell_follow_the_exact_probabilities[uniform]",),
+    ),
+    Mutant(
+        "passive-sampler-bound-below-the-ap-current",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        'to_p = _direction_bound(vpos[k] * physics',
+        'to_p = _direction_bound(0.7 * vpos[k] * physics',
+        (f"{SAMPLER}::test_flip_counts_per_cell_follow_the_exact_probabilities[uniform]",),
+    ),
+    Mutant(
+        "passive-sampler-bound-without-p-cells",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        '        if vneg[k] > 0.0:\n            to_ap',
+        '        if False:\n            to_ap',
+        (f"{SAMPLER}::test_flip_counts_per_cell_follow_the_exact_probabilities[uniform-to-ap]",),
+    ),
+    Mutant(
+        "passive-sampler-bound-at-the-last-cells-delta",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        '            b[7] = min(b[7], delta[i, j])',
+        '            b[7] = delta[i, j]',
+        (f"{SAMPLER}::test_flip_counts_per_cell_follow_the_exact_probabilities[delta-spread-8%]",),
+    ),
+    Mutant(
+        "passive-sampler-classes-swapped",
+        "src/mtjxbar/crossbar/passive/survival.py",
+        'p_sel = max(p_sel, v * a)',
+        'p_sel = max(p_sel, v * b)',
+        (f"{SAMPLER}::test_flip_counts_per_cell_follow_the_exact_probabilities[uniform]",),
+    ),
+    Mutant(
         "passive-sampler-probability-10-percent-low",
         "src/mtjxbar/crossbar/passive/survival.py",
-        "                spent -= _interval_log_survival(",
-        "                spent -= 0.9 * _interval_log_survival(",
+        "                    h -= _interval_log_survival(",
+        "                    h -= 0.9 * _interval_log_survival(",
         (f"{FAST}::test_fast_path_flip_statistics_per_cell_follow_the_exact_probabilities[1.0]",),
     ),
     Mutant(

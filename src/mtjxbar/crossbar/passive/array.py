@@ -106,6 +106,7 @@ class PassiveCrossbar(PassiveWrites, CellArray):
     def _params_changed(self) -> None:
         self._np_params: dict[str, np.ndarray] | None = None  # rebuilt by cell_params_np on demand
         self._log_floors: np.ndarray | None = None  # rebuilt by log_floors on demand
+        self._row_bounds: np.ndarray | None = None  # rebuilt by sampler_bounds on demand
         self._nominal_means: dict[str, float] | None = None
 
     def cell_params_np(self) -> dict[str, np.ndarray]:

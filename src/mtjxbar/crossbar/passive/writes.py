@@ -25,7 +25,7 @@ from ..circuit import solve_tiles_cells
 from ..events import WriteEvent
 from ..plan import TO_P, CoincidencePlan, UpdatePlan, WritePhase, WriteResult, column_phase
 from .scheme import column_write_voltages, ideal_cell_voltages, phase_levels
-from .survival import log_floors, phase_log_survival, sample_phase_flips
+from .survival import log_floors, phase_log_survival, row_bounds, sample_phase_flips
 
 __all__ = ["PassiveWrites", "PassiveWriteResult"]
 
@@ -104,6 +104,13 @@ class PassiveWrites:
             self._log_floors = log_floors(self.cell_params_np()["delta"])
         return self._log_floors
 
+    def sampler_bounds(self) -> np.ndarray:
+        """Each row's extreme cell parameters, what the flip sampler bounds hazards with
+        (:func:`.survival.row_bounds`), once per cell parameters (dropped with :meth:`log_floors`')."""
+        if self._row_bounds is None:
+            self._row_bounds = row_bounds(self.cell_params_np(), self.log_floors(), (self.rows, self.cols))
+        return self._row_bounds
+
     def _phase_intervals(self, phase: WritePhase) -> tuple[np.ndarray, np.ndarray]:
         """Cell voltages (held, released) x rows x cols of a phase and how long each row sees each pattern
         (2, rows, s); reports the phase's event to a metered array."""
@@ -160,7 +167,7 @@ class PassiveWrites:
             cells, to_p, aimed = sample_phase_flips(
                 volts, duration, states, frozen, self.cell_params_np(), self.device_params.n_exponent,
                 self.device_params.tau_d, (phase.row_widths > 0).cpu().numpy(), (phase.col_currents > 0).cpu().numpy(),
-                phase.polarity == TO_P, seed, self.log_floors())
+                phase.polarity == TO_P, seed, self.log_floors(), self.sampler_bounds())
             if cells.size:
                 to_p_count, intended = to_p_count + to_p, intended + aimed
                 flipped.append(torch.from_numpy(cells))
