@@ -322,3 +322,26 @@ def test_phase_survival_kernel_is_the_device_model():
     kept = want > -10.0
     np.testing.assert_allclose(got[kept], want[kept], rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(-np.expm1(got), -np.expm1(want), rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_ideal_read_kernel_is_the_sum_of_cell_currents(transposed):
+    """The compiled ideal read (:func:`~mtjxbar.crossbar.passive.ideal_read.ideal_read`) on uneven tiles with
+    per-cell parameters and voltages of both signs: sensed and driver currents are the sums of
+    :func:`~mtjxbar.crossbar.circuit.cell_current` along the sensed and the driven lines (1e-12)."""
+    from mtjxbar.crossbar.circuit import cell_current
+    from mtjxbar.crossbar.passive.ideal_read import ideal_read
+
+    rng = np.random.default_rng(3)
+    rows, cols = 23, 17
+    parallel = rng.random((rows, cols)) < 0.5
+    params = {"r_p": 5e3 * (1 + 0.1 * rng.standard_normal((rows, cols))),
+              "tmr0": 1.2 * (1 + 0.1 * rng.standard_normal((rows, cols))), "v_h": 0.5 + 0.05 * rng.random((rows, cols))}
+    batch = rng.uniform(-0.4, 0.4, (3, cols if transposed else rows))
+    sensed, drivers = ideal_read(batch, parallel, params, np.array([0, 8, 16, 23]), np.array([0, 5, 17]), transposed)
+    volts = -batch[:, None, :] if transposed else batch[:, :, None]
+    cells, _ = cell_current(volts * np.ones((1, rows, cols)), parallel, params["r_p"], params["tmr0"], params["v_h"],
+                            0.0)
+    want_s, want_d = (-cells.sum(-1), -cells.sum(-2)) if transposed else (cells.sum(-2), cells.sum(-1))
+    np.testing.assert_allclose(sensed, want_s, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(drivers, want_d, rtol=1e-12, atol=0)

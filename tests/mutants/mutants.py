@@ -143,6 +143,20 @@ MUTANTS: list[Mutant] = [
         (f"{SAMPLER}::test_flip_counts_per_cell_follow_the_exact_probabilities[uniform]",),
     ),
     Mutant(
+        "passive-ideal-read-transposed-cells-at-plus-the-column-voltage",
+        "src/mtjxbar/crossbar/passive/ideal_read.py",
+        "v = -batch[b, j] if transposed else batch[b, i]",
+        "v = batch[b, j] if transposed else batch[b, i]",
+        ("tests/crossbar/test_passive.py::test_ideal_read_kernel_is_the_sum_of_cell_currents[True]",),
+    ),
+    Mutant(
+        "passive-ideal-read-partial-sums-not-cleared-per-tile",
+        "src/mtjxbar/crossbar/passive/ideal_read.py",
+        "                for j in range(c0, c1):\n                    part[j] = 0.0\n",
+        "",
+        ("tests/crossbar/test_passive.py::test_ideal_read_kernel_is_the_sum_of_cell_currents[False]",),
+    ),
+    Mutant(
         "passive-sampler-probability-10-percent-low",
         "src/mtjxbar/crossbar/passive/survival.py",
         "                    h -= _interval_log_survival(",

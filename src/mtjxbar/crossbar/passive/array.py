@@ -38,6 +38,7 @@ from ..circuit import (
 from ..config import ArrayConfig, CircuitSolverConfig
 from ..events import PASSIVE_PARTS, PassivePhaseEvent, ReadEvent
 from ..plan import WritePhase
+from .ideal_read import ideal_read
 from .power import CircuitPower, circuit_power
 from .scheme import column_write_voltages, phase_levels
 from .writes import PassiveWriteResult, PassiveWrites
@@ -182,6 +183,8 @@ class PassiveCrossbar(PassiveWrites, CellArray):
 
     def _read_cells(self, batch: np.ndarray, transposed: bool, fidelity: str, circuit) -> tuple[np.ndarray, np.ndarray]:
         """Ideal or lumped read: each cell's current at its own row voltage (with a series resistance)."""
+        if fidelity != "lumped":  # no series resistance: one compiled pass
+            return ideal_read(batch, self.parallel.cpu().numpy(), self._params_np(), *self.tile_starts, transposed)
         sensed = np.zeros((batch.shape[0], self.rows if transposed else self.cols))
         drivers = np.zeros_like(batch)
         for rs in self.row_tiles:
