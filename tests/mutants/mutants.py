@@ -89,8 +89,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "line-relaxation-v-h-not-inverted",
         "src/mtjxbar/crossbar/circuit/line_relaxation.py",
-        "vha[b] = 1.0 / vh",
-        "vha[b] = vh",
+        "vha[b] = 1.0 / vhi[b] if par[b] == 0 else 1.0",
+        "vha[b] = vhi[b] if par[b] == 0 else 1.0",
         ("tests/crossbar/test_line_relaxation.py::test_passive_exact_read_is_the_sum_of_tile_circuits",),
     ),
     Mutant(
@@ -546,8 +546,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "relaxation-warm-start-ignores-the-source-change",
         "src/mtjxbar/crossbar/circuit/line_relaxation.py",
-        "xt[b] = x0r[i, j] + d_r[i]",
-        "xt[b] = x0r[i, j]",
+        "xr_t[a, b] = x0r[i, j] + d_r[i]",
+        "xr_t[a, b] = x0r[i, j]",
         (f"{FAST}::test_a_warm_start_moves_each_line_by_its_source_change",),
     ),
     Mutant(

@@ -236,31 +236,47 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
     rp_r, tm_r, vh_r = work[8], work[9], work[10]  # cell law (1 / V_h), row layout [b, a]
     rp_c, tm_c, vh_c = work[11], work[12], work[13]  # the same, column layout [a, b]
     xr_t, xc_t, chg = work[14], work[15], work[16, 0]  # row nodes as [a, b], column nodes as [b, a]
-    varying = False
-    for a in range(n):  # in the column layout [a, b] (contiguous), then transposed into the row layout
+    # every cell as an AP law R_AP(v; rp, tm, vh): P cells and cells without bias dependence have tm = 0 (no
+    # branch per cell: selects, so the loops vectorise); in the column layout [a, b], then transposed
+    n_ap = 0.0
+    for a in range(n):
         i = r0 + a
-        xt, xca, rpa, tma, vha, gva = xr_t[a], xc[a], rp_c[a], tm_c[a], vh_c[a], gv_c[a]
+        par, rpi, tmi, vhi = parallel[i, c0:c1], r_p[i, c0:c1], tmr0[i, c0:c1], v_h[i, c0:c1]
+        rpa, tma, vha, gva = rp_c[a], tm_c[a], vh_c[a], gv_c[a]
         for b in range(m):
-            j = c0 + b
-            if warm:
-                xt[b] = x0r[i, j] + d_r[i]
-                xca[b] = x0c[i, j] + d_c[j]
+            ap = 0.0 if par[b] else 1.0
+            n_ap += ap
+            tm = tmi[b] * ap
+            if bias:
+                rp = rpi[b]
+                vha[b] = 1.0 / vhi[b] if par[b] == 0 else 1.0  # its reciprocal: the sweeps multiply
             else:
-                xt[b] = sr[a]
-                xca[b] = sc[b]
-            # every cell as an AP law R_AP(v; rp, tm, vh): P cells and cells without bias dependence have tm = 0
-            if parallel[i, j]:
-                rp, tm, vh = r_p[i, j], 0.0, 1.0
-            elif bias:
-                rp, tm, vh = r_p[i, j], tmr0[i, j], v_h[i, j]
-                varying = True
-            else:
-                rp, tm, vh = physics.ap_resistance_zero_bias(r_p[i, j], tmr0[i, j]), 0.0, 1.0
+                rp = rpi[b] * (1.0 + tm)  # the zero-bias AP resistance, R_P for a P cell
+                tm = 0.0
+                vha[b] = 1.0
             rpa[b], tma[b] = rp, tm
-            vha[b] = 1.0 / vh  # its reciprocal: the sweeps multiply (a division less per cell)
-            gva[b] = physics.ap_conductance(0.0, rp, tm, vh)
-    _transpose(xr_t, xr, n, m)
-    _transpose(xc, xc_t, n, m)
+            gva[b] = physics.ap_conductance_scaled(0.0, rp, tm)
+    varying = bias and n_ap > 0.0
+    if warm:
+        for a in range(n):
+            i = r0 + a
+            for b in range(m):
+                j = c0 + b
+                xr_t[a, b] = x0r[i, j] + d_r[i]
+                xc[a, b] = x0c[i, j] + d_c[j]
+        _transpose(xr_t, xr, n, m)
+        _transpose(xc, xc_t, n, m)
+    else:  # every node at its line's source
+        for a in range(n):
+            xt, xca, v = xr_t[a], xc[a], sr[a]
+            for b in range(m):
+                xt[b] = v
+                xca[b] = sc[b]
+        for b in range(m):
+            xrb, xcb, v = xr[b], xc_t[b], sc[b]
+            for a in range(n):
+                xrb[a] = sr[a]
+                xcb[a] = v
     _transpose(gv_c, gv_r, n, m)
     if varying:  # the cell law is read by the sweeps only where conductances vary
         _transpose(rp_c, rp_r, n, m)
