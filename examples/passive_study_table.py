@@ -10,16 +10,16 @@ one MTJ per synapse against a reference column, the independent-flip rule, lr 0.
   calibration (ex situ: the software binary network programmed into the same passive arrays).
 
 Every run is metered (``results.json``'s ``hardware``: the modelled energy of a training sample on its array
-kind) and checkpoints every ``--checkpoint-every`` samples: the script resumes a run that has a checkpoint
-and no ``results.json``, and reuses finished runs, so the table grows over as many sittings as it takes
-(a passive run at 1 ohm takes 6-7 hours on one core: ``bench/passive_study_step.py``, docs/passive.md).
-After every finished run it rewrites ``docs/results/passive_study.md`` and ``passive_study_runs.csv`` with the
-runs finished so far and lists the others as pending. Each run's progress lines go to ``runs/passive_study/NAME.log`` and its process id to
-``NAME.pid`` while it runs: a second invocation skips runs still running. To stop the table, stop this script,
-then send the runs SIGTERM (``pkill -TERM -f runs/passive_study/``): each checkpoints at its next sample and
-exits, and the next invocation resumes it. A folder under ``--runs`` that holds a run of other settings (a
-smoke run with ``--max-train``, say) stops the script with the fields that differ: it is never reused, resumed
-or overwritten.
+kind) and checkpoints every ``--checkpoint-every`` samples: the script resumes a run that has a checkpoint and
+no ``results.json``, and reuses finished runs, so the table grows over as many sittings as it takes (a passive
+run at 1 ohm takes 6-7 hours on one core: ``bench/passive_study_step.py``, docs/passive.md). After every
+finished run it rewrites ``docs/results/passive_study.md`` and ``passive_study_runs.csv`` with the runs finished
+so far and lists the others as pending. Each run's progress lines go to ``runs/passive_study/NAME.log`` and its
+process id to ``NAME.pid`` while it runs: a second invocation skips runs still running. To stop the table, stop
+this script, then send the runs SIGTERM (``pkill -TERM -f runs/passive_study/``): each checkpoints at its next
+sample and exits, and the next invocation resumes it. A folder under ``--runs`` that holds a run of other
+settings (a smoke run with ``--max-train``, say) stops the script with the fields that differ: it is never
+reused, resumed or overwritten.
 
     python examples/passive_study_table.py                  # all runs, 2 at a time, 1T1MTJ and 0 ohm first
     python examples/passive_study_table.py --dry-run        # the commands only
