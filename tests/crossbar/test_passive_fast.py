@@ -341,3 +341,21 @@ def test_states_outside_the_samplers_memory_flip_as_in_place():
     assert results[0].flipped_cells.numel() > 100
     assert torch.equal(results[0].flipped_cells, results[1].flipped_cells)
     assert torch.equal(states[0], states[1])
+
+
+@pytest.mark.parametrize("scheme", ["v2", "v3"])
+def test_every_tiles_released_pattern_is_the_held_one_where_no_row_is_selected(scheme):
+    """What the meter reads (:meth:`phase_cell_voltages`, every tile's released pattern): the tiles without a
+    selected row take their held solution instead of solving the same circuit again; bit for bit what
+    solving every tile gives, and different from the held pattern where rows are selected."""
+    xb = _array("fast", 1.0, scheme)
+    phase = _one_tile_phase(TO_P)
+    held, released = xb.phase_cell_voltages(phase)
+    solve = xb._solve_write
+    try:
+        xb._solve_write = lambda rows, cols, released=None, selected=None: solve(rows, cols, released, None)
+        every = xb.phase_cell_voltages(phase)
+    finally:
+        xb._solve_write = solve
+    assert torch.equal(held, every[0]) and torch.equal(released, every[1])
+    assert torch.equal(released[TILE:], held[TILE:]) and not torch.equal(released[:TILE], held[:TILE])

@@ -157,6 +157,13 @@ MUTANTS: list[Mutant] = [
         ("tests/crossbar/test_passive.py::test_ideal_read_kernel_is_the_sum_of_cell_currents[False]",),
     ),
     Mutant(
+        "passive-metered-released-pattern-copied-on-the-wrong-tiles",
+        "src/mtjxbar/crossbar/passive/writes.py",
+        "                if not tiles[1, ti, 0]:\n                    out[1, rs] = out[0, rs]",
+        "                if tiles[1, ti, 0]:\n                    out[1, rs] = out[0, rs]",
+        (f"{FAST}::test_every_tiles_released_pattern_is_the_held_one_where_no_row_is_selected[v2]",),
+    ),
+    Mutant(
         "passive-sampler-probability-10-percent-low",
         "src/mtjxbar/crossbar/passive/survival.py",
         "                    h -= _interval_log_survival(",

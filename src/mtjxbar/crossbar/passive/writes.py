@@ -67,14 +67,17 @@ class PassiveWrites:
                                                                 selected_cols, v_cols.numpy(), sign)
         widths = phase.row_widths.double().numpy()
         released = None if every_tile else (widths > 0) & (widths < widths.max())
-        return self._solve_write(rows, col_sources, released)
+        return self._solve_write(rows, col_sources, released, selected_rows)
 
-    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray, released: np.ndarray | None = None) -> np.ndarray:
+    def _solve_write(self, rows: np.ndarray, col_sources: np.ndarray, released: np.ndarray | None = None,
+                     selected: np.ndarray | None = None) -> np.ndarray:
         """Cell voltages (2, N, M) of the write circuit with row sources ``rows`` (2, N: held, released) and
         column sources ``col_sources`` (M,), tile by tile (line relaxation; idle tiles skipped). The fast
         solver over-relaxes the sweeps and solves the released pattern only on the tiles with a row in
-        ``released`` (N,) bool (None: all); the exact one solves both everywhere with plain sweeps, as the
-        reference."""
+        ``released`` (N,) bool; with ``released`` None, on every tile, except that a tile without a row in
+        ``selected`` (N,) bool takes its held solution: its rows sit at the same sources in both patterns (the
+        compensation moves selected rows only), so the two circuits are one. The exact solver solves both
+        everywhere with plain sweeps, as the reference."""
         cols = np.repeat(col_sources[None, :], rows.shape[0], axis=0)
         if self.array.circuit.ideal_wires:  # resistive drivers only: each tile's lines solved densely
             out = np.zeros((rows.shape[0], self.rows, self.cols))
@@ -87,10 +90,18 @@ class PassiveWrites:
         if self.circuit_solver.write_solver == "exact":
             return solve_tiles_cells(rows, cols, *args, **settings)
         tiles = None
-        if released is not None:  # a tile solved for its released pattern: one of its rows is released early
+        if released is not None or selected is not None:
+            # a tile solved for its released pattern: one of its rows is released early (or, for every tile,
+            # one of its rows is selected: without one, released and held are the same circuit)
             tiles = np.ones((2, len(self.row_tiles), len(self.col_tiles)), dtype=bool)
-            tiles[1] = np.logical_or.reduceat(released, self.tile_starts[0][:-1])[:, None]
-        return solve_tiles_cells(rows, cols, *args, tiles=tiles, **settings)
+            tiles[1] = np.logical_or.reduceat(released if released is not None else selected,
+                                              self.tile_starts[0][:-1])[:, None]
+        out = solve_tiles_cells(rows, cols, *args, tiles=tiles, **settings)
+        if released is None and selected is not None:
+            for ti, rs in enumerate(self.row_tiles):
+                if not tiles[1, ti, 0]:
+                    out[1, rs] = out[0, rs]
+        return out
 
     def _check_phase_size(self, phase: WritePhase) -> None:
         if phase.row_widths.numel() != self.rows or phase.col_currents.numel() != self.cols:
