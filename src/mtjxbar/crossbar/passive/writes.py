@@ -117,7 +117,8 @@ class PassiveWrites:
 
     def sampler_bounds(self) -> np.ndarray:
         """Each row's extreme cell parameters, what the flip sampler bounds hazards with
-        (:func:`.survival.row_bounds`), once per cell parameters (dropped with :meth:`log_floors`')."""
+        (:func:`.survival.row_bounds`), once per cell parameters (dropped, with the log floors, by
+        :meth:`~.array.PassiveCrossbar._params_changed`)."""
         if self._row_bounds is None:
             self._row_bounds = row_bounds(self.cell_params_np(), self.log_floors(), (self.rows, self.cols))
         return self._row_bounds
