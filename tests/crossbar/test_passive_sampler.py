@@ -136,3 +136,18 @@ def test_same_seed_same_flips(case):
         runs.append(survival.sample_phase_flips(volts, durations, s, frozen, params, DEV.n_exponent, DEV.tau_d,
                                                 sel_r, sel_c, to_p, 1234))
     assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][1:] == runs[1][1:]
+
+
+def test_an_arrays_sampler_bounds_follow_new_cell_parameters():
+    """The array caches the bounds per cell parameters: after :meth:`set_cell_params` they are the new
+    parameters' (a stale cache would bound new, weaker junctions by the old ones' hazards)."""
+    import torch
+
+    from mtjxbar.crossbar import ArrayConfig, PassiveCrossbar
+
+    xb = PassiveCrossbar(ROWS, COLS, DEV, ArrayConfig(kind="passive"), dtype=torch.float64)
+    before = xb.sampler_bounds().copy()
+    params = {k: torch.from_numpy(v) for k, v in _params(np.random.default_rng(1), 0.08).items()}
+    xb.set_cell_params(params)
+    want = survival.row_bounds(xb.cell_params_np(), xb.log_floors(), (ROWS, COLS))
+    assert np.array_equal(xb.sampler_bounds(), want) and not np.array_equal(before, want)

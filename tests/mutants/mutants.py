@@ -164,6 +164,13 @@ MUTANTS: list[Mutant] = [
         (f"{FAST}::test_every_tiles_released_pattern_is_the_held_one_where_no_row_is_selected[v2]",),
     ),
     Mutant(
+        "passive-sampler-bounds-cache-kept-after-new-parameters",
+        "src/mtjxbar/crossbar/passive/array.py",
+        "        self._row_bounds: np.ndarray | None = None  # rebuilt by sampler_bounds on demand\n",
+        "        self._row_bounds = getattr(self, '_row_bounds', None)\n",
+        (f"{SAMPLER}::test_an_arrays_sampler_bounds_follow_new_cell_parameters",),
+    ),
+    Mutant(
         "passive-sampler-probability-10-percent-low",
         "src/mtjxbar/crossbar/passive/survival.py",
         "                    h -= _interval_log_survival(",
