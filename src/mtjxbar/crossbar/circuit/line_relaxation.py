@@ -308,8 +308,10 @@ def _solve_tile(sr, sc, parallel, r_p, tmr0, v_h, bias, r0, r1, c0, c1, end_r, e
 def _scratch(rows, cols):
     """Scratch of every thread that may run a tile: planes of :func:`_solve_tile`, node voltages, sources.
     Each plane's rows are padded to an odd number of 64-byte cache lines: with a power-of-two stride (64
-    doubles for a 64 x 64 tile) the transposed accesses of the two layouts all fall in a few cache sets
-    and evict each other (measured: the tile set-up several times slower, docs/passive.md)."""
+    doubles for a 64 x 64 tile) strided accesses across rows fall in a few cache sets and evict each other.
+    That made the tile set-up several times slower when the sweeps read the other layout in place; with the
+    node planes kept transposed only the transposes stride, and the padding no longer measurably matters
+    (``bench/passive_levers.py``: 1.001 x without it, docs/passive.md). It is kept, as it costs nothing."""
     size, threads = max(rows, cols), numba.config.NUMBA_NUM_THREADS
     ld = size + (-size) % 8 + 8 * (1 - (size + (-size) % 8) // 8 % 2)  # a multiple of 8, odd times 8
     return (np.empty((threads, 17, size, ld)), np.empty((threads, size, ld)), np.empty((threads, size, ld)),
