@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from ...device import physics
-from .survival import _f64
+from .survival import float_field
 
 __all__ = ["ideal_read"]
 
@@ -57,7 +57,7 @@ def ideal_read(batch: np.ndarray, parallel: np.ndarray, params: dict[str, np.nda
     batch = np.ascontiguousarray(batch, dtype=np.float64)
     sensed = np.zeros((batch.shape[0], rows if transposed else cols))
     drivers = np.zeros_like(batch)
-    fields = (_f64(params[k], (rows, cols)) for k in ("r_p", "tmr0", "v_h"))
+    fields = (float_field(params[k], (rows, cols)) for k in ("r_p", "tmr0", "v_h"))
     _kernel(batch, np.ascontiguousarray(parallel, dtype=np.bool_), *fields,
             np.ascontiguousarray(row_starts, dtype=np.int64), np.ascontiguousarray(col_starts, dtype=np.int64),
             bool(transposed), sensed, drivers)

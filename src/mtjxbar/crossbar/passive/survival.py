@@ -30,7 +30,7 @@ from numba import njit
 
 from ...device import physics
 
-__all__ = ["log_floors", "phase_log_survival", "row_bounds", "sample_phase_flips"]
+__all__ = ["float_field", "log_floors", "phase_log_survival", "row_bounds", "sample_phase_flips"]
 
 _PARAMS = ("r_p", "tmr0", "v_h", "ic0_ap2p", "ic0_p2ap", "tau0_ap2p", "tau0_p2ap", "delta")
 
@@ -234,7 +234,9 @@ def _sample_kernel(volts, durations, parallel, frozen, has_frozen, r_p, tmr0, v_
     return count, to_p_count, intended, evaluated
 
 
-def _f64(a, shape):
+def float_field(a, shape):
+    """``a`` (a number or an array) broadcast to ``shape`` as a C-contiguous float64 array (copied only where
+    needed), what the passive kernels take per cell."""
     return np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64)
 
 
@@ -260,10 +262,10 @@ def phase_log_survival(volts: np.ndarray, durations: np.ndarray, parallel: np.nd
     ic0_ap2p, ic0_p2ap, tau0_ap2p, tau0_p2ap, delta`` (rows, cols); ``n`` and ``tau_d`` of the device;
     ``log_floor``: :func:`log_floors` of ``delta`` (None: computed here)."""
     out = np.empty(parallel.shape)
-    log_floor = log_floors(_f64(params["delta"], parallel.shape)) if log_floor is None else log_floor
+    log_floor = log_floors(float_field(params["delta"], parallel.shape)) if log_floor is None else log_floor
     _kernel(np.ascontiguousarray(volts, dtype=np.float64), _durations(durations, volts),
-            np.ascontiguousarray(parallel, dtype=np.bool_), *(_f64(params[k], parallel.shape) for k in _PARAMS),
-            _f64(log_floor, parallel.shape), float(n), float(tau_d), out)
+            np.ascontiguousarray(parallel, dtype=np.bool_), *(float_field(params[k], parallel.shape) for k in _PARAMS),
+            float_field(log_floor, parallel.shape), float(n), float(tau_d), out)
     return out
 
 
@@ -271,7 +273,7 @@ def row_bounds(params: dict[str, np.ndarray], log_floor: np.ndarray, shape: tupl
     """The per-row extreme parameters the sampler bounds hazards with (:func:`_row_bounds`), (rows, 9);
     callers that write often compute them once per cell parameters."""
     out = np.empty((shape[0], 9))
-    _row_bounds(*(_f64(params[k], shape) for k in _PARAMS), _f64(log_floor, shape), out)
+    _row_bounds(*(float_field(params[k], shape) for k in _PARAMS), float_field(log_floor, shape), out)
     return out
 
 
@@ -296,14 +298,14 @@ def _sample_phase(volts, durations, parallel, frozen, params, n, tau_d, selected
     if not parallel.flags.c_contiguous or parallel.dtype != np.bool_:
         raise ValueError("sample_phase_flips flips the states in place: a C-contiguous bool array is needed")
     flipped = np.empty(parallel.size, dtype=np.int64)
-    log_floor = log_floors(_f64(params["delta"], parallel.shape)) if log_floor is None else log_floor
+    log_floor = log_floors(float_field(params["delta"], parallel.shape)) if log_floor is None else log_floor
     bounds = row_bounds(params, log_floor, parallel.shape) if bounds is None else bounds
     has_frozen = frozen is not None
     frozen = np.ascontiguousarray(frozen, dtype=np.bool_) if has_frozen else np.zeros((1, 1), dtype=np.bool_)
     count, to_p_count, intended, evaluated = _sample_kernel(
         np.ascontiguousarray(volts, dtype=np.float64), _durations(durations, volts), parallel,
-        frozen, has_frozen, *(_f64(params[k], parallel.shape) for k in _PARAMS), _f64(log_floor, parallel.shape),
-        float(n), float(tau_d),
+        frozen, has_frozen, *(float_field(params[k], parallel.shape) for k in _PARAMS),
+        float_field(log_floor, parallel.shape), float(n), float(tau_d),
         np.ascontiguousarray(selected_rows, dtype=np.bool_), np.ascontiguousarray(selected_cols, dtype=np.bool_),
         bool(to_p), int(seed), flipped, np.ascontiguousarray(bounds, dtype=np.float64))
     return np.sort(flipped[:count]), int(to_p_count), int(intended), int(evaluated)
