@@ -14,12 +14,15 @@ kind) and checkpoints every ``--checkpoint-every`` samples: the script resumes a
 no ``results.json``, and reuses finished runs, so the table grows over as many sittings as it takes (a passive
 run at 1 ohm takes 6-7 hours on one core: ``bench/passive_study_step.py``, docs/passive.md). After every
 finished run it rewrites ``docs/results/passive_study.md`` and ``passive_study_runs.csv`` with the runs finished
-so far and lists the others as pending. Each run's progress lines go to ``runs/passive_study/NAME.log`` and its
-process id to ``NAME.pid`` while it runs: a second invocation skips runs still running. To stop the table, stop
-this script, then send the runs SIGTERM (``pkill -TERM -f runs/passive_study/``): each checkpoints at its next
-sample and exits, and the next invocation resumes it. A folder under ``--runs`` that holds a run of other
-settings (a smoke run with ``--max-train``, say) stops the script with the fields that differ: it is never
-reused, resumed or overwritten.
+so far and lists the others as pending, and keeps the run's record (its table row and configuration) as
+``docs/results/passive_study_runs/NAME.json``: ``runs/`` is not committed, so a fresh checkout counts a run as
+finished by its record and neither reruns it nor drops it from the table. Each run's progress lines go to
+``runs/passive_study/NAME.log`` and its process id to ``NAME.pid`` while it runs: a second invocation skips
+runs still running. To stop the table, stop this script, then send the runs SIGTERM (``pkill -TERM -f
+runs/passive_study/``): each checkpoints at its next sample and exits, and the next invocation resumes it (a
+checkpoint, like the folder, does not outlive the checkout: a run unfinished when its session ends starts over).
+A folder under ``--runs`` that holds a run of other settings (a smoke run with ``--max-train``, say) stops the
+script with the fields that differ: it is never reused, resumed or overwritten.
 
     python examples/passive_study_table.py                  # all runs, 2 at a time, 1T1MTJ and 0 ohm first
     python examples/passive_study_table.py --dry-run        # the commands only
@@ -91,6 +94,33 @@ def saved_config(folder: Path) -> dict | None:
     if Checkpoint(folder).exists():
         return Checkpoint(folder).load_meta()["config"]
     return None
+
+
+def record_path(run: dict, args) -> Path:
+    """Where a finished run's record lives, beside the table (committed, unlike ``runs/``)."""
+    return args.out / "passive_study_runs" / f"{run['name']}.json"
+
+
+def load_record(run: dict, args) -> dict | None:
+    """A finished run's record ({"name", "row", "config"}; config None for a row recovered from the CSV of a
+    run whose folder was lost), None if the run has none."""
+    path = record_path(run, args)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def finished_row(run: dict, args) -> dict | None:
+    """The table row of a finished run: from its results.json (and then its record is written, or rewritten),
+    else from its record; None if it has not finished."""
+    results_path = args.runs / run["name"] / "results.json"
+    if results_path.exists():
+        results = json.loads(results_path.read_text())
+        row = summarise(run, results)
+        path = record_path(run, args)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"name": run["name"], "row": row, "config": results.get("config")}, indent=1) + "\n")
+        return row
+    record = load_record(run, args)
+    return None if record is None else record["row"]
 
 
 def mismatch(run: dict, config: dict, args) -> str | None:
@@ -199,8 +229,9 @@ def markdown(table: list[dict], pending: list[dict], cmds: list[str], args) -> s
 
 def write_table(runs: list[dict], args, cmds: list[str]) -> str:
     """Rewrite the table and CSV from the runs finished so far; returns the markdown."""
-    done = [r for r in runs if (args.runs / r["name"] / "results.json").exists()]
-    table = [summarise(r, json.loads((args.runs / r["name"] / "results.json").read_text())) for r in done]
+    rows = {r["name"]: finished_row(r, args) for r in runs}
+    done = [r for r in runs if rows[r["name"]] is not None]
+    table = [rows[r["name"]] for r in done]
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "passive_study_runs.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
@@ -237,6 +268,10 @@ def main() -> int:
         if config is not None and (diff := mismatch(run, config, args)):
             parser.error(f"{args.runs / run['name']} holds a run of other settings ({diff}); "
                          "choose another --runs folder, or move that run away")
+        record = load_record(run, args)
+        if record is not None and record["config"] is not None and (diff := mismatch(run, record["config"], args)):
+            parser.error(f"{record_path(run, args)} records a run of other settings ({diff}); "
+                         "choose another --out folder, or move that record away")
     if args.table_only:
         print(write_table(runs, args, cmds))
         return 0
@@ -248,7 +283,7 @@ def main() -> int:
 
     def run_one(run: dict) -> None:
         folder = args.runs / run["name"]
-        if (folder / "results.json").exists():
+        if (folder / "results.json").exists() or load_record(run, args) is not None:
             return
         pid_file = args.runs / f"{run['name']}.pid"
         other = running_pid(pid_file, run["name"])

@@ -141,3 +141,30 @@ def test_saved_runs_of_other_settings_are_refused(study, tmp_path):
     assert done.returncode == 2, done.stderr
     assert "holds a run of other settings (training.epochs 2 (asked: 6))" in done.stderr
     assert "Traceback" not in done.stderr and not args.out.exists()
+
+
+def test_a_finished_run_outlives_its_folder(study, tmp_path):
+    """runs/ is not committed: a finished run leaves a record beside the table, and a checkout without the run's
+    folder keeps its row and does not run it again (its record's settings are checked like a folder's)."""
+    args = _args(tmp_path, seeds=[0])
+    runs = study.plan(args)
+    run = next(r for r in runs if r["name"] == "passive_v2_0ohm_s0")
+    folder = args.runs / run["name"]
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({**_results(0.83, 7e-8), "config": _config(ohm=0.0, scheme="v2")}))
+    before = study.write_table(runs, args, ["cmd"])
+    record = json.loads(study.record_path(run, args).read_text())
+    assert record["row"]["insitu_acc"] == pytest.approx(83.0) and record["config"]["seed"] == 0
+    (folder / "results.json").unlink()
+    assert study.write_table(runs, args, ["cmd"]) == before  # the row survives, from the record
+    assert "`passive_v2_0ohm_s0`" not in before.split("Pending (")[1]
+    assert study.mismatch(run, record["config"], args) is None
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    record["config"] = _config(ohm=0.0, scheme="v3")
+    study.record_path(run, args).write_text(json.dumps(record))
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "passive_study_table.py"), "--data-dir", str(data),
+                           "--runs", str(args.runs), "--out", str(args.out), "--table-only", "--seeds", "0"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "records a run of other settings (write_scheme 'v3'" in done.stderr, done.stderr
