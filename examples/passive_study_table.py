@@ -27,6 +27,8 @@ script with the fields that differ: it is never reused, resumed or overwritten.
     python examples/passive_study_table.py                  # all runs, 2 at a time, 1T1MTJ and 0 ohm first
     python examples/passive_study_table.py --dry-run        # the commands only
     python examples/passive_study_table.py --table-only     # the table of the runs finished so far
+    python examples/passive_study_table.py --epochs 1 --ohms 1 --seeds 0 --runs runs/passive_study_1epoch \
+        --out docs/results/passive_study_1epoch               # a one-epoch look at 1 ohm (marked as not the table)
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def plan(args) -> list[dict]:
             "flags": [*base, "--seed", str(s), "--array", "1t1mtj"]} for s in args.seeds]
     passive = ["--array", "passive", "--tile-size", "64", "--fidelity", "exact", "--write-compensation", "2",
                "--methods", "binary_software", "exsitu"]
-    for ohm in OHMS:
+    for ohm in args.ohms:
         for s in args.seeds:
             for scheme in SCHEMES:
                 out.append({"name": f"passive_{scheme}_{ohm:g}ohm_s{s}", "array": "passive", "wire_ohm": f"{ohm:g}",
@@ -246,6 +248,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist-train10k"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--ohms", type=float, nargs="+", default=list(OHMS), choices=OHMS,
+                        help="the passive rows' wire resistances (ohm per segment) to run: a part of the table")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one core each)")
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="in-situ samples between checkpoints")
     parser.add_argument("--max-train", type=int, default=0, help="a smoke run: the first N training images (0: all)")

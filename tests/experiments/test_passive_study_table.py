@@ -27,7 +27,7 @@ def study():
 
 def _args(tmp_path: Path, **kw) -> argparse.Namespace:
     base = {"data_dir": Path("data"), "seeds": [0, 1, 2], "checkpoint_every": 1000, "max_train": 0, "max_test": 0,
-            "epochs": 0, "runs": tmp_path / "runs", "out": tmp_path / "out"}
+            "epochs": 0, "runs": tmp_path / "runs", "out": tmp_path / "out", "ohms": [0.0, 1.0, 2.5]}
     return argparse.Namespace(**{**base, **kw})
 
 
@@ -46,6 +46,8 @@ def test_plan_is_the_issues_table(study, tmp_path):
     # the cheap rows run first: wire resistance never decreases along the plan
     ohms = [float(r["wire_ohm"]) for r in passive]
     assert ohms == sorted(ohms)
+    part = study.plan(_args(tmp_path, ohms=[1.0], seeds=[0]))  # --ohms 1 --seeds 0: the 1T1MTJ run and 1 ohm's two
+    assert [r["name"] for r in part] == ["1t1mtj_s0", "passive_v2_1ohm_s0", "passive_v3_1ohm_s0"]
 
 
 def test_a_run_with_a_checkpoint_resumes(study, tmp_path):
