@@ -20,13 +20,17 @@ finished by its record and neither reruns it nor drops it from the table. Each r
 ``runs/passive_study/NAME.log`` and its process id to ``NAME.pid`` while it runs: a second invocation skips
 runs still running. To stop the table, stop this script, then send the runs SIGTERM (``pkill -TERM -f
 runs/passive_study/``): each checkpoints at its next sample and exits, and the next invocation resumes it (a
-checkpoint, like the folder, does not outlive the checkout: a run unfinished when its session ends starts over).
+checkpoint, like the folder, does not outlive the checkout). ``--park`` does all of that and then packs every
+unfinished run (folder and log, about 2 MB) into ``docs/results/passive_study_parked/NAME.tar.xz`` to commit: the
+next invocation, in any checkout, unpacks it and resumes the run where it stopped (a 1-ohm run takes longer
+than a sitting; its archive is dropped when it finishes).
 A folder under ``--runs`` that holds a run of other settings (a smoke run with ``--max-train``, say) stops the
 script with the fields that differ: it is never reused, resumed or overwritten.
 
     python examples/passive_study_table.py                  # all runs, 2 at a time, 1T1MTJ and 0 ohm first
     python examples/passive_study_table.py --dry-run        # the commands only
     python examples/passive_study_table.py --table-only     # the table of the runs finished so far
+    python examples/passive_study_table.py --park           # stop, and pack the unfinished runs to commit
     python examples/passive_study_table.py --epochs 1 --ohms 1 --seeds 0 --runs runs/passive_study_1epoch \
         --out docs/results/passive_study_1epoch               # a one-epoch look at 1 ohm (marked as not the table)
 """
@@ -38,17 +42,22 @@ import csv
 import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
+import tarfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Lock
 
 from mtjxbar.experiments.checkpoint import Checkpoint
+from mtjxbar.experiments.parking import park_run, unpark_run
 
 ROOT = Path(__file__).resolve().parents[1]
 OHMS, SCHEMES = (0.0, 1.0, 2.5), ("v2", "v3")
+TABLE_PID = "table.pid"
 COLUMNS = ("array", "wire_ohm", "scheme", "seed", "train_samples", "epochs", "insitu_acc", "exsitu_acc", "float_acc",
            "flips_per_sample", "disturb_per_sample", "energy_per_sample_j", "ms_per_sample")
 
@@ -96,6 +105,19 @@ def saved_config(folder: Path) -> dict | None:
     if Checkpoint(folder).exists():
         return Checkpoint(folder).load_meta()["config"]
     return None
+
+
+def parked_path(run: dict, args) -> Path:
+    """Where an unfinished run is parked (``--park``), beside the table (committed, unlike ``runs/``)."""
+    return args.out / "passive_study_parked" / f"{run['name']}.tar.xz"
+
+
+def parked_config(archive: Path) -> dict | None:
+    """The configuration of a parked run's checkpoint, None if there is no archive."""
+    if not archive.exists():
+        return None
+    with tarfile.open(archive, "r:xz") as tar:
+        return json.loads(tar.extractfile("checkpoint/state.json").read())["config"]
 
 
 def record_path(run: dict, args) -> Path:
@@ -224,6 +246,10 @@ def markdown(table: list[dict], pending: list[dict], cmds: list[str], args) -> s
     if pending:
         lines += ["", f"Pending ({len(pending)} runs, resumed from their checkpoints by the same command): "
                   + ", ".join(f"`{r['name']}`" for r in pending) + "."]
+        parked = [r for r in pending if parked_path(r, args).exists()]
+        if parked:
+            lines += ["", "Parked with their checkpoints in `passive_study_parked/` (`--park`), resumed from there: "
+                      + ", ".join(f"`{r['name']}`" for r in parked) + "."]
     lines += ["", "Commands (from the repository root; `--resume runs/passive_study/NAME` continues one):", "",
               "```", *cmds, "```", ""]
     return "\n".join(lines)
@@ -244,6 +270,47 @@ def write_table(runs: list[dict], args, cmds: list[str]) -> str:
     return text
 
 
+def restore(run: dict, args) -> bool:
+    """Unpack a parked run into its folder (and its log beside it) if the folder holds no checkpoint; True if
+    it did."""
+    folder, archive = args.runs / run["name"], parked_path(run, args)
+    if Checkpoint(folder).exists() or not archive.exists():
+        return False
+    unpark_run(archive, folder, extra={"log": args.runs / f"{run['name']}.log"})
+    return True
+
+
+def park(runs: list[dict], args, cmds: list[str], wait: float = 900.0) -> int:
+    """``--park``: stop this script's running invocation (no run is started after that), stop its runs (SIGTERM:
+    each checkpoints at its next sample and exits), then pack every unfinished run that has a checkpoint into
+    ``passive_study_parked/NAME.tar.xz`` beside the table, its log included, for the next checkout to resume."""
+    table_pid = running_pid(args.runs / TABLE_PID, "passive_study_table")
+    if table_pid is not None:
+        os.kill(table_pid, signal.SIGTERM)
+        print(f"stopped the table (pid {table_pid})")
+    stopping = {}
+    for run in runs:
+        pid = running_pid(args.runs / f"{run['name']}.pid", run["name"])
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            stopping[run["name"]] = pid
+    deadline = time.monotonic() + wait
+    while stopping and time.monotonic() < deadline:
+        time.sleep(1.0)
+        stopping = {n: p for n, p in stopping.items() if running_pid(args.runs / f"{n}.pid", n) is not None}
+    if stopping:
+        print(f"still running after {wait:.0f} s, not parked: {', '.join(stopping)}", file=sys.stderr)
+    for run in runs:
+        folder = args.runs / run["name"]
+        if run["name"] in stopping or (folder / "results.json").exists() or not Checkpoint(folder).exists():
+            continue
+        (args.runs / f"{run['name']}.pid").unlink(missing_ok=True)
+        size = park_run(folder, parked_path(run, args), extra={"log": args.runs / f"{run['name']}.log"})
+        print(f"parked {run['name']}: {parked_path(run, args)} ({size / 1e6:.1f} MB)")
+    write_table(runs, args, cmds)
+    return 1 if stopping else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist-train10k"))
@@ -259,6 +326,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     parser.add_argument("--table-only", action="store_true", help="write the table of the finished runs only")
+    parser.add_argument("--park", action="store_true",
+                        help="stop the table and its runs, and pack the unfinished ones beside the table to commit")
     args = parser.parse_args()
     if not args.dry_run and not any(args.data_dir.glob("train-images-idx3-ubyte*")):
         parser.error(f"--data-dir {args.data_dir}: no MNIST training images there")
@@ -272,6 +341,10 @@ def main() -> int:
         if config is not None and (diff := mismatch(run, config, args)):
             parser.error(f"{args.runs / run['name']} holds a run of other settings ({diff}); "
                          "choose another --runs folder, or move that run away")
+        config = None if Checkpoint(args.runs / run["name"]).exists() else parked_config(parked_path(run, args))
+        if config is not None and (diff := mismatch(run, config, args)):
+            parser.error(f"{parked_path(run, args)} holds a parked run of other settings ({diff}); "
+                         "choose another --out folder, or move that archive away")
         record = load_record(run, args)
         if record is not None and record["config"] is not None and (diff := mismatch(run, record["config"], args)):
             parser.error(f"{record_path(run, args)} records a run of other settings ({diff}); "
@@ -279,7 +352,11 @@ def main() -> int:
     if args.table_only:
         print(write_table(runs, args, cmds))
         return 0
+    if args.park:
+        return park(runs, args, cmds)
     lock, failed = Lock(), []
+    args.runs.mkdir(parents=True, exist_ok=True)
+    (args.runs / TABLE_PID).write_text(str(os.getpid()))  # what --park stops first
 
     def say(line: str) -> None:  # one write per line: the runs' threads print at once
         sys.stdout.write(line + "\n")
@@ -294,8 +371,10 @@ def main() -> int:
         if other is not None:
             say(f"skipping {run['name']}: already running (pid {other})")
             return
-        cmd = command(run, args.runs)
         log_path = args.runs / f"{run['name']}.log"
+        if restore(run, args):
+            say(f"unparked {run['name']} from {parked_path(run, args)}")
+        cmd = command(run, args.runs)
         say(f"{'resuming' if '--resume' in cmd else 'running'} {run['name']} (log: {log_path})")
         args.runs.mkdir(parents=True, exist_ok=True)
         with open(log_path, "a") as log:
@@ -303,6 +382,8 @@ def main() -> int:
             pid_file.write_text(str(proc.pid))  # nice execs the run: the same process
             code = proc.wait()
         pid_file.unlink(missing_ok=True)
+        if code == 0:
+            parked_path(run, args).unlink(missing_ok=True)  # its record replaces it
         say(f"{'done' if code == 0 else f'FAILED ({code}; see the log)'} {run['name']}")
         with lock:
             if code:
@@ -311,6 +392,7 @@ def main() -> int:
 
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(run_one, runs))
+    (args.runs / TABLE_PID).unlink(missing_ok=True)
     print(write_table(runs, args, cmds))
     return 1 if failed else 0
 

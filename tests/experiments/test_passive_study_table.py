@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from mtjxbar.experiments.checkpoint import Checkpoint
 
@@ -170,3 +172,39 @@ def test_a_finished_run_outlives_its_folder(study, tmp_path):
                            "--runs", str(args.runs), "--out", str(args.out), "--table-only", "--seeds", "0"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "records a run of other settings (write_scheme 'v3'" in done.stderr, done.stderr
+
+
+def test_park_stops_the_table_and_packs_its_unfinished_runs(study, tmp_path):
+    """--park: the table's own process and its runs are stopped (SIGTERM), every unfinished run with a checkpoint
+    is packed beside the table with its log, and a checkout without runs/ unpacks and resumes it."""
+    from mtjxbar.experiments.checkpoint import config_sha256
+
+    args = _args(tmp_path, seeds=[0], ohms=[1.0])
+    runs = study.plan(args)
+    names = [r["name"] for r in runs]  # 1t1mtj_s0, passive_v2_1ohm_s0, passive_v3_1ohm_s0
+    for name in names[1:]:
+        config = _config(scheme=name.split("_")[1])
+        Checkpoint(args.runs / name).save({"config": config, "config_sha256": config_sha256(config)},
+                                          {"states": torch.ones(64, 64, dtype=torch.bool)})
+        (args.runs / f"{name}.log").write_text(f"{name}: epoch 1/6\n")
+    sleepers = {}
+    for name in ("passive_study_table", names[1]):  # the table's process and one of its runs, alive
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", name])
+        sleepers[name] = proc
+        (args.runs / (study.TABLE_PID if name == "passive_study_table" else f"{name}.pid")).write_text(str(proc.pid))
+    try:
+        assert study.park(runs, args, ["cmd"], wait=30) == 0
+        assert all(p.wait(timeout=10) == -15 for p in sleepers.values())  # both got SIGTERM
+    finally:
+        for proc in sleepers.values():
+            proc.kill()
+    for name in names[1:]:
+        assert study.parked_path({"name": name}, args).exists()
+    assert not study.parked_path({"name": names[0]}, args).exists()  # no checkpoint: nothing to park
+    assert f"`{names[1]}`, `{names[2]}`." in (args.out / "passive_study.md").read_text().split("Parked")[1]
+    shutil.rmtree(args.runs)  # a new checkout
+    run = runs[1]
+    assert study.restore(run, args) and not study.restore(run, args)  # the second time: a checkpoint is there
+    assert Checkpoint(args.runs / run["name"]).load_meta()["config"]["hardware"]["array"]["write_scheme"] == "v2"
+    assert (args.runs / f"{run['name']}.log").read_text() == f"{run['name']}: epoch 1/6\n"
+    assert "--resume" in study.command(run, args.runs)
