@@ -31,8 +31,7 @@ script with the fields that differ: it is never reused, resumed or overwritten.
     python examples/passive_study_table.py --dry-run        # the commands only
     python examples/passive_study_table.py --table-only     # the table of the runs finished so far
     python examples/passive_study_table.py --park           # stop, and pack the unfinished runs to commit
-    python examples/passive_study_table.py --epochs 1 --ohms 1 --seeds 0 --runs runs/passive_study_1epoch \
-        --out docs/results/passive_study_1epoch               # a one-epoch look at 1 ohm (marked as not the table)
+    python examples/passive_study_table.py --ohms 1         # start the 1-ohm runs only (all rows shown)
 """
 
 from __future__ import annotations
@@ -42,18 +41,19 @@ import csv
 import json
 import os
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Lock
 
-from mtjxbar.experiments.checkpoint import Checkpoint
-from mtjxbar.experiments.parking import park_run, unpark_run
+from mtjxbar.experiments.checkpoint import Checkpoint, CheckpointError
+from mtjxbar.experiments.files import write_json
+from mtjxbar.experiments.parking import ParkingError, park_run, parked_state, unpark_run
 
 ROOT = Path(__file__).resolve().parents[1]
 OHMS, SCHEMES = (0.0, 1.0, 2.5), ("v2", "v3")
@@ -113,11 +113,9 @@ def parked_path(run: dict, args) -> Path:
 
 
 def parked_config(archive: Path) -> dict | None:
-    """The configuration of a parked run's checkpoint, None if there is no archive."""
-    if not archive.exists():
-        return None
-    with tarfile.open(archive, "r:xz") as tar:
-        return json.loads(tar.extractfile("checkpoint/state.json").read())["config"]
+    """The configuration of a parked run's checkpoint, None if there is no archive (a
+    :class:`~mtjxbar.experiments.parking.ParkingError` if it is not a parked run)."""
+    return parked_state(archive)["config"] if archive.exists() else None
 
 
 def record_path(run: dict, args) -> Path:
@@ -129,22 +127,32 @@ def load_record(run: dict, args) -> dict | None:
     """A finished run's record ({"name", "row", "config"}; config None for a row recovered from the CSV of a
     run whose folder was lost), None if the run has none."""
     path = record_path(run, args)
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        record["row"], record["config"]  # noqa: B018 - both must be there
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a run record ({type(err).__name__}: {err})") from None
+    return record
 
 
 def finished_row(run: dict, args) -> dict | None:
-    """The table row of a finished run: from its results.json (and then its record is written, or rewritten),
-    else from its record; None if it has not finished."""
+    """The table row of a finished run: from its results.json (and then its record is written, or rewritten,
+    atomically), else from its record; None if it has not finished. A finished run's parked archive goes."""
     results_path = args.runs / run["name"] / "results.json"
     if results_path.exists():
         results = json.loads(results_path.read_text())
         row = summarise(run, results)
         path = record_path(run, args)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"name": run["name"], "row": row, "config": results.get("config")}, indent=1) + "\n")
-        return row
-    record = load_record(run, args)
-    return None if record is None else record["row"]
+        write_json(path.parent, path.name, {"name": run["name"], "row": row, "config": results.get("config")})
+    else:
+        record = load_record(run, args)
+        row = None if record is None else record["row"]
+    if row is not None:
+        parked_path(run, args).unlink(missing_ok=True)  # its record replaces it
+    return row
 
 
 def mismatch(run: dict, config: dict, args) -> str | None:
@@ -158,8 +166,10 @@ def mismatch(run: dict, config: dict, args) -> str | None:
            "data.max_train": config["data"].get("max_train"), "data.max_test": config["data"].get("max_test"),
            "hardware.array.kind": array["kind"]}
     if run["array"] == "passive":
-        asked.update({"wire_ohm": float(run["wire_ohm"]), "write_scheme": run["scheme"]})
-        got.update({"wire_ohm": array["circuit"]["r_wire_row"], "write_scheme": array["write_scheme"]})
+        asked.update({"wire_ohm": float(run["wire_ohm"]), "write_scheme": run["scheme"], "tile_rows": 64,
+                      "fidelity": "exact", "write_compensation": 2})
+        got.update({"wire_ohm": array["circuit"]["r_wire_row"], "write_scheme": array["write_scheme"],
+                    **{k: array.get(k) for k in ("tile_rows", "fidelity", "write_compensation")}})
     diff = [f"{k} {got[k]!r} (asked: {asked[k]!r})" for k in asked if got[k] != asked[k]]
     return "; ".join(diff) or None
 
@@ -173,9 +183,13 @@ def running_pid(pid_file: Path, name: str) -> int | None:
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists() and name.encode() not in cmdline.read_bytes():
+    try:
+        if name.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None
+    except FileNotFoundError:  # exited meanwhile
         return None
+    except OSError:  # no /proc here: alive is all we know
+        pass
     return pid
 
 
@@ -272,10 +286,15 @@ def write_table(runs: list[dict], args, cmds: list[str]) -> str:
 
 def restore(run: dict, args) -> bool:
     """Unpack a parked run into its folder (and its log beside it) if the folder holds no checkpoint; True if
-    it did."""
+    it did. A local checkpoint older than the archive's (a folder kept from before the run was parked and
+    resumed elsewhere) is replaced by the archive; a local one at least as far along is kept."""
     folder, archive = args.runs / run["name"], parked_path(run, args)
-    if Checkpoint(folder).exists() or not archive.exists():
+    if not archive.exists():
         return False
+    if Checkpoint(folder).exists():
+        if Checkpoint(folder).load_meta()["step"] >= parked_state(archive)["step"]:
+            return False
+        shutil.rmtree(folder)
     unpark_run(archive, folder, extra={"log": args.runs / f"{run['name']}.log"})
     return True
 
@@ -287,6 +306,10 @@ def park(runs: list[dict], args, cmds: list[str], wait: float = 900.0) -> int:
     table_pid = running_pid(args.runs / TABLE_PID, "passive_study_table")
     if table_pid is not None:
         os.kill(table_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while running_pid(args.runs / TABLE_PID, "passive_study_table") and time.monotonic() < deadline:
+            time.sleep(0.2)  # gone before the runs are: it starts no run after theirs end
+        (args.runs / TABLE_PID).unlink(missing_ok=True)
         print(f"stopped the table (pid {table_pid})")
     stopping = {}
     for run in runs:
@@ -300,15 +323,21 @@ def park(runs: list[dict], args, cmds: list[str], wait: float = 900.0) -> int:
         stopping = {n: p for n, p in stopping.items() if running_pid(args.runs / f"{n}.pid", n) is not None}
     if stopping:
         print(f"still running after {wait:.0f} s, not parked: {', '.join(stopping)}", file=sys.stderr)
+    unparked = list(stopping)
     for run in runs:
         folder = args.runs / run["name"]
         if run["name"] in stopping or (folder / "results.json").exists() or not Checkpoint(folder).exists():
             continue
         (args.runs / f"{run['name']}.pid").unlink(missing_ok=True)
-        size = park_run(folder, parked_path(run, args), extra={"log": args.runs / f"{run['name']}.log"})
+        try:  # a run still writing (started by hand, say) holds its folder's lock and is refused
+            size = park_run(folder, parked_path(run, args), extra={"log": args.runs / f"{run['name']}.log"})
+        except ParkingError as err:
+            print(f"not parked: {err}", file=sys.stderr)
+            unparked.append(run["name"])
+            continue
         print(f"parked {run['name']}: {parked_path(run, args)} ({size / 1e6:.1f} MB)")
     write_table(runs, args, cmds)
-    return 1 if stopping else 0
+    return 1 if unparked else 0
 
 
 def main() -> int:
@@ -316,7 +345,8 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist-train10k"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--ohms", type=float, nargs="+", default=list(OHMS), choices=OHMS,
-                        help="the passive rows' wire resistances (ohm per segment) to run: a part of the table")
+                        help="start only the passive runs of these wire resistances (ohm per segment); the table "
+                        "still shows every finished run")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one core each)")
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="in-situ samples between checkpoints")
     parser.add_argument("--max-train", type=int, default=0, help="a smoke run: the first N training images (0: all)")
@@ -329,13 +359,23 @@ def main() -> int:
     parser.add_argument("--park", action="store_true",
                         help="stop the table and its runs, and pack the unfinished ones beside the table to commit")
     args = parser.parse_args()
+    args.seeds, args.ohms = list(dict.fromkeys(args.seeds)), list(dict.fromkeys(args.ohms))
     if not args.dry_run and not any(args.data_dir.glob("train-images-idx3-ubyte*")):
         parser.error(f"--data-dir {args.data_dir}: no MNIST training images there")
-    runs = plan(args)
+    todo = plan(args)  # what this invocation starts; the table, the checks and --park cover the whole plan
+    whole = argparse.Namespace(**{**vars(args), "ohms": list(OHMS), "seeds": sorted({0, 1, 2, *args.seeds})})
+    runs = plan(whole)
     cmds = [shown(r, args.runs) for r in runs]
     if args.dry_run:
-        print("\n".join(cmds))
+        print("\n".join(shown(r, args.runs) for r in todo))
         return 0
+    try:
+        return _main(parser, args, runs, todo, cmds)
+    except (ParkingError, ValueError) as err:  # a broken record or archive: named, without a traceback
+        parser.exit(1, f"{parser.prog}: {err}\n")
+
+
+def _main(parser, args, runs: list[dict], todo: list[dict], cmds: list[str]) -> int:
     for run in runs:  # saved runs of other settings are neither reused nor resumed, nor overwritten
         config = saved_config(args.runs / run["name"])
         if config is not None and (diff := mismatch(run, config, args)):
@@ -354,6 +394,10 @@ def main() -> int:
         return 0
     if args.park:
         return park(runs, args, cmds)
+    other = running_pid(args.runs / TABLE_PID, "passive_study_table")
+    if other is not None and other != os.getpid():
+        parser.error(f"the table is running already (pid {other}, {args.runs / TABLE_PID}); stop it (--park) "
+                     "before starting it again")
     lock, failed = Lock(), []
     args.runs.mkdir(parents=True, exist_ok=True)
     (args.runs / TABLE_PID).write_text(str(os.getpid()))  # what --park stops first
@@ -372,8 +416,14 @@ def main() -> int:
             say(f"skipping {run['name']}: already running (pid {other})")
             return
         log_path = args.runs / f"{run['name']}.log"
-        if restore(run, args):
-            say(f"unparked {run['name']} from {parked_path(run, args)}")
+        try:
+            if restore(run, args):
+                say(f"unparked {run['name']} from {parked_path(run, args)}")
+        except (ParkingError, CheckpointError) as err:
+            say(f"FAILED {run['name']}: {err}")
+            with lock:
+                failed.append(run["name"])
+            return
         cmd = command(run, args.runs)
         say(f"{'resuming' if '--resume' in cmd else 'running'} {run['name']} (log: {log_path})")
         args.runs.mkdir(parents=True, exist_ok=True)
@@ -382,8 +432,6 @@ def main() -> int:
             pid_file.write_text(str(proc.pid))  # nice execs the run: the same process
             code = proc.wait()
         pid_file.unlink(missing_ok=True)
-        if code == 0:
-            parked_path(run, args).unlink(missing_ok=True)  # its record replaces it
         say(f"{'done' if code == 0 else f'FAILED ({code}; see the log)'} {run['name']}")
         with lock:
             if code:
@@ -391,8 +439,9 @@ def main() -> int:
             write_table(runs, args, cmds)
 
     with ThreadPoolExecutor(args.jobs) as pool:
-        list(pool.map(run_one, runs))
-    (args.runs / TABLE_PID).unlink(missing_ok=True)
+        list(pool.map(run_one, todo))
+    if running_pid(args.runs / TABLE_PID, "passive_study_table") == os.getpid():
+        (args.runs / TABLE_PID).unlink()
     print(write_table(runs, args, cmds))
     return 1 if failed else 0
 

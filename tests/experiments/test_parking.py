@@ -4,19 +4,24 @@ never over a newer checkpoint, never outside the folder."""
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 
 import pytest
 import torch
 
 from mtjxbar.experiments.checkpoint import Checkpoint, config_sha256
-from mtjxbar.experiments.parking import ParkingError, park_run, unpark_run
+from mtjxbar.experiments.files import lock_directory
+from mtjxbar.experiments.parking import ParkingError, park_run, parked_state, unpark_run
 
 
 def _run_folder(folder, value: float = 0.25):
     config = {"seed": 3}
     tensors = {"params": torch.full((300, 200), value), "states": torch.rand(300, 200) > 0.5}
-    Checkpoint(folder).save({"config": config, "config_sha256": config_sha256(config), "position": 7}, tensors)
+    checkpoint = Checkpoint(folder)
+    if checkpoint.exists():  # the next save of the same run
+        checkpoint.load_meta()
+    checkpoint.save({"config": config, "config_sha256": config_sha256(config), "position": 7}, tensors)
     (folder / "config.toml").write_text("seed = 3\n")
     (folder / ".hidden.tmp").write_text("half-written")
     return tensors
@@ -57,6 +62,41 @@ def test_parking_refuses_what_would_lose_or_misplace_state(tmp_path):
         info = tarfile.TarInfo("../escaped.txt")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    with pytest.raises(ParkingError):
+    with pytest.raises(ParkingError, match="outside"):
         unpark_run(evil, tmp_path / "c")
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "c").exists()
+    truncated = tmp_path / "truncated.tar.xz"
+    truncated.write_bytes(archive.read_bytes()[:5000])
+    log = tmp_path / "c.log"
+    log.write_text("kept")
+    with pytest.raises(ParkingError, match="not a parked run"):
+        unpark_run(truncated, tmp_path / "c", extra={"log": log})
+    with pytest.raises(ParkingError, match="not a parked run"):
+        parked_state(truncated)
+    assert log.read_text() == "kept" and not (tmp_path / "c").exists()
+
+
+def test_parking_waits_for_the_run_and_keeps_the_later_checkpoint(tmp_path):
+    """A folder whose run holds its lock is not packed; an archive of a later checkpoint is not replaced by an
+    earlier one (a stale runs/ folder), and a broken tensor file is never packed."""
+    folder, archive = tmp_path / "a", tmp_path / "a.tar.xz"
+    _run_folder(folder)
+    lock = lock_directory(folder)  # what a running `mtjxbar train` holds
+    try:
+        with pytest.raises(ParkingError, match="still writing"):
+            park_run(folder, archive)
+    finally:
+        os.close(lock)
+    assert not archive.exists()
+    _run_folder(folder)  # a second checkpoint: step 2
+    park_run(folder, archive)
+    assert parked_state(archive)["step"] == 2
+    stale = tmp_path / "stale"
+    _run_folder(stale)  # step 1
+    with pytest.raises(ParkingError, match="later checkpoint"):
+        park_run(stale, archive)
+    assert parked_state(archive)["step"] == 2
+    tensors = next((stale / "checkpoint").glob("state-*.safetensors"))
+    tensors.write_bytes(tensors.read_bytes()[:-10])
+    with pytest.raises(ParkingError, match="truncated"):
+        park_run(stale, tmp_path / "other.tar.xz")

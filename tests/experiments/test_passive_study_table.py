@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -116,10 +118,11 @@ def test_a_run_still_running_is_not_started_twice(study, tmp_path):
     assert study.running_pid(pid_file, "python") is None
 
 
-def _config(seed=0, epochs=6, kind="passive", ohm=1.0, scheme="v3", max_train=None) -> dict:
+def _config(seed=0, epochs=6, kind="passive", ohm=1.0, scheme="v3", max_train=None, tile=64) -> dict:
     data = {"dataset": "mnist"} if max_train is None else {"dataset": "mnist", "max_train": max_train}
     return {"seed": seed, "training": {"epochs": epochs}, "data": data,
-            "hardware": {"array": {"kind": kind, "write_scheme": scheme, "circuit": {"r_wire_row": ohm}}}}
+            "hardware": {"array": {"kind": kind, "write_scheme": scheme, "circuit": {"r_wire_row": ohm},
+                                   "tile_rows": tile, "fidelity": "exact", "write_compensation": 2}}}
 
 
 def test_saved_runs_of_other_settings_are_refused(study, tmp_path):
@@ -132,6 +135,7 @@ def test_saved_runs_of_other_settings_are_refused(study, tmp_path):
     assert "data.max_train 40" in study.mismatch(run, _config(max_train=40), args)
     assert "write_scheme 'v2'" in study.mismatch(run, _config(scheme="v2"), args)
     assert "wire_ohm 2.5" in study.mismatch(run, _config(ohm=2.5), args)
+    assert "tile_rows 32 (asked: 64)" in study.mismatch(run, _config(tile=32), args)
     folder = args.runs / run["name"]
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps({**_results(0.8, None), "config": _config(epochs=2)}))
@@ -192,6 +196,10 @@ def test_park_stops_the_table_and_packs_its_unfinished_runs(study, tmp_path):
         proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", name])
         sleepers[name] = proc
         (args.runs / (study.TABLE_PID if name == "passive_study_table" else f"{name}.pid")).write_text(str(proc.pid))
+        for _ in range(200):  # until it has exec'd: before, its command line is this process's
+            if name.encode() in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                break
+            time.sleep(0.01)
     try:
         assert study.park(runs, args, ["cmd"], wait=30) == 0
         assert all(p.wait(timeout=10) == -15 for p in sleepers.values())  # both got SIGTERM
@@ -208,3 +216,53 @@ def test_park_stops_the_table_and_packs_its_unfinished_runs(study, tmp_path):
     assert Checkpoint(args.runs / run["name"]).load_meta()["config"]["hardware"]["array"]["write_scheme"] == "v2"
     assert (args.runs / f"{run['name']}.log").read_text() == f"{run['name']}: epoch 1/6\n"
     assert "--resume" in study.command(run, args.runs)
+
+
+def test_partial_invocations_keep_the_whole_table_and_never_pack_a_writing_run(study, tmp_path):
+    """--ohms limits what is started, not the table; a finished run's archive goes; a run folder whose process
+    holds its lock (no pid file: started by hand) is not packed; a second table is refused while one runs."""
+    from mtjxbar.experiments.checkpoint import config_sha256
+    from mtjxbar.experiments.files import lock_directory
+
+    args = _args(tmp_path, seeds=[0])
+    runs = study.plan(args)
+    done = next(r for r in runs if r["name"] == "passive_v2_0ohm_s0")
+    folder = args.runs / done["name"]
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({**_results(0.83, 7e-8), "config": _config(ohm=0.0, scheme="v2")}))
+    study.parked_path(done, args).parent.mkdir(parents=True)
+    study.parked_path(done, args).write_bytes(b"an archive of its last sitting")
+    study.write_table(runs, args, ["cmd"])
+    assert not study.parked_path(done, args).exists()  # finished: its record replaces the archive
+    shutil.rmtree(args.runs)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    cli = [sys.executable, str(ROOT / "examples" / "passive_study_table.py"), "--data-dir", str(data), "--runs",
+           str(args.runs), "--out", str(args.out), "--seeds", "0"]
+    shown = subprocess.run([*cli, "--table-only", "--ohms", "1"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "| passive | 0 | V/2 | 0 | 83.00 % |" in (args.out / "passive_study.md").read_text()  # kept
+    writing = next(r for r in runs if r["name"] == "passive_v3_1ohm_s0")
+    config = _config()
+    Checkpoint(args.runs / writing["name"]).save({"config": config, "config_sha256": config_sha256(config)},
+                                                 {"states": torch.ones(8, 8, dtype=torch.bool)})
+    lock = lock_directory(args.runs / writing["name"])
+    try:
+        assert study.park(runs, args, ["cmd"], wait=1) == 1
+    finally:
+        os.close(lock)
+    assert not study.parked_path(writing, args).exists()
+    table = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "passive_study_table"])
+    try:
+        (args.runs / study.TABLE_PID).write_text(str(table.pid))
+        for _ in range(200):
+            if b"passive_study_table" in Path(f"/proc/{table.pid}/cmdline").read_bytes():
+                break
+            time.sleep(0.01)
+        second = subprocess.run([*cli, "--ohms", "2.5"], capture_output=True, text=True)
+        assert second.returncode == 2 and "the table is running already" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        table.kill()
+        table.wait()
