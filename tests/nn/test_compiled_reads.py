@@ -73,6 +73,16 @@ def test_a_large_arrays_transposed_read_by_blas_is_its_tensor_read():
         _close(layer.read(x), _tensor_path(layer.read, x))
 
 
+def test_a_large_arrays_single_transposed_read_keeps_its_shape():
+    """One vector in, one vector out on the BLAS path too (it answered (1, rows), which a transfer layer's
+    metered column sense on a 784-row array passed on as a 2-D write pattern)."""
+    xb = Crossbar(250, 140, MTJParams())
+    xb.set_states(torch.rand(250, 140, generator=torch.Generator().manual_seed(5)) < 0.5)
+    v = _inputs((140,), 9, sparse=False) * 0.1
+    with torch.no_grad():
+        _close(xb.read_transposed(v), _tensor_path(xb.read_transposed, v))  # shapes (250,) both
+
+
 @pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_a_convolutions_compiled_read_is_its_im2col_read(geometry):
     layer = MTJConv2d(3, 5, 3, HW, gain=0.8, **geometry)

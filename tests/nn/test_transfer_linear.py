@@ -235,3 +235,49 @@ def test_a_uniform_arrays_column_read_is_what_its_sense_reads(sense, k):
             read = layer._read_column(sub, c)
             assert torch.equal(read, layer.sense_column(sub, c))
             assert 0 < int(read.sum()) < xb.rows
+
+
+def test_carry_disturbs_of_a_passive_array_are_counted_apart():
+    """A column transfer's carry pulses on a passive V/3 array put -V/3 across every unselected cell; with the
+    default device (delta 40) some of them switch (issue 23: the transfer row's gap). Every cell the transfer
+    changed outside the columns it wrote is counted in ``disturbs`` (and in ``flips``); a 1T1MTJ array has none."""
+    from mtjxbar.crossbar import ArrayConfig
+
+    t = TransferConfig(counter_bits=3, buffer_mtjs=2)
+    g = torch.Generator().manual_seed(4)
+    for kind, expect_some in (("passive", True), ("1t1mtj", False)):
+        hw = HardwareConfig(array=ArrayConfig(kind=kind, write_scheme="v3", tile_rows=64, tile_cols=64), transfer=t)
+        layer = TransferLinear(64, 64, hw, gain=0.3)
+        torch.manual_seed(2)
+        for sub in (layer.buffer, *layer.tiles):
+            sub.crossbar.set_states(torch.rand(sub.crossbar.rows, sub.crossbar.cols) > 0.5)
+        total = 0
+        for col in range(0, 64, 3):
+            before = [sub.crossbar.parallel.clone() for sub in (layer.buffer, *layer.tiles)]
+            written = [[2 * col, 2 * col + 1]] + [[col]] * len(layer.tiles)  # the buffer's two columns per output
+            counts = layer.transfer_column(col, g)
+            outside = 0
+            for old, sub, cols in zip(before, (layer.buffer, *layer.tiles), written, strict=True):
+                changed = old != sub.crossbar.parallel
+                changed[:, cols] = False
+                outside += int(changed.sum())
+            assert counts.disturbs == outside
+            total += outside
+        assert (total > 0) == expect_some, (kind, total)
+
+
+def test_a_metered_1t1mtj_transfer_senses_through_reads():
+    """With a cost meter listening, a uniform 1T1MTJ array's columns are sensed through one-hot transposed reads
+    (not copied from the states): on an array large enough for the BLAS read path (784 rows) the sensed column
+    is one value per row (it was (1, rows), and the eager loop's metered transfers stopped with 'row_widths and
+    col_currents must be 1-D')."""
+    layer = _layer(rows=784, cols=64, k=2)  # 50,176 cells: above LARGE_TRANSPOSED
+    torch.manual_seed(3)
+    for sub in (layer.buffer, *layer.tiles):
+        sub.crossbar.set_states(torch.rand(sub.crossbar.rows, sub.crossbar.cols) > 0.5)
+        sub.crossbar.events = []
+    sensed = layer._read_column(layer.tiles[0], 2)
+    assert sensed.shape == (layer.in_features,)
+    assert torch.equal(sensed, layer.tiles[0].crossbar.parallel[:, 2])
+    counts = layer.transfer_column(2, torch.Generator().manual_seed(0))
+    assert counts.columns == 1 and counts.failed == 0 and counts.disturbs == 0

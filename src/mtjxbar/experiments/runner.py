@@ -234,6 +234,10 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
     state.position = Position(epoch, "baselines", 0)
     disturbs = f" ({stats.disturb_flips:,} disturb, {stats.disturb_flips / samples:.3g}/sample)" \
         if _passive(state) else ""
+    if _passive(state) and stats.transfer:  # the transfers' own writes disturb too (counted apart)
+        carried = stats.transfer.get("disturbs", 0)
+        disturbs += f"; transfers: {stats.transfer.get('flips', 0):,} flips ({carried:,} disturb, " \
+                    f"{carried / samples:.3g}/sample)"
     progress.finish(f"test {state.history['insitu'][-1]:.4f}, train {stats.train_accuracy:.4f}, "
                     f"{stats.flips:,} flips{disturbs}")
 

@@ -51,6 +51,9 @@ class TransferCounts:
     rewrites: int = 0  # of those, repeated after a failed verify
     failed: int = 0  # cells left in the wrong state after the last verify round (stuck cells, rare failures)
     flips: int = 0  # cells switched by the transfers
+    # of ``flips``: cells a transfer's write pulse switched without aiming at them (the half-selected and
+    # unselected cells of a passive array's carry and reset writes; the verify reads only the written column)
+    disturbs: int = 0
 
     def add(self, other: TransferCounts) -> None:
         for f in fields(self):
@@ -294,6 +297,7 @@ class TransferLinear(InSituLayer):
                 if bool(gated.any()):
                     res = xb.write_column(phys_col, gated, t.carry_width, current[polarity], polarity, generator)
                     counts.flips += res.flips_to_p + res.flips_to_ap
+                    counts.disturbs += res.disturb_flips
             if attempt < t.verify_rounds:
                 verifies += 1
                 wrong = self._read_column(layer, phys_col) != target

@@ -104,7 +104,8 @@ class AccessReads:
         if use_blas(flat.shape[0], self.rows * self.cols, transposed):  # the state product by BLAS
             extra, base = torch.empty(flat.shape, dtype=self.dtype), torch.empty(flat.shape[0], 1, dtype=self.dtype)
             drive_terms(flat.numpy(), g_p, span, scale, table, slope, extra.numpy(), base.numpy())
-            return torch.addmm(base, extra, states)
+            out = torch.addmm(base, extra, states)
+            return out.reshape(sensed) if v.dim() == 1 else out
         out = torch.empty(flat.shape[0], sensed, dtype=self.dtype)
         cells = (states.T if transposed else states).contiguous()
         uniform_drive(flat.numpy(), cells.numpy(), transposed, g_p, span, scale, table, slope, out.numpy())

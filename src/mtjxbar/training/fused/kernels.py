@@ -167,9 +167,10 @@ LayerArrays = namedtuple("LayerArrays", "states parallel frozen table slope sign
 CounterArrays = namedtuple("CounterArrays", "bits frozen u reference cheb g_p cheb_ap reads buffer_reads p buffer_p "
                                             "p_rows p_cols")
 # transfer counts per sample and layer (the fields of nn.TransferCounts, in order)
+# (TC_DISTURBS stays 0: the fused engine runs 1T1MTJ arrays, whose cells are isolated)
 TC_COLUMNS, TC_READS, TC_READ_PHASES, TC_WRITE_PHASES, TC_INCREMENTS, TC_SATURATED, TC_CELL_WRITES, TC_REWRITES, \
-    TC_FAILED, TC_FLIPS = range(10)
-TC_COUNT = 10
+    TC_FAILED, TC_FLIPS, TC_DISTURBS = range(11)
+TC_COUNT = 11
 
 F32_TINY = np.float32(1.1754944e-38)
 
