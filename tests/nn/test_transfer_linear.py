@@ -238,9 +238,11 @@ def test_a_uniform_arrays_column_read_is_what_its_sense_reads(sense, k):
 
 
 def test_carry_disturbs_of_a_passive_array_are_counted_apart():
-    """A column transfer's carry pulses on a passive V/3 array put -V/3 across every unselected cell; with the
-    default device (delta 40) some of them switch (issue 23: the transfer row's gap). Every cell the transfer
-    changed outside the columns it wrote is counted in ``disturbs`` (and in ``flips``); a 1T1MTJ array has none."""
+    """A column transfer's carry pulses on a passive V/3 array put -V/3 across every unselected cell (+V/3 across
+    the half-selected ones); with the default device (delta 40) some of them switch (issue 23: the transfer
+    row's gap). ``disturbs`` counts switch events the pulses did not aim at: at least every cell the transfer
+    changed outside the columns it wrote (a cell of a written column, or one switched back by the other
+    polarity, adds events without a net change there), at most all of its flips; a 1T1MTJ array has none."""
     from mtjxbar.crossbar import ArrayConfig
 
     t = TransferConfig(counter_bits=3, buffer_mtjs=2)
@@ -261,8 +263,8 @@ def test_carry_disturbs_of_a_passive_array_are_counted_apart():
                 changed = old != sub.crossbar.parallel
                 changed[:, cols] = False
                 outside += int(changed.sum())
-            assert counts.disturbs == outside
-            total += outside
+            assert outside <= counts.disturbs <= counts.flips
+            total += counts.disturbs
         assert (total > 0) == expect_some, (kind, total)
 
 

@@ -51,8 +51,10 @@ class TransferCounts:
     rewrites: int = 0  # of those, repeated after a failed verify
     failed: int = 0  # cells left in the wrong state after the last verify round (stuck cells, rare failures)
     flips: int = 0  # cells switched by the transfers
-    # of ``flips``: cells a transfer's write pulse switched without aiming at them (the half-selected and
-    # unselected cells of a passive array's carry and reset writes; the verify reads only the written column)
+    # of ``flips``: switch events of cells a transfer's write pulse did not aim at (the half-selected and
+    # unselected cells of a passive array's carry and reset writes; the verify reads, and rewrites, only the
+    # written column, so those elsewhere stay). A run resumed from a checkpoint older than this field counts
+    # only the disturbs after the resume.
     disturbs: int = 0
 
     def add(self, other: TransferCounts) -> None:
