@@ -84,6 +84,9 @@ def park_run(folder: Path, archive: Path, extra: dict[str, Path] | None = None) 
             for name, path in (extra or {}).items():
                 if path.is_file():
                     tar.add(path, arcname=f".parked/{name}", recursive=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # a file like any other (mkstemp's is private)
         os.replace(tmp, archive)
     finally:
         Path(tmp).unlink(missing_ok=True)
