@@ -55,6 +55,11 @@ def test_parking_refuses_what_would_lose_or_misplace_state(tmp_path):
     _run_folder(tmp_path / "b", value=0.5)  # a newer local checkpoint stays
     with pytest.raises(ParkingError, match="holds a checkpoint already"):
         unpark_run(archive, tmp_path / "b")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("a user's file")
+    with pytest.raises(ParkingError, match="holds files"):
+        unpark_run(archive, tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "a user's file"
     assert Checkpoint(tmp_path / "b").load()[1]["params"][0, 0] == 0.5
     evil = tmp_path / "evil.tar.xz"
     with tarfile.open(evil, "w:xz") as tar:

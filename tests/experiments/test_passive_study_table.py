@@ -70,6 +70,14 @@ def test_a_run_with_a_checkpoint_resumes(study, tmp_path):
     assert "--config" not in resumed  # the checkpoint holds the configuration
 
 
+def _data_dir(tmp_path: Path) -> Path:
+    """A --data-dir the script accepts (it only looks for the training images' file)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    return data
+
+
 def _results(insitu: float, energy: float | None, flips: int = 600, disturb: int = 3) -> dict:
     out = {"insitu_epochs": [{"flips": flips, "disturb_flips": disturb}] * 2, "n_train": 100, "epochs": 2,
            "accuracy": {"insitu": insitu, "exsitu": 0.8, "float": None}, "train_seconds": {"insitu": 20.0}}
@@ -140,9 +148,7 @@ def test_saved_runs_of_other_settings_are_refused(study, tmp_path):
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps({**_results(0.8, None), "config": _config(epochs=2)}))
     assert study.saved_config(folder)["training"]["epochs"] == 2
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    data = _data_dir(tmp_path)
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "passive_study_table.py"), "--data-dir", str(data),
                            "--runs", str(args.runs), "--out", str(args.out), "--table-only"],
                           capture_output=True, text=True)
@@ -167,9 +173,7 @@ def test_a_finished_run_outlives_its_folder(study, tmp_path):
     assert study.write_table(runs, args, ["cmd"]) == before  # the row survives, from the record
     assert "`passive_v2_0ohm_s0`" not in before.split("Pending (")[1]
     assert study.mismatch(run, record["config"], args) is None
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    data = _data_dir(tmp_path)
     record["config"] = _config(ohm=0.0, scheme="v3")
     study.record_path(run, args).write_text(json.dumps(record))
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "passive_study_table.py"), "--data-dir", str(data),
@@ -235,9 +239,7 @@ def test_partial_invocations_keep_the_whole_table_and_never_pack_a_writing_run(s
     study.write_table(runs, args, ["cmd"])
     assert not study.parked_path(done, args).exists()  # finished: its record replaces the archive
     shutil.rmtree(args.runs)
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    data = _data_dir(tmp_path)
     cli = [sys.executable, str(ROOT / "examples" / "passive_study_table.py"), "--data-dir", str(data), "--runs",
            str(args.runs), "--out", str(args.out), "--seeds", "0"]
     shown = subprocess.run([*cli, "--table-only", "--ohms", "1"], capture_output=True, text=True)

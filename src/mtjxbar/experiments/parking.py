@@ -6,7 +6,8 @@ sittings, a run longer than a sitting would start over every time. :func:`park_r
 files (no temporary or hidden files) into ``NAME.tar.xz``; the checkpoint's per-cell parameter planes are
 mostly constant, so xz packs the 35 MB checkpoint of a 784-512-160 passive run into about 2 MB.
 :func:`unpark_run` unpacks it into a run folder that does not hold a checkpoint yet, and never writes outside
-that folder. Both are atomic: a kill leaves the previous archive or folder, or none. Parking holds the run
+that folder (nor into one that holds any file). Both are atomic: a kill leaves the previous archive or
+folder, or none. Parking holds the run
 folder's lock (the one every ``mtjxbar train`` holds while it writes there), so a running run is never
 packed half-written, and both check the checkpoint (sizes and sha256 of its tensor file) before an archive or
 a folder is replaced.
@@ -100,6 +101,8 @@ def unpark_run(archive: Path, folder: Path, extra: dict[str, Path] | None = None
     member that would land outside the folder stops it (:class:`ParkingError`)."""
     if Checkpoint(folder).exists():
         raise ParkingError(f"{folder}: holds a checkpoint already; it is not replaced by {archive}")
+    if folder.exists() and any(folder.iterdir()):  # whatever is there stays the user's to move
+        raise ParkingError(f"{folder}: holds files (no checkpoint); move them away to unpack {archive} there")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
     try:
@@ -119,8 +122,8 @@ def unpark_run(archive: Path, folder: Path, extra: dict[str, Path] | None = None
                 path.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(source, path)
         shutil.rmtree(staging / ".parked", ignore_errors=True)
-        if folder.exists():  # a folder left by a run stopped before its first checkpoint
-            shutil.rmtree(folder)
+        if folder.exists():  # empty (checked above)
+            folder.rmdir()
         os.replace(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
