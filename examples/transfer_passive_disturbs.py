@@ -1,20 +1,28 @@
-"""Why the buffer-and-counter rule loses on passive arrays (issue 23): the transfers' carry writes disturb.
+"""Why the buffer-and-counter rule loses on passive arrays (issue 23): the transfers' carry writes disturb, and
+what a carry pulse of its own does about it.
 
 The passive row of the rule (``examples/transfer_passive_row.py``: MNIST, 784-64-10 with 8 outputs per class,
 the recipe of ``examples/mnist_insitu.toml``, the first 3,000 training images once, the first 2,000 test images)
 trains 5 points below 1T1MTJ at 1 ohm with V/3 writes. A column transfer writes the counter's bits and resets
-the buffer with pulses of ``carry_overdrive`` x Ic0 (1.2) for ``carry_width`` (10 ns); under V/3 every
-unselected cell of the array sees -V/3 meanwhile, and on the default device (thermal stability delta = 40) a
-P cell there carries half its Ic0 and switches with some 4.5e-4 per pulse. The verify reads only the written
-column, so the counters drift. This table tests that cause on ideal wires (0 ohm: no IR drop to soften -V/3,
-and a passive step fast enough for three seeds): the same runs with delta = 40 and with delta = 60 (the
-disturb rate falls by exp(-20 x 0.25), the selected cells' switching is set by the encoder either way), on
-passive V/3 arrays and on 1T1MTJ arrays, in-situ accuracy against the transfers' disturb flips per sample
-(``results.json``: ``insitu_epochs[].transfer.disturbs``).
+the buffer with pulses of ``carry_overdrive`` x Ic0 (1.2 by default) for ``carry_width`` (10 ns); under V/3
+every unselected cell of the array sees -V/3 meanwhile, and on the default device (thermal stability delta =
+40) a P cell there carries half its Ic0 and switches with some 4.5e-4 per pulse. The verify reads only the
+written column, so the counters drift. Each case of this table is one (array, wire resistance, delta, carry
+overdrive), run with three seeds:
+
+* delta 40 against 60 on ideal wires (0 ohm: no IR drop to soften -V/3): the disturb rate falls by
+  exp(-20 x 0.25), the selected cells' switching is set by the encoder either way;
+* the carry pulse at 1.0 and 0.9 Ic0 instead of 1.2 (``--carry-overdrive``), on 0 and 1 ohm: the unselected
+  cells see a third of a smaller current, the written ones still switch within the verify rounds;
+* the same cases on 1T1MTJ arrays, where nothing but the written cells sees a carry pulse.
+
+In-situ accuracy against the transfers' disturb flips per sample (``results.json``:
+``insitu_epochs[].transfer.disturbs``), their rewrites and the cells left wrong after the verify.
 
 Each finished run leaves its summary in ``OUT/disturb_runs/NAME.json`` (committed), and a rerun skips it.
 
-    python examples/transfer_passive_disturbs.py            # 12 runs, 2 at a time (passive ~5 min each)
+    python examples/transfer_passive_disturbs.py            # every case, 2 runs at a time (0 ohm ~6 min, 1 ohm ~40)
+    python examples/transfer_passive_disturbs.py --cases passive:1:40:1.0   # one case (array:ohm:delta:overdrive)
     python examples/transfer_passive_disturbs.py --dry-run  # the commands only
 """
 
@@ -31,23 +39,47 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = ("array", "delta", "seed", "insitu", "float", "flips_per_sample", "transfer_flips_per_sample",
-           "transfer_disturbs_per_sample", "buffer_disturbs_per_sample", "s_per_sample")
+COLUMNS = ("array", "ohm", "delta", "carry_overdrive", "seed", "insitu", "float", "flips_per_sample",
+           "transfer_flips_per_sample", "transfer_disturbs_per_sample", "transfer_rewrites_per_sample",
+           "transfer_failed", "buffer_disturbs_per_sample", "s_per_sample")
+# array:ohm:delta:carry_overdrive (ohm ignored on 1T1MTJ); the default carry pulse is 1.2 Ic0
+CASES = ("1t1mtj:0:40:1.2", "1t1mtj:0:60:1.2", "1t1mtj:0:40:1.0", "1t1mtj:0:40:0.9", "passive:1:40:1.0",
+         "passive:0:40:1.2", "passive:0:60:1.2", "passive:0:40:1.0", "passive:0:40:0.9")
+
+
+def parse_case(text: str) -> dict:
+    """``array:ohm:delta:overdrive`` as a dict (a ``ValueError`` naming the case if it is not one)."""
+    parts = text.split(":")
+    try:
+        array, ohm, delta, overdrive = parts[0], float(parts[1]), float(parts[2]), float(parts[3])
+    except (IndexError, ValueError):
+        raise ValueError(f"case {text!r}: expected array:ohm:delta:overdrive, e.g. passive:1:40:1.0") from None
+    if array not in ("passive", "1t1mtj") or len(parts) != 4:
+        raise ValueError(f"case {text!r}: expected array:ohm:delta:overdrive with array passive or 1t1mtj")
+    return {"array": array, "ohm": ohm if array == "passive" else 0.0, "delta": delta, "carry_overdrive": overdrive}
+
+
+def case_label(case: dict) -> str:
+    return "1T1MTJ" if case["array"] == "1t1mtj" else f"passive, {case['ohm']:g} ohm, V/3"
+
+
+def run_name(case: dict, seed: int) -> str:
+    wires = f"_{case['ohm']:g}ohm" if case["array"] == "passive" else ""
+    return f"{case['array']}{wires}_delta{case['delta']:g}_carry{case['carry_overdrive']:g}_s{seed}"
 
 
 def plan(args) -> list[dict]:
     base = ["--config", "examples/mnist_insitu.toml", "--data-dir", str(args.data_dir), "--hidden", "64",
             "--outputs-per-class", "8", "--epochs", "1", "--max-train", str(args.train), "--max-test",
             str(args.test), "--methods", "float", "--no-cost", "--threads", "1"]
-    passive = ["--array", "passive", "--tile-size", "64", "--fidelity", "exact", "--write-scheme", "v3",
-               "--wire-resistance", "0"]
     out = []
-    for array in ("passive", "1t1mtj"):
-        for delta in args.deltas:
-            for s in args.seeds:
-                flags = [*base, *(passive if array == "passive" else []), "--delta", f"{delta:g}", "--seed", str(s)]
-                out.append({"name": f"{array}_delta{delta:g}_s{s}", "array": array, "delta": delta, "seed": s,
-                            "flags": flags})
+    for case in args.cases:
+        passive = ["--array", "passive", "--tile-size", "64", "--fidelity", "exact", "--write-scheme", "v3",
+                   "--wire-resistance", f"{case['ohm']:g}"] if case["array"] == "passive" else []
+        for s in args.seeds:
+            flags = [*base, *passive, "--delta", f"{case['delta']:g}", "--carry-overdrive",
+                     f"{case['carry_overdrive']:g}", "--seed", str(s)]
+            out.append({"name": run_name(case, s), **case, "seed": s, "flags": flags})
     return out
 
 
@@ -58,10 +90,13 @@ def summarise(run: dict, results: dict) -> dict:
     for e in epochs:
         for k, v in (e.get("transfer") or {}).items():
             transfer[k] = transfer.get(k, 0) + v
-    return {"array": run["array"], "delta": run["delta"], "seed": run["seed"], "insitu": 100 * acc["insitu"],
+    return {"array": run["array"], "ohm": run["ohm"], "delta": run["delta"],
+            "carry_overdrive": run["carry_overdrive"], "seed": run["seed"], "insitu": 100 * acc["insitu"],
             "float": 100 * acc["float"], "flips_per_sample": sum(e["flips"] for e in epochs) / samples,
             "transfer_flips_per_sample": transfer.get("flips", 0) / samples,
             "transfer_disturbs_per_sample": transfer.get("disturbs", 0) / samples,
+            "transfer_rewrites_per_sample": transfer.get("rewrites", 0) / samples,
+            "transfer_failed": transfer.get("failed", 0),
             "buffer_disturbs_per_sample": sum(e.get("disturb_flips", 0) for e in epochs) / samples,
             "s_per_sample": results["train_seconds"]["insitu"] / samples}
 
@@ -76,24 +111,27 @@ def markdown(rows: list[dict], cmds: list[str], args) -> str:
              "`python examples/transfer_passive_disturbs.py` (module docstring): MNIST "
              f"(`../shared/data/mnist-train10k`, the first {args.train:,} training images once, the first "
              f"{args.test:,} test images), 784-64-10 with "
-             "8 outputs per class, the recipe of `examples/mnist_insitu.toml`; passive: 64 x 64 tiles, 0 ohm, V/3 "
-             "writes. Accuracies: mean ± sd over the seeds; per training sample: the buffer's flips, the transfers' "
-             "flips and, of those, their disturbs (cells a carry or reset pulse switched without aiming at them), "
-             "and the buffer writes' disturbs.", "",
-             "| array | delta | seeds | in situ | float | buffer flips / sample | transfer flips / sample "
-             "| transfer disturbs / sample | buffer-write disturbs / sample | s / sample |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for array in ("1t1mtj", "passive"):
-        for delta in args.deltas:
-            group = [r for r in rows if r["array"] == array and r["delta"] == delta]
-            if not group:
-                continue
-            mean = {k: statistics.fmean(r[k] for r in group) for k in COLUMNS[5:]}
-            lines.append(f"| {'1T1MTJ' if array == '1t1mtj' else 'passive, 0 ohm, V/3'} | {delta:g} | "
-                         f"{','.join(str(r['seed']) for r in group)} | {_pm([r['insitu'] for r in group])} | "
-                         f"{_pm([r['float'] for r in group])} | {mean['flips_per_sample']:.0f} | "
-                         f"{mean['transfer_flips_per_sample']:.0f} | {mean['transfer_disturbs_per_sample']:.2f} | "
-                         f"{mean['buffer_disturbs_per_sample']:.4f} | {mean['s_per_sample']:.3g} |")
+             "8 outputs per class, the recipe of `examples/mnist_insitu.toml`; passive: 64 x 64 tiles, V/3 "
+             "writes, exact circuits. Carry: the current of the transfers' counter and buffer-reset pulses (10 ns) "
+             "in units of Ic0 (`--carry-overdrive`). Accuracies: mean ± sd over the seeds; per training sample: "
+             "the buffer's flips, the transfers' flips and, of those, their disturbs (cells a carry or reset pulse "
+             "switched without aiming at them), the transfers' rewrites after a failed verify; the cells left wrong "
+             "after the last verify round (all samples); the buffer writes' disturbs.", "",
+             "| array | delta | carry | seeds | in situ | float | buffer flips / sample | transfer flips / sample "
+             "| transfer disturbs / sample | rewrites / sample | failed | buffer-write disturbs / sample "
+             "| s / sample |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for case in args.cases:
+        group = [r for r in rows if all(r[k] == case[k] for k in ("array", "ohm", "delta", "carry_overdrive"))]
+        if not group:
+            continue
+        mean = {k: statistics.fmean(r[k] for r in group) for k in COLUMNS[7:]}
+        lines.append(f"| {case_label(case)} | {case['delta']:g} | {case['carry_overdrive']:g} Ic0 | "
+                     f"{','.join(str(r['seed']) for r in group)} | {_pm([r['insitu'] for r in group])} | "
+                     f"{_pm([r['float'] for r in group])} | {mean['flips_per_sample']:.0f} | "
+                     f"{mean['transfer_flips_per_sample']:.0f} | {mean['transfer_disturbs_per_sample']:.2f} | "
+                     f"{mean['transfer_rewrites_per_sample']:.1f} | {sum(r['transfer_failed'] for r in group)} | "
+                     f"{mean['buffer_disturbs_per_sample']:.4f} | {mean['s_per_sample']:.3g} |")
     lines += ["", "Commands (from the repository root; `--out runs/transfer_disturbs/NAME`):", "", "```", *cmds,
               "```", ""]
     return "\n".join(lines)
@@ -105,12 +143,17 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=3000, help="training images (the first N), one epoch")
     parser.add_argument("--test", type=int, default=2000, help="test images (the first N)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--deltas", type=float, nargs="+", default=[40.0, 60.0])
+    parser.add_argument("--cases", nargs="+", default=list(CASES), metavar="ARRAY:OHM:DELTA:OVERDRIVE",
+                        help="the cases to run and tabulate (default: all of them)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "transfer_disturbs")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "transfer_passive")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args()
+    try:
+        args.cases = [parse_case(c) for c in args.cases]
+    except ValueError as err:
+        parser.error(str(err))
     runs = plan(args)
     cmds = [shlex.join(["mtjxbar", "train", *r["flags"]]) for r in runs]
     if args.dry_run:

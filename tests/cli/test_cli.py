@@ -35,6 +35,8 @@ def _err(capsys, argv: list[str]) -> str:
         (["train", "--scheme", "differential"], ["--scheme", "--counter-bits 0"]),
         (["train", "--buffer-mtjs", "3"], ["hardware.transfer.buffer_mtjs", "3"]),
         (["train", "--counter-bits", "17"], ["hardware.transfer.counter_bits", "17"]),
+        (["train", "--carry-overdrive", "0"], ["hardware.transfer.carry_overdrive", "0"]),
+        (["train", "--verify-rounds", "-1"], ["hardware.transfer.verify_rounds", "-1"]),
         (["train", "--counter-bits", "0", "--scheme", "triple"],
          ["hardware.mapping.scheme", "'reference'", "'differential'"]),
         (["train", "--set", "hardware.device.tmr=1"], ["'hardware.device.tmr'", "did you mean 'tmr0'"]),

@@ -44,6 +44,8 @@ TRAIN_FLAGS = {
     "counter_bits": "hardware.transfer.counter_bits",
     "buffer_mtjs": "hardware.transfer.buffer_mtjs",
     "transfer_every": "hardware.transfer.samples_per_sweep",
+    "carry_overdrive": "hardware.transfer.carry_overdrive",
+    "verify_rounds": "hardware.transfer.verify_rounds",
     "r_p": "hardware.device.r_p",
     "tmr0": "hardware.device.tmr0",
     "delta": "hardware.device.delta",
@@ -103,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "an even number; default 2)")
     rule.add_argument("--transfer-every", type=int, metavar="V", help="samples between two transfers of the "
                       "same column (default 64)")
+    rule.add_argument("--carry-overdrive", type=float, metavar="X", help="current of the transfers' counter and "
+                      "buffer-reset pulses in units of Ic0 (default 1.2; on passive arrays the unselected cells "
+                      "see a third (V/3) or nothing (V/2) of it: docs/passive.md)")
+    rule.add_argument("--verify-rounds", type=int, metavar="N", help="read-verify-rewrite rounds after a transfer's "
+                      "write (default 2; 0: unverified)")
     train.add_argument("--float-lr", type=float, help="learning rate of the float baseline")
     train.add_argument("--binary-lr", type=float, help="learning rate of the BinaryConnect baseline")
     train.add_argument("--methods", nargs="+", help="baselines: float binary_software exsitu")
