@@ -5,25 +5,29 @@ The passive row of the rule (``examples/transfer_passive_row.py``: MNIST, 784-64
 the recipe of ``examples/mnist_insitu.toml``, the first 3,000 training images once, the first 2,000 test images)
 trains 5 points below 1T1MTJ at 1 ohm with V/3 writes. A column transfer writes the counter's bits and resets
 the buffer with pulses of ``carry_overdrive`` x Ic0 (1.2 by default) for ``carry_width`` (10 ns); under V/3
-every unselected cell of the array sees -V/3 meanwhile, and on the default device (thermal stability delta =
-40) a P cell there carries half its Ic0 and switches with some 4.5e-4 per pulse. The verify reads only the
-written column, so the counters drift. Each case of this table is one (array, wire resistance, delta, carry
-overdrive), run with three seeds:
+every unselected cell of the array sees -1/3 of the written cell's voltage meanwhile, and on the default
+device (thermal stability delta = 40) a P cell there carries half its Ic0 and switches with some 5.3e-4 per
+pulse. The verify reads only the written column, so the counters drift. Each case of this table is one
+(array, wire resistance, delta, carry overdrive), run with three seeds:
 
 * delta 40 against 60 on ideal wires (0 ohm: no IR drop to soften -V/3): the disturb rate falls by
   exp(-20 x 0.25), the selected cells' switching is set by the encoder either way;
 * the carry pulse at 1.0 and 0.9 Ic0 instead of 1.2 (``--carry-overdrive``), on 0 and 1 ohm: the unselected
-  cells see a third of a smaller current, the written ones still switch within the verify rounds;
+  cells see a third of a smaller voltage (a P cell there 0.44 and 0.41 of its Ic0 instead of 0.50), the written
+  ones still switch within the verify rounds;
 * the same cases on 1T1MTJ arrays, where nothing but the written cells sees a carry pulse.
 
 In-situ accuracy against the transfers' disturb flips per sample (``results.json``:
 ``insitu_epochs[].transfer.disturbs``), their rewrites and the cells left wrong after the verify.
 
-Each finished run leaves its summary in ``OUT/disturb_runs/NAME.json`` (committed), and a rerun skips it.
+Each finished run leaves its summary in ``OUT/disturb_runs/NAME.json`` (committed), and a rerun skips it. The
+table (``OUT/disturbs.md`` and ``disturbs.csv``) lists every case of ``CASES`` and of ``--cases`` that has
+records, whichever cases this invocation runs.
 
     python examples/transfer_passive_disturbs.py            # every case, 2 runs at a time (0 ohm ~6 min, 1 ohm ~40)
     python examples/transfer_passive_disturbs.py --cases passive:1:40:1.0   # one case (array:ohm:delta:overdrive)
     python examples/transfer_passive_disturbs.py --dry-run  # the commands only
+    python examples/transfer_passive_disturbs.py --table-only  # the table from the records, nothing run
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import shlex
 import statistics
 import subprocess
@@ -43,8 +48,8 @@ COLUMNS = ("array", "ohm", "delta", "carry_overdrive", "seed", "insitu", "float"
            "transfer_flips_per_sample", "transfer_disturbs_per_sample", "transfer_rewrites_per_sample",
            "transfer_failed", "buffer_disturbs_per_sample", "s_per_sample")
 # array:ohm:delta:carry_overdrive (ohm ignored on 1T1MTJ); the default carry pulse is 1.2 Ic0
-CASES = ("1t1mtj:0:40:1.2", "1t1mtj:0:60:1.2", "1t1mtj:0:40:1.0", "1t1mtj:0:40:0.9", "passive:1:40:1.0",
-         "passive:0:40:1.2", "passive:0:60:1.2", "passive:0:40:1.0", "passive:0:40:0.9")
+CASES = ("1t1mtj:0:40:1.2", "1t1mtj:0:60:1.2", "1t1mtj:0:40:1.0", "1t1mtj:0:40:0.9", "passive:1:40:1.2",
+         "passive:1:40:1.0", "passive:0:40:1.2", "passive:0:60:1.2", "passive:0:40:1.0", "passive:0:40:0.9")
 
 
 def parse_case(text: str) -> dict:
@@ -56,29 +61,47 @@ def parse_case(text: str) -> dict:
         raise ValueError(f"case {text!r}: expected array:ohm:delta:overdrive, e.g. passive:1:40:1.0") from None
     if array not in ("passive", "1t1mtj") or len(parts) != 4:
         raise ValueError(f"case {text!r}: expected array:ohm:delta:overdrive with array passive or 1t1mtj")
-    return {"array": array, "ohm": ohm if array == "passive" else 0.0, "delta": delta, "carry_overdrive": overdrive}
+    if not (math.isfinite(ohm) and ohm >= 0 and math.isfinite(delta) and delta > 0 and math.isfinite(overdrive)
+            and overdrive > 0):
+        raise ValueError(f"case {text!r}: ohm must be >= 0, delta and overdrive > 0 (finite)")
+    if array == "1t1mtj" and ohm != 0:
+        raise ValueError(f"case {text!r}: 1T1MTJ arrays have no wire resistance here; give 0 ohm")
+    return {"array": array, "ohm": ohm, "delta": delta, "carry_overdrive": overdrive}
+
+
+def _num(x: float) -> str:
+    return f"{x:.10g}"
 
 
 def case_label(case: dict) -> str:
-    return "1T1MTJ" if case["array"] == "1t1mtj" else f"passive, {case['ohm']:g} ohm, V/3"
+    return "1T1MTJ" if case["array"] == "1t1mtj" else f"passive, {_num(case['ohm'])} ohm, V/3"
 
 
 def run_name(case: dict, seed: int) -> str:
-    wires = f"_{case['ohm']:g}ohm" if case["array"] == "passive" else ""
-    return f"{case['array']}{wires}_delta{case['delta']:g}_carry{case['carry_overdrive']:g}_s{seed}"
+    wires = f"_{_num(case['ohm'])}ohm" if case["array"] == "passive" else ""
+    return f"{case['array']}{wires}_delta{_num(case['delta'])}_carry{_num(case['carry_overdrive'])}_s{seed}"
 
 
-def plan(args) -> list[dict]:
+def unique_cases(cases: list[dict]) -> list[dict]:
+    """The cases once each, in their first order."""
+    out = []
+    for c in cases:
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def plan(cases: list[dict], args) -> list[dict]:
     base = ["--config", "examples/mnist_insitu.toml", "--data-dir", str(args.data_dir), "--hidden", "64",
             "--outputs-per-class", "8", "--epochs", "1", "--max-train", str(args.train), "--max-test",
             str(args.test), "--methods", "float", "--no-cost", "--threads", "1"]
     out = []
-    for case in args.cases:
+    for case in cases:
         passive = ["--array", "passive", "--tile-size", "64", "--fidelity", "exact", "--write-scheme", "v3",
-                   "--wire-resistance", f"{case['ohm']:g}"] if case["array"] == "passive" else []
-        for s in args.seeds:
-            flags = [*base, *passive, "--delta", f"{case['delta']:g}", "--carry-overdrive",
-                     f"{case['carry_overdrive']:g}", "--seed", str(s)]
+                   "--wire-resistance", _num(case["ohm"])] if case["array"] == "passive" else []
+        for s in dict.fromkeys(args.seeds):
+            flags = [*base, *passive, "--delta", _num(case["delta"]), "--carry-overdrive",
+                     _num(case["carry_overdrive"]), "--seed", str(s)]
             out.append({"name": run_name(case, s), **case, "seed": s, "flags": flags})
     return out
 
@@ -106,7 +129,7 @@ def _pm(values: list[float]) -> str:
     return f"{m:.2f} %" if len(values) == 1 else f"{m:.2f} ± {statistics.stdev(values):.2f} %"
 
 
-def markdown(rows: list[dict], cmds: list[str], args) -> str:
+def markdown(rows: list[dict], tabulated: list[dict], cmds: list[str], args) -> str:
     lines = ["# The buffer-and-counter rule on passive arrays: the transfers' disturbs (issue 23)", "",
              "`python examples/transfer_passive_disturbs.py` (module docstring): MNIST "
              f"(`../shared/data/mnist-train10k`, the first {args.train:,} training images once, the first "
@@ -121,16 +144,16 @@ def markdown(rows: list[dict], cmds: list[str], args) -> str:
              "| transfer disturbs / sample | rewrites / sample | failed | buffer-write disturbs / sample "
              "| s / sample |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for case in args.cases:
+    for case in tabulated:
         group = [r for r in rows if all(r[k] == case[k] for k in ("array", "ohm", "delta", "carry_overdrive"))]
         if not group:
             continue
         mean = {k: statistics.fmean(r[k] for r in group) for k in COLUMNS[7:]}
-        lines.append(f"| {case_label(case)} | {case['delta']:g} | {case['carry_overdrive']:g} Ic0 | "
+        lines.append(f"| {case_label(case)} | {_num(case['delta'])} | {_num(case['carry_overdrive'])} Ic0 | "
                      f"{','.join(str(r['seed']) for r in group)} | {_pm([r['insitu'] for r in group])} | "
                      f"{_pm([r['float'] for r in group])} | {mean['flips_per_sample']:.0f} | "
                      f"{mean['transfer_flips_per_sample']:.0f} | {mean['transfer_disturbs_per_sample']:.2f} | "
-                     f"{mean['transfer_rewrites_per_sample']:.1f} | {sum(r['transfer_failed'] for r in group)} | "
+                     f"{mean['transfer_rewrites_per_sample']:.2f} | {sum(r['transfer_failed'] for r in group)} | "
                      f"{mean['buffer_disturbs_per_sample']:.4f} | {mean['s_per_sample']:.3g} |")
     lines += ["", "Commands (from the repository root; `--out runs/transfer_disturbs/NAME`):", "", "```", *cmds,
               "```", ""]
@@ -149,15 +172,17 @@ def main() -> int:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "transfer_disturbs")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "transfer_passive")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--table-only", action="store_true", help="write the table from the records, run nothing")
     args = parser.parse_args()
     try:
-        args.cases = [parse_case(c) for c in args.cases]
+        args.cases = unique_cases([parse_case(c) for c in args.cases])
     except ValueError as err:
         parser.error(str(err))
-    runs = plan(args)
-    cmds = [shlex.join(["mtjxbar", "train", *r["flags"]]) for r in runs]
+    runs = plan(args.cases, args)
+    tabulated = unique_cases([parse_case(c) for c in CASES] + args.cases)
+    table_runs = plan(tabulated, args)
     if args.dry_run:
-        print("\n".join(cmds))
+        print("\n".join(shlex.join(["mtjxbar", "train", *r["flags"]]) for r in runs))
         return 0
     if not any(args.data_dir.glob("train-images-idx3-ubyte*")):
         parser.error(f"--data-dir {args.data_dir}: no MNIST training images there")
@@ -178,18 +203,23 @@ def main() -> int:
             record.write_text(json.dumps(row, indent=1) + "\n")
         print(f"{'done' if code == 0 else f'FAILED ({code})'} {run['name']}", flush=True)
 
-    with ThreadPoolExecutor(args.jobs) as pool:
-        list(pool.map(run_one, runs))
-    rows = [json.loads((records / f"{r['name']}.json").read_text()) for r in runs
-            if (records / f"{r['name']}.json").exists()]
+    if not args.table_only:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(run_one, runs))
+    done = [r for r in table_runs if (records / f"{r['name']}.json").exists()]
+    rows = [json.loads((records / f"{r['name']}.json").read_text()) for r in done]
+    cmds = [shlex.join(["mtjxbar", "train", *r["flags"]]) for r in done]
     with open(args.out / "disturbs.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    text = markdown(rows, cmds, args)
+    text = markdown(rows, tabulated, cmds, args)
     (args.out / "disturbs.md").write_text(text)
     print(text)
-    return 0 if len(rows) == len(runs) else 1
+    missing = [r["name"] for r in runs if not (records / f"{r['name']}.json").exists()]
+    if missing:
+        print(f"not finished: {', '.join(missing)}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":

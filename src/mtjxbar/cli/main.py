@@ -106,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("--transfer-every", type=int, metavar="V", help="samples between two transfers of the "
                       "same column (default 64)")
     rule.add_argument("--carry-overdrive", type=float, metavar="X", help="current of the transfers' counter and "
-                      "buffer-reset pulses in units of Ic0 (default 1.2; on passive arrays the unselected cells "
-                      "see a third (V/3) or nothing (V/2) of it: docs/passive.md)")
+                      "buffer-reset pulses in units of Ic0 (default 1.2; on passive arrays the other cells see a "
+                      "third of its voltage (V/3, reversed on the unselected ones) or half of it (V/2, on the "
+                      "half-selected ones), and at delta 40 some switch: docs/passive.md)")
     rule.add_argument("--verify-rounds", type=int, metavar="N", help="read-verify-rewrite rounds after a transfer's "
                       "write (default 2; 0: unverified)")
     train.add_argument("--float-lr", type=float, help="learning rate of the float baseline")
@@ -157,6 +158,13 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
         raise ConfigError(f"{flags}: sets the synapse of the independent-flip rule, but this run uses buffer-and-"
                           f"counter synapses (hardware.transfer.counter_bits = {config.hardware.transfer.counter_bits})"
                           "; add --counter-bits 0 to train with k MTJs per synapse")
+    rule = [f for f in ("buffer_mtjs", "transfer_every", "carry_overdrive", "verify_rounds")
+            if getattr(args, f) is not None]
+    counter_bits = args.counter_bits if args.counter_bits is not None else config.hardware.transfer.counter_bits
+    if rule and counter_bits == 0:
+        flags = ", ".join("--" + f.replace("_", "-") for f in rule)
+        raise ConfigError(f"{flags}: sets the buffer-and-counter synapse, but this run uses the independent-flip "
+                          "rule (hardware.transfer.counter_bits = 0); leave it out or set --counter-bits B")
     for flag, path in TRAIN_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
