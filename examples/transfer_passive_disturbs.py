@@ -24,7 +24,7 @@ Each finished run leaves its summary in ``OUT/disturb_runs/NAME.json`` (committe
 table (``OUT/disturbs.md`` and ``disturbs.csv``) lists every case of ``CASES`` and of ``--cases`` that has
 records, whichever cases this invocation runs.
 
-    python examples/transfer_passive_disturbs.py            # every case, 2 runs at a time (0 ohm ~6 min, 1 ohm ~40)
+    python examples/transfer_passive_disturbs.py            # every case, 2 runs at a time (0 ohm ~6 min, 1 ohm ~15)
     python examples/transfer_passive_disturbs.py --cases passive:1:40:1.0   # one case (array:ohm:delta:overdrive)
     python examples/transfer_passive_disturbs.py --dry-run  # the commands only
     python examples/transfer_passive_disturbs.py --table-only  # the table from the records, nothing run
@@ -44,10 +44,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = ("array", "ohm", "delta", "carry_overdrive", "seed", "insitu", "float", "flips_per_sample",
-           "transfer_flips_per_sample", "transfer_disturbs_per_sample", "transfer_rewrites_per_sample",
-           "transfer_failed", "buffer_disturbs_per_sample", "s_per_sample")
-# array:ohm:delta:carry_overdrive (ohm ignored on 1T1MTJ); the default carry pulse is 1.2 Ic0
+COLUMNS = ("array", "ohm", "delta", "carry_overdrive", "seed", "n_train", "n_test", "insitu", "float",
+           "flips_per_sample", "transfer_flips_per_sample", "transfer_disturbs_per_sample",
+           "transfer_rewrites_per_sample", "transfer_failed", "buffer_disturbs_per_sample", "s_per_sample")
+# array:ohm:delta:carry_overdrive (ohm 0 on 1T1MTJ); the default carry pulse is 1.2 Ic0
 CASES = ("1t1mtj:0:40:1.2", "1t1mtj:0:60:1.2", "1t1mtj:0:40:1.0", "1t1mtj:0:40:0.9", "passive:1:40:1.2",
          "passive:1:40:1.0", "passive:0:40:1.2", "passive:0:60:1.2", "passive:0:40:1.0", "passive:0:40:0.9")
 
@@ -82,6 +82,13 @@ def run_name(case: dict, seed: int) -> str:
     return f"{case['array']}{wires}_delta{_num(case['delta'])}_carry{_num(case['carry_overdrive'])}_s{seed}"
 
 
+def recorded_seeds(case: dict, records: Path) -> list[int]:
+    """The seeds of the case's runs that have records (whatever ``--seeds`` says)."""
+    prefix = run_name(case, 0).rsplit("_s", 1)[0]
+    seeds = (p.stem.rsplit("_s", 1)[1] for p in records.glob(f"{prefix}_s*.json"))
+    return sorted(int(s) for s in seeds if s.isdigit())
+
+
 def unique_cases(cases: list[dict]) -> list[dict]:
     """The cases once each, in their first order."""
     out = []
@@ -91,15 +98,16 @@ def unique_cases(cases: list[dict]) -> list[dict]:
     return out
 
 
-def plan(cases: list[dict], args) -> list[dict]:
+def plan(cases: list[dict], args, seeds: dict | None = None) -> list[dict]:
+    """The runs of ``cases`` with ``args.seeds`` (or ``seeds[i]`` for the i-th case)."""
     base = ["--config", "examples/mnist_insitu.toml", "--data-dir", str(args.data_dir), "--hidden", "64",
             "--outputs-per-class", "8", "--epochs", "1", "--max-train", str(args.train), "--max-test",
             str(args.test), "--methods", "float", "--no-cost", "--threads", "1"]
     out = []
-    for case in cases:
+    for i, case in enumerate(cases):
         passive = ["--array", "passive", "--tile-size", "64", "--fidelity", "exact", "--write-scheme", "v3",
                    "--wire-resistance", _num(case["ohm"])] if case["array"] == "passive" else []
-        for s in dict.fromkeys(args.seeds):
+        for s in dict.fromkeys(args.seeds if seeds is None else seeds[i]):
             flags = [*base, *passive, "--delta", _num(case["delta"]), "--carry-overdrive",
                      _num(case["carry_overdrive"]), "--seed", str(s)]
             out.append({"name": run_name(case, s), **case, "seed": s, "flags": flags})
@@ -114,7 +122,8 @@ def summarise(run: dict, results: dict) -> dict:
         for k, v in (e.get("transfer") or {}).items():
             transfer[k] = transfer.get(k, 0) + v
     return {"array": run["array"], "ohm": run["ohm"], "delta": run["delta"],
-            "carry_overdrive": run["carry_overdrive"], "seed": run["seed"], "insitu": 100 * acc["insitu"],
+            "carry_overdrive": run["carry_overdrive"], "seed": run["seed"], "n_train": results["n_train"],
+            "n_test": results["n_test"], "insitu": 100 * acc["insitu"],
             "float": 100 * acc["float"], "flips_per_sample": sum(e["flips"] for e in epochs) / samples,
             "transfer_flips_per_sample": transfer.get("flips", 0) / samples,
             "transfer_disturbs_per_sample": transfer.get("disturbs", 0) / samples,
@@ -148,7 +157,7 @@ def markdown(rows: list[dict], tabulated: list[dict], cmds: list[str], args) -> 
         group = [r for r in rows if all(r[k] == case[k] for k in ("array", "ohm", "delta", "carry_overdrive"))]
         if not group:
             continue
-        mean = {k: statistics.fmean(r[k] for r in group) for k in COLUMNS[7:]}
+        mean = {k: statistics.fmean(r[k] for r in group) for k in COLUMNS[9:]}
         lines.append(f"| {case_label(case)} | {_num(case['delta'])} | {_num(case['carry_overdrive'])} Ic0 | "
                      f"{','.join(str(r['seed']) for r in group)} | {_pm([r['insitu'] for r in group])} | "
                      f"{_pm([r['float'] for r in group])} | {mean['flips_per_sample']:.0f} | "
@@ -180,7 +189,6 @@ def main() -> int:
         parser.error(str(err))
     runs = plan(args.cases, args)
     tabulated = unique_cases([parse_case(c) for c in CASES] + args.cases)
-    table_runs = plan(tabulated, args)
     if args.dry_run:
         print("\n".join(shlex.join(["mtjxbar", "train", *r["flags"]]) for r in runs))
         return 0
@@ -206,8 +214,12 @@ def main() -> int:
     if not args.table_only:
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(run_one, runs))
-    done = [r for r in table_runs if (records / f"{r['name']}.json").exists()]
+    # the table: every recorded seed of every case, of runs with this invocation's image counts
+    done = plan(tabulated, args, [recorded_seeds(c, records) for c in tabulated])
     rows = [json.loads((records / f"{r['name']}.json").read_text()) for r in done]
+    keep = [(r["n_train"], r["n_test"]) == (args.train, args.test) for r in rows]
+    done = [r for r, k in zip(done, keep, strict=True) if k]
+    rows = [r for r, k in zip(rows, keep, strict=True) if k]
     cmds = [shlex.join(["mtjxbar", "train", *r["flags"]]) for r in done]
     with open(args.out / "disturbs.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
@@ -219,7 +231,7 @@ def main() -> int:
     missing = [r["name"] for r in runs if not (records / f"{r['name']}.json").exists()]
     if missing:
         print(f"not finished: {', '.join(missing)}", file=sys.stderr)
-    return 1 if missing else 0
+    return 1 if missing and not args.table_only else 0
 
 
 if __name__ == "__main__":

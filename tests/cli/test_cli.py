@@ -38,6 +38,8 @@ def _err(capsys, argv: list[str]) -> str:
         (["train", "--carry-overdrive", "0"], ["hardware.transfer.carry_overdrive", "0"]),
         (["train", "--verify-rounds", "-1"], ["hardware.transfer.verify_rounds", "-1"]),
         (["train", "--counter-bits", "0", "--carry-overdrive", "1.0"], ["--carry-overdrive", "counter_bits = 0"]),
+        (["train", "--set", "hardware.transfer.counter_bits=0", "--carry-overdrive", "1.0"],
+         ["--carry-overdrive", "counter_bits = 0"]),
         (["train", "--config", "examples/mnist_independent.toml", "--verify-rounds", "3", "--transfer-every", "8"],
          ["--transfer-every, --verify-rounds", "independent-flip"]),
         (["train", "--counter-bits", "0", "--scheme", "triple"],
@@ -117,3 +119,18 @@ def test_console_script_runs():
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("mtjxbar: error: hardware.device.delta = 0.0")
+
+
+def test_buffer_and_counter_flags_reach_the_config():
+    """The rule's flags set their fields on a run with counters, also when ``--set`` turns the counters on
+    over a config without them (the refusal above looks at the config after ``--set``)."""
+    from mtjxbar.cli.main import _train_config, build_parser
+
+    def config(argv):
+        return _train_config(build_parser().parse_args(["train", *argv]))
+
+    t = config(["--carry-overdrive", "0.9", "--verify-rounds", "3", "--transfer-every", "16"]).hardware.transfer
+    assert (t.carry_overdrive, t.verify_rounds, t.samples_per_sweep, t.counter_bits) == (0.9, 3, 16, 6)
+    t = config(["--config", "examples/mnist_independent.toml", "--set", "hardware.transfer.counter_bits=4",
+                "--carry-overdrive", "1.0"]).hardware.transfer
+    assert (t.counter_bits, t.carry_overdrive) == (4, 1.0)

@@ -158,13 +158,6 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
         raise ConfigError(f"{flags}: sets the synapse of the independent-flip rule, but this run uses buffer-and-"
                           f"counter synapses (hardware.transfer.counter_bits = {config.hardware.transfer.counter_bits})"
                           "; add --counter-bits 0 to train with k MTJs per synapse")
-    rule = [f for f in ("buffer_mtjs", "transfer_every", "carry_overdrive", "verify_rounds")
-            if getattr(args, f) is not None]
-    counter_bits = args.counter_bits if args.counter_bits is not None else config.hardware.transfer.counter_bits
-    if rule and counter_bits == 0:
-        flags = ", ".join("--" + f.replace("_", "-") for f in rule)
-        raise ConfigError(f"{flags}: sets the buffer-and-counter synapse, but this run uses the independent-flip "
-                          "rule (hardware.transfer.counter_bits = 0); leave it out or set --counter-bits B")
     for flag, path in TRAIN_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
@@ -173,6 +166,12 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
             config = replace_path(config, path, value)
     config = apply_array_flags(config, args)
     config = apply_overrides(config, args.set, example="hardware.device.delta=45")
+    rule = [f for f in ("buffer_mtjs", "transfer_every", "carry_overdrive", "verify_rounds")
+            if getattr(args, f) is not None]
+    if rule and not config.hardware.transfer.enabled:  # after --set, which may turn the counters on or off
+        flags = ", ".join("--" + f.replace("_", "-") for f in rule)
+        raise ConfigError(f"{flags}: sets the buffer-and-counter synapse, but this run uses the independent-flip "
+                          "rule (hardware.transfer.counter_bits = 0); leave it out or set --counter-bits B")
     if base is None and config.data.data_dir is not None:  # a new run: its config.toml reruns from anywhere
         absolute = os.path.abspath(os.path.expanduser(config.data.data_dir))
         config = replace_path(config, "data.data_dir", absolute)
