@@ -49,7 +49,8 @@ COLUMNS = ("array", "ohm", "delta", "carry_overdrive", "seed", "n_train", "n_tes
            "transfer_rewrites_per_sample", "transfer_failed", "buffer_disturbs_per_sample", "s_per_sample")
 # array:ohm:delta:carry_overdrive (ohm 0 on 1T1MTJ); the default carry pulse is 1.2 Ic0
 CASES = ("1t1mtj:0:40:1.2", "1t1mtj:0:60:1.2", "1t1mtj:0:40:1.0", "1t1mtj:0:40:0.9", "passive:1:40:1.2",
-         "passive:1:40:1.0", "passive:0:40:1.2", "passive:0:60:1.2", "passive:0:40:1.0", "passive:0:40:0.9")
+         "passive:1:40:1.0", "passive:1:40:0.9", "passive:0:40:1.2", "passive:0:60:1.2", "passive:0:40:1.0",
+         "passive:0:40:0.9")
 
 
 def parse_case(text: str) -> dict:

@@ -8,7 +8,10 @@ layer cut into 64 x 64 tiles on the passive chip), the first ``--train`` MNIST t
 ``--test`` test images. Passive arrays are read and written through each tile's exact circuit (line relaxation,
 bias-dependent TMR), with the periphery's write compensation and read calibration; the transfer's column
 reads, carry writes and buffer resets are ordinary reads and half-select writes of those arrays (their
-disturbs counted). Ex-situ: the software binary network programmed into the same arrays.
+disturbs counted). Ex-situ: the software binary network programmed into the same arrays. This row keeps the
+default carry pulse (1.2 Ic0), whose -V/3 disturbs the passive arrays' other cells; with ``--carry-overdrive 1.0``
+the passive chip trains as the 1T1MTJ one does (``examples/transfer_passive_disturbs.py``, docs/passive.md,
+seventh round).
 
 A run whose ``results.json`` exists under ``--runs`` is reused, so an interrupted row continues (a passive run
 itself resumes with ``mtjxbar train --resume``). Writes ``docs/results/transfer_passive/row.md`` and
