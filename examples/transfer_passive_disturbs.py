@@ -99,7 +99,7 @@ def unique_cases(cases: list[dict]) -> list[dict]:
     return out
 
 
-def plan(cases: list[dict], args, seeds: dict | None = None) -> list[dict]:
+def plan(cases: list[dict], args, seeds: list[list[int]] | None = None) -> list[dict]:
     """The runs of ``cases`` with ``args.seeds`` (or ``seeds[i]`` for the i-th case)."""
     base = ["--config", "examples/mnist_insitu.toml", "--data-dir", str(args.data_dir), "--hidden", "64",
             "--outputs-per-class", "8", "--epochs", "1", "--max-train", str(args.train), "--max-test",
