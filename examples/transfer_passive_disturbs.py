@@ -222,6 +222,10 @@ def main() -> int:
     done = [r for r, k in zip(done, keep, strict=True) if k]
     rows = [r for r, k in zip(rows, keep, strict=True) if k]
     cmds = [shlex.join(["mtjxbar", "train", *r["flags"]]) for r in done]
+    if not rows:  # a table of nothing would replace the committed one
+        print(f"no records of {args.train:,} / {args.test:,}-image runs in {records}: table not written",
+              file=sys.stderr)
+        return 1
     with open(args.out / "disturbs.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
