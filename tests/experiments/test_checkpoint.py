@@ -18,6 +18,7 @@ from mtjxbar.device import MTJParams
 from mtjxbar.experiments.checkpoint import Checkpoint, CheckpointError, config_diff, load_tensors, save_tensors
 from mtjxbar.experiments.config import ExperimentConfig
 from mtjxbar.experiments.datasets import load_dataset
+from mtjxbar.experiments.progress import ProgressPrinter
 from mtjxbar.experiments.runner import run_experiment
 
 WALL_CLOCK = ("train_seconds", "samples_per_second")
@@ -230,3 +231,22 @@ def test_crossbar_state_round_trip_restores_tables():
     assert torch.equal(a.read(v), b.read(v)) and torch.equal(a.read_transposed(v[:4]), b.read_transposed(v[:4]))
     with pytest.raises(ValueError, match="shape"):
         b.load_state_dict({**a.state_dict(), "params": {k: torch.zeros(2, 2) for k in a.params}})
+
+
+def test_a_resumed_epoch_reports_progress_from_where_it_resumed(reference, data, tmp_path):
+    """The progress line of a resumed epoch starts at the checkpoint's sample (its rate and time left count
+    the samples done since: ``tests/experiments/test_progress.py``), a fresh epoch at 0."""
+    starts = []
+
+    class Recording(ProgressPrinter):
+        def start(self, label: str, done: int = 0) -> None:
+            starts.append((label, done))
+            super().start(label, done)
+
+    snap, position = reference[2][1]  # epoch 1, in situ, sample 80
+    assert (position["epoch"], position["phase"], position["sample"]) == (0, "insitu", 80)
+    out = tmp_path / "run"
+    shutil.copytree(snap, out)
+    run_experiment(_config(), Recording(quiet=True), data=data, out_dir=out, checkpoint_every=40, resume=True)
+    insitu = [(label, done) for label, done in starts if label.endswith("insitu")]
+    assert insitu == [("epoch 1/2 insitu", 80), ("epoch 2/2 insitu", 0)]

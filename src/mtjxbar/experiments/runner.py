@@ -185,7 +185,7 @@ def _insitu_phase(state: RunState, epoch: int, order: torch.Tensor, tag: str, tr
     """The in-situ part of one epoch (or its rest, after a resume), then its test evaluation."""
     tcfg, net = state.config.training, state.net
     start = state.position.sample
-    progress.start(f"{tag} insitu")
+    progress.start(f"{tag} insitu", done=start)
     t0 = time.perf_counter()
 
     partial = state.partial if state.partial is not None else EpochStats(flips_per_layer=[0] * len(net.layers))
