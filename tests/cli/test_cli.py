@@ -33,6 +33,9 @@ def _err(capsys, argv: list[str]) -> str:
         (["train", "--counter-bits", "0", "-k", "0"], ["hardware.mapping.mtjs_per_synapse"]),
         (["train", "-k", "8"], ["-k", "buffer-and-counter", "--counter-bits 0"]),
         (["train", "--scheme", "differential"], ["--scheme", "--counter-bits 0"]),
+        (["train", "--counter-bits", "0", "-k", "4", "--set", "hardware.transfer.counter_bits=4"],
+         ["-k", "counter_bits = 4, from --set"]),
+        (["train", "-k", "4", "--set", "hardware.transfer.counter_bits=x"], ["hardware.transfer.counter_bits", "'x'"]),
         (["train", "--buffer-mtjs", "3"], ["hardware.transfer.buffer_mtjs", "3"]),
         (["train", "--counter-bits", "17"], ["hardware.transfer.counter_bits", "17"]),
         (["train", "--carry-overdrive", "0"], ["hardware.transfer.carry_overdrive", "0"]),
@@ -134,3 +137,21 @@ def test_buffer_and_counter_flags_reach_the_config():
     t = config(["--config", "examples/mnist_independent.toml", "--set", "hardware.transfer.counter_bits=4",
                 "--carry-overdrive", "1.0"]).hardware.transfer
     assert (t.counter_bits, t.carry_overdrive) == (4, 1.0)
+
+
+def test_mapping_flags_follow_counters_that_set_turns_off():
+    """``-k`` / ``--scheme`` go with the independent-flip rule: also when it is ``--set``, not
+    ``--counter-bits``, that turns the counters off (the refusal used to look at the config before ``--set``
+    and refused these runs)."""
+    from mtjxbar.cli.main import _train_config, build_parser
+
+    def config(argv):
+        return _train_config(build_parser().parse_args(["train", *argv]))
+
+    c = config(["-k", "4", "--set", "hardware.transfer.counter_bits=0"]).hardware
+    assert (c.mapping.mtjs_per_synapse, c.transfer.counter_bits) == (4, 0)
+    c = config(["--scheme", "differential", "--set", "hardware.transfer.counter_bits=0"]).hardware
+    assert (c.mapping.scheme, c.transfer.counter_bits) == ("differential", 0)
+    c = config(["--counter-bits", "0", "-k", "3"]).hardware
+    assert (c.mapping.mtjs_per_synapse, c.transfer.counter_bits) == (3, 0)
+

@@ -153,11 +153,15 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
     """The config of a run: ``--config`` (else ``base``, else the defaults), then the flags and ``--set``."""
     config = load_config(args.config) if args.config else (base or default_run_config())
     mapping = [f for f in ("mtjs_per_synapse", "scheme") if getattr(args, f) is not None]
-    if mapping and args.counter_bits is None and config.hardware.transfer.enabled:
-        flags = ", ".join("-k" if f == "mtjs_per_synapse" else "--scheme" for f in mapping)
-        raise ConfigError(f"{flags}: sets the synapse of the independent-flip rule, but this run uses buffer-and-"
-                          f"counter synapses (hardware.transfer.counter_bits = {config.hardware.transfer.counter_bits})"
-                          "; add --counter-bits 0 to train with k MTJs per synapse")
+    if mapping:
+        bits, source = _final_counter_bits(args, config)
+        if bits > 0:
+            flags = ", ".join("-k" if f == "mtjs_per_synapse" else "--scheme" for f in mapping)
+            raise ConfigError(f"{flags}: sets the synapse of the independent-flip rule, but this run uses buffer-"
+                              f"and-counter synapses (hardware.transfer.counter_bits = {bits}, {source}); add "
+                              "--counter-bits 0 to train with k MTJs per synapse")
+        if bits == 0 and config.hardware.transfer.enabled:  # turned off by --set, applied after the flags
+            config = replace_path(config, "hardware.transfer.counter_bits", 0)
     for flag, path in TRAIN_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
@@ -176,6 +180,18 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
         absolute = os.path.abspath(os.path.expanduser(config.data.data_dir))
         config = replace_path(config, "data.data_dir", absolute)
     return config
+
+
+def _final_counter_bits(args: argparse.Namespace, config: ExperimentConfig) -> tuple[int, str]:
+    """The counter bits the run will end with and where they come from: the last ``--set`` of
+    ``hardware.transfer.counter_bits`` (applied here to the config as it stands, so that a bad value gets
+    ``--set``'s own error), else ``--counter-bits``, else the config's."""
+    for item in reversed(args.set):
+        if item.partition("=")[0].strip() == "hardware.transfer.counter_bits":
+            return apply_overrides(config, [item]).hardware.transfer.counter_bits, "from --set"
+    if args.counter_bits is not None:
+        return args.counter_bits, "from --counter-bits"
+    return config.hardware.transfer.counter_bits, "the config's"
 
 
 def _resume_config(args: argparse.Namespace, out: Path) -> ExperimentConfig:
