@@ -13,10 +13,11 @@ Every run is metered (``results.json``'s ``hardware``: the modelled energy of a 
 kind) and checkpoints every ``--checkpoint-every`` samples: the script resumes a run that has a checkpoint and
 no ``results.json``, and reuses finished runs, so the table grows over as many sittings as it takes (a passive
 run at 1 ohm takes 6-7 hours on one core: ``bench/passive_study_step.py``, docs/passive.md). After every
-finished run it rewrites ``docs/results/passive_study.md`` and ``passive_study_runs.csv`` with the runs finished
-so far and lists the others as pending, and keeps the run's record (its table row and configuration) as
-``docs/results/passive_study_runs/NAME.json``: ``runs/`` is not committed, so a fresh checkout counts a run as
-finished by its record and neither reruns it nor drops it from the table. Each run's progress lines go to
+finished run it rewrites ``docs/results/passive_study.md``, ``passive_study_runs.csv`` and ``passive_study.png``
+with the runs finished so far and lists the others as pending, and keeps the run's record (its table row and
+configuration) as ``docs/results/passive_study_runs/NAME.json``: ``runs/`` is not committed, so a fresh
+checkout counts a run as finished by its record and neither reruns it nor drops it from the table. Each run's
+progress lines go to
 ``runs/passive_study/NAME.log`` and its process id to ``NAME.pid`` while it runs: a second invocation skips
 runs still running. To stop the table, stop this script, then send the runs SIGTERM (``pkill -TERM -f
 runs/passive_study/``): each checkpoints at its next sample and exits, and the next invocation resumes it (a
@@ -227,6 +228,81 @@ def _mean(rows: list[dict], key: str) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def _paired_gap(rows: list[dict], table: list[dict]) -> str:
+    """In-situ accuracy minus the 1T1MTJ run's of the same seed (points), mean ± sd over the seeds that have
+    both, and how many: the seeds' shared data order and initial weights drop out of the difference."""
+    reference = {r["seed"]: r["insitu_acc"] for r in table if r["array"] == "1t1mtj" and r["insitu_acc"] is not None}
+    gaps = [r["insitu_acc"] - reference[r["seed"]] for r in rows
+            if r["array"] != "1t1mtj" and r["insitu_acc"] is not None and r["seed"] in reference]
+    if not gaps:
+        return "-"
+    m = statistics.fmean(gaps)
+    sd = f" ± {statistics.stdev(gaps):.2f}" if len(gaps) > 1 else ""
+    return f"{m:+.2f}{sd} ({len(gaps)})"
+
+
+def plot_table(table: list[dict], path: Path) -> bool:
+    """``path`` (PNG): in-situ and ex-situ accuracy, disturb flips and energy per sample against the wire
+    resistance, one line per write scheme (mean over the seeds, bars one sd), the 1T1MTJ runs (and float) as
+    horizontal lines. False (nothing written) while no passive run has finished."""
+    passive = [r for r in table if r["array"] == "passive"]
+    if not passive:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def stats(rows, key):
+        values = [r[key] for r in rows if r[key] is not None]
+        if not values:
+            return None, None
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    reference = [r for r in table if r["array"] == "1t1mtj"]
+    for scheme, colour in (("v2", "tab:blue"), ("v3", "tab:orange")):
+        rows = [r for r in passive if r["scheme"] == scheme]
+        ohms = sorted({r["wire_ohm"] for r in rows})
+        for ax, key, style, label in ((axes[0], "insitu_acc", "o-", "in situ"),
+                                      (axes[0], "exsitu_acc", "s--", "ex situ"),
+                                      (axes[1], "disturb_per_sample", "o-", None),
+                                      (axes[2], "energy_per_sample_j", "o-", None)):
+            points = [(o, *stats([r for r in rows if r["wire_ohm"] == o], key)) for o in ohms]
+            points = [(o, m, sd) for o, m, sd in points if m is not None]
+            if not points:
+                continue
+            scale = 1e9 if key == "energy_per_sample_j" else 1.0
+            ax.errorbar([p[0] for p in points], [scale * p[1] for p in points], [scale * p[2] for p in points],
+                        fmt=style, color=colour, capsize=3,
+                        label=f"passive {scheme.upper().replace('V', 'V/')}" + (f", {label}" if label else ""))
+    for key, ax, style, label, scale in (("insitu_acc", axes[0], "-", "1T1MTJ in situ", 1.0),
+                                         ("exsitu_acc", axes[0], "--", "1T1MTJ ex situ", 1.0),
+                                         ("float_acc", axes[0], ":", "float", 1.0),
+                                         ("energy_per_sample_j", axes[2], "-", "1T1MTJ", 1e9)):
+        m, _ = stats(reference, key)
+        if m is not None:
+            ax.axhline(scale * m, color="grey", linestyle=style, label=label)
+    axes[0].set(xlabel="wire resistance (ohm / segment)", ylabel="test accuracy (%)",
+                title="MNIST, 784-512-160, 6 epochs (seeds: passive_study.md)")
+    axes[1].set(xlabel="wire resistance (ohm / segment)", ylabel="disturb flips / training sample",
+                title="half-selected cells switched")
+    axes[2].set(xlabel="wire resistance (ohm / segment)", ylabel="energy / training sample (nJ)",
+                title="modelled in-situ energy (parallel update)")
+    if any(r["disturb_per_sample"] > 0 for r in passive):
+        axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xticks(OHMS, [f"{o:g}" for o in OHMS])
+        ax.set_xlim(-0.3, OHMS[-1] + 0.3)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center right" if ax is axes[0] else "best")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def markdown(table: list[dict], pending: list[dict], cmds: list[str], args) -> str:
     """The table of the finished runs, one row per configuration (mean ± sd over its seeds), the pending
     runs and the commands."""
@@ -238,10 +314,11 @@ def markdown(table: list[dict], pending: list[dict], cmds: list[str], args) -> s
              "tiles, exact circuits, write compensation 2 steps, per-tile read calibration. Accuracies: mean ± sd "
              "over the seeds listed. Energy: the cost model's in-situ energy per training sample (parallel update) "
              "on the run's own array kind. ms / sample: in-situ training, one core per run, two runs sharing the "
-             "2-core machine.", "",
-             "| array | wire (ohm / segment) | write scheme | seeds | in situ | ex situ | float | flips / sample "
-             "| disturb flips / sample | energy / sample | ms / sample |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "2-core machine. In situ vs 1T1MTJ: the in-situ accuracy minus the 1T1MTJ run's of the same seed, in "
+             "points, mean ± sd over the seeds that have both (how many). Plot: `passive_study.png`.", "",
+             "| array | wire (ohm / segment) | write scheme | seeds | in situ | in situ vs 1T1MTJ (paired) | ex situ "
+             "| float | flips / sample | disturb flips / sample | energy / sample | ms / sample |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     if args.max_train or args.max_test or args.epochs:
         lines[3:3] = [f"**A smoke run, not the table:** --max-train {args.max_train or 'all'}, --max-test "
                       f"{args.max_test or 'all'}, --epochs {args.epochs or 6}.", ""]
@@ -252,11 +329,12 @@ def markdown(table: list[dict], pending: list[dict], cmds: list[str], args) -> s
         energy = _mean(rows, "energy_per_sample_j")
         lines.append(f"| {'1T1MTJ' if array == '1t1mtj' else 'passive'} | {ohm or '-'} | {label[scheme]} | "
                      f"{','.join(str(r['seed']) for r in rows)} | {_pm([r['insitu_acc'] for r in rows])} | "
-                     f"{_pm([r['exsitu_acc'] for r in rows])} | {_pm([r['float_acc'] for r in rows])} | "
+                     f"{_paired_gap(rows, table)} | {_pm([r['exsitu_acc'] for r in rows])} | "
+                     f"{_pm([r['float_acc'] for r in rows])} | "
                      f"{_mean(rows, 'flips_per_sample'):.1f} | {_mean(rows, 'disturb_per_sample'):.4f} | "
                      f"{'-' if energy is None else f'{energy * 1e9:.1f} nJ'} | {_mean(rows, 'ms_per_sample'):.3g} |")
     if not table:
-        lines.append("| (no run finished yet) |  |  |  |  |  |  |  |  |  |  |")
+        lines.append("| (no run finished yet) |  |  |  |  |  |  |  |  |  |  |  |")
     if pending:
         lines += ["", f"Pending ({len(pending)} runs, resumed from their checkpoints by the same command): "
                   + ", ".join(f"`{r['name']}`" for r in pending) + "."]
@@ -270,7 +348,7 @@ def markdown(table: list[dict], pending: list[dict], cmds: list[str], args) -> s
 
 
 def write_table(runs: list[dict], args, cmds: list[str]) -> str:
-    """Rewrite the table and CSV from the runs finished so far; returns the markdown."""
+    """Rewrite the table, the CSV and the plot from the runs finished so far; returns the markdown."""
     rows = {r["name"]: finished_row(r, args) for r in runs}
     done = [r for r in runs if rows[r["name"]] is not None]
     table = [rows[r["name"]] for r in done]
@@ -281,6 +359,7 @@ def write_table(runs: list[dict], args, cmds: list[str]) -> str:
         writer.writerows(table)
     text = markdown(table, [r for r in runs if r not in done], cmds, args)
     (args.out / "passive_study.md").write_text(text)
+    plot_table(table, args.out / "passive_study.png")
     return text
 
 

@@ -98,9 +98,11 @@ def test_table_of_finished_runs_lists_the_rest_as_pending(study, tmp_path):
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[3] == "0,1"
     assert cells[4] == "75.00 ± 7.07 %"  # mean ± sd of 80 and 70
-    assert cells[7] == "6.0" and cells[8] == "0.0300"  # 1,200 flips and 6 disturbs over 200 samples
-    assert cells[9] == "3.0 nJ" and cells[10] == "100"  # mean energy; 20 s over 200 samples
-    assert "| 1T1MTJ | - | - | 0 | 85.00 % |" in text
+    assert cells[5] == "-5.00 (1)"  # paired: seed 0 only has a 1T1MTJ run (80 - 85)
+    assert cells[8] == "6.0" and cells[9] == "0.0300"  # 1,200 flips and 6 disturbs over 200 samples
+    assert cells[10] == "3.0 nJ" and cells[11] == "100"  # mean energy; 20 s over 200 samples
+    assert "| 1T1MTJ | - | - | 0 | 85.00 % | - |" in text
+    assert (args.out / "passive_study.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pending = text.split("Pending (")[1]
     assert pending.startswith(f"{len(runs) - 3} runs") and "`passive_v2_0ohm_s0`" in pending
     assert "`passive_v3_1ohm_s0`" not in pending
@@ -268,3 +270,15 @@ def test_partial_invocations_keep_the_whole_table_and_never_pack_a_writing_run(s
     finally:
         table.kill()
         table.wait()
+
+
+def test_the_gap_to_1t1mtj_is_paired_by_seed(study):
+    """The paired column subtracts the 1T1MTJ run of the same seed, over the seeds that have both."""
+    def row(array, seed, acc):
+        return {"array": array, "seed": seed, "insitu_acc": acc}
+
+    table = [row("1t1mtj", 0, 84.0), row("1t1mtj", 1, 85.0)]
+    passive = [row("passive", 0, 85.0), row("passive", 1, 88.0), row("passive", 2, 10.0)]  # seed 2: no pair
+    assert study._paired_gap(passive, table + passive) == "+2.00 ± 1.41 (2)"  # gaps +1 and +3
+    assert study._paired_gap(passive[2:], table + passive) == "-"
+    assert study._paired_gap(table, table) == "-"  # the 1T1MTJ row itself
