@@ -1,0 +1,56 @@
+"""examples/passive_state_blind_bound.py: the spread of exact write voltages over the other cells' states,
+the lower bound it reports for state-blind models of passive writes."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mtjxbar.crossbar import TO_AP, TO_P, WritePhase
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bound():
+    spec = importlib.util.spec_from_file_location("passive_state_blind_bound",
+                                                  ROOT / "examples" / "passive_state_blind_bound.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_only_draws_in_the_switchable_state_count(bound):
+    """A cell's spread is taken over the draws that leave it in the state the phase switches from (AP for
+    a to-P phase): what it does in the other state does not count, nor do cells with one such draw."""
+    phase = WritePhase(row_widths=torch.tensor([1e-8, 0.0], dtype=torch.float64),
+                       col_currents=torch.tensor([5e-5, 0.0], dtype=torch.float64), polarity=TO_P)
+    volts = np.zeros((3, 2, 2))
+    states = np.zeros((3, 2, 2), dtype=bool)  # every cell AP (parallel False) in every draw
+    volts[:, 0, 0] = [0.40, 0.41, 0.90]
+    states[2, 0, 0] = True  # the 0.90 V draw finds the selected cell in P: not counted
+    volts[:, 0, 1] = [0.20, 0.26, 0.23]  # half-selected on the selected row: spread 0.03 V
+    states[1:, 1, 1] = True  # the unselected cell is AP in one draw only: left out
+    out = bound.half_spreads(volts, states, phase)
+    spread, mean = out["selected"]
+    assert spread == pytest.approx([0.005]) and mean == pytest.approx([0.405])
+    assert out["half-selected, selected row"][0] == pytest.approx([0.03])
+    assert out["half-selected, selected column"][0] == pytest.approx([0.0])
+    assert out["unselected"][0].size == 0
+    to_ap = WritePhase(row_widths=phase.row_widths, col_currents=phase.col_currents, polarity=TO_AP)
+    assert bound.half_spreads(volts, states, to_ap)["selected"][0].size == 0  # P in one draw only
+
+
+def test_ideal_wires_leave_no_spread_and_one_ohm_breaks_the_limit(bound):
+    """Without wire resistance a cell's voltage does not depend on the other cells' states (spread 0); at 1
+    ohm most selected cells move by more than the issue's 0.5 % with them (the committed table: median about
+    1 %), so a model blind to the states cannot meet the limit."""
+    phase = bound.test_phase(64, TO_P)
+    for ohm, check in ((0.0, lambda rel: np.all(rel == 0.0)), (1.0, lambda rel: np.mean(rel > bound.LIMIT) > 0.5)):
+        volts, states = bound.held_voltages(ohm, "v3", phase, 6, 64)
+        spread, mean = bound.half_spreads(volts, states, phase)["selected"]
+        assert spread.size > 300 and check(spread / mean), ohm
