@@ -27,6 +27,8 @@ def test_passive_flags_set_the_array_config():
     (["--array", "passive", "--tile-size", "0"], "hardware.array.tile_rows"),
     (["--wire-resistance", "1"], "only for passive arrays"),
     (["--array", "1t1mtj", "--write-scheme", "v3"], "--write-scheme: only for passive arrays"),
+    (["--array", "passive", "--tile-size", "16", "--set", "hardware.array.kind=1t1mtj"],
+     "--tile-size: only for passive arrays, and this run's hardware.array.kind is '1t1mtj'"),
 ])
 def test_bad_passive_flags_are_one_line_errors(capsys, argv, needle):
     assert main(["train", *argv, "--quiet"]) == 2
@@ -48,3 +50,12 @@ def test_passive_train_end_to_end_reports_disturbs(tmp_path, capsys):
     assert epoch["intended_flips"] + epoch["disturb_flips"] == epoch["flips"] > 0
     assert epoch["disturb_flips_per_sample"] == pytest.approx(epoch["disturb_flips"] / 60)
     assert set(results["accuracy"]) == {"insitu", "float", "binary_software", "exsitu"}
+
+
+def test_passive_flags_follow_the_array_kind_that_set_gives():
+    """The passive-only flags are checked on the final config: ``--set hardware.array.kind=passive`` makes
+    them apply (they used to be refused before ``--set`` was read), and ``--set ...=1t1mtj`` after
+    ``--array passive`` refuses them (they used to be dropped without a word)."""
+    array = _config(["--set", "hardware.array.kind=passive", "--tile-size", "16"]).hardware.array
+    assert (array.kind, array.tile_rows, array.tile_cols) == ("passive", 16, 16)
+

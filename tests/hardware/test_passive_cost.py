@@ -188,6 +188,8 @@ def test_cost_cli_prints_passive_figures(capsys):
     (["--wire-resistance", "1"], "--wire-resistance: only for passive arrays"),
     (["--array", "passive", "--wire-resistance", "-1"], "r_wire_row"),
     (["--array", "passive", "--tile-size", "0"], "tile_rows"),
+    (["--array", "passive", "--tile-size", "4", "--set", "hardware.array.kind=1t1mtj"],
+     "--tile-size: only for passive arrays"),
 ])
 def test_cost_cli_refuses_bad_passive_flags_in_one_line(capsys, argv, needle):
     assert main(["cost", "--layers", "8,4", *argv]) == 2

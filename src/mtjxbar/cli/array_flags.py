@@ -1,7 +1,7 @@
 """The array-kind flags ``mtjxbar train`` and ``mtjxbar cost`` share (1T1MTJ or passive arrays, and the
 passive arrays' wires, tiles and write scheme): their arguments, the config fields they set, and the check
-that the passive-only ones come with ``--array passive``. ``root`` is the config path the command's
-hardware sits under (``hardware`` for both)."""
+that the passive-only ones go with passive arrays (on the final config, ``--set`` included). ``root`` is the
+config path the command's hardware sits under (``hardware`` for both)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import argparse
 
 from ..config import ConfigError, replace_path, to_dict
 
-__all__ = ["add_array_arguments", "apply_array_flags"]
+__all__ = ["add_array_arguments", "apply_array_flags", "check_array_flags"]
 
 #: flag -> field under the hardware config
 FIELDS = {"array": "array.kind", "write_scheme": "array.write_scheme",
@@ -37,8 +37,8 @@ def add_array_arguments(group, kind_help: str) -> None:
 
 
 def apply_array_flags(config, args: argparse.Namespace, root: str = "hardware"):
-    """``config`` with the array flags given in ``args`` set under ``root``; refuses passive-only flags
-    without ``--array passive`` (a :class:`ConfigError` naming them)."""
+    """``config`` with the array flags given in ``args`` set under ``root`` (whether the passive-only ones
+    apply is :func:`check_array_flags`' question, asked once ``--set`` has been applied too)."""
     for flag, path in FIELDS.items():
         if getattr(args, flag, None) is not None:
             config = replace_path(config, f"{root}.{path}", getattr(args, flag))
@@ -49,10 +49,16 @@ def apply_array_flags(config, args: argparse.Namespace, root: str = "hardware"):
             for part in f"{root}.{section}".split("."):
                 current = getattr(current, part)
             config = replace_path(config, f"{root}.{section}", {**to_dict(current), **dict.fromkeys(names, value)})
+    return config
+
+
+def check_array_flags(config, args: argparse.Namespace, root: str = "hardware") -> None:
+    """Refuse passive-only flags on a ``config`` (the final one: ``--set`` applied) whose arrays are not
+    passive (a :class:`ConfigError` naming them): they would do nothing."""
     given = [f"--{flag.replace('_', '-')}" for flag in PASSIVE_ONLY if getattr(args, flag, None) is not None]
     hardware = config
     for part in root.split("."):
         hardware = getattr(hardware, part)
     if given and hardware.array.kind != "passive":
-        raise ConfigError(f"{', '.join(given)}: only for passive arrays (add --array passive)")
-    return config
+        raise ConfigError(f"{', '.join(given)}: only for passive arrays, and this run's {root}.array.kind is "
+                          f"{hardware.array.kind!r} (use --array passive)")

@@ -17,7 +17,7 @@ from ..config import ConfigError, apply_overrides, replace_path
 from ..hardware import ActivityConfig, CostConfig, ScheduleConfig, estimate, format_table
 from ..hardware.report import array_description, si
 from ..nn import HardwareConfig
-from .array_flags import add_array_arguments, apply_array_flags
+from .array_flags import add_array_arguments, apply_array_flags, check_array_flags
 
 __all__ = ["add_parser", "run"]
 
@@ -84,8 +84,9 @@ def _setup(args: argparse.Namespace) -> CostSetup:
     for flag, path in FLAGS.items():
         if getattr(args, flag) is not None:
             setup = replace_path(setup, path, getattr(args, flag))
-    setup = apply_array_flags(setup, args)
-    return apply_overrides(setup, args.set, example="cost.adc_bits=6")
+    setup = apply_overrides(apply_array_flags(setup, args), args.set, example="cost.adc_bits=6")
+    check_array_flags(setup, args)
+    return setup
 
 
 def _layers(text: str | None) -> list[int] | None:

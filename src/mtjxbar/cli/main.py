@@ -17,7 +17,7 @@ from ..experiments.datasets import DATASETS, DataError, load_dataset
 from ..experiments.threads import limit_threads, resolve_threads
 from . import cost as cost_cli
 from . import sweep as sweep_cli
-from .array_flags import add_array_arguments, apply_array_flags
+from .array_flags import add_array_arguments, apply_array_flags, check_array_flags
 
 __all__ = ["main", "build_parser"]
 
@@ -170,6 +170,7 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
             config = replace_path(config, path, value)
     config = apply_array_flags(config, args)
     config = apply_overrides(config, args.set, example="hardware.device.delta=45")
+    check_array_flags(config, args)  # after --set, which may set the array kind
     rule = [f for f in ("buffer_mtjs", "transfer_every", "carry_overdrive", "verify_rounds")
             if getattr(args, f) is not None]
     if rule and not config.hardware.transfer.enabled:  # after --set, which may turn the counters on or off
