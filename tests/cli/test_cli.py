@@ -155,3 +155,49 @@ def test_mapping_flags_follow_counters_that_set_turns_off():
     c = config(["--counter-bits", "0", "-k", "3"]).hardware
     assert (c.mapping.mtjs_per_synapse, c.transfer.counter_bits) == (3, 0)
 
+
+
+@pytest.mark.parametrize(("argv", "needles"), [
+    (["train", "--wire-resistance", "abc"], ["mtjxbar train: error:", "--wire-resistance", "'abc'"]),
+    (["cost", "--write-scheme", "v4"], ["mtjxbar cost: error:", "--write-scheme", "'v4'", "'v3'"]),
+    (["bogus"], ["mtjxbar: error:", "'bogus'", "'train'"]),
+])
+def test_usage_errors_are_one_line_too(capsys, argv, needles):
+    """argparse's own errors (a non-number, a choice not offered) are one line naming the flag and pointing
+    at --help, not the whole usage text first."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1, err
+    assert err.endswith("--help)") and all(n in err for n in needles), err
+
+
+def _console(args: list[str], **kw) -> subprocess.Popen:
+    """The console script's entry point in a fresh interpreter (what the installed ``mtjxbar`` runs)."""
+    return subprocess.Popen([sys.executable, "-c", "import sys; from mtjxbar.cli.entry import run; "
+                             "sys.argv[1:] = " + repr(args) + "; sys.exit(run())"], stderr=subprocess.PIPE,
+                            text=True, **kw)
+
+
+def test_ctrl_c_while_starting_is_one_line():
+    """Ctrl-C before the command has finished loading (importing torch takes seconds) stops it with a line,
+    not a KeyboardInterrupt traceback."""
+    import signal
+    import time
+
+    proc = _console(["device"], stdout=subprocess.DEVNULL)
+    time.sleep(0.3)  # the interpreter is up; the CLI's imports take seconds more
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    if proc.returncode == 0:
+        pytest.skip("the command finished loading before the signal")
+    assert proc.returncode == -signal.SIGINT and "Traceback" not in err and "interrupted while starting" in err, err
+
+
+def test_a_closed_output_pipe_is_not_an_error():
+    """``mtjxbar cost ... | head -1``: the reader goes away; the command stops quietly (141, as a shell reports
+    a process stopped by SIGPIPE), without an error of its own."""
+    proc = _console(["cost", "--layers", "784,256,10"], stdout=subprocess.PIPE)
+    proc.stdout.close()  # before anything is read
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 141 and "error" not in err and "Traceback" not in err, err

@@ -60,8 +60,17 @@ TRAIN_FLAGS = {
 CHECKPOINT_EVERY = 10000
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors (a non-number, a choice not offered, a missing value) are one
+    line, as the rest of the command's errors are, instead of the whole usage text before the message; the
+    subcommands' parsers are of the same class (``add_subparsers`` makes them so)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mtjxbar", description=__doc__, allow_abbrev=False)
+    parser = OneLineParser(prog="mtjxbar", description=__doc__, allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"mtjxbar {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -406,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, ValueError, MemoryError) as err:
         print(f"mtjxbar: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`mtjxbar cost ... | head`): no error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit, flushing stdout
+        return 141
     except OSError as err:
         where = f"{err.filename}: " if err.filename else ""
         print(f"mtjxbar: error: {where}{err.strerror or err}", file=sys.stderr)
