@@ -50,14 +50,19 @@ def param(
     return dataclasses.field(default=default, metadata=meta)
 
 
+def _bound_text(x: float) -> str:
+    """A range bound as written: whole numbers in full (1048576, not 1.04858e+06), others to 6 digits."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:.6g}"
+
+
 def _range_text(meta: dict) -> str:
     if meta.get("choices") is not None:
         return "one of " + ", ".join(repr(c) for c in meta["choices"])
     lo, hi = meta.get("lo"), meta.get("hi")
     left = "(" if meta.get("lo_open") else "["
     right = ")" if meta.get("hi_open") else "]"
-    lo_s = "-inf" if lo is None else f"{lo:g}"
-    hi_s = "inf" if hi is None else f"{hi:g}"
+    lo_s = "-inf" if lo is None else _bound_text(lo)
+    hi_s = "inf" if hi is None else _bound_text(hi)
     if lo is None:
         left = "("
     if hi is None:

@@ -48,6 +48,8 @@ def test_examples_load():
         ("hidden", (4, 0), "hidden[1] = 0"),
         ("baselines.methods", ("exsitu",), "add 'binary_software'"),
         ("hardware.encoder.pulse_width", float("nan"), "must be finite"),
+        # a whole-number bound in full: 1.04858e+06 read as if 1048577 were allowed
+        ("hardware.array.tile_rows", 1048577, "must be in [1, 1048576]"),
     ],
 )
 def test_invalid_values_name_the_field(path, value, needle):
