@@ -1,4 +1,5 @@
-"""The run summary names the synapse the run trained: k MTJs, or the buffer-and-counter synapse."""
+"""The run summary names the synapse the run trained (k MTJs, or the buffer-and-counter synapse) and the
+arrays it trained on."""
 
 from mtjxbar.plots.history import network_label
 
@@ -11,3 +12,17 @@ def test_the_label_names_the_synapse():
     transfer = {**plain, "config": {**plain["config"], "hardware": {
         "mapping": {"mtjs_per_synapse": 1}, "transfer": {"counter_bits": 6, "buffer_mtjs": 2}}}}
     assert network_label(transfer).endswith("buffer-and-counter synapses (2-MTJ buffer + 6-bit counter)")
+
+
+def test_the_label_names_the_array_kind():
+    """A passive run and a 1T1MTJ run of the same network are told apart in the summary and the plot title."""
+    hardware = {"mapping": {"mtjs_per_synapse": 1}, "transfer": {"counter_bits": 0}}
+    record = {"sizes": [64, 8, 10], "config": {"hardware": {**hardware, "array": {"kind": "1t1mtj"}}}}
+    assert network_label(record) == "64-8-10, k = 1, 1T1MTJ arrays"
+    passive = {"kind": "passive", "tile_rows": 64, "tile_cols": 32, "write_scheme": "v3",
+               "circuit": {"r_wire_row": 2.5, "r_wire_col": 2.5}}
+    record["config"]["hardware"]["array"] = passive
+    assert network_label(record) == "64-8-10, k = 1, passive arrays (64x32 tiles, 2.5 ohm wires, V/3)"
+    record["config"]["hardware"]["array"] = {**passive, "circuit": {"r_wire_row": 0.0}, "write_scheme": "v2"}
+    assert network_label(record).endswith("passive arrays (64x32 tiles, ideal wires, V/2)")
+

@@ -11,8 +11,8 @@ LABELS = {"insitu": "in-situ MTJ", "float": "float (software)", "binary_software
 
 
 def network_label(results: dict) -> str:
-    """``784-256-10 (x8 outputs per class), k = 1`` (or the buffer-and-counter synapse) from a results
-    record."""
+    """``784-256-10 (x8 outputs per class), k = 1, 1T1MTJ arrays`` (or the buffer-and-counter synapse; passive
+    arrays with their tiles, wires and write scheme) from a results record."""
     config = results.get("config", {})
     per_class = config.get("training", {}).get("outputs_per_class", 1)
     sizes = list(results.get("sizes", []))
@@ -25,7 +25,21 @@ def network_label(results: dict) -> str:
                    f"{transfer['counter_bits']}-bit counter)")
     else:
         synapse = f"k = {hardware.get('mapping', {}).get('mtjs_per_synapse', '?')}"
-    return "-".join(str(s) for s in sizes) + f", {synapse}"
+    return "-".join(str(s) for s in sizes) + f", {synapse}" + _array_label(hardware.get("array"))
+
+
+def _array_label(array: dict | None) -> str:
+    """``, passive arrays (64x64 tiles, 1 ohm wires, V/3)`` or ``, 1T1MTJ arrays`` (nothing for a record
+    without the array section)."""
+    if not array or "kind" not in array:
+        return ""
+    if array["kind"] != "passive":
+        return ", 1T1MTJ arrays"
+    circuit = array.get("circuit", {})
+    wires = circuit.get("r_wire_row", 0.0)
+    scheme = str(array.get("write_scheme", "v2")).upper().replace("V", "V/")
+    return (f", passive arrays ({array.get('tile_rows')}x{array.get('tile_cols')} tiles, "
+            f"{'ideal wires' if not wires else f'{wires:g} ohm wires'}, {scheme})")
 
 
 def plot_history(results: dict, path: str | Path) -> None:
