@@ -187,3 +187,12 @@ def test_bad_data_files_give_a_one_line_error_naming_the_file(mnist_dir, tmp_pat
     err = _err(capsys, ["train", "--dataset", "mnist", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "o")])
     assert str(mnist_dir / name) in err and needle in err, err
     assert not (tmp_path / "o").exists()  # nothing written for a run that could not start
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
+    """A folder no run was started in is named as such; the advice to start again with --overwrite (which
+    refuses files that are not a run's) is for a run that stopped before its first checkpoint."""
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not an mtjxbar run" in err and "--overwrite" not in err and len(err.splitlines()) == 1, err

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from .. import __version__
-from .files import inside, write_bytes, write_json
+from .files import MANIFEST, inside, write_bytes, write_json
 
 __all__ = ["CheckpointError", "Checkpoint", "FORMAT", "FORMAT_VERSION", "STATE_JSON", "config_sha256",
            "config_diff", "save_tensors", "load_tensors", "check_tensors"]
@@ -180,9 +180,11 @@ class Checkpoint:
         try:
             text = path.read_text()
         except FileNotFoundError:
+            if not (self.root / MANIFEST).exists():  # no run was ever started here
+                raise CheckpointError(f"{self.root}: not an mtjxbar run (no {MANIFEST}); nothing to resume "
+                                      "there") from None
             raise CheckpointError(f"{path}: missing; no checkpoint to resume in {self.root} (the run stopped "
-                                  "before its first checkpoint: start it again with --overwrite; or this is not "
-                                  "a run directory)") from None
+                                  "before its first checkpoint: start it again with --overwrite)") from None
         except (OSError, UnicodeDecodeError) as err:
             raise CheckpointError(f"{path}: cannot read ({getattr(err, 'strerror', None) or err})") from None
         try:
