@@ -180,9 +180,9 @@ class Checkpoint:
         try:
             text = path.read_text()
         except FileNotFoundError:
-            if not (self.root / MANIFEST).exists():  # no run was ever started here
-                raise CheckpointError(f"{self.root}: not an mtjxbar run (no {MANIFEST}); nothing to resume "
-                                      "there") from None
+            if not (self.root / MANIFEST).exists() and not self.directory.exists():  # no run started here
+                raise CheckpointError(f"{self.root}: not an mtjxbar run (neither {MANIFEST} nor a checkpoint "
+                                      "folder); nothing to resume there") from None
             raise CheckpointError(f"{path}: missing; no checkpoint to resume in {self.root} (the run stopped "
                                   "before its first checkpoint: start it again with --overwrite)") from None
         except (OSError, UnicodeDecodeError) as err:
