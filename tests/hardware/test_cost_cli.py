@@ -51,3 +51,15 @@ def test_flags_reach_the_model(capsys):
 def test_bad_input_one_line(capsys, argv, needle):
     code, _, err = _run(capsys, argv)
     assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err
+
+
+def test_si_prefixes_down_to_zepto_and_plain_below():
+    """A figure gets the prefix of its size, down to z; below that (a residue of rounding, 1.7e-30 J on a
+    one-cell tile) it is printed plainly instead of as '1.74e-15 fJ'."""
+    from mtjxbar.hardware.report import si
+
+    assert si(2.5e-9, "s") == "2.5 ns"
+    assert si(3.2e-17, "J") == "32 aJ"
+    assert si(4e-21, "J") == "4 zJ"
+    assert si(1.74e-30, "J") == "1.74e-30 J"
+    assert si(0.0, "J") == "0 J"

@@ -12,8 +12,10 @@ def si(value: float, unit: str) -> str:
     """``value`` with an SI prefix, e.g. ``si(2.5e-9, 's') == '2.50 ns'``."""
     if value == 0:
         return f"0 {unit}"
-    for factor, prefix in ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, ""),
-                           (1e3, "k"), (1e6, "M")):
+    if abs(value) < 1e-21:  # below every prefix (a residue of rounding): plain, not '1.74e-15 fJ'
+        return f"{value:.3g} {unit}"
+    for factor, prefix in ((1e-21, "z"), (1e-18, "a"), (1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "u"),
+                           (1e-3, "m"), (1.0, ""), (1e3, "k"), (1e6, "M")):
         if abs(value) < factor * 1000:
             return f"{value / factor:.3g} {prefix}{unit}"
     return f"{value:.3g} {unit}"
