@@ -250,3 +250,18 @@ def test_a_resumed_epoch_reports_progress_from_where_it_resumed(reference, data,
     run_experiment(_config(), Recording(quiet=True), data=data, out_dir=out, checkpoint_every=40, resume=True)
     insitu = [(label, done) for label, done in starts if label.endswith("insitu")]
     assert insitu == [("epoch 1/2 insitu", 80), ("epoch 2/2 insitu", 0)]
+
+
+def test_resuming_a_finished_run_says_there_is_nothing_to_train(reference, data, tmp_path):
+    """The last checkpoint is the finished run's: resuming it trains nothing and says so (it used to say it
+    was continuing from "epoch 3")."""
+    import io
+
+    snap, position = reference[2][-1]
+    assert position["epoch"] == 2
+    out = tmp_path / "run"
+    shutil.copytree(snap, out)
+    stream = io.StringIO()
+    run_experiment(_config(), ProgressPrinter(stream), data=data, out_dir=out, checkpoint_every=40, resume=True)
+    text = stream.getvalue()
+    assert "finished its 2 epochs; nothing to train" in text and "continuing" not in text and "insitu" not in text

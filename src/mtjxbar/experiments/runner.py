@@ -103,7 +103,11 @@ def run_experiment(config: ExperimentConfig, progress: ProgressPrinter | None = 
         where = f"epoch {pos.epoch + 1}, sample {pos.sample}" if pos.phase == "insitu" else \
             f"epoch {pos.epoch + 1}, after its in-situ part"
         progress.start("resume")
-        progress.finish(f"continuing from the checkpoint at {where}")
+        if pos.epoch >= tcfg.epochs:  # nothing left: the results are written again from the checkpoint
+            progress.finish(f"the run has finished its {tcfg.epochs} epochs; nothing to train (a larger --epochs "
+                            "continues it)")
+        else:
+            progress.finish(f"continuing from the checkpoint at {where}")
 
     def save(extra: dict[str, float] | None = None) -> bool:
         if ckpt is None:
