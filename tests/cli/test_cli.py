@@ -173,10 +173,15 @@ def test_usage_errors_are_one_line_too(capsys, argv, needles):
 
 
 def _console(args: list[str], **kw) -> subprocess.Popen:
-    """The console script's entry point in a fresh interpreter (what the installed ``mtjxbar`` runs)."""
+    """The console script's entry point in a fresh interpreter (what the installed ``mtjxbar`` runs), with
+    stdout buffered as it is by default (``PYTHONUNBUFFERED`` removed: set, it would hide a write that happens
+    only at exit)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     return subprocess.Popen([sys.executable, "-c", "import sys; from mtjxbar.cli.entry import run; "
                              "sys.argv[1:] = " + repr(args) + "; sys.exit(run())"], stderr=subprocess.PIPE,
-                            text=True, **kw)
+                            text=True, env=env, **kw)
 
 
 def test_ctrl_c_while_starting_is_one_line():

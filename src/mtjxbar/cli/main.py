@@ -401,17 +401,23 @@ def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt) -> int:
     return 128 + signum
 
 
+def _run_command(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        return _cmd_train(args)
+    if args.command == "cost":
+        return cost_cli.run(args)
+    if args.command in sweep_cli.COMMANDS:
+        return sweep_cli.run(args)
+    return _cmd_device(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "train":
-            return _cmd_train(args)
-        if args.command == "cost":
-            return cost_cli.run(args)
-        if args.command in sweep_cli.COMMANDS:
-            return sweep_cli.run(args)
-        return _cmd_device(args)
+        code = _run_command(args)
+        sys.stdout.flush()  # a buffered pipe is written here, inside the try (a closed one: below)
+        return code
     except (ConfigError, DataError, ValueError, MemoryError) as err:
         print(f"mtjxbar: error: {err}", file=sys.stderr)
         return 2
