@@ -24,4 +24,13 @@ def run() -> int:
         from .main import main
     finally:
         signal.signal(signal.SIGINT, previous)  # main() handles the interrupts after this
-    return main()
+    try:
+        code = main()
+    except SystemExit as stop:  # argparse's --help, --version and usage errors
+        code = stop.code
+    try:
+        sys.stdout.flush()  # what is still buffered (--help's text) is written here, not at exit
+    except BrokenPipeError:  # `mtjxbar --help | head -1`: the reader went away; no error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    return code

@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_argument("--json", action="store_true", help="print the figures as JSON")
     cost_cli.add_parser(sub)
     sweep_cli.add_parser(sub)
+    parser.commands = sub.choices  # name -> its parser, for errors about a command's own arguments
     return parser
 
 
@@ -413,7 +414,9 @@ def _run_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the command's own parser, which points at its own --help
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         code = _run_command(args)
         sys.stdout.flush()  # a buffered pipe is written here, inside the try (a closed one: below)
