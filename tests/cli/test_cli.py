@@ -34,7 +34,7 @@ def _err(capsys, argv: list[str]) -> str:
         (["train", "-k", "8"], ["-k", "buffer-and-counter", "--counter-bits 0"]),
         (["train", "--scheme", "differential"], ["--scheme", "--counter-bits 0"]),
         (["train", "--counter-bits", "0", "-k", "4", "--set", "hardware.transfer.counter_bits=4"],
-         ["-k", "counter_bits = 4, from --set"]),
+         ["-k", "counter_bits = 4, from --set", "set it to 0 there"]),
         (["train", "-k", "4", "--set", "hardware.transfer.counter_bits=x"], ["hardware.transfer.counter_bits", "'x'"]),
         (["train", "--buffer-mtjs", "3"], ["hardware.transfer.buffer_mtjs", "3"]),
         (["train", "--counter-bits", "17"], ["hardware.transfer.counter_bits", "17"]),
@@ -154,6 +154,14 @@ def test_mapping_flags_follow_counters_that_set_turns_off():
     assert (c.mapping.scheme, c.transfer.counter_bits) == ("differential", 0)
     c = config(["--counter-bits", "0", "-k", "3"]).hardware
     assert (c.mapping.mtjs_per_synapse, c.transfer.counter_bits) == (3, 0)
+    # the bits the run ends with decide, not the flag's: --set (applied after the flags) turns them off
+    c = config(["-k", "4", "--counter-bits", "6", "--set", "hardware.transfer.counter_bits=0"]).hardware
+    assert (c.mapping.mtjs_per_synapse, c.transfer.counter_bits) == (4, 0)
+    c = config(["-k", "4", "--set", 'hardware.transfer={"counter_bits": 0}']).hardware  # a table counts too
+    assert (c.mapping.mtjs_per_synapse, c.transfer.counter_bits) == (4, 0)
+    # --set wins over a flag for the same field, as everywhere
+    assert config(["--counter-bits", "0", "-k", "3", "--set", "hardware.mapping.mtjs_per_synapse=2"]
+                  ).hardware.mapping.mtjs_per_synapse == 2
 
 
 

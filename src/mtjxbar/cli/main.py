@@ -57,6 +57,8 @@ TRAIN_FLAGS = {
     "adc_bits": "hardware.converters.adc_bits",
     "dac_bits": "hardware.converters.dac_bits",
 }
+#: the synapse flags of the independent-flip rule, applied last (on the counters the run ends with)
+MAPPING_FLAGS = {flag: TRAIN_FLAGS[flag] for flag in ("mtjs_per_synapse", "scheme")}
 CHECKPOINT_EVERY = 10000
 
 
@@ -160,27 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None) -> ExperimentConfig:
-    """The config of a run: ``--config`` (else ``base``, else the defaults), then the flags and ``--set``."""
+    """The config of a run: ``--config`` (else ``base``, else the defaults), then the flags and ``--set``, then
+    ``-k`` / ``--scheme`` on the counters the run ends with (:func:`_apply_mapping_flags`)."""
     config = load_config(args.config) if args.config else (base or default_run_config())
-    mapping = [f for f in ("mtjs_per_synapse", "scheme") if getattr(args, f) is not None]
-    if mapping:
-        bits, source = _final_counter_bits(args, config)
-        if bits > 0:
-            flags = ", ".join("-k" if f == "mtjs_per_synapse" else "--scheme" for f in mapping)
-            raise ConfigError(f"{flags}: sets the synapse of the independent-flip rule, but this run uses buffer-"
-                              f"and-counter synapses (hardware.transfer.counter_bits = {bits}, {source}); add "
-                              "--counter-bits 0 to train with k MTJs per synapse")
-        if bits == 0 and config.hardware.transfer.enabled:  # turned off by --set, applied after the flags
-            config = replace_path(config, "hardware.transfer.counter_bits", 0)
     for flag, path in TRAIN_FLAGS.items():
         value = getattr(args, flag)
-        if value is not None:
+        if value is not None and flag not in MAPPING_FLAGS:
             if isinstance(value, list):
                 value = tuple(value)
             config = replace_path(config, path, value)
     config = apply_array_flags(config, args)
     config = apply_overrides(config, args.set, example="hardware.device.delta=45")
     check_array_flags(config, args)  # after --set, which may set the array kind
+    config = _apply_mapping_flags(config, args)
     rule = [f for f in ("buffer_mtjs", "transfer_every", "carry_overdrive", "verify_rounds")
             if getattr(args, f) is not None]
     if rule and not config.hardware.transfer.enabled:  # after --set, which may turn the counters on or off
@@ -193,16 +187,34 @@ def _train_config(args: argparse.Namespace, base: ExperimentConfig | None = None
     return config
 
 
-def _final_counter_bits(args: argparse.Namespace, config: ExperimentConfig) -> tuple[int, str]:
-    """The counter bits the run will end with and where they come from: the last ``--set`` of
-    ``hardware.transfer.counter_bits`` (applied here to the config as it stands, so that a bad value gets
-    ``--set``'s own error), else ``--counter-bits``, else the config's."""
-    for item in reversed(args.set):
-        if item.partition("=")[0].strip() == "hardware.transfer.counter_bits":
-            return apply_overrides(config, [item]).hardware.transfer.counter_bits, "from --set"
-    if args.counter_bits is not None:
-        return args.counter_bits, "from --counter-bits"
-    return config.hardware.transfer.counter_bits, "the config's"
+def _set_touches(items: list[str], path: str) -> bool:
+    """Whether a ``--set`` item sets ``path``, itself or a table above it (``hardware.transfer={...}``)."""
+    return any(path == p or path.startswith(p + ".") for p in (i.partition("=")[0].strip() for i in items))
+
+
+def _apply_mapping_flags(config: ExperimentConfig, args: argparse.Namespace) -> ExperimentConfig:
+    """``-k`` / ``--scheme`` on the config as the other flags and ``--set`` left it: they go with the
+    independent-flip rule, so they are refused on a run whose counters are on in the end (wherever that came
+    from: the config, ``--counter-bits`` or ``--set``); a mapping field that ``--set`` sets keeps its value
+    (``--set`` wins over a flag, as everywhere)."""
+    given = [f for f in MAPPING_FLAGS if getattr(args, f) is not None]
+    if not given:
+        return config
+    bits = config.hardware.transfer.counter_bits
+    if bits > 0:
+        flags = ", ".join("-k" if f == "mtjs_per_synapse" else "--scheme" for f in given)
+        if _set_touches(args.set, "hardware.transfer.counter_bits"):
+            source, advice = "from --set", "set it to 0 there"
+        else:
+            source = "from --counter-bits" if args.counter_bits is not None else "the config's"
+            advice = "add --counter-bits 0"
+        raise ConfigError(f"{flags}: sets the synapse of the independent-flip rule, but this run uses buffer-and-"
+                          f"counter synapses (hardware.transfer.counter_bits = {bits}, {source}); {advice} to train "
+                          "with k MTJs per synapse")
+    for flag in given:
+        if not _set_touches(args.set, MAPPING_FLAGS[flag]):
+            config = replace_path(config, MAPPING_FLAGS[flag], getattr(args, flag))
+    return config
 
 
 def _resume_config(args: argparse.Namespace, out: Path) -> ExperimentConfig:
