@@ -29,6 +29,10 @@ def test_passive_flags_set_the_array_config():
     (["--array", "1t1mtj", "--write-scheme", "v3"], "--write-scheme: only for passive arrays"),
     (["--array", "passive", "--tile-size", "16", "--set", "hardware.array.kind=1t1mtj"],
      "--tile-size: only for passive arrays, and this run's hardware.array.kind is '1t1mtj'"),
+    (["--array", "passive", "--tile-size", "16", "--set", 'hardware.array={"kind": "passive"}'],
+     "--tile-size 16: overridden by --set (hardware.array.tile_rows = 256)"),
+    (["--array", "passive", "--wire-resistance", "1", "--set", "hardware.array.circuit.r_wire_col=2"],
+     "--wire-resistance 1.0: overridden by --set (hardware.array.circuit.r_wire_col = 2.0)"),
 ])
 def test_bad_passive_flags_are_one_line_errors(capsys, argv, needle):
     assert main(["train", *argv, "--quiet"]) == 2

@@ -62,3 +62,14 @@ def check_array_flags(config, args: argparse.Namespace, root: str = "hardware") 
     if given and hardware.array.kind != "passive":
         raise ConfigError(f"{', '.join(given)}: only for passive arrays, and this run's {root}.array.kind is "
                           f"{hardware.array.kind!r} (use --array passive)")
+    paths = {**{flag: (path,) for flag, path in FIELDS.items()},
+             **{flag: tuple(f"{section}.{name}" for name in names) for flag, (section, names) in GROUPS.items()}}
+    for flag, fields in paths.items():  # a flag that --set overrode would otherwise vanish without a word
+        value = getattr(args, flag, None)
+        for path in fields if value is not None else ():
+            final = hardware
+            for part in path.split("."):
+                final = getattr(final, part)
+            if final != value:
+                raise ConfigError(f"--{flag.replace('_', '-')} {value}: overridden by --set ({root}.{path} = "
+                                  f"{final!r}); give one or the other")
