@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 __all__ = ["plot_history", "network_label", "LABELS"]
@@ -36,10 +37,13 @@ def _array_label(array: dict | None) -> str:
     if array["kind"] != "passive":
         return ", 1T1MTJ arrays"
     circuit = array.get("circuit", {})
-    wires = circuit.get("r_wire_row", 0.0)
+    row, col = circuit.get("r_wire_row", 0.0), circuit.get("r_wire_col", 0.0)
+    if row == col:
+        wires = "ideal wires" if not row else f"{row:g} ohm wires"
+    else:
+        wires = f"wires {row:g} ohm (rows) / {col:g} ohm (columns)"
     scheme = str(array.get("write_scheme", "v2")).upper().replace("V", "V/")
-    return (f", passive arrays ({array.get('tile_rows')}x{array.get('tile_cols')} tiles, "
-            f"{'ideal wires' if not wires else f'{wires:g} ohm wires'}, {scheme})")
+    return f", passive arrays ({array.get('tile_rows')}x{array.get('tile_cols')} tiles, {wires}, {scheme})"
 
 
 def plot_history(results: dict, path: str | Path) -> None:
@@ -57,7 +61,8 @@ def plot_history(results: dict, path: str | Path) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"{results['dataset']}: {network_label(results)}, seed {results['seed']}")
+    title = f"{results['dataset']}: {network_label(results)}, seed {results['seed']}"
+    ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=9)  # a long label would run off the figure
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
