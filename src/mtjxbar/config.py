@@ -52,6 +52,8 @@ def param(
 
 def _bound_text(x: float) -> str:
     """A range bound as written: whole numbers in full (1048576, not 1.04858e+06), others to 6 digits."""
+    if isinstance(x, int):
+        return str(x)
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:.6g}"
 
 

@@ -50,6 +50,7 @@ def test_examples_load():
         ("hardware.encoder.pulse_width", float("nan"), "must be finite"),
         # a whole-number bound in full: 1.04858e+06 read as if 1048577 were allowed
         ("hardware.array.tile_rows", 1048577, "must be in [1, 1048576]"),
+        ("seed", -1, "must be in [0, 9223372036854775807]"),
     ],
 )
 def test_invalid_values_name_the_field(path, value, needle):
