@@ -36,8 +36,8 @@ def test_only_draws_in_the_switchable_state_count(bound):
     volts[:, 0, 1] = [0.20, 0.26, 0.23]  # half-selected on the selected row: spread 0.03 V
     states[1:, 1, 1] = True  # the unselected cell is AP in one draw only: left out
     out = bound.half_spreads(volts, states, phase)
-    spread, mean = out["selected"]
-    assert spread == pytest.approx([0.005]) and mean == pytest.approx([0.405])
+    spread, rel = out["selected"]
+    assert spread == pytest.approx([0.005]) and rel == pytest.approx([0.01 / 0.81])  # (max-min)/(|max|+|min|)
     assert out["half-selected, selected row"][0] == pytest.approx([0.03])
     assert out["half-selected, selected column"][0] == pytest.approx([0.0])
     assert out["unselected"][0].size == 0
@@ -45,12 +45,16 @@ def test_only_draws_in_the_switchable_state_count(bound):
     assert bound.half_spreads(volts, states, to_ap)["selected"][0].size == 0  # P in one draw only
 
 
-def test_ideal_wires_leave_no_spread_and_one_ohm_breaks_the_limit(bound):
-    """Without wire resistance a cell's voltage does not depend on the other cells' states (spread 0); at 1
-    ohm most selected cells move by more than the issue's 0.5 % with them (the committed table: median about
-    1 %), so a model blind to the states cannot meet the limit."""
+def test_the_states_move_the_aimed_cells_more_on_more_resistive_wires(bound):
+    """At 1 ohm most aimed cells move by more than the issue's 0.5 % with the other cells' states (the
+    committed table: median about 1 %), and at 2.5 ohm more than at 1 ohm, cell by cell in the median: the
+    wires carry the states' influence (a script that solved the same states every draw, or no wires, would
+    show none)."""
     phase = bound.test_phase(64, TO_P)
-    for ohm, check in ((0.0, lambda rel: np.all(rel == 0.0)), (1.0, lambda rel: np.mean(rel > bound.LIMIT) > 0.5)):
+    rel = {}
+    for ohm in (1.0, 2.5):
         volts, states = bound.held_voltages(ohm, "v3", phase, 6, 64)
-        spread, mean = bound.half_spreads(volts, states, phase)["selected"]
-        assert spread.size > 300 and check(spread / mean), ohm
+        spread, rel[ohm] = bound.half_spreads(volts, states, phase)["selected"]
+        assert spread.size > 300
+    assert np.mean(rel[1.0] > bound.LIMIT) > 0.5
+    assert np.median(rel[2.5]) > 1.4 * np.median(rel[1.0])
