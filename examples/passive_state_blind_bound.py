@@ -80,7 +80,7 @@ def half_spreads(volts: np.ndarray, states: np.ndarray, phase: WritePhase) -> di
     """Per class: each cell's half-spread of voltage ``(max - min) / 2`` (V) over the draws that leave it in
     the state the phase switches from (cells with fewer than two such draws left out), and its relative
     bound ``(max - min) / (|max| + |min|)``: for voltages of one sign, the least worst-case relative error any
-    single prediction can have over those draws (1 where the sign changes)."""
+    single prediction can have over those draws (1 where the sign changes, 0 where the voltage never moves)."""
     from_state = phase.polarity == TO_AP  # a to-AP phase switches P cells (parallel True)
     masks = {name: _class_mask(name, phase) for name in CLASSES}
     own = states == from_state
@@ -89,6 +89,7 @@ def half_spreads(volts: np.ndarray, states: np.ndarray, phase: WritePhase) -> di
     lo = np.where(own, volts, np.inf).min(0)
     hi, lo = np.where(counted, hi, 0.0), np.where(counted, lo, 0.0)
     rel = np.where(hi * lo > 0, (hi - lo) / np.maximum(np.abs(hi) + np.abs(lo), 1e-300), 1.0)
+    rel = np.where(hi == lo, 0.0, rel)  # one voltage in every draw (0 V included): exactly predictable
     return {name: ((hi - lo)[m & counted] / 2, rel[m & counted]) for name, m in masks.items()}
 
 
@@ -123,8 +124,8 @@ def main() -> int:
             for polarity in (TO_P, TO_AP):
                 phase = test_phase(size, polarity)
                 volts, states = held_voltages(ohm, scheme, phase, args.draws, size)
-                own = states == (polarity == TO_AP)
-                mean_abs = np.abs(volts).mean(0)  # for the class's typical voltage only
+                own = states == (polarity == TO_AP)  # the draws each cell counts over, as in half_spreads
+                mean_abs = np.abs(np.where(own, volts, 0.0)).sum(0) / np.maximum(own.sum(0), 1)
                 for name, (spread, rel) in half_spreads(volts, states, phase).items():
                     mask = _class_mask(name, phase) & (own.sum(0) >= 2)
                     lines.append(f"| {ohm:g} | {scheme.upper().replace('V', 'V/')} | {polarity} | {name} | "

@@ -36,6 +36,11 @@ def _err(capsys, argv: list[str]) -> str:
         (["train", "--counter-bits", "0", "-k", "4", "--set", "hardware.transfer.counter_bits=4"],
          ["-k", "counter_bits = 4, from --set", "set it to 0 there"]),
         (["train", "-k", "4", "--set", "hardware.transfer.counter_bits=x"], ["hardware.transfer.counter_bits", "'x'"]),
+        (["train", "--counter-bits", "0", "-k", "3", "--set", "hardware.mapping.mtjs_per_synapse=2"],
+         ["-k 3: overridden by --set (hardware.mapping.mtjs_per_synapse = 2)"]),
+        (["train", "--counter-bits", "0", "--scheme", "differential", "--set",
+          'hardware.mapping={"mtjs_per_synapse": 1}'],
+         ["--scheme differential: overridden by --set (hardware.mapping.scheme = 'reference')"]),
         (["train", "--buffer-mtjs", "3"], ["hardware.transfer.buffer_mtjs", "3"]),
         (["train", "--counter-bits", "17"], ["hardware.transfer.counter_bits", "17"]),
         (["train", "--carry-overdrive", "0"], ["hardware.transfer.carry_overdrive", "0"]),
@@ -159,8 +164,8 @@ def test_mapping_flags_follow_counters_that_set_turns_off():
     assert (c.mapping.mtjs_per_synapse, c.transfer.counter_bits) == (4, 0)
     c = config(["-k", "4", "--set", 'hardware.transfer={"counter_bits": 0}']).hardware  # a table counts too
     assert (c.mapping.mtjs_per_synapse, c.transfer.counter_bits) == (4, 0)
-    # --set wins over a flag for the same field, as everywhere
-    assert config(["--counter-bits", "0", "-k", "3", "--set", "hardware.mapping.mtjs_per_synapse=2"]
+    # a flag and a --set of the same field: refused unless they agree
+    assert config(["--counter-bits", "0", "-k", "2", "--set", "hardware.mapping.mtjs_per_synapse=2"]
                   ).hardware.mapping.mtjs_per_synapse == 2
 
 
@@ -170,6 +175,8 @@ def test_mapping_flags_follow_counters_that_set_turns_off():
     (["cost", "--write-scheme", "v4"], ["mtjxbar cost: error:", "--write-scheme", "'v4'", "'v3'"]),
     (["bogus"], ["mtjxbar: error:", "'bogus'", "'train'"]),
     (["train", "--bogus", "1"], ["mtjxbar train: error: unrecognized arguments: --bogus 1", "mtjxbar train --help"]),
+    (["--bogus", "cost", "--layers", "4,2"],
+     ["mtjxbar: error: unrecognized arguments: --bogus", "(see mtjxbar --help)"]),
 ])
 def test_usage_errors_are_one_line_too(capsys, argv, needles):
     """argparse's own errors (a non-number, a choice not offered) are one line naming the flag and pointing
@@ -215,4 +222,7 @@ def test_a_closed_output_pipe_is_not_an_error(argv):
     proc = _console(argv, stdout=subprocess.PIPE)
     proc.stdout.close()  # before anything is read
     err = proc.communicate(timeout=120)[1]
-    assert proc.returncode == 141 and "rror" not in err and "Traceback" not in err, err
+    # 141 where our flush meets the closed pipe; argparse itself swallows the error of a help text longer than
+    # the pipe's buffer (exit 0): either way, no error of ours
+    assert proc.returncode in ((141, 0) if "--help" in argv else (141,)), (proc.returncode, err)
+    assert "rror" not in err and "Traceback" not in err, err

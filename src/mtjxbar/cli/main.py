@@ -195,8 +195,8 @@ def _set_touches(items: list[str], path: str) -> bool:
 def _apply_mapping_flags(config: ExperimentConfig, args: argparse.Namespace) -> ExperimentConfig:
     """``-k`` / ``--scheme`` on the config as the other flags and ``--set`` left it: they go with the
     independent-flip rule, so they are refused on a run whose counters are on in the end (wherever that came
-    from: the config, ``--counter-bits`` or ``--set``); a mapping field that ``--set`` sets keeps its value
-    (``--set`` wins over a flag, as everywhere)."""
+    from: the config, ``--counter-bits`` or ``--set``); a flag whose field ``--set`` sets to another value is
+    refused by name, as the array flags are (:func:`~.array_flags.check_array_flags`)."""
     given = [f for f in MAPPING_FLAGS if getattr(args, f) is not None]
     if not given:
         return config
@@ -212,8 +212,16 @@ def _apply_mapping_flags(config: ExperimentConfig, args: argparse.Namespace) -> 
                           f"counter synapses (hardware.transfer.counter_bits = {bits}, {source}); {advice} to train "
                           "with k MTJs per synapse")
     for flag in given:
-        if not _set_touches(args.set, MAPPING_FLAGS[flag]):
-            config = replace_path(config, MAPPING_FLAGS[flag], getattr(args, flag))
+        path, value = MAPPING_FLAGS[flag], getattr(args, flag)
+        if _set_touches(args.set, path):  # --set is applied last everywhere: it must not be undone here
+            final = config
+            for part in path.split("."):
+                final = getattr(final, part)
+            if final != value:
+                name = "-k" if flag == "mtjs_per_synapse" else "--scheme"
+                raise ConfigError(f"{name} {value}: overridden by --set ({path} = {final!r}); give one or the other")
+        else:
+            config = replace_path(config, path, value)
     return config
 
 
@@ -427,8 +435,10 @@ def _run_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra:  # named by the command's own parser, which points at its own --help
-        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # named by the parser they were given to, which points at its own --help
+        words = list(sys.argv[1:] if argv is None else argv)
+        before = args.command in words and any(w in words[:words.index(args.command)] for w in extra)
+        (parser if before else parser.commands[args.command]).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         code = _run_command(args)
         sys.stdout.flush()  # a buffered pipe is written here, inside the try (a closed one: below)
