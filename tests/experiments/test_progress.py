@@ -37,3 +37,9 @@ def test_a_resumed_epoch_counts_only_the_samples_since_it_resumed(monkeypatch):
     # resumed at 3,877, at 5,000 after 66 s: 1,123 samples, 17 per second, 5,000 left: 294 s (the line
     # used to read 76/s and 66 s left)
     assert _lines(monkeypatch, 3_877, 5_000, 66.0) == "epoch 3/6 insitu: 5000/10000 samples, 17/s, 294 s left\n"
+
+
+def test_slow_runs_show_their_rate(monkeypatch):
+    # a 1-ohm passive run: 2 samples in 5 s is 0.4 per second, not "0/s"
+    assert _lines(monkeypatch, 7_499, 7_501, 5.0) == "epoch 3/6 insitu: 7501/10000 samples, 0.4/s, 6248 s left\n"
+

@@ -79,7 +79,8 @@ class ProgressPrinter:
         elapsed = time.perf_counter() - self.started
         rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else 0.0
-        text = f"{self.label}: {done}/{total} samples, {rate:,.0f}/s, {eta:.0f} s left"
+        shown = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"  # a passive run's 0.4/s is not "0/s"
+        text = f"{self.label}: {done}/{total} samples, {shown}/s, {eta:.0f} s left"
         if self.tty:
             self.stream.write("\r" + text.ljust(78))
             self.stream.flush()
