@@ -69,28 +69,24 @@ def held_voltages(ohm: float, scheme: str, phase: WritePhase, draws: int, size: 
     return np.stack(volts), np.stack(states)
 
 
-def _class_mask(name: str, phase: WritePhase) -> np.ndarray:
-    """The cells (rows, cols) of class ``name`` (:data:`CLASSES`) in ``phase``."""
+def half_spreads(volts: np.ndarray, states: np.ndarray, phase: WritePhase) -> dict[str, tuple[np.ndarray, ...]]:
+    """Per class: each cell's half-spread of voltage ``(max - min) / 2`` (V) over the draws that leave it in
+    the state the phase switches from (cells with fewer than two such draws left out), its relative bound
+    ``(max - min) / (|max| + |min|)`` (for voltages of one sign, the least worst-case relative error any single
+    prediction can have over those draws; 1 where the sign changes, 0 where the voltage never moves) and its
+    mean |V| over those draws."""
     sel_r = (phase.row_widths > 0).numpy()[:, None]
     sel_c = (phase.col_currents > 0).numpy()[None, :]
-    return dict(zip(CLASSES, (sel_r & sel_c, sel_r & ~sel_c, ~sel_r & sel_c, ~sel_r & ~sel_c), strict=True))[name]
-
-
-def half_spreads(volts: np.ndarray, states: np.ndarray, phase: WritePhase) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per class: each cell's half-spread of voltage ``(max - min) / 2`` (V) over the draws that leave it in
-    the state the phase switches from (cells with fewer than two such draws left out), and its relative
-    bound ``(max - min) / (|max| + |min|)``: for voltages of one sign, the least worst-case relative error any
-    single prediction can have over those draws (1 where the sign changes, 0 where the voltage never moves)."""
-    from_state = phase.polarity == TO_AP  # a to-AP phase switches P cells (parallel True)
-    masks = {name: _class_mask(name, phase) for name in CLASSES}
-    own = states == from_state
-    counted = own.sum(0) >= 2
-    hi = np.where(own, volts, -np.inf).max(0)
-    lo = np.where(own, volts, np.inf).min(0)
-    hi, lo = np.where(counted, hi, 0.0), np.where(counted, lo, 0.0)
+    masks = dict(zip(CLASSES, (sel_r & sel_c, sel_r & ~sel_c, ~sel_r & sel_c, ~sel_r & ~sel_c), strict=True))
+    own = states == (phase.polarity == TO_AP)  # a to-AP phase switches P cells (parallel True)
+    draws = own.sum(0)
+    counted = draws >= 2
+    hi = np.where(counted, np.where(own, volts, -np.inf).max(0), 0.0)
+    lo = np.where(counted, np.where(own, volts, np.inf).min(0), 0.0)
     rel = np.where(hi * lo > 0, (hi - lo) / np.maximum(np.abs(hi) + np.abs(lo), 1e-300), 1.0)
     rel = np.where(hi == lo, 0.0, rel)  # one voltage in every draw (0 V included): exactly predictable
-    return {name: ((hi - lo)[m & counted] / 2, rel[m & counted]) for name, m in masks.items()}
+    mean_abs = np.abs(np.where(own, volts, 0.0)).sum(0) / np.maximum(draws, 1)
+    return {name: ((hi - lo)[m & counted] / 2, rel[m & counted], mean_abs[m & counted]) for name, m in masks.items()}
 
 
 def main() -> int:
@@ -124,14 +120,11 @@ def main() -> int:
             for polarity in (TO_P, TO_AP):
                 phase = test_phase(size, polarity)
                 volts, states = held_voltages(ohm, scheme, phase, args.draws, size)
-                own = states == (polarity == TO_AP)  # the draws each cell counts over, as in half_spreads
-                mean_abs = np.abs(np.where(own, volts, 0.0)).sum(0) / np.maximum(own.sum(0), 1)
-                for name, (spread, rel) in half_spreads(volts, states, phase).items():
-                    mask = _class_mask(name, phase) & (own.sum(0) >= 2)
+                for name, (spread, rel, mean_abs) in half_spreads(volts, states, phase).items():
                     lines.append(f"| {ohm:g} | {scheme.upper().replace('V', 'V/')} | {polarity} | {name} | "
                                  f"{rel.size} | {100 * np.median(rel):.2f} % | {100 * np.quantile(rel, 0.9):.2f} % | "
                                  f"{100 * np.mean(rel > LIMIT):.0f} % | {1e3 * np.median(spread):.2f} | "
-                                 f"{1e3 * mean_abs[mask].mean():.0f} |")
+                                 f"{1e3 * mean_abs.mean():.0f} |")
                     print(lines[-1], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")

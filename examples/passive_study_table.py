@@ -17,10 +17,9 @@ finished run it rewrites ``docs/results/passive_study.md``, ``passive_study_runs
 with the runs finished so far and lists the others as pending, and keeps the run's record (its table row and
 configuration) as ``docs/results/passive_study_runs/NAME.json``: ``runs/`` is not committed, so a fresh
 checkout counts a run as finished by its record and neither reruns it nor drops it from the table. Each run's
-progress lines go to
-``runs/passive_study/NAME.log`` and its process id to ``NAME.pid`` while it runs: a second invocation skips
-runs still running. To stop the table, stop this script, then send the runs SIGTERM (``pkill -TERM -f
-runs/passive_study/``): each checkpoints at its next sample and exits, and the next invocation resumes it (a
+progress lines go to ``runs/passive_study/NAME.log`` and its process id to ``NAME.pid`` while it runs: a second
+invocation skips runs still running. To stop the table, stop this script, then send the runs SIGTERM (``pkill
+-TERM -f runs/passive_study/``): each checkpoints at its next sample and exits, and the next invocation resumes it (a
 checkpoint, like the folder, does not outlive the checkout). ``--park`` does all of that and then packs every
 unfinished run (folder and log, about 2 MB) into ``docs/results/passive_study_parked/NAME.tar.xz`` to commit: the
 next invocation, in any checkout, unpacks it and resumes the run where it stopped (a 1-ohm run takes longer
@@ -215,12 +214,19 @@ def summarise(run: dict, results: dict) -> dict:
             "ms_per_sample": 1e3 * results["train_seconds"]["insitu"] / samples}
 
 
-def _pm(values: list[float]) -> str:
+def _mean_sd(values: list[float | None]) -> tuple[float | None, float | None, int]:
+    """Mean and sample sd (None for one value) of the values given, and how many (None entries left out)."""
     values = [v for v in values if v is not None]
     if not values:
+        return None, None, 0
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None, len(values)
+
+
+def _pm(values: list[float]) -> str:
+    m, sd, _ = _mean_sd(values)
+    if m is None:
         return "-"
-    m = statistics.fmean(values)
-    return f"{m:.2f} %" if len(values) == 1 else f"{m:.2f} ± {statistics.stdev(values):.2f} %"
+    return f"{m:.2f} %" if sd is None else f"{m:.2f} ± {sd:.2f} %"
 
 
 def _mean(rows: list[dict], key: str) -> float | None:
@@ -236,9 +242,8 @@ def _paired_gap(rows: list[dict], table: list[dict]) -> str:
             if r["array"] != "1t1mtj" and r["insitu_acc"] is not None and r["seed"] in reference]
     if not gaps:
         return "-"
-    m = statistics.fmean(gaps)
-    sd = f" ± {statistics.stdev(gaps):.2f}" if len(gaps) > 1 else ""
-    return f"{m:+.2f}{sd} ({len(gaps)})"
+    m, sd, n = _mean_sd(gaps)
+    return f"{m:+.2f}" + ("" if sd is None else f" ± {sd:.2f}") + f" ({n})"
 
 
 def plot_table(table: list[dict], path: Path) -> bool:
@@ -253,11 +258,9 @@ def plot_table(table: list[dict], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def stats(rows, key):
-        values = [r[key] for r in rows if r[key] is not None]
-        if not values:
-            return None, None
-        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    def stats(rows, key):  # mean and error bar (0 for one seed)
+        m, sd, _ = _mean_sd([r[key] for r in rows])
+        return m, sd or 0.0
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     reference = [r for r in table if r["array"] == "1t1mtj"]

@@ -36,8 +36,9 @@ def test_only_draws_in_the_switchable_state_count(bound):
     volts[:, 0, 1] = [0.20, 0.26, 0.23]  # half-selected on the selected row: spread 0.03 V
     states[1:, 1, 1] = True  # the unselected cell is AP in one draw only: left out
     out = bound.half_spreads(volts, states, phase)
-    spread, rel = out["selected"]
+    spread, rel, mean_abs = out["selected"]
     assert spread == pytest.approx([0.005]) and rel == pytest.approx([0.01 / 0.81])  # (max-min)/(|max|+|min|)
+    assert mean_abs == pytest.approx([0.405])  # over the two counted draws, not the 0.90 V one
     assert out["half-selected, selected row"][0] == pytest.approx([0.03])
     assert out["half-selected, selected column"][0] == pytest.approx([0.0])
     assert out["half-selected, selected column"][1] == pytest.approx([0.0])  # 0 V every draw: exact, not 100 %
@@ -55,7 +56,7 @@ def test_the_states_move_the_aimed_cells_more_on_more_resistive_wires(bound):
     rel = {}
     for ohm in (1.0, 2.5):
         volts, states = bound.held_voltages(ohm, "v3", phase, 6, 64)
-        spread, rel[ohm] = bound.half_spreads(volts, states, phase)["selected"]
+        spread, rel[ohm], _ = bound.half_spreads(volts, states, phase)["selected"]
         assert spread.size > 300
     assert np.mean(rel[1.0] > bound.LIMIT) > 0.5
     assert np.median(rel[2.5]) > 1.4 * np.median(rel[1.0])
