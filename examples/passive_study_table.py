@@ -14,8 +14,9 @@ kind) and checkpoints every ``--checkpoint-every`` samples: the script resumes a
 no ``results.json``, and reuses finished runs, so the table grows over as many sittings as it takes (a passive
 run at 1 ohm takes 6-7 hours on one core: ``bench/passive_study_step.py``, docs/passive.md). After every
 finished run it rewrites ``docs/results/passive_study.md``, ``passive_study_runs.csv`` and ``passive_study.png``
-with the runs finished so far and lists the others as pending, and keeps the run's record (its table row and
-configuration) as ``docs/results/passive_study_runs/NAME.json``: ``runs/`` is not committed, so a fresh
+with the runs finished so far and lists the others as pending, with the test accuracy after each epoch of every
+run that has one (finished or not), and keeps the run's record (its table row, configuration and per-epoch
+accuracies) as ``docs/results/passive_study_runs/NAME.json``: ``runs/`` is not committed, so a fresh
 checkout counts a run as finished by its record and neither reruns it nor drops it from the table. Each run's
 progress lines go to ``runs/passive_study/NAME.log`` and its process id to ``NAME.pid`` while it runs: a second
 invocation skips runs still running. To stop the table, stop this script, then send the runs SIGTERM (``pkill
@@ -146,13 +147,64 @@ def finished_row(run: dict, args) -> dict | None:
         row = summarise(run, results)
         path = record_path(run, args)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path.parent, path.name, {"name": run["name"], "row": row, "config": results.get("config")})
+        write_json(path.parent, path.name, {"name": run["name"], "row": row, "config": results.get("config"),
+                                            "history": _percent(results.get("history"))})
     else:
         record = load_record(run, args)
         row = None if record is None else record["row"]
     if row is not None:
         parked_path(run, args).unlink(missing_ok=True)  # its record replaces it
     return row
+
+
+def _percent(history: dict | None) -> dict | None:
+    """A run's test accuracies after each epoch (fractions, per method) in %, in situ and ex situ."""
+    if history is None:
+        return None
+    return {m: [100 * a for a in history.get(m) or []] for m in ("insitu", "exsitu")}
+
+
+def epoch_history(run: dict, args) -> tuple[dict | None, bool]:
+    """Test accuracy (%) after each epoch so far, in situ and ex situ, and whether the run has finished: a
+    finished run's from its results.json or its record, an unfinished one's from its checkpoint in ``runs/``
+    or its parked archive; None where none of them holds one (a record written before records kept it)."""
+    folder = args.runs / run["name"]
+    if (folder / "results.json").exists():
+        return _percent(json.loads((folder / "results.json").read_text()).get("history")), True
+    record = load_record(run, args)
+    if record is not None:
+        return record.get("history"), True
+    try:
+        if Checkpoint(folder).exists():
+            return _percent(Checkpoint(folder).load_meta().get("history")), False
+        if parked_path(run, args).exists():
+            return _percent(parked_state(parked_path(run, args)).get("history")), False
+    except (CheckpointError, ParkingError):  # unreadable: left out here, reported where the run is resumed
+        pass
+    return None, False
+
+
+def epoch_lines(runs: list[dict], args) -> list[str]:
+    """The per-epoch table (markdown lines) of every run with a history, in the plan's order; none if none."""
+    rows = []
+    for run in runs:
+        history, finished = epoch_history(run, args)
+        if not history or not history["insitu"]:
+            continue
+        epochs = max(len(history["insitu"]), len(history["exsitu"]))
+        cells = []
+        for e in range(epochs):
+            pair = [history[m][e] if e < len(history[m]) else None for m in ("insitu", "exsitu")]
+            cells.append(" / ".join("-" if a is None else f"{a:.2f}" for a in pair))
+        rows.append((run["name"] + ("" if finished else " (unfinished)"), cells))
+    if not rows:
+        return []
+    width = max(len(cells) for _, cells in rows)
+    head = " | ".join(str(e + 1) for e in range(width))
+    return ["", "Test accuracy after each epoch, in situ / ex situ (%), of every run whose history is kept (finished "
+            "runs: their records; unfinished ones: their checkpoints in `runs/` or parked):", "",
+            f"| run | {head} |", "|---" * (width + 1) + "|",
+            *(f"| {name} | " + " | ".join(cells + [""] * (width - len(cells))) + " |" for name, cells in rows)]
 
 
 def mismatch(run: dict, config: dict, args) -> str | None:
@@ -306,13 +358,13 @@ def plot_table(table: list[dict], path: Path) -> bool:
     return True
 
 
-def markdown(table: list[dict], pending: list[dict], cmds: list[str], args) -> str:
+def markdown(table: list[dict], pending: list[dict], cmds: list[str], args, runs: list[dict] = ()) -> str:
     """The table of the finished runs, one row per configuration (mean ± sd over its seeds), the pending
-    runs and the commands."""
+    runs, the accuracy after each epoch of ``runs`` (:func:`epoch_lines`) and the commands."""
     label = {"v2": "V/2", "v3": "V/3", "": "-"}
     lines = ["# MNIST on passive arrays, the 1T1MTJ study's network (issue 23)", "",
              "`python examples/passive_study_table.py` (module docstring; one row per run: `passive_study_runs.csv`): "
-             "`examples/mnist_independent.toml`, 784-512-10 with 16 outputs per class, one MTJ per synapse against a "
+             "`examples/mnist_independent.toml`, 784-512-160 (16 outputs per class), one MTJ per synapse against a "
              "reference column, 6 epochs of the 10,000 training images, the 10,000 test images. Passive: 64 x 64 "
              "tiles, exact circuits, write compensation 2 steps, per-tile read calibration. Accuracies: mean ± sd "
              "over the seeds listed. Energy: the cost model's in-situ energy per training sample (parallel update) "
@@ -345,6 +397,7 @@ def markdown(table: list[dict], pending: list[dict], cmds: list[str], args) -> s
         if parked:
             lines += ["", "Parked with their checkpoints in `passive_study_parked/` (`--park`), resumed from there: "
                       + ", ".join(f"`{r['name']}`" for r in parked) + "."]
+    lines += epoch_lines(runs, args)
     lines += ["", "Commands (from the repository root; `--resume runs/passive_study/NAME` continues one):", "",
               "```", *cmds, "```", ""]
     return "\n".join(lines)
@@ -360,7 +413,7 @@ def write_table(runs: list[dict], args, cmds: list[str]) -> str:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(table)
-    text = markdown(table, [r for r in runs if r not in done], cmds, args)
+    text = markdown(table, [r for r in runs if r not in done], cmds, args, runs)
     (args.out / "passive_study.md").write_text(text)
     plot_table(table, args.out / "passive_study.png")
     return text

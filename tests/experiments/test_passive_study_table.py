@@ -282,3 +282,35 @@ def test_the_gap_to_1t1mtj_is_paired_by_seed(study):
     assert study._paired_gap(passive, table + passive) == "+2.00 ± 1.41 (2)"  # gaps +1 and +3
     assert study._paired_gap(passive[2:], table + passive) == "-"
     assert study._paired_gap(table, table) == "-"  # the 1T1MTJ row itself
+
+
+def test_the_accuracy_after_each_epoch_of_finished_unfinished_and_parked_runs(study, tmp_path):
+    """The per-epoch table: a finished run's history from its results.json, kept in its record (so it outlives
+    the folder); an unfinished run's from its checkpoint, marked so, and a parked run's from its archive; a
+    run with no history is not listed."""
+    from mtjxbar.experiments.checkpoint import config_sha256
+    from mtjxbar.experiments.parking import park_run
+
+    args = _args(tmp_path, seeds=[0])
+    runs = study.plan(args)
+    named = {r["name"]: r for r in runs}
+    done = args.runs / "passive_v2_0ohm_s0"
+    done.mkdir(parents=True)
+    history = {"insitu": [0.80, 0.825], "binary_software": [0.9, 0.9], "exsitu": [0.88, 0.89]}
+    (done / "results.json").write_text(json.dumps({**_results(0.825, 7e-8), "history": history,
+                                                   "config": _config(ohm=0.0, scheme="v2")}))
+    for name, hist in (("passive_v3_1ohm_s0", {"insitu": [0.81, 0.82, 0.83], "exsitu": [0.87, 0.88]}),
+                       ("passive_v2_1ohm_s0", {"insitu": [0.79], "exsitu": [0.86]})):
+        config = _config(scheme=name[9:11])
+        Checkpoint(args.runs / name).save({"config": config, "config_sha256": config_sha256(config),
+                                           "history": hist}, {"x": torch.zeros(1)})
+    park_run(args.runs / "passive_v2_1ohm_s0", study.parked_path(named["passive_v2_1ohm_s0"], args))
+    shutil.rmtree(args.runs / "passive_v2_1ohm_s0")
+    text = study.write_table(runs, args, ["cmd"])
+    assert "| passive_v2_0ohm_s0 | 80.00 / 88.00 | 82.50 / 89.00 |  |" in text
+    assert "| passive_v3_1ohm_s0 (unfinished) | 81.00 / 87.00 | 82.00 / 88.00 | 83.00 / - |" in text
+    assert "| passive_v2_1ohm_s0 (unfinished) | 79.00 / 86.00 |  |  |" in text  # from the parked archive
+    assert "passive_v3_0ohm_s0 |" not in text and "1t1mtj_s0 |" not in text
+    assert study.load_record(named["passive_v2_0ohm_s0"], args)["history"] == {"insitu": [80.0, 82.5], "exsitu": [88.0, 89.0]}
+    (done / "results.json").unlink()
+    assert study.write_table(runs, args, ["cmd"]) == text  # the finished run's history, from its record
