@@ -32,6 +32,7 @@ solves would still cost. The counting's own time is taken out of the step. Ends 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from functools import partial
 
@@ -173,10 +174,13 @@ def main() -> None:
     parser.add_argument("--write-scheme", default="v2", choices=("v2", "v3"))
     parser.add_argument("--threads", type=int, default=1, help="torch, Numba and BLAS threads (0: defaults)")
     args = parser.parse_args()
-    if args.wire_resistance <= 0:
-        parser.error(f"--wire-resistance {args.wire_resistance:g}: must be > 0 (the floor is of a wired array)")
+    if not (args.wire_resistance > 0 and math.isfinite(args.wire_resistance)):
+        parser.error(f"--wire-resistance {args.wire_resistance:g}: must be finite and > 0 (the floor is of a wired "
+                     "array)")
     if args.samples < 1:
         parser.error(f"--samples {args.samples}: must be at least 1")
+    if args.threads < 0:
+        parser.error(f"--threads {args.threads}: must be >= 0 (0: the libraries' defaults)")
     if args.threads:
         limit_threads(args.threads)
 

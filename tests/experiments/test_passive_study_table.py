@@ -311,6 +311,7 @@ def test_the_accuracy_after_each_epoch_of_finished_unfinished_and_parked_runs(st
     assert "| passive_v3_1ohm_s0 (unfinished) | 81.00 / 87.00 | 82.00 / 88.00 | 83.00 / - |" in text
     assert "| passive_v2_1ohm_s0 (unfinished) | 79.00 / 86.00 |  |  |" in text  # from the parked archive
     assert "passive_v3_0ohm_s0 |" not in text and "1t1mtj_s0 |" not in text
-    assert study.load_record(named["passive_v2_0ohm_s0"], args)["history"] == {"insitu": [80.0, 82.5], "exsitu": [88.0, 89.0]}
+    kept = study.load_record(named["passive_v2_0ohm_s0"], args)["history"]
+    assert kept == {"insitu": [80.0, 82.5], "exsitu": [88.0, 89.0]}
     (done / "results.json").unlink()
     assert study.write_table(runs, args, ["cmd"]) == text  # the finished run's history, from its record
