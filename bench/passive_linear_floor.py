@@ -15,7 +15,7 @@ level's share is a cached product), the selected cells of the held patterns, and
 It times the primitives on one tile of that network and adds up two floors:
 
 * every cell: every cell of every pattern from its lines (a contiguous block of ``T``, the best case of
-  picking them), one solve per flipped cell;
+  picking them), what a metered run needs for the power; the flips of a phase solved in one call;
 * selected cells: only the selected cells of the held patterns (a selected row's cells, row by row; the flip
   sampler bounds the other cells' hazards and evaluates a few candidates, which is not counted), the flips
   of a phase solved in one call.
@@ -199,15 +199,20 @@ def main() -> None:
     # the median of 5 float passes (the best of 5 would raise every ratio below)
     float_ms = float(np.median([_per_sample_ms(partial(train_software_epoch, model, x, y, order, 0.01, clip=False),
                                                args.samples) for _ in range(5)]))
+    if not (c.patterns and c.held and c.flip_phases):  # the counter no longer sees the writes: no floor
+        raise SystemExit(f"passive_linear_floor: counted {c.patterns} write patterns, {c.held} held ones with "
+                         f"selected cells and {c.flip_phases} phases with flips in {args.samples} samples: the "
+                         "writes no longer go through passive_writes.solve_tiles_cells / sample_phase_flips")
     per = 1.0 / args.samples
     patterns, held, flips = c.patterns * per, c.held * per, c.flips * per
     lines, selected = c.lines / max(c.patterns, 1), c.selected / max(c.held, 1)
     sel_rows, batch = c.selected_rows / max(c.held, 1), c.flips / max(c.flip_phases, 1)
     prim = _tile_primitives(net.layers[0].crossbar, round(lines), round(sel_rows), round(batch))
 
-    # every cell of every pattern from its lines, one solve per flipped cell (its response; folding it into
-    # T, rank-one, or correcting every later product instead, Woodbury, adds to that and is left out)
-    all_ms = (patterns * prim["matvec_lines_f32"] + flips * prim["tile_solve"]) / 1e3
+    # every cell of every pattern from its lines, a solve per flipped cell (its response; folding it into T,
+    # rank-one, or correcting every later product instead, Woodbury, adds to that and is left out), the flips
+    # of a phase in one call
+    all_ms = (patterns * prim["matvec_lines_f32"] + flips * prim["tile_solve_batched"]) / 1e3
     # the selected cells of the held patterns alone (the sampler bounds the others' hazards and evaluates a
     # few candidates: left out), the flips of a phase solved in one call
     sel_ms = (held * prim["selected_f32"] + flips * prim["tile_solve_batched"]) / 1e3

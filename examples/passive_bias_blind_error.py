@@ -141,8 +141,11 @@ def errors(exact: np.ndarray, linear: np.ndarray, states: np.ndarray,
     return out
 
 
+MIN_PAIRS = 20  # fewer pairs in a class: no figure (V/2 leaves unselected cells near 0 V)
+
+
 def _cell(rel: np.ndarray) -> str:
-    return f"{100 * np.median(rel):.2f} % ({100 * np.mean(rel > LIMIT):.0f} %)" if rel.size else "-"
+    return f"{100 * np.median(rel):.2f} % ({100 * np.mean(rel > LIMIT):.0f} %)" if rel.size >= MIN_PAIRS else "-"
 
 
 def main() -> int:
@@ -170,7 +173,8 @@ def main() -> int:
              "exact solve with the TMR roll-off, same sources; `+ own path`: after each cell's own roll-off is put "
              "back through its path to the drivers (`own_path_corrected`). Counted: the (draw, cell) pairs that find "
              f"the cell in the state the phase switches from, at {1e3 * FLOOR:.0f} mV or more. Each entry: the median "
-             f"relative error (the share above the issue's {100 * LIMIT:.1f} %).", "",
+             f"relative error (the share above the issue's {100 * LIMIT:.1f} %); `-`: fewer than {MIN_PAIRS} "
+             "pairs.", "",
              f"| wire (ohm / segment) | scheme | polarity | cells | pairs | mean abs. V (mV) | 0 V | {chords} |",
              "|---" * (7 + len(args.chords)) + "|"]
     for ohm in args.ohms:

@@ -125,8 +125,9 @@ def record_path(run: dict, args) -> Path:
 
 
 def load_record(run: dict, args) -> dict | None:
-    """A finished run's record ({"name", "row", "config"}; config None for a row recovered from the CSV of a
-    run whose folder was lost), None if the run has none."""
+    """A finished run's record ({"name", "row", "config", "history"}; config None for a row recovered from the
+    CSV of a run whose folder was lost; no history in a record written before records kept it), None if the
+    run has none."""
     path = record_path(run, args)
     if not path.exists():
         return None
@@ -147,8 +148,11 @@ def finished_row(run: dict, args) -> dict | None:
         row = summarise(run, results)
         path = record_path(run, args)
         path.parent.mkdir(parents=True, exist_ok=True)
+        history = _percent(results.get("history"))
+        if history is None and path.exists():  # a results.json without one: keep what the record has
+            history = (load_record(run, args) or {}).get("history")
         write_json(path.parent, path.name, {"name": run["name"], "row": row, "config": results.get("config"),
-                                            "history": _percent(results.get("history"))})
+                                            "history": history})
     else:
         record = load_record(run, args)
         row = None if record is None else record["row"]
@@ -159,9 +163,9 @@ def finished_row(run: dict, args) -> dict | None:
 
 def _percent(history: dict | None) -> dict | None:
     """A run's test accuracies after each epoch (fractions, per method) in %, in situ and ex situ."""
-    if history is None:
+    if not isinstance(history, dict):
         return None
-    return {m: [100 * a for a in history.get(m) or []] for m in ("insitu", "exsitu")}
+    return {m: [round(100 * a, 4) for a in history.get(m) or []] for m in ("insitu", "exsitu")}
 
 
 def epoch_history(run: dict, args) -> tuple[dict | None, bool]:
@@ -172,15 +176,21 @@ def epoch_history(run: dict, args) -> tuple[dict | None, bool]:
     if (folder / "results.json").exists():
         return _percent(json.loads((folder / "results.json").read_text()).get("history")), True
     record = load_record(run, args)
-    if record is not None:
-        return record.get("history"), True
-    try:
-        if Checkpoint(folder).exists():
+    if record is not None:  # stored in %: read back through _percent's shape, not its scale
+        kept = record.get("history")
+        return ({m: list(kept.get(m) or []) for m in ("insitu", "exsitu")} if isinstance(kept, dict) else None), True
+    # an unreadable checkpoint or archive is left out here (reported where the run is resumed), and a broken
+    # checkpoint does not hide a good archive
+    if Checkpoint(folder).exists():
+        try:
             return _percent(Checkpoint(folder).load_meta().get("history")), False
-        if parked_path(run, args).exists():
+        except CheckpointError:
+            pass
+    if parked_path(run, args).exists():
+        try:
             return _percent(parked_state(parked_path(run, args)).get("history")), False
-    except (CheckpointError, ParkingError):  # unreadable: left out here, reported where the run is resumed
-        pass
+        except ParkingError:
+            pass
     return None, False
 
 

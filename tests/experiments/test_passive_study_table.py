@@ -301,7 +301,7 @@ def test_the_accuracy_after_each_epoch_of_finished_unfinished_and_parked_runs(st
                                                    "config": _config(ohm=0.0, scheme="v2")}))
     for name, hist in (("passive_v3_1ohm_s0", {"insitu": [0.81, 0.82, 0.83], "exsitu": [0.87, 0.88]}),
                        ("passive_v2_1ohm_s0", {"insitu": [0.79], "exsitu": [0.86]})):
-        config = _config(scheme=name[9:11])
+        config = _config(scheme=name[8:10])
         Checkpoint(args.runs / name).save({"config": config, "config_sha256": config_sha256(config),
                                            "history": hist}, {"x": torch.zeros(1)})
     park_run(args.runs / "passive_v2_1ohm_s0", study.parked_path(named["passive_v2_1ohm_s0"], args))
@@ -315,3 +315,31 @@ def test_the_accuracy_after_each_epoch_of_finished_unfinished_and_parked_runs(st
     assert kept == {"insitu": [80.0, 82.5], "exsitu": [88.0, 89.0]}
     (done / "results.json").unlink()
     assert study.write_table(runs, args, ["cmd"]) == text  # the finished run's history, from its record
+
+
+def test_the_per_epoch_table_skips_what_it_cannot_read(study, tmp_path):
+    """A record written before records kept a history, or with a history missing a method, a corrupt
+    checkpoint beside a good parked archive, and a corrupt archive alone: no crash, the readable history
+    shown, the rest left out."""
+    from mtjxbar.experiments.checkpoint import config_sha256
+    from mtjxbar.experiments.parking import park_run
+
+    args = _args(tmp_path, seeds=[0])
+    runs = study.plan(args)
+    named = {r["name"]: r for r in runs}
+    old = {"name": "passive_v2_0ohm_s0", "row": {}, "config": None}
+    study.record_path(named["passive_v2_0ohm_s0"], args).parent.mkdir(parents=True)
+    study.record_path(named["passive_v2_0ohm_s0"], args).write_text(json.dumps(old))
+    study.record_path(named["passive_v3_0ohm_s0"], args).write_text(
+        json.dumps({**old, "name": "passive_v3_0ohm_s0", "history": {"insitu": [81.5]}}))
+    config = _config(scheme="v2")
+    good = args.runs / "passive_v2_1ohm_s0"
+    Checkpoint(good).save({"config": config, "config_sha256": config_sha256(config),
+                           "history": {"insitu": [0.79], "exsitu": [0.86]}}, {"x": torch.zeros(1)})
+    park_run(good, study.parked_path(named["passive_v2_1ohm_s0"], args))
+    Checkpoint(good).json_path.write_text("{broken")  # the folder's checkpoint is corrupt, the archive is not
+    study.parked_path(named["passive_v3_1ohm_s0"], args).write_bytes(b"not an archive")
+    lines = study.epoch_lines(runs, args)
+    assert "| passive_v3_0ohm_s0 | 81.50 / - |" in lines
+    assert "| passive_v2_1ohm_s0 (unfinished) | 79.00 / 86.00 |" in lines
+    assert not any("passive_v2_0ohm_s0" in line or "passive_v3_1ohm_s0" in line for line in lines)
