@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from passive_state_blind_bound import CLASSES, LIMIT, test_phase
+from passive_state_blind_bound import CLASSES, LIMIT, class_masks, switchable, test_phase, write_markdown
 
 from mtjxbar.crossbar import TO_AP, TO_P, ArrayConfig, PassiveCrossbar, WritePhase
 from mtjxbar.crossbar.circuit import solve_tiles_cells
@@ -128,10 +128,7 @@ def errors(exact: np.ndarray, linear: np.ndarray, states: np.ndarray,
            phase: WritePhase) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per class, over the (draw, cell) pairs that find the cell in the state the phase switches from: the
     absolute errors (V), the relative errors of the pairs with ``|V_exact| >= FLOOR``, and ``|V_exact|``."""
-    sel_r = (phase.row_widths > 0).numpy()[:, None]
-    sel_c = (phase.col_currents > 0).numpy()[None, :]
-    masks = dict(zip(CLASSES, (sel_r & sel_c, sel_r & ~sel_c, ~sel_r & sel_c, ~sel_r & ~sel_c), strict=True))
-    own = states == (phase.polarity == TO_AP)  # a to-AP phase switches P cells (parallel True)
+    masks, own = class_masks(phase), switchable(states, phase)
     err, size = np.abs(linear - exact), np.abs(exact)
     out = {}
     for name, m in masks.items():
@@ -192,9 +189,7 @@ def main() -> int:
                                  f"{rel.size} | {1e3 * volts.mean():.0f} | {_cell(rel)} | "
                                  + " | ".join(_cell(f[name][1]) for f in fixed) + " |")
                     print(lines[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out}")
+    write_markdown(args.out, lines)
     return 0
 
 

@@ -69,16 +69,33 @@ def held_voltages(ohm: float, scheme: str, phase: WritePhase, draws: int, size: 
     return np.stack(volts), np.stack(states)
 
 
+def class_masks(phase: WritePhase) -> dict[str, np.ndarray]:
+    """The cells (rows, cols) of each class of :data:`CLASSES` in ``phase``."""
+    sel_r = (phase.row_widths > 0).numpy()[:, None]
+    sel_c = (phase.col_currents > 0).numpy()[None, :]
+    return dict(zip(CLASSES, (sel_r & sel_c, sel_r & ~sel_c, ~sel_r & sel_c, ~sel_r & ~sel_c), strict=True))
+
+
+def switchable(states: np.ndarray, phase: WritePhase) -> np.ndarray:
+    """Where ``states`` (True: P) leave a cell in the state ``phase`` switches from: a to-AP phase switches P
+    cells, a to-P phase AP cells."""
+    return states == (phase.polarity == TO_AP)
+
+
+def write_markdown(out: Path, lines: list[str]) -> None:
+    """Write a result file's lines and say where."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
 def half_spreads(volts: np.ndarray, states: np.ndarray, phase: WritePhase) -> dict[str, tuple[np.ndarray, ...]]:
     """Per class: each cell's half-spread of voltage ``(max - min) / 2`` (V) over the draws that leave it in
     the state the phase switches from (cells with fewer than two such draws left out), its relative bound
     ``(max - min) / (|max| + |min|)`` (for voltages of one sign, the least worst-case relative error any single
     prediction can have over those draws; 1 where the sign changes, 0 where the voltage never moves) and its
     mean |V| over those draws."""
-    sel_r = (phase.row_widths > 0).numpy()[:, None]
-    sel_c = (phase.col_currents > 0).numpy()[None, :]
-    masks = dict(zip(CLASSES, (sel_r & sel_c, sel_r & ~sel_c, ~sel_r & sel_c, ~sel_r & ~sel_c), strict=True))
-    own = states == (phase.polarity == TO_AP)  # a to-AP phase switches P cells (parallel True)
+    masks, own = class_masks(phase), switchable(states, phase)
     draws = own.sum(0)
     counted = draws >= 2
     hi = np.where(counted, np.where(own, volts, -np.inf).max(0), 0.0)
@@ -126,9 +143,7 @@ def main() -> int:
                                  f"{100 * np.mean(rel > LIMIT):.0f} % | {1e3 * np.median(spread):.2f} | "
                                  f"{1e3 * mean_abs.mean():.0f} |")
                     print(lines[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out}")
+    write_markdown(args.out, lines)
     return 0
 
 

@@ -170,11 +170,10 @@ def _percent(history: dict | None) -> dict | None:
 
 def epoch_history(run: dict, args) -> tuple[dict | None, bool]:
     """Test accuracy (%) after each epoch so far, in situ and ex situ, and whether the run has finished: a
-    finished run's from its results.json or its record, an unfinished one's from its checkpoint in ``runs/``
-    or its parked archive; None where none of them holds one (a record written before records kept it)."""
+    finished run's from its record (:func:`finished_row` has just written it from a results.json there), an
+    unfinished one's from its checkpoint in ``runs/`` or its parked archive; None where none of them holds one
+    (a record written before records kept it)."""
     folder = args.runs / run["name"]
-    if (folder / "results.json").exists():
-        return _percent(json.loads((folder / "results.json").read_text()).get("history")), True
     record = load_record(run, args)
     if record is not None:  # stored in %: read back through _percent's shape, not its scale
         kept = record.get("history")

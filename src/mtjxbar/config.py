@@ -17,8 +17,8 @@ import types
 import typing
 from typing import Any
 
-__all__ = ["ConfigError", "param", "validate", "to_dict", "from_dict", "describe", "replace_path", "parse_value",
-           "apply_overrides"]
+__all__ = ["ConfigError", "param", "validate", "to_dict", "from_dict", "describe", "field_value", "replace_path",
+           "parse_value", "apply_overrides"]
 
 
 class ConfigError(ValueError):
@@ -209,6 +209,13 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
         if prefix and not str(err).startswith(prefix):
             raise ConfigError(f"{prefix}{err}") from None
         raise
+
+
+def field_value(config: Any, path: str) -> Any:
+    """The value of a dotted ``path`` in a nested config."""
+    for part in path.split("."):
+        config = getattr(config, part)
+    return config
 
 
 def replace_path(obj: Any, path: str, value: Any, _prefix: str = "") -> Any:

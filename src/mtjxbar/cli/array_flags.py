@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import ConfigError, replace_path, to_dict
+from ..config import ConfigError, field_value, replace_path, to_dict
 
-__all__ = ["add_array_arguments", "apply_array_flags", "check_array_flags"]
+__all__ = ["add_array_arguments", "apply_array_flags", "check_array_flags", "check_not_overridden"]
 
 #: flag -> field under the hardware config
 FIELDS = {"array": "array.kind", "write_scheme": "array.write_scheme",
@@ -45,10 +45,8 @@ def apply_array_flags(config, args: argparse.Namespace, root: str = "hardware"):
     for flag, (section, names) in GROUPS.items():
         value = getattr(args, flag, None)
         if value is not None:
-            current = config
-            for part in f"{root}.{section}".split("."):
-                current = getattr(current, part)
-            config = replace_path(config, f"{root}.{section}", {**to_dict(current), **dict.fromkeys(names, value)})
+            current = to_dict(field_value(config, f"{root}.{section}"))
+            config = replace_path(config, f"{root}.{section}", {**current, **dict.fromkeys(names, value)})
     return config
 
 
@@ -56,9 +54,7 @@ def check_array_flags(config, args: argparse.Namespace, root: str = "hardware") 
     """Refuse passive-only flags on a ``config`` (the final one: ``--set`` applied) whose arrays are not
     passive (a :class:`ConfigError` naming them): they would do nothing."""
     given = [f"--{flag.replace('_', '-')}" for flag in PASSIVE_ONLY if getattr(args, flag, None) is not None]
-    hardware = config
-    for part in root.split("."):
-        hardware = getattr(hardware, part)
+    hardware = field_value(config, root)
     if given and hardware.array.kind != "passive":
         raise ConfigError(f"{', '.join(given)}: only for passive arrays, and this run's {root}.array.kind is "
                           f"{hardware.array.kind!r} (use --array passive)")
@@ -67,9 +63,12 @@ def check_array_flags(config, args: argparse.Namespace, root: str = "hardware") 
     for flag, fields in paths.items():  # a flag that --set overrode would otherwise vanish without a word
         value = getattr(args, flag, None)
         for path in fields if value is not None else ():
-            final = hardware
-            for part in path.split("."):
-                final = getattr(final, part)
-            if final != value:
-                raise ConfigError(f"--{flag.replace('_', '-')} {value}: overridden by --set ({root}.{path} = "
-                                  f"{final!r}); give one or the other")
+            check_not_overridden(config, f"{root}.{path}", f"--{flag.replace('_', '-')}", value)
+
+
+def check_not_overridden(config, path: str, flag: str, value) -> None:
+    """Refuse ``flag`` (given as ``value``) when ``--set`` left its field ``path`` of the final ``config`` at
+    another value: the flag would vanish without a word (a :class:`ConfigError` naming both)."""
+    final = field_value(config, path)
+    if final != value:
+        raise ConfigError(f"{flag} {value}: overridden by --set ({path} = {final!r}); give one or the other")

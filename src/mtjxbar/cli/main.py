@@ -17,7 +17,7 @@ from ..experiments.datasets import DATASETS, DataError, load_dataset
 from ..experiments.threads import limit_threads, resolve_threads
 from . import cost as cost_cli
 from . import sweep as sweep_cli
-from .array_flags import add_array_arguments, apply_array_flags, check_array_flags
+from .array_flags import add_array_arguments, apply_array_flags, check_array_flags, check_not_overridden
 
 __all__ = ["main", "build_parser"]
 
@@ -214,12 +214,7 @@ def _apply_mapping_flags(config: ExperimentConfig, args: argparse.Namespace) -> 
     for flag in given:
         path, value = MAPPING_FLAGS[flag], getattr(args, flag)
         if _set_touches(args.set, path):  # --set is applied last everywhere: it must not be undone here
-            final = config
-            for part in path.split("."):
-                final = getattr(final, part)
-            if final != value:
-                name = "-k" if flag == "mtjs_per_synapse" else "--scheme"
-                raise ConfigError(f"{name} {value}: overridden by --set ({path} = {final!r}); give one or the other")
+            check_not_overridden(config, path, "-k" if flag == "mtjs_per_synapse" else "--scheme", value)
         else:
             config = replace_path(config, path, value)
     return config

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, from_dict, replace_path, to_dict
+from ..config import ConfigError, field_value, from_dict, replace_path, to_dict
 from .config import ExperimentConfig, read_config_file
 
 if sys.version_info >= (3, 11):
@@ -92,13 +92,6 @@ class Task:
     def label(self) -> str:
         shown = ", ".join(f"{path.rsplit('.', 1)[-1]}={value}" for path, value in self.values)
         return f"point {self.point + 1} ({shown}) seed {self.seed}"
-
-
-def field_value(config: Any, path: str) -> Any:
-    """The value of a dotted ``path`` in a nested config."""
-    for part in path.split("."):
-        config = getattr(config, part)
-    return config
 
 
 def _unknown(where: str, key: str, known: tuple[str, ...]) -> ConfigError:
