@@ -15,7 +15,9 @@ The passive step runs twice, with the exact write solver (the reference, ``write
 the fast one (the default); ``solves`` counts tile solves per sample (one source set on one tile; all-zero
 tiles, skipped by the solver, included; tiles a solve was told to skip, as the fast path's released
 patterns and the compensation model's tiles without a selected cell, left out). Ends with
-``bench <name> <value> <unit>`` lines; the ratio lines use the default (fast) solver.
+``bench <name> <value> <unit>`` lines; the ratio lines use the default (fast) solver. ``passive_response``:
+the fast solver with the compensation's model taken from its response table
+(``write_compensation_model = "response"``) instead of solved per phase.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from mtjxbar.rng import generator
 from mtjxbar.training import InSituNetwork, SoftwareMLP, build_architecture, train_insitu, train_software_epoch
 
 
-def _config(args, kind: str, engine: str, write_solver: str = "fast") -> ExperimentConfig:
+def _config(args, kind: str, engine: str, write_solver: str = "fast", model: str = "solve") -> ExperimentConfig:
     config = ExperimentConfig()
     for path, value in (("hardware.mapping.scheme", "differential"), ("training.outputs_per_class", 8),
                         ("training.center_inputs", True), ("training.gain_scales", (1.0, 4.0)),
@@ -49,7 +51,8 @@ def _config(args, kind: str, engine: str, write_solver: str = "fast") -> Experim
         wires = {"r_wire_row": args.wire_resistance, "r_wire_col": args.wire_resistance}
         for path, value in (("hardware.array.tile_rows", 64), ("hardware.array.tile_cols", 64),
                             ("hardware.array.circuit", wires), ("hardware.array.write_scheme", args.write_scheme),
-                            ("hardware.circuit_solver.write_solver", write_solver)):
+                            ("hardware.circuit_solver.write_solver", write_solver),
+                            ("hardware.array.write_compensation_model", model)):
             config = replace_path(config, path, value)
     return config
 
@@ -111,8 +114,10 @@ def main() -> None:
     results = {}
     solves = {}
     for name, kind, engine in (("passive_exact", "passive", "eager"), ("passive", "passive", "eager"),
-                               ("1t1mtj_eager", "1t1mtj", "eager"), ("1t1mtj_fused", "1t1mtj", "fused")):
-        config = _config(args, kind, engine, "exact" if name == "passive_exact" else "fast")
+                               ("passive_response", "passive", "eager"), ("1t1mtj_eager", "1t1mtj", "eager"),
+                               ("1t1mtj_fused", "1t1mtj", "fused")):
+        config = _config(args, kind, engine, "exact" if name == "passive_exact" else "fast",
+                         "response" if name == "passive_response" else "solve")
         arch, net, gens = _net(config, x)
         train_insitu(net, x, y, config.training, 0, warm, gens)
         clock.seconds, clock.solves = 0.0, 0
@@ -141,6 +146,8 @@ def main() -> None:
     print(f"bench passive_solves_ms {solves['passive'][0]:.1f} ms")
     print(f"bench passive_tile_solves_per_sample {solves['passive'][1]:.0f} 1")
     print(f"bench passive_vs_1t1mtj_eager_ratio {results['passive'] / results['1t1mtj_eager']:.1f} x")
+    print(f"bench passive_response_step_ms {results['passive_response']:.1f} ms")
+    print(f"bench passive_response_vs_solve_speedup {results['passive'] / results['passive_response']:.2f} x")
     print(f"bench passive_vs_float_ratio {results['passive'] / results['float']:.0f} x")
 
 

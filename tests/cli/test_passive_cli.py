@@ -15,8 +15,10 @@ def _config(argv: list[str]):
 
 def test_passive_flags_set_the_array_config():
     array = _config(["--array", "passive", "--wire-resistance", "0.5", "--tile-size", "32", "--write-scheme", "v3",
-                     "--fidelity", "lumped"]).hardware.array
+                     "--fidelity", "lumped", "--compensation-model", "response"]).hardware.array
     assert array.kind == "passive" and array.write_scheme == "v3" and array.fidelity == "lumped"
+    assert array.write_compensation_model == "response"
+    assert _config(["--array", "passive"]).hardware.array.write_compensation_model == "solve"
     assert array.circuit.r_wire_row == array.circuit.r_wire_col == 0.5
     assert array.tile_rows == array.tile_cols == 32
     assert _config([]).hardware.array.kind == "1t1mtj"
@@ -27,6 +29,9 @@ def test_passive_flags_set_the_array_config():
     (["--array", "passive", "--tile-size", "0"], "hardware.array.tile_rows"),
     (["--wire-resistance", "1"], "only for passive arrays"),
     (["--array", "1t1mtj", "--write-scheme", "v3"], "--write-scheme: only for passive arrays"),
+    (["--compensation-model", "response"], "--compensation-model: only for passive arrays"),
+    (["--array", "passive", "--set", "hardware.array.write_compensation_model=table"],
+     "hardware.array.write_compensation_model"),
     (["--array", "passive", "--tile-size", "16", "--set", "hardware.array.kind=1t1mtj"],
      "--tile-size: only for passive arrays, and this run's hardware.array.kind is '1t1mtj'"),
     (["--array", "passive", "--tile-size", "16", "--set", 'hardware.array={"kind": "passive"}'],

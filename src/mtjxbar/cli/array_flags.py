@@ -13,12 +13,14 @@ __all__ = ["add_array_arguments", "apply_array_flags", "check_array_flags", "che
 
 #: flag -> field under the hardware config
 FIELDS = {"array": "array.kind", "write_scheme": "array.write_scheme",
-          "write_compensation": "array.write_compensation", "fidelity": "array.fidelity"}
+          "write_compensation": "array.write_compensation",
+          "compensation_model": "array.write_compensation_model", "fidelity": "array.fidelity"}
 #: flag -> (section under the hardware config, fields of it the flag sets together, validated as one change)
 GROUPS = {"wire_resistance": ("array.circuit", ("r_wire_row", "r_wire_col")),
           "tile_size": ("array", ("tile_rows", "tile_cols"))}
 #: refused for 1T1MTJ arrays
-PASSIVE_ONLY = ("wire_resistance", "tile_size", "write_scheme", "write_compensation", "fidelity")
+PASSIVE_ONLY = ("wire_resistance", "tile_size", "write_scheme", "write_compensation", "compensation_model",
+                "fidelity")
 
 
 def add_array_arguments(group, kind_help: str) -> None:
@@ -32,6 +34,9 @@ def add_array_arguments(group, kind_help: str) -> None:
                        "(default v2)")
     group.add_argument("--write-compensation", type=int, metavar="STEPS", help="passive arrays: IR-drop "
                        "compensation steps of the write sources (default 2; 0: sources set for ideal wires)")
+    group.add_argument("--compensation-model", choices=("solve", "response"), help="passive arrays: how the "
+                       "compensation evaluates its state-blind tile model: solve (the model circuit of each phase, "
+                       "default) or response (a table of the model tile's linear response, no solve per phase)")
     group.add_argument("--fidelity", choices=("ideal", "lumped", "exact"), help="passive arrays: read model "
                        "(default exact: nodal analysis of each tile)")
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from ..config import ConfigError, param, validate
 
 __all__ = ["ArrayConfig", "BiasSolverConfig", "CircuitConfig", "CircuitSolverConfig", "ARRAY_KINDS", "FIDELITIES",
-           "WRITE_SCHEMES", "WRITE_SOLVERS", "LINE_ENDS", "READ_CALIBRATIONS", "series_resistance"]
+           "WRITE_SCHEMES", "WRITE_SOLVERS", "LINE_ENDS", "READ_CALIBRATIONS", "COMPENSATION_MODELS",
+           "series_resistance"]
 
 ARRAY_KINDS = ("1t1mtj", "passive")
 FIDELITIES = ("ideal", "lumped", "exact")
@@ -21,6 +22,7 @@ WRITE_SCHEMES = ("v2", "v3")
 WRITE_SOLVERS = ("exact", "fast")
 LINE_ENDS = ("near", "far")
 READ_CALIBRATIONS = ("cells", "columns", "off")
+COMPENSATION_MODELS = ("solve", "response")
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,13 @@ class ArrayConfig:
                                     "does not know the states): each step solves the model and moves the "
                                     "sources by the row + column split that best fits the selected cells' "
                                     "voltage shortfall; 0: sources set for ideal wires", lo=0, hi=10)
+    write_compensation_model: str = param(
+        "solve", "", "how the compensation evaluates its state-blind tile model in each step: solve (the model "
+        "circuit of the phase, each model cell at the mean conductance at its own pattern voltage) or response "
+        "(a table the periphery holds: the model tile's linear response to its line sources, one per tile shape "
+        "and chord voltage on a 20 mV grid, every model cell at the mean conductance at the phase's mean target "
+        "voltage; a product per selected cell instead of a circuit solve: docs/passive.md, tenth round)",
+        choices=COMPENSATION_MODELS)
     tile_rows: int = param(256, "1", "largest number of rows of one physical tile (larger layers are split)",
                            lo=1, hi=1 << 20)
     tile_cols: int = param(256, "1", "largest number of columns of one physical tile", lo=1, hi=1 << 20)

@@ -6,7 +6,8 @@ __all__ = ["format_table", "si", "array_description"]
 
 NAMES = {"insitu_parallel": "in-situ, parallel update", "insitu_rowwise": "in-situ, row-by-row update",
          "exsitu": "ex-situ (software + program)"}
-
+#: ArrayConfig.write_compensation_model -> how the description names it
+_MODELS = {"solve": "model solved per phase", "response": "model response table"}
 
 def si(value: float, unit: str) -> str:
     """``value`` with an SI prefix, e.g. ``si(2.5e-9, 's') == '2.50 ns'``."""
@@ -61,6 +62,8 @@ def array_description(array: dict) -> str:
     wires = "ideal wires" if c["r_wire_row"] == 0 else \
         f"wire segments {c['r_wire_row']:g} ohm (rows), {c['r_wire_col']:g} ohm (columns)"
     scheme = {"v2": "V/2", "v3": "V/3"}[array["write_scheme"]]
+    # (records written before write_compensation_model existed solved the model)
     return (f"passive (0T1MTJ), tiles of at most {array['tile_rows']}x{array['tile_cols']}, {wires}, drivers "
-            f"{c['r_driver']:g} ohm, {scheme} half-select writes, compensation {array['write_compensation']} steps, "
+            f"{c['r_driver']:g} ohm, {scheme} half-select writes, compensation {array['write_compensation']} steps "
+            f"({_MODELS[array.get('write_compensation_model', 'solve')]}), "
             f"read calibration {array['read_calibration']}, {array['fidelity']} reads")
