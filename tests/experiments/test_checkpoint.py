@@ -15,7 +15,15 @@ import torch
 from mtjxbar.config import replace_path
 from mtjxbar.crossbar import Crossbar
 from mtjxbar.device import MTJParams
-from mtjxbar.experiments.checkpoint import Checkpoint, CheckpointError, config_diff, load_tensors, save_tensors
+from mtjxbar.experiments.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    _canonical,
+    config_diff,
+    config_sha256,
+    load_tensors,
+    save_tensors,
+)
 from mtjxbar.experiments.config import ExperimentConfig
 from mtjxbar.experiments.datasets import load_dataset
 from mtjxbar.experiments.progress import ProgressPrinter
@@ -115,6 +123,24 @@ def test_resume_refuses_other_config_data_meter_and_fewer_epochs(reference, data
     shutil.copytree(reference[2][5][0], out)  # mid epoch 2
     with pytest.raises(CheckpointError, match="already begun 2 epochs"):
         run_experiment(_config(epochs=1), data=data, out_dir=out, resume=True)
+
+
+def test_a_field_added_since_the_checkpoint_takes_its_default(reference, data, tmp_path):
+    """A checkpoint written before a config field existed resumes when the run asks for the field's default
+    (which keeps the old behaviour), and is refused naming the field when it asks for another value."""
+    out = tmp_path / "run"
+    shutil.copytree(reference[2][3][0], out)  # after epoch 1
+    state = out / "checkpoint" / "state.json"
+    record = json.loads(state.read_text())
+    del record["checksum"], record["config"]["hardware"]["array"]["write_compensation_model"]
+    record["config_sha256"] = config_sha256(record["config"])  # as a version without the field wrote it
+    record["checksum"] = hashlib.sha256(_canonical(record)).hexdigest()
+    state.write_text(json.dumps(record))
+    other = replace_path(_config(), "hardware.array.write_compensation_model", "response")
+    with pytest.raises(CheckpointError, match="write_compensation_model: 'solve' in the checkpoint, 'response'"):
+        run_experiment(other, data=data, out_dir=out, resume=True)
+    resumed = run_experiment(_config(), data=data, out_dir=out, checkpoint_every=40, resume=True)
+    assert _same(resumed, reference[0])
 
 
 def test_config_diff_lists_dotted_paths():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import to_dict
+from ..config import ConfigError, from_dict, to_dict
 from ..crossbar import Crossbar
 from ..hardware import attach_meter
 from ..periphery import SynapseMapping, TransferConfig
@@ -67,11 +67,23 @@ def data_sha256(data: Dataset) -> str:
     return h.hexdigest()
 
 
+def stored_config(stored: dict) -> dict:
+    """A checkpoint's config as this version reads it: fields added since it was written take their defaults
+    (a new field's default keeps the behaviour the run had, e.g. ``array.write_compensation_model = "solve"``),
+    so a run checkpointed before a field existed resumes; as stored where it no longer parses (a field since
+    removed or renamed), so that the difference is listed."""
+    try:
+        return to_dict(from_dict(ExperimentConfig, stored))
+    except (ConfigError, TypeError, ValueError):
+        return stored
+
+
 def check_config(path: Path, record: dict, config: ExperimentConfig) -> None:
-    """Refuse a config that differs from the checkpointed one (``record``, a state.json) in any field but
-    :data:`RESUMABLE_FIELDS`, or has fewer epochs than the run has begun; the message lists every field
-    that differs with both values."""
-    diffs = [d for d in config_diff(record["config"], to_dict(config)) if d[0] not in RESUMABLE_FIELDS]
+    """Refuse a config that differs from the checkpointed one (``record``, a state.json, read by
+    :func:`stored_config`) in any field but :data:`RESUMABLE_FIELDS`, or has fewer epochs than the run has
+    begun; the message lists every field that differs with both values."""
+    diffs = [d for d in config_diff(stored_config(record["config"]), to_dict(config))
+             if d[0] not in RESUMABLE_FIELDS]
     if diffs:
         listed = "; ".join(f"{p}: {a!r} in the checkpoint, {b!r} asked" for p, a, b in diffs)
         raise CheckpointError(f"{path}: the configuration differs from the checkpointed run's: {listed} (only "
