@@ -126,8 +126,9 @@ def test_resume_refuses_other_config_data_meter_and_fewer_epochs(reference, data
 
 
 def test_a_field_added_since_the_checkpoint_takes_its_default(reference, data, tmp_path):
-    """A checkpoint written before a config field existed resumes when the run asks for the field's default
-    (which keeps the old behaviour), and is refused naming the field when it asks for another value."""
+    """A checkpoint written before write_compensation_model existed (a field of ADDED_FIELDS) resumes when the
+    run asks for the value that keeps the old behaviour, and is refused naming the field when it asks for
+    another; a missing field that is not listed is a difference."""
     out = tmp_path / "run"
     shutil.copytree(reference[2][3][0], out)  # after epoch 1
     state = out / "checkpoint" / "state.json"
@@ -141,6 +142,16 @@ def test_a_field_added_since_the_checkpoint_takes_its_default(reference, data, t
         run_experiment(other, data=data, out_dir=out, resume=True)
     resumed = run_experiment(_config(), data=data, out_dir=out, checkpoint_every=40, resume=True)
     assert _same(resumed, reference[0])
+    # only the fields known to keep the old behaviour at that value: any other missing field is a difference
+    shutil.rmtree(out)
+    shutil.copytree(reference[2][3][0], out)
+    record = json.loads(state.read_text())
+    del record["checksum"], record["config"]["hardware"]["array"]["write_scheme"]
+    record["config_sha256"] = config_sha256(record["config"])
+    record["checksum"] = hashlib.sha256(_canonical(record)).hexdigest()
+    state.write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match="write_scheme: None in the checkpoint, 'v2' asked"):
+        run_experiment(_config(), data=data, out_dir=out, resume=True)
 
 
 def test_config_diff_lists_dotted_paths():

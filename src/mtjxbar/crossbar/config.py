@@ -100,8 +100,9 @@ class ArrayConfig:
         "circuit of the phase, each model cell at the mean conductance at its own pattern voltage) or response "
         "(a table the periphery holds: the model tile's linear response to its line sources, one per tile shape "
         "and chord voltage on a 20 mV grid, every model cell at the mean conductance at the phase's mean target "
-        "voltage; a product per selected cell instead of a circuit solve: docs/passive.md, tenth round)",
-        choices=COMPENSATION_MODELS)
+        "voltage; a product per selected cell instead of a circuit solve: docs/passive.md, tenth round; a table "
+        "holds tile_rows x (tile_rows + tile_cols) x tile_cols values, 4.2 MB a shape and chord at 64 x 64: "
+        "tiles of at most 128 x 128)", choices=COMPENSATION_MODELS)
     tile_rows: int = param(256, "1", "largest number of rows of one physical tile (larger layers are split)",
                            lo=1, hi=1 << 20)
     tile_cols: int = param(256, "1", "largest number of columns of one physical tile", lo=1, hi=1 << 20)

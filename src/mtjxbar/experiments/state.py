@@ -9,13 +9,14 @@ state the run had when it was saved, bit for bit.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
-from ..config import ConfigError, from_dict, to_dict
+from ..config import to_dict
 from ..crossbar import Crossbar
 from ..hardware import attach_meter
 from ..periphery import SynapseMapping, TransferConfig
@@ -67,15 +68,24 @@ def data_sha256(data: Dataset) -> str:
     return h.hexdigest()
 
 
+#: config fields added after checkpoints were written, with the value that does what those runs did: a
+#: checkpoint without one resumes as if it had that value (any other missing field is a difference)
+ADDED_FIELDS = {"hardware.array.write_compensation_model": "solve"}
+
+
 def stored_config(stored: dict) -> dict:
-    """A checkpoint's config as this version reads it: fields added since it was written take their defaults
-    (a new field's default keeps the behaviour the run had, e.g. ``array.write_compensation_model = "solve"``),
-    so a run checkpointed before a field existed resumes; as stored where it no longer parses (a field since
-    removed or renamed), so that the difference is listed."""
-    try:
-        return to_dict(from_dict(ExperimentConfig, stored))
-    except (ConfigError, TypeError, ValueError):
-        return stored
+    """A checkpoint's config with the fields of :data:`ADDED_FIELDS` it lacks set to their old behaviour, so
+    that a run checkpointed before such a field existed resumes (and one that asks for another value is
+    refused, naming the field)."""
+    out = copy.deepcopy(stored)
+    for path, value in ADDED_FIELDS.items():
+        *parents, name = path.split(".")
+        node = out
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and name not in node:
+            node[name] = value
+    return out
 
 
 def check_config(path: Path, record: dict, config: ExperimentConfig) -> None:

@@ -6,6 +6,7 @@ __all__ = ["format_table", "si", "array_description"]
 
 NAMES = {"insitu_parallel": "in-situ, parallel update", "insitu_rowwise": "in-situ, row-by-row update",
          "exsitu": "ex-situ (software + program)"}
+
 #: ArrayConfig.write_compensation_model -> how the description names it
 _MODELS = {"solve": "model solved per phase", "response": "model response table"}
 

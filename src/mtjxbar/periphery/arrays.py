@@ -16,8 +16,10 @@ from ..crossbar import ArrayConfig, BiasSolverConfig, CircuitSolverConfig, Cross
 from ..device import MTJParams
 from .passive_calibration import ReadCalibration
 from .passive_compensation import WriteCompensation
+from .passive_response import check_response_tiles
 
 __all__ = ["make_array"]
+
 
 
 def make_array(rows: int, cols: int, device_params: MTJParams, array: ArrayConfig, solver: BiasSolverConfig,
@@ -27,6 +29,7 @@ def make_array(rows: int, cols: int, device_params: MTJParams, array: ArrayConfi
     ``passive`` uses ``circuit_solver`` (nodal analysis of its tiles) and the periphery's calibration and
     compensation."""
     if array.kind == "passive":
+        check_response_tiles(rows, cols, array)
         return PassiveCrossbar(rows, cols, device_params, array, circuit_solver, calibration=ReadCalibration(),
                                compensation=WriteCompensation(), dtype=dtype, device=device)
     return Crossbar(rows, cols, device_params, array, solver, dtype=dtype, device=device)

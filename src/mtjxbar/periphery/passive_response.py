@@ -22,14 +22,28 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..config import ConfigError
+from ..crossbar import ArrayConfig
 from ..crossbar.circuit import LineEnds, solve_tiles_cells
 from ..crossbar.passive import PassiveCrossbar
 from ..device import physics
 
-__all__ = ["CHORD_STEP", "TileResponses"]
+__all__ = ["CHORD_STEP", "RESPONSE_TILE_MAX", "TileResponses", "check_response_tiles"]
 
 CHORD_STEP = 0.02  # V: grid of the model's chord voltages
+RESPONSE_TILE_MAX = 128  # largest tile side of write_compensation_model = "response" (its tables grow as side^4)
 _TOLERANCE = 1e-13  # V per 1 V source: the tables are the model's exact linear response
+
+
+def check_response_tiles(rows: int, cols: int, array: ArrayConfig) -> None:
+    """Refuse the compensation's response tables (``write_compensation_model = "response"``) on tiles larger
+    than :data:`RESPONSE_TILE_MAX` a side: a table holds side^4 values a shape and chord."""
+    n, m = min(rows, array.tile_rows), min(cols, array.tile_cols)
+    if array.write_compensation_model == "response" and max(n, m) > RESPONSE_TILE_MAX:
+        raise ConfigError(f"write_compensation_model = 'response' with tiles of {n} x {m} (tile_rows = "
+                          f"{array.tile_rows}, tile_cols = {array.tile_cols}, a {rows} x {cols} array): its tables "
+                          f"need tiles of at most {RESPONSE_TILE_MAX} x {RESPONSE_TILE_MAX} (a 256 x 256 shape takes "
+                          "270 MB a chord); use smaller tiles (--tile-size) or write_compensation_model = 'solve'")
 
 
 @njit(cache=True)
@@ -83,7 +97,10 @@ class TileResponses:
     for), and the selected cells' model voltages from them."""
 
     def __init__(self, array: PassiveCrossbar) -> None:
-        self._array = array
+        check_response_tiles(array.rows, array.cols, array.array)
+        # what the tables depend on, not the array itself (the compensation keys its tables weakly by array)
+        self._device, self._ends = array.device_params, array.line_ends("write")
+        self._max_sweeps = array.circuit_solver.max_sweeps
         row_starts, col_starts = array.tile_starts
         self._starts = (np.ascontiguousarray(row_starts), np.ascontiguousarray(col_starts))
         heights, widths = np.diff(row_starts), np.diff(col_starts)
@@ -98,7 +115,7 @@ class TileResponses:
         """The grid chord (its index) for a phase whose selected cells are asked for ``target_mean`` (V) on
         average, and the model cells' conductance (S) there: the mean of the nominal P and AP conductances."""
         index = int(round(max(target_mean, 0.0) / CHORD_STEP))
-        dev = self._array.device_params
+        dev = self._device
         r_ap = float(physics.ap_resistance(np.asarray(index * CHORD_STEP), dev.r_p, dev.tmr0, dev.v_h))
         return index, 0.5 * (1.0 / dev.r_p + 1.0 / r_ap)
 
@@ -110,14 +127,14 @@ class TileResponses:
             _, g = self.chord(index * CHORD_STEP)
             n_max, m_max = int(self._n_of.max()), int(self._m_of.max())
             out = np.zeros((len(self._shapes), n_max, n_max + m_max, m_max))
-            ends = self._array.line_ends("write")
+            ends = self._ends
             for k, (n, m) in enumerate(self._shapes):
                 tile_ends = LineEnds(ends.end_r[:n], ends.end_c[:m], ends.far_r, ends.far_c, ends.w_r, ends.w_c)
                 unit = np.eye(n + m)
                 volts = solve_tiles_cells(unit[:, :n], unit[:, n:], np.ones((n, m), dtype=bool),
                                           {"r_p": 1.0 / g, "tmr0": 0.0, "v_h": 1.0}, tile_ends,
                                           np.array([0, n]), np.array([0, m]), bias_dependent=False,
-                                          tolerance=_TOLERANCE, max_sweeps=self._array.circuit_solver.max_sweeps,
+                                          tolerance=_TOLERANCE, max_sweeps=self._max_sweeps,
                                           over_relax=True)
                 out[k, :n, :n, :m] = volts[:n].transpose(1, 0, 2)
                 out[k, :n, n_max:n_max + m, :m] = volts[n:].transpose(1, 0, 2)
@@ -130,6 +147,8 @@ class TileResponses:
         """Model voltages (``ri.size``, ``cj.size``) of the cells on rows ``ri`` and columns ``cj`` (sorted)
         with row sources ``rows`` (N,) and column sources ``cols`` (M,), on chord ``index``'s tables; every
         other line must sit at one level (the pattern's unselected row and column levels)."""
+        if np.any(np.diff(ri) <= 0) or np.any(np.diff(cj) <= 0):
+            raise ValueError("response model: the selected rows and columns must be sorted and distinct")
         off_r, off_c = np.delete(rows, ri), np.delete(cols, cj)
         ref_r = float(off_r[0]) if off_r.size else 0.0
         ref_c = float(off_c[0]) if off_c.size else 0.0
