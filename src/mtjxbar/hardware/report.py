@@ -10,6 +10,7 @@ NAMES = {"insitu_parallel": "in-situ, parallel update", "insitu_rowwise": "in-si
 #: ArrayConfig.write_compensation_model -> how the description names it
 _MODELS = {"solve": "model solved per phase", "response": "model response table"}
 
+
 def si(value: float, unit: str) -> str:
     """``value`` with an SI prefix, e.g. ``si(2.5e-9, 's') == '2.50 ns'``."""
     if value == 0:

@@ -21,7 +21,6 @@ from .passive_response import check_response_tiles
 __all__ = ["make_array"]
 
 
-
 def make_array(rows: int, cols: int, device_params: MTJParams, array: ArrayConfig, solver: BiasSolverConfig,
                circuit_solver: CircuitSolverConfig, *, dtype: torch.dtype = torch.float32,
                device: str | torch.device = "cpu") -> CrossbarArray:
