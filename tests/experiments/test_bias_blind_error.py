@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -13,19 +10,10 @@ import torch
 from mtjxbar.crossbar import TO_AP, TO_P, WritePhase
 from mtjxbar.device import MTJParams, physics
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def script():
-    mp = pytest.MonkeyPatch()
-    mp.syspath_prepend(str(ROOT / "examples"))  # it imports the phase of passive_state_blind_bound.py
-    spec = importlib.util.spec_from_file_location("passive_bias_blind_error",
-                                                  ROOT / "examples" / "passive_bias_blind_error.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    mp.undo()
+def script(load_script):
+    return load_script("examples/passive_bias_blind_error.py")
 
 
 def test_errors_count_the_switchable_pairs_of_each_class(script):

@@ -125,18 +125,23 @@ def test_resume_refuses_other_config_data_meter_and_fewer_epochs(reference, data
         run_experiment(_config(epochs=1), data=data, out_dir=out, resume=True)
 
 
+def _drop_array_field(run: Path, name: str) -> None:
+    """Rewrite ``run``'s checkpoint as a version without ``hardware.array.<name>`` would have written it."""
+    state = run / "checkpoint" / "state.json"
+    record = json.loads(state.read_text())
+    del record["checksum"], record["config"]["hardware"]["array"][name]
+    record["config_sha256"] = config_sha256(record["config"])
+    record["checksum"] = hashlib.sha256(_canonical(record)).hexdigest()
+    state.write_text(json.dumps(record))
+
+
 def test_a_field_added_since_the_checkpoint_takes_its_default(reference, data, tmp_path):
     """A checkpoint written before write_compensation_model existed (a field of ADDED_FIELDS) resumes when the
     run asks for the value that keeps the old behaviour, and is refused naming the field when it asks for
     another; a missing field that is not listed is a difference."""
     out = tmp_path / "run"
     shutil.copytree(reference[2][3][0], out)  # after epoch 1
-    state = out / "checkpoint" / "state.json"
-    record = json.loads(state.read_text())
-    del record["checksum"], record["config"]["hardware"]["array"]["write_compensation_model"]
-    record["config_sha256"] = config_sha256(record["config"])  # as a version without the field wrote it
-    record["checksum"] = hashlib.sha256(_canonical(record)).hexdigest()
-    state.write_text(json.dumps(record))
+    _drop_array_field(out, "write_compensation_model")
     other = replace_path(_config(), "hardware.array.write_compensation_model", "response")
     with pytest.raises(CheckpointError, match="write_compensation_model: 'solve' in the checkpoint, 'response'"):
         run_experiment(other, data=data, out_dir=out, resume=True)
@@ -145,11 +150,7 @@ def test_a_field_added_since_the_checkpoint_takes_its_default(reference, data, t
     # only the fields known to keep the old behaviour at that value: any other missing field is a difference
     shutil.rmtree(out)
     shutil.copytree(reference[2][3][0], out)
-    record = json.loads(state.read_text())
-    del record["checksum"], record["config"]["hardware"]["array"]["write_scheme"]
-    record["config_sha256"] = config_sha256(record["config"])
-    record["checksum"] = hashlib.sha256(_canonical(record)).hexdigest()
-    state.write_text(json.dumps(record))
+    _drop_array_field(out, "write_scheme")
     with pytest.raises(CheckpointError, match="write_scheme: None in the checkpoint, 'v2' asked"):
         run_experiment(_config(), data=data, out_dir=out, resume=True)
 

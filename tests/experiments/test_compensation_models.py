@@ -3,25 +3,13 @@ response table, judged on the exact circuit's voltage across the cells a phase a
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def script():
-    mp = pytest.MonkeyPatch()
-    mp.syspath_prepend(str(ROOT / "examples"))  # it imports the phase of passive_state_blind_bound.py
-    spec = importlib.util.spec_from_file_location("passive_compensation_models",
-                                                  ROOT / "examples" / "passive_compensation_models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    mp.undo()
+def script(load_script):
+    return load_script("examples/passive_compensation_models.py")
 
 
 @pytest.mark.parametrize("polarity", ["to_p", "to_ap"])

@@ -3,25 +3,15 @@ and the selected cells of the held pattern, tile by tile (what its floors multip
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def floor():
-    mp = pytest.MonkeyPatch()
-    mp.syspath_prepend(str(ROOT / "bench"))  # it imports bench/passive_step.py's helpers
-    spec = importlib.util.spec_from_file_location("passive_linear_floor", ROOT / "bench" / "passive_linear_floor.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # importing patches nothing: the counter patches when it is built
-    yield module
-    mp.undo()
+def floor(load_script):
+    return load_script("bench/passive_linear_floor.py")
 
 
 def test_off_level_marks_the_lines_away_from_the_shared_level(floor):

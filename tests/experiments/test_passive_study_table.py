@@ -4,7 +4,6 @@ finished runs (no training here: results.json files written by hand)."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -22,11 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def study():
-    spec = importlib.util.spec_from_file_location("passive_study_table", ROOT / "examples" / "passive_study_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def study(load_script):
+    return load_script("examples/passive_study_table.py")
 
 
 def _args(tmp_path: Path, **kw) -> argparse.Namespace:

@@ -3,25 +3,16 @@ the lower bound it reports for state-blind models of passive writes."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from mtjxbar.crossbar import TO_AP, TO_P, WritePhase
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def bound():
-    spec = importlib.util.spec_from_file_location("passive_state_blind_bound",
-                                                  ROOT / "examples" / "passive_state_blind_bound.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bound(load_script):
+    return load_script("examples/passive_state_blind_bound.py")
 
 
 def test_only_draws_in_the_switchable_state_count(bound):
