@@ -1,6 +1,8 @@
 """Time of an in-situ step on the network of the passive study table (``examples/passive_study_table.py``):
 784-512-160 with a reference column (``examples/mnist_independent.toml``), metered as the table's runs are,
-on each of the table's array settings, against float per-sample SGD of the same network, same process.
+on each of the table's array settings, against float per-sample SGD of the same network, same process; each
+passive step split into its circuit solves by kind (reads, the write compensation's model, the write
+patterns) and the rest.
 
     python bench/passive_study_step.py [--samples 30] [--settings 1t1mtj 0:v2 1:v3 ...] [--no-meter]
 
@@ -19,6 +21,9 @@ from pathlib import Path
 import torch
 from _data import bench_data
 
+import mtjxbar.crossbar.passive.array as passive_reads
+import mtjxbar.crossbar.passive.writes as passive_writes
+import mtjxbar.periphery.passive_compensation as compensation
 from mtjxbar.config import replace_path
 from mtjxbar.experiments.config import load_config
 from mtjxbar.experiments.state import RunState
@@ -42,6 +47,40 @@ def _config(setting: str):
     return config
 
 
+class _SolveSplit:
+    """Wall time inside the passive arrays' circuit solves, by kind, while open: the reads (forward and
+    transposed), the cell voltages of a read the meter asks for, the write compensation's model, and the write
+    patterns."""
+
+    KINDS = (("reads", passive_reads, "solve_tiles_currents"),
+             ("the meter's read voltages", passive_reads, "solve_tiles_cells"),
+             ("compensation model", compensation, "solve_tiles_cells"),
+             ("write patterns", passive_writes, "solve_tiles_cells"))
+
+    def __init__(self) -> None:
+        self.seconds = {kind: 0.0 for kind, _, _ in self.KINDS}
+
+    def __enter__(self) -> _SolveSplit:
+        self._originals = []
+        for kind, module, name in self.KINDS:
+            self._originals.append((module, name, getattr(module, name)))
+            setattr(module, name, self._timed(kind, getattr(module, name)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for module, name, fn in self._originals:
+            setattr(module, name, fn)
+
+    def _timed(self, kind: str, fn):
+        def wrapper(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.seconds[kind] += time.perf_counter() - t0
+        return wrapper
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=30)
@@ -57,10 +96,15 @@ def main() -> None:
         state = RunState(config, x, 10, meter=not args.no_meter)
         tcfg = config.training
         train_insitu(state.net, x, y, tcfg, 0, warm, state.write_gens)
-        t0 = time.perf_counter()
-        train_insitu(state.net, x, y, tcfg, 0, order, state.write_gens)
-        results[setting] = 1e3 * (time.perf_counter() - t0) / args.samples
-        print(f"{setting:>7}: {results[setting]:8.1f} ms / sample", flush=True)
+        with _SolveSplit() as split:
+            t0 = time.perf_counter()
+            train_insitu(state.net, x, y, tcfg, 0, order, state.write_gens)
+            results[setting] = 1e3 * (time.perf_counter() - t0) / args.samples
+        parts = {kind: 1e3 * sec / args.samples for kind, sec in split.seconds.items()}
+        rest = results[setting] - sum(parts.values())
+        shown = ", ".join(f"{kind} {ms:.1f}" for kind, ms in parts.items() if ms > 0)
+        print(f"{setting:>7}: {results[setting]:8.1f} ms / sample" + (f" (circuit solves: {shown}; the rest {rest:.1f})"
+                                                                       if shown else ""), flush=True)
     model = state.software["float"]
     train_software_epoch(model, x, y, warm, config.baselines.float_lr, clip=False)
     floats = []
