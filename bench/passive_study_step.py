@@ -5,6 +5,7 @@ passive step split into its circuit solves by kind (reads, the write compensatio
 patterns) and the rest.
 
     python bench/passive_study_step.py [--samples 30] [--settings 1t1mtj 0:v2 1:v3 ...] [--no-meter]
+                                       [--compensation-model solve|response]
 
 Each setting trains the same MNIST samples after 5 of warm-up (Numba compiles there), one thread. The
 projected core-hours are what the table's 3 seeds x 6 epochs x 10,000 samples of that setting would take
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ("1t1mtj", "0:v2", "0:v3", "1:v2", "1:v3", "2.5:v2", "2.5:v3")
 
 
-def _config(setting: str):
+def _config(setting: str, compensation_model: str = "solve"):
     config = load_config(ROOT / "examples" / "mnist_independent.toml")
     if setting == "1t1mtj":
         return config
@@ -42,7 +43,8 @@ def _config(setting: str):
     for path, value in (("hardware.array.kind", "passive"), ("hardware.array.tile_rows", 64),
                         ("hardware.array.tile_cols", 64), ("hardware.array.fidelity", "exact"),
                         ("hardware.array.write_compensation", 2), ("hardware.array.write_scheme", scheme),
-                        ("hardware.array.circuit", {"r_wire_row": float(ohm), "r_wire_col": float(ohm)})):
+                        ("hardware.array.circuit", {"r_wire_row": float(ohm), "r_wire_col": float(ohm)}),
+                        ("hardware.array.write_compensation_model", compensation_model)):
         config = replace_path(config, path, value)
     return config
 
@@ -86,13 +88,15 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
     parser.add_argument("--no-meter", action="store_true", help="without the cost meter (the table meters)")
+    parser.add_argument("--compensation-model", default="solve", choices=("solve", "response"),
+                        help="how the write compensation evaluates its model (the table's runs: solve)")
     args = parser.parse_args()
     limit_threads(1)
     x, y, source = bench_data(args.samples + 5)
     warm, order = torch.arange(5), torch.arange(5, 5 + args.samples)
     results = {}
     for setting in args.settings:
-        config = _config(setting)
+        config = _config(setting, args.compensation_model)
         state = RunState(config, x, 10, meter=not args.no_meter)
         tcfg = config.training
         train_insitu(state.net, x, y, tcfg, 0, warm, state.write_gens)
